@@ -1,0 +1,354 @@
+#include "actors/admin_shell.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/extension_fields.hpp"
+#include "actors/messages/directory.hpp"
+#include "actors/password.hpp"
+#include "actors/shell_syntax.hpp"
+#include "engine/log.hpp"
+#include "engine/router.hpp"
+#include "engine/sip_port.hpp"
+#include "storage/store.hpp"
+
+namespace pbx {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<admin_shell_state>*;
+using words_t = std::vector<std::string>;
+
+constexpr auto answer_timeout = std::chrono::seconds(30);
+
+void process_next(self_ptr self);
+
+void write(self_ptr self, const shell_result& r, bool close = false) {
+  std::string out;
+  for (auto& line : r.lines)
+    out.append(line).append("\n");
+  out.append(r.ok ? "OK" : "ERR " + r.error).append("\n");
+  self->state.ctx->sip->shell_write(self->state.conn, std::move(out), close);
+}
+
+void finish(self_ptr self, const shell_result& r) {
+  write(self, r);
+  self->state.busy = false;
+  process_next(self);
+}
+
+shell_result fail(std::string reason) {
+  return shell_result{false, std::move(reason), {}};
+}
+
+// Sends `msg` to the router and answers the connection when it replies.
+template <class Message>
+void ask_router(self_ptr self, Message msg) {
+  self->state.busy = true;
+  self->request(self->state.ctx->router, answer_timeout, std::move(msg))
+    .then([=](const shell_result& r) { finish(self, r); },
+          [=](const caf::error& err) {
+            finish(self, fail("internal: " + self->system().render(err)));
+          });
+}
+
+std::string domain_arg(const words_t& w, std::size_t i, std::string& err) {
+  if (w.size() <= i) {
+    err = "missing DOMAIN";
+    return {};
+  }
+  auto d = normalize_domain(w[i]);
+  if (d.empty())
+    err = "'" + w[i] + "' is not a domain name";
+  return d;
+}
+
+field_list tenant_fields(const storage::tenant_record& t, storage::store& st) {
+  return {{"domain", t.domain},
+          {"name", t.name},
+          {"timezone", t.timezone},
+          {"extensions", std::to_string(st.extension_count(t.domain))}};
+}
+
+shell_result registrations(self_ptr self, const std::string& domain,
+                           const std::string& number) {
+  auto& store = *self->state.ctx->store;
+  if (!store.tenant(domain))
+    return fail("no tenant " + domain);
+  if (!number.empty() && !store.extension(domain, number))
+    return fail("no extension " + number);
+  auto now = self->state.ctx->now();
+  auto list = number.empty() ? store.bindings(domain) : store.bindings(domain, number);
+  shell_result r;
+  for (auto& b : list) {
+    if (b.expires_at <= now)
+      continue;
+    r.lines.push_back(shell::format_record({
+      {"extension", b.number},
+      {"contact", b.contact},
+      {"ip", b.received_ip},
+      {"port", std::to_string(b.received_port)},
+      {"transport", b.transport},
+      {"user_agent", b.user_agent},
+      {"expires_in", std::to_string(b.expires_at - now)},
+    }));
+  }
+  return r;
+}
+
+void tenant_command(self_ptr self, const words_t& w) {
+  auto& store = *self->state.ctx->store;
+  auto sub = w.size() > 1 ? w[1] : "";
+  std::string err;
+  if (sub == "list") {
+    shell_result r;
+    for (auto& t : store.tenants())
+      r.lines.push_back(shell::format_record(tenant_fields(t, store)));
+    return write(self, r);
+  }
+  auto domain = domain_arg(w, 2, err);
+  if (!err.empty())
+    return write(self, fail(err));
+  if (sub == "show") {
+    auto t = store.tenant(domain);
+    if (!t)
+      return write(self, fail("no tenant " + domain));
+    return write(self, shell_result{true, {}, {shell::format_record(tenant_fields(*t, store))}});
+  }
+  if (sub == "add") {
+    tenant_add cmd{domain, {}};
+    if (auto e = shell::parse_fields(w, 3, cmd.fields); !e.empty())
+      return write(self, fail(e));
+    return ask_router(self, std::move(cmd));
+  }
+  if (sub == "del") {
+    if (w.size() != 3)
+      return write(self, fail("usage: tenant del DOMAIN"));
+    return ask_router(self, tenant_del{domain});
+  }
+  write(self, fail("usage: tenant add|list|show|del ..."));
+}
+
+void extension_command(self_ptr self, const words_t& w) {
+  auto& st = self->state;
+  auto& store = *st.ctx->store;
+  auto sub = w.size() > 1 ? w[1] : "";
+  std::string err;
+  auto domain = domain_arg(w, 2, err);
+  if (!err.empty())
+    return write(self, fail(err));
+  if (sub == "list") {
+    if (!store.tenant(domain))
+      return write(self, fail("no tenant " + domain));
+    shell_result r;
+    for (auto& e : store.extensions(domain))
+      r.lines.push_back(shell::format_record(describe_extension(e)));
+    return write(self, r);
+  }
+  if (sub == "import") {
+    if (!store.tenant(domain))
+      return write(self, fail("no tenant " + domain));
+    st.importing = true;
+    st.import_domain = domain;
+    st.import_header.clear();
+    st.import_cmd = extension_cmd{};
+    st.import_cmd.op = extension_op::import;
+    st.import_cmd.domain = domain;
+    st.import_error.clear();
+    st.import_line = 0;
+    return; // answered after the line "."
+  }
+  if (w.size() < 4)
+    return write(self, fail("missing NUMBER"));
+  auto number = w[3];
+  if (sub == "show") {
+    if (!store.tenant(domain))
+      return write(self, fail("no tenant " + domain));
+    auto e = store.extension(domain, number);
+    if (!e)
+      return write(self, fail("no extension " + number));
+    return write(self, shell_result{true, {}, {shell::format_record(describe_extension(*e))}});
+  }
+  extension_cmd cmd;
+  cmd.domain = domain;
+  cmd.number = number;
+  std::size_t first_field = 4;
+  if (sub == "add") {
+    cmd.op = extension_op::add;
+  } else if (sub == "set") {
+    cmd.op = extension_op::set;
+  } else if (sub == "del") {
+    cmd.op = extension_op::del;
+  } else if (sub == "copy") {
+    if (w.size() < 5)
+      return write(self, fail("usage: extension copy DOMAIN FROM TO [extension_password=..]"));
+    cmd.op = extension_op::copy;
+    cmd.target = w[4];
+    first_field = 5;
+  } else {
+    return write(self, fail("usage: extension add|set|show|del|list|copy|import ..."));
+  }
+  if (auto e = shell::parse_fields(w, first_field, cmd.fields); !e.empty())
+    return write(self, fail(e));
+  if (cmd.op == extension_op::set && cmd.fields.empty())
+    return write(self, fail("nothing to set"));
+  if (cmd.op == extension_op::del && !cmd.fields.empty())
+    return write(self, fail("usage: extension del DOMAIN NUMBER"));
+  ask_router(self, std::move(cmd));
+}
+
+// One line of a CSV import; the line "." ends it.
+void import_line(self_ptr self, const std::string& line) {
+  auto& st = self->state;
+  if (line == ".") {
+    st.importing = false;
+    if (!st.import_error.empty())
+      return finish(self, fail(st.import_error));
+    if (st.import_header.empty())
+      return finish(self, fail("no CSV header line"));
+    return ask_router(self, std::move(st.import_cmd));
+  }
+  ++st.import_line;
+  if (!st.import_error.empty() || line.empty())
+    return; // keep reading until "."; the first error is what we report
+  auto where = "line " + std::to_string(st.import_line) + ": ";
+  auto cells = shell::split_csv(line);
+  if (!cells) {
+    st.import_error = where + "unterminated quote";
+    return;
+  }
+  if (st.import_header.empty()) {
+    st.import_header = *cells;
+    bool has_number = false;
+    for (auto& h : st.import_header)
+      has_number |= h == "extension_number";
+    if (!has_number)
+      st.import_error = where + "the header names no extension_number";
+    return;
+  }
+  if (cells->size() != st.import_header.size()) {
+    st.import_error = where + "expected " + std::to_string(st.import_header.size())
+                      + " fields, got " + std::to_string(cells->size());
+    return;
+  }
+  field_list row;
+  for (std::size_t i = 0; i < cells->size(); ++i)
+    if (!(*cells)[i].empty())
+      row.emplace_back(st.import_header[i], (*cells)[i]);
+  st.import_cmd.rows.push_back(std::move(row));
+  st.import_cmd.row_lines.push_back(st.import_line);
+}
+
+void login(self_ptr self, const words_t& w) {
+  if (w.size() != 3 || w[1] != "admin")
+    return write(self, fail("usage: login admin PASSWORD"));
+  auto stored = self->state.ctx->store->meta("admin_password_hash");
+  if (!stored || !password::verify(w[2], *stored)) {
+    log::warn("shell: failed login on connection ", self->state.conn);
+    return write(self, fail("wrong password"));
+  }
+  self->state.logged_in = true;
+  write(self, shell_result{});
+}
+
+void command(self_ptr self, const std::string& line) {
+  auto& st = self->state;
+  if (st.importing)
+    return import_line(self, line);
+  auto words = shell::split_words(line);
+  if (!words)
+    return write(self, fail("unterminated quote"));
+  if (words->empty())
+    return; // blank line: nothing to answer
+  auto& w = *words;
+  if (w[0] == "quit" || w[0] == "exit")
+    return write(self, shell_result{}, true);
+  if (w[0] == "help")
+    return write(self, shell_result{true, {}, shell_help()});
+  if (w[0] == "login")
+    return login(self, w);
+  if (!st.logged_in)
+    return write(self, fail("login required"));
+  if (w[0] == "tenant")
+    return tenant_command(self, w);
+  if (w[0] == "extension")
+    return extension_command(self, w);
+  if (w[0] == "registrations") {
+    std::string err;
+    auto domain = domain_arg(w, 1, err);
+    if (!err.empty())
+      return write(self, fail(err));
+    if (w.size() > 3)
+      return write(self, fail("usage: registrations DOMAIN [NUMBER]"));
+    return write(self, registrations(self, domain, w.size() == 3 ? w[2] : ""));
+  }
+  write(self, fail("unknown command '" + w[0] + "' (try help)"));
+}
+
+void process_next(self_ptr self) {
+  auto& st = self->state;
+  while (!st.busy && !st.queued.empty()) {
+    auto line = std::move(st.queued.front());
+    st.queued.pop_front();
+    command(self, line);
+  }
+}
+
+} // namespace
+
+const std::vector<std::string>& shell_help() {
+  static const std::vector<std::string> lines = {
+    "login admin PASSWORD",
+    "tenant add DOMAIN [name=NAME] [timezone=ZONE]",
+    "tenant list",
+    "tenant show DOMAIN",
+    "tenant del DOMAIN",
+    "extension add DOMAIN NUMBER extension_password=.. [field=value ...]",
+    "extension set DOMAIN NUMBER field=value ...",
+    "extension show DOMAIN NUMBER",
+    "extension del DOMAIN NUMBER",
+    "extension list DOMAIN",
+    "extension copy DOMAIN FROM TO extension_password=.. [field=value ...]",
+    "extension import DOMAIN   (CSV lines follow, the first naming the fields; end with '.')",
+    "registrations DOMAIN [NUMBER]",
+    "help",
+    "quit",
+    "fields: extension_number extension_password display_name email role(user|admin) "
+    "enabled(true|false) name password mobile_phone work_phone home_phone address "
+    "department voicemail_pin no_answer_timeout",
+  };
+  return lines;
+}
+
+caf::behavior admin_shell_actor(caf::stateful_actor<admin_shell_state>* self,
+                                node_context* ctx, std::uint64_t conn) {
+  self->state.ctx = ctx;
+  self->state.conn = conn;
+  return {
+    [=](shell_line& l) {
+      self->state.queued.push_back(std::move(l.text));
+      process_next(self);
+    },
+    [=](stop_atom) { self->quit(); },
+  };
+}
+
+caf::behavior shell_hub_actor(caf::stateful_actor<shell_hub_state>* self,
+                              node_context* ctx) {
+  return {
+    [=](shell_line& l) {
+      auto& s = self->state.sessions[l.conn];
+      if (!s)
+        s = self->spawn<caf::linked>(admin_shell_actor, ctx, l.conn);
+      self->send(s, std::move(l));
+    },
+    [=](const shell_closed& c) {
+      auto i = self->state.sessions.find(c.conn);
+      if (i == self->state.sessions.end())
+        return;
+      self->send(i->second, stop_atom::value);
+      self->state.sessions.erase(i);
+    },
+  };
+}
+
+} // namespace pbx

@@ -1,0 +1,207 @@
+#include "actors/extension.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/digest.hpp"
+#include "actors/extension_fields.hpp"
+#include "actors/messages/directory.hpp"
+#include "actors/messages/registration.hpp"
+#include "actors/messages/shell.hpp"
+#include "actors/phone.hpp"
+#include "actors/registrar.hpp"
+#include "engine/log.hpp"
+#include "engine/sip_port.hpp"
+#include "storage/store.hpp"
+
+namespace pbx {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<extension_state>*;
+
+std::vector<storage::binding_record> current(self_ptr self) {
+  std::vector<storage::binding_record> out;
+  for (auto& [contact, b] : self->state.bindings)
+    out.push_back(b.rec);
+  return out;
+}
+
+// Makes the phone actors match `recs`.
+void sync_phones(self_ptr self, const std::vector<storage::binding_record>& recs) {
+  auto& st = self->state;
+  std::map<std::string, extension_state::binding> next;
+  for (auto& r : recs) {
+    auto i = st.bindings.find(r.contact);
+    if (i != st.bindings.end()) {
+      if (i->second.rec.expires_at != r.expires_at || i->second.rec.cseq != r.cseq)
+        self->send(i->second.phone, binding_update{r});
+      next.emplace(r.contact, extension_state::binding{r, i->second.phone});
+      st.bindings.erase(i);
+    } else {
+      auto phone = self->spawn<caf::linked>(phone_actor, st.ctx, caf::actor_cast<caf::actor>(self), r);
+      next.emplace(r.contact, extension_state::binding{r, phone});
+    }
+  }
+  for (auto& [contact, b] : st.bindings)
+    self->send(b.phone, stop_atom::value);
+  st.bindings = std::move(next);
+}
+
+void handle_register(self_ptr self, register_request& req) {
+  auto& st = self->state;
+  auto* ctx = st.ctx;
+  auto now = ctx->now();
+  sip_reply reply;
+  reply.txn = req.txn;
+  auto verdict = digest::check(req.auth, st.rec.number, st.rec.domain,
+                               st.rec.sip_password, "REGISTER", ctx->nonce_secret,
+                               now, ctx->registrar.nonce_ttl);
+  if (digest::fill_failure(verdict, reply, st.rec.domain,
+                           digest::make_nonce(ctx->nonce_secret, st.rec.domain, now))) {
+    ctx->sip->reply(std::move(reply));
+    return;
+  }
+  if (!st.rec.enabled) {
+    reply.code = 403;
+    reply.reason = "Extension disabled";
+    ctx->sip->reply(std::move(reply));
+    return;
+  }
+  auto out = registrar::apply(current(self), req, ctx->registrar, now);
+  if (out.code != 200) {
+    reply.code = out.code;
+    reply.reason = out.reason;
+    reply.min_expires = out.min_expires;
+    ctx->sip->reply(std::move(reply));
+    return;
+  }
+  sync_phones(self, out.bindings);
+  reply.code = 200;
+  reply.reason = "OK";
+  reply.contacts = registrar::listing(out.bindings, now);
+  if (out.upserts.empty() && out.removed.empty()) {
+    ctx->sip->reply(std::move(reply)); // a fetch: nothing to persist
+    return;
+  }
+  storage::batch b;
+  for (auto& r : out.upserts)
+    b.put(r);
+  for (auto& c : out.removed)
+    b.erase_binding(st.rec.domain, st.rec.number, c);
+  // Acknowledged only once the commit returned.
+  st.writes.submit(self, *ctx->store, std::move(b),
+                   [self, reply](const std::string& err) mutable {
+                     auto& st = self->state;
+                     if (!err.empty()) {
+                       log::error("binding write for ", st.rec.number, "@",
+                                  st.rec.domain, " failed: ", err);
+                       sync_phones(self, st.ctx->store->bindings(st.rec.domain,
+                                                                 st.rec.number));
+                       reply.code = 500;
+                       reply.reason = "Storage Failure";
+                       reply.contacts.clear();
+                     }
+                     st.ctx->sip->reply(std::move(reply));
+                   });
+}
+
+void handle_expired(self_ptr self, const binding_expired& e) {
+  auto& st = self->state;
+  auto i = st.bindings.find(e.contact);
+  if (i == st.bindings.end())
+    return;
+  if (i->second.rec.expires_at > st.ctx->now()) {
+    // Refreshed while the phone was expiring: give it a new phone actor.
+    i->second.phone = self->spawn<caf::linked>(phone_actor, st.ctx,
+                                  caf::actor_cast<caf::actor>(self), i->second.rec);
+    return;
+  }
+  st.bindings.erase(i);
+  storage::batch b;
+  b.erase_binding(st.rec.domain, st.rec.number, e.contact);
+  st.writes.submit(self, *st.ctx->store, std::move(b), [](const std::string&) {});
+}
+
+} // namespace
+
+caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
+                              node_context* ctx, caf::actor tenant,
+                              storage::extension_record rec) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.tenant = tenant;
+  st.rec = std::move(rec);
+  // Bring back the persisted bindings; the ones that ran out are dropped.
+  auto now = ctx->now();
+  std::vector<storage::binding_record> live;
+  storage::batch expired;
+  for (auto& b : ctx->store->bindings(st.rec.domain, st.rec.number)) {
+    if (b.expires_at > now)
+      live.push_back(std::move(b));
+    else
+      expired.erase_binding(st.rec.domain, st.rec.number, b.contact);
+  }
+  sync_phones(self, live);
+  if (!expired.empty())
+    st.writes.submit(self, *ctx->store, std::move(expired), [](const std::string&) {});
+  return {
+    [=](register_request& req) { handle_register(self, req); },
+    [=](const binding_expired& e) { handle_expired(self, e); },
+    [=](const write_done& w) { self->state.writes.done(w); },
+    [=](extension_cmd& cmd) -> caf::result<shell_result> {
+      auto& st = self->state;
+      if (cmd.op == extension_op::set) {
+        auto next = st.rec;
+        if (auto err = apply_extension_fields(next, cmd.fields, false); !err.empty())
+          return shell_result{false, err, {}};
+        auto rp = self->make_response_promise<shell_result>();
+        storage::batch b;
+        b.put(next);
+        st.writes.submit(self, *st.ctx->store, std::move(b),
+                         [self, rp, next](const std::string& err) mutable {
+                           if (!err.empty()) {
+                             rp.deliver(shell_result{false, "storage: " + err, {}});
+                             return;
+                           }
+                           self->state.rec = next;
+                           rp.deliver(shell_result{});
+                         });
+        return rp;
+      }
+      if (cmd.op == extension_op::del) {
+        auto rp = self->make_response_promise<shell_result>();
+        storage::batch b;
+        b.erase_extension(st.rec.domain, st.rec.number);
+        st.writes.submit(self, *st.ctx->store, std::move(b),
+                         [self, rp](const std::string& err) mutable {
+                           if (!err.empty()) {
+                             rp.deliver(shell_result{false, "storage: " + err, {}});
+                             return;
+                           }
+                           sync_phones(self, {});
+                           rp.deliver(shell_result{});
+                           self->quit();
+                         });
+        return rp;
+      }
+      return shell_result{false, "unsupported extension operation", {}};
+    },
+    [=](stop_atom) {
+      sync_phones(self, {});
+      self->quit();
+    },
+    [=](const passivate_ok&) {
+      sync_phones(self, {});
+      self->quit();
+    },
+    caf::after(ctx->idle_passivation) >> [=] {
+      auto& st = self->state;
+      if (st.bindings.empty() && st.writes.idle() && !st.passivating) {
+        st.passivating = true;
+        self->send(st.tenant, passivate_request{st.rec.number});
+      }
+    },
+  };
+}
+
+} // namespace pbx

@@ -1,0 +1,37 @@
+#pragma once
+// An extension actor owns one extension: its Users-page record and its
+// bindings (one phone actor each). It is activated on demand by its tenant
+// and passivates itself when it has no binding and nothing to do.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/write_tracker.hpp"
+#include "engine/context.hpp"
+#include "storage/records.hpp"
+
+namespace pbx {
+
+struct extension_state {
+  static inline const char* name = "extension";
+  struct binding {
+    storage::binding_record rec;
+    caf::actor phone;
+  };
+  node_context* ctx = nullptr;
+  caf::actor tenant;
+  storage::extension_record rec;
+  std::map<std::string, binding> bindings; // by contact URI
+  write_tracker writes;
+  bool passivating = false;
+};
+
+caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
+                              node_context* ctx, caf::actor tenant,
+                              storage::extension_record rec);
+
+} // namespace pbx

@@ -1,0 +1,159 @@
+#include "actors/extension_fields.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "actors/password.hpp"
+
+namespace pbx {
+
+namespace {
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) != 0;
+  });
+}
+
+// PortSIP's web user name rule: 1-64 of [A-Za-z0-9_-'.], not starting or
+// ending with '.', and not a reserved name.
+std::string check_web_user(std::string_view s) {
+  if (s.empty() || s.size() > 64)
+    return "name must be 1-64 characters";
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-'
+        && c != '\'' && c != '.')
+      return "name may hold letters, digits and _ - ' . only";
+  if (s.front() == '.' || s.back() == '.')
+    return "name may not start or end with '.'";
+  std::string lower{s};
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  for (auto reserved : {"admin", "system", "administrator", "root"})
+    if (lower == reserved)
+      return "name '" + lower + "' is reserved";
+  return {};
+}
+
+bool parse_bool(std::string_view v, bool& out) {
+  if (v == "true" || v == "1" || v == "yes") {
+    out = true;
+    return true;
+  }
+  if (v == "false" || v == "0" || v == "no") {
+    out = false;
+    return true;
+  }
+  return false;
+}
+
+bool valid_email(std::string_view v) {
+  auto at = v.find('@');
+  return at != std::string_view::npos && at > 0 && at + 1 < v.size()
+         && v.find('@', at + 1) == std::string_view::npos
+         && v.find(' ') == std::string_view::npos;
+}
+
+} // namespace
+
+bool valid_extension_number(std::string_view number) {
+  return number.size() >= 3 && number.size() <= 64 && all_digits(number);
+}
+
+std::string apply_extension_fields(storage::extension_record& rec,
+                                   const field_list& fields, bool creating) {
+  auto next = rec;
+  for (auto& [key, value] : fields) {
+    if (key == "extension_number") {
+      if (!creating)
+        return "extension_number cannot be changed";
+      if (value != next.number)
+        return "extension_number " + value + " differs from " + next.number;
+    } else if (key == "extension_password") {
+      if (value.size() < 4 || value.size() > 64)
+        return "extension_password must be 4-64 characters";
+      next.sip_password = value;
+    } else if (key == "display_name") {
+      if (value.size() > 128)
+        return "display_name is longer than 128 characters";
+      next.display_name = value;
+    } else if (key == "email") {
+      if (!value.empty() && !valid_email(value))
+        return "email '" + value + "' is not an address";
+      next.email = value;
+    } else if (key == "role") {
+      if (value != "user" && value != "admin")
+        return "role must be user or admin";
+      next.role = value;
+    } else if (key == "enabled") {
+      if (!parse_bool(value, next.enabled))
+        return "enabled must be true or false";
+    } else if (key == "name") {
+      if (auto err = check_web_user(value); !err.empty())
+        return err;
+      next.web_user = value;
+    } else if (key == "password") {
+      if (value.size() < 8)
+        return "password must be at least 8 characters";
+      next.web_password_hash = password::hash(value);
+    } else if (key == "voicemail_pin") {
+      if (!value.empty() && (!all_digits(value) || value.size() > 16))
+        return "voicemail_pin must be digits";
+      next.voicemail_pin = value;
+    } else if (key == "no_answer_timeout") {
+      if (!all_digits(value) || value.size() > 4 || std::stoi(value) < 5
+          || std::stoi(value) > 600)
+        return "no_answer_timeout must be 5-600 seconds";
+      next.no_answer_timeout = static_cast<std::uint32_t>(std::stoi(value));
+    } else if (key == "mobile_phone") {
+      next.mobile_phone = value;
+    } else if (key == "work_phone") {
+      next.work_phone = value;
+    } else if (key == "home_phone") {
+      next.home_phone = value;
+    } else if (key == "address") {
+      next.address = value;
+    } else if (key == "department") {
+      next.department = value;
+    } else {
+      return "unknown field '" + key + "'";
+    }
+  }
+  if (creating && next.sip_password.empty())
+    return "extension_password is required";
+  rec = std::move(next);
+  return {};
+}
+
+field_list describe_extension(const storage::extension_record& rec) {
+  return {
+    {"extension_number", rec.number},
+    {"display_name", rec.display_name},
+    {"email", rec.email},
+    {"role", rec.role},
+    {"enabled", rec.enabled ? "true" : "false"},
+    {"name", rec.web_user},
+    {"mobile_phone", rec.mobile_phone},
+    {"work_phone", rec.work_phone},
+    {"home_phone", rec.home_phone},
+    {"address", rec.address},
+    {"department", rec.department},
+    {"no_answer_timeout", std::to_string(rec.no_answer_timeout)},
+  };
+}
+
+void copy_extension_settings(const storage::extension_record& from,
+                             storage::extension_record& to) {
+  to.display_name = from.display_name;
+  to.email = from.email;
+  to.role = from.role;
+  to.enabled = from.enabled;
+  to.mobile_phone = from.mobile_phone;
+  to.work_phone = from.work_phone;
+  to.home_phone = from.home_phone;
+  to.address = from.address;
+  to.department = from.department;
+  to.no_answer_timeout = from.no_answer_timeout;
+}
+
+} // namespace pbx

@@ -1,0 +1,29 @@
+#pragma once
+// The Users-page fields of an extension as the shell and CSV import name them
+// (PortSIP's names), with their validation.
+
+#include <string>
+#include <string_view>
+
+#include "actors/messages/shell.hpp"
+#include "storage/records.hpp"
+
+namespace pbx {
+
+/// True for an extension number: 3 to 64 digits.
+bool valid_extension_number(std::string_view number);
+
+/// Applies `fields` to `rec`; returns an error and leaves `rec` unchanged on bad input.
+/// `creating` allows extension_number (which must equal rec.number) and requires
+/// extension_password once all fields are applied.
+std::string apply_extension_fields(storage::extension_record& rec,
+                                   const field_list& fields, bool creating);
+
+/// The fields `extension show` prints: never a password.
+field_list describe_extension(const storage::extension_record& rec);
+
+/// The settings `extension copy` carries over (no credentials, no identity).
+void copy_extension_settings(const storage::extension_record& from,
+                             storage::extension_record& to);
+
+} // namespace pbx

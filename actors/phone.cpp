@@ -1,0 +1,43 @@
+#include "actors/phone.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/messages/directory.hpp"
+
+namespace pbx {
+
+namespace {
+
+void arm(caf::stateful_actor<phone_state>* self) {
+  auto& st = self->state;
+  ++st.generation;
+  auto left = std::max<std::int64_t>(0, st.rec.expires_at - st.ctx->now());
+  self->delayed_send(self, std::chrono::seconds(left), expiry_tick{st.generation});
+}
+
+} // namespace
+
+caf::behavior phone_actor(caf::stateful_actor<phone_state>* self,
+                          node_context* ctx, caf::actor owner,
+                          storage::binding_record rec) {
+  self->state.ctx = ctx;
+  self->state.rec = std::move(rec);
+  arm(self);
+  return {
+    [=](binding_update& u) {
+      self->state.rec = std::move(u.rec);
+      arm(self);
+    },
+    [=](const expiry_tick& t) {
+      // A refresh re-armed the timer: this tick is stale.
+      if (t.generation != self->state.generation)
+        return;
+      self->send(owner, binding_expired{self->state.rec.contact,
+                                        self->state.rec.expires_at});
+      self->quit();
+    },
+    [=](stop_atom) { self->quit(); },
+  };
+}
+
+} // namespace pbx

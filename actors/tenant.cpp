@@ -1,0 +1,237 @@
+#include "actors/tenant.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/digest.hpp"
+#include "actors/extension.hpp"
+#include "actors/extension_fields.hpp"
+#include "actors/messages/directory.hpp"
+#include "actors/messages/registration.hpp"
+#include "actors/messages/shell.hpp"
+#include "engine/directory.hpp"
+#include "engine/sip_port.hpp"
+#include "storage/store.hpp"
+
+namespace pbx {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<tenant_state>*;
+
+shell_result fail(std::string reason) {
+  return shell_result{false, std::move(reason), {}};
+}
+
+// Returns the extension's actor, activating it from storage; invalid if the
+// extension does not exist.
+caf::actor activate(self_ptr self, const std::string& number) {
+  auto& st = self->state;
+  auto key = extension_key(st.rec.domain, number);
+  if (auto a = st.ctx->dir->lookup(key))
+    return a;
+  auto rec = st.ctx->store->extension(st.rec.domain, number);
+  if (!rec)
+    return {};
+  auto spawned = self->spawn<caf::linked>(extension_actor, st.ctx,
+                             caf::actor_cast<caf::actor>(self), std::move(*rec));
+  auto owner = st.ctx->dir->register_first_wins(key, spawned);
+  if (owner != spawned)
+    self->send_exit(spawned, caf::exit_reason::user_shutdown);
+  st.active.insert(number);
+  return owner;
+}
+
+void forget(self_ptr self, const std::string& number, const caf::actor& a) {
+  self->state.ctx->dir->unregister(extension_key(self->state.rec.domain, number), a);
+  self->state.active.erase(number);
+}
+
+bool taken(self_ptr self, const std::string& number) {
+  auto& st = self->state;
+  return st.creating.count(number) > 0
+         || st.ctx->store->extension(st.rec.domain, number).has_value();
+}
+
+// Commits new extension records and answers once they are durable.
+caf::result<shell_result> create(self_ptr self,
+                                 std::vector<storage::extension_record> recs,
+                                 std::vector<std::string> lines) {
+  auto& st = self->state;
+  storage::batch b;
+  for (auto& r : recs) {
+    st.creating.insert(r.number);
+    b.put(r);
+  }
+  auto rp = self->make_response_promise<shell_result>();
+  st.writes.submit(self, *st.ctx->store, std::move(b),
+                   [self, rp, recs, lines](const std::string& err) mutable {
+                     for (auto& r : recs)
+                       self->state.creating.erase(r.number);
+                     if (!err.empty())
+                       rp.deliver(fail("storage: " + err));
+                     else
+                       rp.deliver(shell_result{true, {}, lines});
+                   });
+  return rp;
+}
+
+storage::extension_record blank(self_ptr self, const std::string& number) {
+  storage::extension_record r;
+  r.domain = self->state.rec.domain;
+  r.number = number;
+  r.created_at = self->state.ctx->now();
+  return r;
+}
+
+caf::result<shell_result> handle_add(self_ptr self, extension_cmd& cmd) {
+  if (!valid_extension_number(cmd.number))
+    return fail("extension number must be 3-64 digits");
+  if (taken(self, cmd.number))
+    return fail("extension " + cmd.number + " exists");
+  auto rec = blank(self, cmd.number);
+  if (auto err = apply_extension_fields(rec, cmd.fields, true); !err.empty())
+    return fail(err);
+  return create(self, {std::move(rec)}, {});
+}
+
+caf::result<shell_result> handle_copy(self_ptr self, extension_cmd& cmd) {
+  auto& st = self->state;
+  auto from = st.ctx->store->extension(st.rec.domain, cmd.number);
+  if (!from)
+    return fail("no extension " + cmd.number);
+  if (!valid_extension_number(cmd.target))
+    return fail("extension number must be 3-64 digits");
+  if (taken(self, cmd.target))
+    return fail("extension " + cmd.target + " exists");
+  auto rec = blank(self, cmd.target);
+  copy_extension_settings(*from, rec);
+  if (auto err = apply_extension_fields(rec, cmd.fields, true); !err.empty())
+    return fail(err);
+  return create(self, {std::move(rec)}, {});
+}
+
+caf::result<shell_result> handle_import(self_ptr self, extension_cmd& cmd) {
+  std::vector<storage::extension_record> recs;
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < cmd.rows.size(); ++i) {
+    auto where = "line " + std::to_string(cmd.row_lines[i]) + ": ";
+    std::string number;
+    for (auto& [k, v] : cmd.rows[i])
+      if (k == "extension_number")
+        number = v;
+    if (!valid_extension_number(number))
+      return fail(where + "extension_number must be 3-64 digits");
+    if (!seen.insert(number).second || taken(self, number))
+      return fail(where + "extension " + number + " exists");
+    auto rec = blank(self, number);
+    if (auto err = apply_extension_fields(rec, cmd.rows[i], true); !err.empty())
+      return fail(where + err);
+    recs.push_back(std::move(rec));
+  }
+  if (recs.empty())
+    return fail("no extension to import");
+  auto count = "imported=" + std::to_string(recs.size());
+  return create(self, std::move(recs), {count});
+}
+
+void handle_register(self_ptr self, register_request& req) {
+  auto& st = self->state;
+  if (auto ext = activate(self, req.user)) {
+    self->send(ext, std::move(req));
+    return;
+  }
+  // An unknown user gets what a known user with a wrong password gets.
+  auto* ctx = st.ctx;
+  auto now = ctx->now();
+  auto v = digest::check(req.auth, req.user, st.rec.domain, std::nullopt,
+                         "REGISTER", ctx->nonce_secret, now,
+                         ctx->registrar.nonce_ttl);
+  sip_reply reply;
+  reply.txn = req.txn;
+  digest::fill_failure(v, reply, st.rec.domain,
+                       digest::make_nonce(ctx->nonce_secret, st.rec.domain, now));
+  ctx->sip->reply(std::move(reply));
+}
+
+} // namespace
+
+caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
+                           node_context* ctx, storage::tenant_record rec) {
+  self->state.ctx = ctx;
+  self->state.rec = std::move(rec);
+  // A failing extension must not take its tenant down; the router's exit must.
+  self->set_exit_handler([=](caf::exit_msg& m) {
+    auto& st = self->state;
+    for (auto& number : st.active) {
+      auto key = extension_key(st.rec.domain, number);
+      auto a = st.ctx->dir->lookup(key);
+      if (a && a.address() == m.source) {
+        st.ctx->dir->unregister(key, a);
+        st.active.erase(number);
+        return;
+      }
+    }
+    if (m.reason != caf::exit_reason::normal)
+      self->quit(m.reason);
+  });
+  return {
+    [=](register_request& req) { handle_register(self, req); },
+    [=](const activate_extension& a) { activate(self, a.number); },
+    [=](const write_done& w) { self->state.writes.done(w); },
+    [=](const passivate_request& p) {
+      auto a = caf::actor_cast<caf::actor>(self->current_sender());
+      forget(self, p.number, a);
+      // Everything routed to `a` before this reply is already in its mailbox.
+      self->send(a, passivate_ok{});
+    },
+    [=](extension_cmd& cmd) -> caf::result<shell_result> {
+      switch (cmd.op) {
+        case extension_op::add:
+          return handle_add(self, cmd);
+        case extension_op::copy:
+          return handle_copy(self, cmd);
+        case extension_op::import:
+          return handle_import(self, cmd);
+        case extension_op::set:
+        case extension_op::del: {
+          auto ext = activate(self, cmd.number);
+          if (!ext)
+            return fail("no extension " + cmd.number);
+          if (cmd.op == extension_op::del)
+            forget(self, cmd.number, ext);
+          self->delegate(ext, std::move(cmd));
+          return caf::delegated<shell_result>{};
+        }
+      }
+      return fail("unsupported operation");
+    },
+    [=](const tenant_del&) -> caf::result<shell_result> {
+      auto& st = self->state;
+      storage::batch b;
+      b.erase_tenant(st.rec.domain);
+      auto rp = self->make_response_promise<shell_result>();
+      st.writes.submit(self, *st.ctx->store, std::move(b),
+                       [self, rp](const std::string& err) mutable {
+                         auto& st = self->state;
+                         if (!err.empty()) {
+                           rp.deliver(fail("storage: " + err));
+                           return;
+                         }
+                         for (auto number : st.active) {
+                           auto key = extension_key(st.rec.domain, number);
+                           auto a = st.ctx->dir->lookup(key);
+                           st.ctx->dir->unregister(key, a);
+                           self->send(a, stop_atom::value);
+                         }
+                         st.active.clear();
+                         st.ctx->dir->unregister(tenant_key(st.rec.domain),
+                                                 caf::actor_cast<caf::actor>(self));
+                         rp.deliver(shell_result{});
+                         self->quit();
+                       });
+      return rp;
+    },
+  };
+}
+
+} // namespace pbx

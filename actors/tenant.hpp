@@ -1,0 +1,30 @@
+#pragma once
+// A tenant actor owns one SIP domain: it activates the domain's extension
+// actors on demand, creates extensions (so duplicates are decided in one
+// place), and answers for extensions that do not exist.
+
+#include <set>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/write_tracker.hpp"
+#include "engine/context.hpp"
+#include "storage/records.hpp"
+
+namespace pbx {
+
+struct tenant_state {
+  static inline const char* name = "tenant";
+  node_context* ctx = nullptr;
+  storage::tenant_record rec;
+  std::set<std::string> active;   // numbers with a live extension actor
+  std::set<std::string> creating; // numbers whose creation is being committed
+  write_tracker writes;
+};
+
+caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
+                           node_context* ctx, storage::tenant_record rec);
+
+} // namespace pbx

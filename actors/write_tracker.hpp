@@ -1,0 +1,50 @@
+#pragma once
+// Storage commits end on the writer thread; this brings each one back into
+// the actor that asked for it, as a `write_done`, with its continuation.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+
+#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+
+#include "actors/messages/directory.hpp"
+#include "storage/store.hpp"
+
+namespace pbx {
+
+class write_tracker {
+public:
+  using continuation = std::function<void(const std::string& error)>;
+
+  template <class Self>
+  void submit(Self* self, storage::store& st, storage::batch b, continuation k) {
+    auto id = ++next_;
+    pending_.emplace(id, std::move(k));
+    auto me = caf::actor_cast<caf::actor>(self);
+    st.submit(std::move(b), [me, id](const std::string& err) {
+      caf::anon_send(me, write_done{id, err});
+    });
+  }
+
+  /// Runs the continuation of `w`.
+  void done(const write_done& w) {
+    auto i = pending_.find(w.id);
+    if (i == pending_.end())
+      return;
+    auto k = std::move(i->second);
+    pending_.erase(i);
+    k(w.error);
+  }
+
+  bool idle() const { return pending_.empty(); }
+
+private:
+  std::uint64_t next_ = 0;
+  std::unordered_map<std::uint64_t, continuation> pending_;
+};
+
+} // namespace pbx

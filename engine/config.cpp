@@ -1,0 +1,153 @@
+#include "engine/config.hpp"
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <vector>
+
+namespace pbx {
+
+namespace {
+
+bool to_u32(const std::string& v, std::uint32_t& out) {
+  if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  out = static_cast<std::uint32_t>(std::stoul(v));
+  return true;
+}
+
+using setter = std::function<std::string(node_config&, const std::string&)>;
+
+struct option_def {
+  const char* name;
+  const char* arg;
+  const char* help;
+  setter set;
+};
+
+std::string set_u32(std::uint32_t& field, const std::string& v, const char* name) {
+  if (!to_u32(v, field))
+    return std::string{"--"} + name + " wants a number of seconds, got '" + v + "'";
+  return {};
+}
+
+const std::vector<option_def>& options() {
+  static const std::vector<option_def> defs = {
+    {"data-dir", "DIR", "LMDB data folder (default ./data)",
+     [](node_config& c, const std::string& v) { c.data_dir = v; return std::string{}; }},
+    {"sip-listen", "IP:PORT", "SIP address, UDP and TCP (default 127.0.0.1:5060)",
+     [](node_config& c, const std::string& v) { c.sip_listen = v; return std::string{}; }},
+    {"shell-listen", "IP:PORT", "admin shell address (default 127.0.0.1:5039)",
+     [](node_config& c, const std::string& v) { c.shell_listen = v; return std::string{}; }},
+    {"log-level", "LEVEL", "debug, info, warn or error (default info)",
+     [](node_config& c, const std::string& v) {
+       return log::parse_level(v, c.log_level) ? std::string{}
+                                               : "--log-level wants debug|info|warn|error, got '" + v + "'";
+     }},
+    {"min-expires", "SECONDS", "shortest registration accepted, else 423 (default 60)",
+     [](node_config& c, const std::string& v) { return set_u32(c.registrar.min_expires, v, "min-expires"); }},
+    {"max-expires", "SECONDS", "longest registration granted (default 3600)",
+     [](node_config& c, const std::string& v) { return set_u32(c.registrar.max_expires, v, "max-expires"); }},
+    {"default-expires", "SECONDS", "registration lifetime when the phone names none (default 3600)",
+     [](node_config& c, const std::string& v) { return set_u32(c.registrar.default_expires, v, "default-expires"); }},
+    {"nonce-ttl", "SECONDS", "digest nonce lifetime before stale=true (default 300)",
+     [](node_config& c, const std::string& v) { return set_u32(c.registrar.nonce_ttl, v, "nonce-ttl"); }},
+  };
+  return defs;
+}
+
+std::string apply(node_config& cfg, const std::string& name, const std::string& value) {
+  for (auto& d : options())
+    if (name == d.name)
+      return d.set(cfg, value);
+  return "unknown option '" + name + "' (see --help)";
+}
+
+std::string load_file(node_config& cfg, const std::string& path) {
+  std::ifstream in{path};
+  if (!in)
+    return "cannot read config file '" + path + "'";
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    auto hash = line.find('#');
+    if (hash != std::string::npos)
+      line.erase(hash);
+    auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos)
+      continue;
+    line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+    auto sep = line.find_first_of("= \t");
+    if (sep == std::string::npos)
+      return path + ":" + std::to_string(n) + ": expected 'key = value'";
+    auto key = line.substr(0, sep);
+    auto value = line.substr(sep);
+    value.erase(0, value.find_first_not_of("= \t"));
+    if (auto err = apply(cfg, key, value); !err.empty())
+      return path + ":" + std::to_string(n) + ": " + err;
+  }
+  return {};
+}
+
+} // namespace
+
+std::string usage() {
+  std::string out = "usage: actorpbx [OPTIONS]\n"
+                    "       actorpbx shell [IP:PORT]   admin shell client\n\n"
+                    "options (also as 'name = value' lines in a --config file):\n";
+  auto line = [&](const std::string& flag, const std::string& help) {
+    out += "  " + flag;
+    out += std::string(flag.size() < 30 ? 30 - flag.size() : 1, ' ');
+    out += help + "\n";
+  };
+  line("--help", "show this text and exit");
+  line("--config FILE", "read options from FILE (command line wins)");
+  for (auto& d : options())
+    line(std::string{"--"} + d.name + " " + d.arg, d.help);
+  out += "\nenvironment: ACTORPBX_ADMIN_PASSWORD sets the admin password on first start.\n"
+         "exit codes: 0 clean shutdown, 1 runtime failure (port, data dir), 2 bad usage.\n";
+  return out;
+}
+
+parse_status parse_config(int argc, char** argv, node_config& cfg,
+                          std::string& error) {
+  std::vector<std::pair<std::string, std::string>> cli;
+  std::string config_file;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h")
+      return parse_status::help;
+    if (arg.rfind("--", 0) != 0) {
+      error = "unexpected argument '" + arg + "' (see --help)";
+      return parse_status::error;
+    }
+    auto name = arg.substr(2), value = std::string{};
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.erase(eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      error = "option --" + name + " needs a value";
+      return parse_status::error;
+    }
+    if (name == "config")
+      config_file = value;
+    else
+      cli.emplace_back(name, value);
+  }
+  if (!config_file.empty())
+    if (error = load_file(cfg, config_file); !error.empty())
+      return parse_status::error;
+  for (auto& [name, value] : cli)
+    if (error = apply(cfg, name, value); !error.empty())
+      return parse_status::error;
+  if (cfg.registrar.min_expires > cfg.registrar.max_expires) {
+    error = "--min-expires is above --max-expires";
+    return parse_status::error;
+  }
+  return parse_status::run;
+}
+
+} // namespace pbx

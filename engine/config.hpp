@@ -1,0 +1,28 @@
+#pragma once
+// Command-line options and the optional config file (same names, `key = value`).
+
+#include <string>
+
+#include "engine/context.hpp"
+#include "engine/log.hpp"
+
+namespace pbx {
+
+struct node_config {
+  std::string data_dir = "./data";
+  std::string sip_listen = "127.0.0.1:5060";
+  std::string shell_listen = "127.0.0.1:5039";
+  log::level log_level = log::level::info;
+  registrar_settings registrar;
+};
+
+enum class parse_status { run, help, error };
+
+/// Parses argv (and --config FILE); on error `error` says why in one line.
+parse_status parse_config(int argc, char** argv, node_config& cfg,
+                          std::string& error);
+
+/// The text of --help.
+std::string usage();
+
+} // namespace pbx

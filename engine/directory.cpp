@@ -1,0 +1,44 @@
+#include "engine/directory.hpp"
+
+namespace pbx {
+
+std::string tenant_key(std::string_view domain) {
+  std::string k = "t/";
+  k += domain;
+  return k;
+}
+
+std::string extension_key(std::string_view domain, std::string_view number) {
+  std::string k = "e/";
+  k += domain;
+  k += '/';
+  k += number;
+  return k;
+}
+
+caf::actor local_directory::lookup(const std::string& key) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = map_.find(key);
+  return i == map_.end() ? caf::actor{} : i->second;
+}
+
+caf::actor local_directory::register_first_wins(const std::string& key,
+                                                caf::actor a) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto res = map_.emplace(key, std::move(a));
+  return res.first->second;
+}
+
+void local_directory::unregister(const std::string& key, const caf::actor& a) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = map_.find(key);
+  if (i != map_.end() && i->second == a)
+    map_.erase(i);
+}
+
+std::size_t local_directory::size() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return map_.size();
+}
+
+} // namespace pbx

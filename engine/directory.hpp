@@ -1,0 +1,45 @@
+#pragma once
+// Resolves a key (a tenant domain, or domain + extension) to the actor that
+// owns it. Local today; a cluster directory implements the same interface
+// (rendezvous hashing over members, remote actors through CAF's middleman).
+
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <caf/actor.hpp>
+
+namespace pbx {
+
+class directory {
+public:
+  virtual ~directory() = default;
+  /// Returns the owner of `key`, or an invalid handle.
+  virtual caf::actor lookup(const std::string& key) const = 0;
+  /// Registers `a` unless someone else owns `key`; returns the owner that won.
+  virtual caf::actor register_first_wins(const std::string& key, caf::actor a) = 0;
+  /// Removes `key` only if `a` still owns it.
+  virtual void unregister(const std::string& key, const caf::actor& a) = 0;
+  /// Number of registered keys (live actors).
+  virtual std::size_t size() const = 0;
+};
+
+/// Keys used across the code base.
+std::string tenant_key(std::string_view domain);
+std::string extension_key(std::string_view domain, std::string_view number);
+
+/// A directory for one node: a map behind a mutex (SIP thread and actors both read it).
+class local_directory final : public directory {
+public:
+  caf::actor lookup(const std::string& key) const override;
+  caf::actor register_first_wins(const std::string& key, caf::actor a) override;
+  void unregister(const std::string& key, const caf::actor& a) override;
+  std::size_t size() const override;
+
+private:
+  mutable std::mutex mtx_;
+  std::unordered_map<std::string, caf::actor> map_;
+};
+
+} // namespace pbx

@@ -1,0 +1,30 @@
+#pragma once
+// Leveled logging to stderr, one line per event, safe from any thread.
+
+#include <sstream>
+#include <string>
+
+namespace pbx::log {
+
+enum class level { debug = 0, info, warn, error };
+
+void set_level(level l);
+level current();
+bool parse_level(const std::string& name, level& out);
+void write(level l, const std::string& text);
+
+template <class... Ts>
+void emit(level l, const Ts&... xs) {
+  if (l < current())
+    return;
+  std::ostringstream os;
+  (os << ... << xs);
+  write(l, os.str());
+}
+
+template <class... Ts> void debug(const Ts&... xs) { emit(level::debug, xs...); }
+template <class... Ts> void info(const Ts&... xs) { emit(level::info, xs...); }
+template <class... Ts> void warn(const Ts&... xs) { emit(level::warn, xs...); }
+template <class... Ts> void error(const Ts&... xs) { emit(level::error, xs...); }
+
+} // namespace pbx::log

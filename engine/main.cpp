@@ -1,0 +1,183 @@
+// actorpbx: boot a node (storage, actors, SIP thread), run until SIGINT or
+// SIGTERM, shut down in reverse order. Exit codes: 0 clean, 1 runtime
+// failure, 2 bad usage.
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sys/stat.h>
+
+#include <caf/all.hpp>
+
+#include "actors/admin_shell.hpp"
+#include "actors/messages/directory.hpp"
+#include "actors/password.hpp"
+#include "engine/config.hpp"
+#include "engine/directory.hpp"
+#include "engine/log.hpp"
+#include "engine/message_types.hpp"
+#include "engine/router.hpp"
+#include "engine/shell_client.hpp"
+#include "net/sip_stack.hpp"
+#include "storage/store.hpp"
+
+using namespace pbx;
+
+namespace {
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+// First start: the admin password from the environment, or a generated one
+// printed once and left in DATA/admin-password (mode 600).
+bool bootstrap_admin(storage::store& store, const std::string& data_dir) {
+  if (store.meta("admin_password_hash"))
+    return true;
+  std::string pw;
+  bool generated = false;
+  if (auto* env = std::getenv("ACTORPBX_ADMIN_PASSWORD"); env && *env) {
+    pw = env;
+  } else {
+    pw = password::generate();
+    generated = true;
+  }
+  storage::batch b;
+  b.put_meta("admin_password_hash", password::hash(pw));
+  if (auto err = store.write(std::move(b)); !err.empty()) {
+    log::error("cannot store the admin password: ", err);
+    return false;
+  }
+  if (generated) {
+    auto path = data_dir + "/admin-password";
+    auto old = ::umask(077);
+    std::ofstream out{path, std::ios::trunc};
+    out << pw << "\n";
+    ::umask(old);
+    ::chmod(path.c_str(), 0600);
+    std::printf("actorpbx: generated admin password: %s (also in %s)\n", pw.c_str(),
+                path.c_str());
+    std::fflush(stdout);
+  }
+  return true;
+}
+
+// Bindings that ran out while the node was down are dropped; the extensions
+// that still have bindings are returned so their actors can keep time.
+std::set<std::pair<std::string, std::string>> sweep_bindings(storage::store& store) {
+  std::set<std::pair<std::string, std::string>> live;
+  storage::batch expired;
+  auto now = unix_now();
+  for (auto& b : store.all_bindings()) {
+    if (b.expires_at > now)
+      live.emplace(b.domain, b.number);
+    else
+      expired.erase_binding(b.domain, b.number, b.contact);
+  }
+  if (!expired.empty()) {
+    auto n = expired.size();
+    if (auto err = store.write(std::move(expired)); !err.empty())
+      log::warn("cannot drop expired bindings: ", err);
+    else
+      log::info("dropped ", n, " bindings that expired while the node was down");
+  }
+  return live;
+}
+
+std::string random_secret() {
+  std::random_device rd;
+  std::string s;
+  for (int i = 0; i < 32; ++i)
+    s += static_cast<char>(rd() & 0xff);
+  return s;
+}
+
+int run_node(const node_config& ncfg) {
+  log::set_level(ncfg.log_level);
+  // Signals are taken by sigwait below; every thread inherits the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::string err;
+  auto store = storage::store::open(ncfg.data_dir, storage::options{}, &err);
+  if (!store) {
+    std::fprintf(stderr, "actorpbx: cannot open data dir %s: %s\n", ncfg.data_dir.c_str(),
+                 err.c_str());
+    return 1;
+  }
+  if (!bootstrap_admin(*store, ncfg.data_dir))
+    return 1;
+  auto live = sweep_bindings(*store);
+
+  local_directory dir;
+  net::sip_stack sip;
+  node_context ctx;
+  ctx.store = store.get();
+  ctx.dir = &dir;
+  ctx.sip = &sip;
+  ctx.registrar = ncfg.registrar;
+  ctx.nonce_secret = random_secret();
+  ctx.now = unix_now;
+  int rc = 0;
+  {
+    caf::actor_system_config cfg;
+    add_message_types(cfg);
+    caf::actor_system sys{cfg};
+    ctx.router = sys.spawn(router_actor, &ctx);
+    auto hub = sys.spawn(shell_hub_actor, &ctx);
+    net::stack_config scfg;
+    scfg.sip_listen = ncfg.sip_listen;
+    scfg.shell_listen = ncfg.shell_listen;
+    scfg.router = ctx.router;
+    scfg.shell_hub = hub;
+    if (auto e = sip.start(scfg); !e.empty()) {
+      std::fprintf(stderr, "actorpbx: %s\n", e.c_str());
+      rc = 1;
+    } else {
+      for (auto& [domain, number] : live)
+        caf::anon_send(ctx.router, activate_extension{domain, number});
+      log::info("ready sip=", ncfg.sip_listen, " shell=", ncfg.shell_listen,
+                " data=", ncfg.data_dir);
+      int sig = 0;
+      sigwait(&sigs, &sig);
+      log::info("signal ", sig, ": shutting down");
+    }
+    caf::anon_send_exit(ctx.router, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);
+    sys.await_all_actors_done();
+    sip.stop();
+  }
+  store.reset(); // drains pending writes, closes LMDB
+  if (rc == 0)
+    log::info("stopped");
+  return rc;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string{argv[1]} == "shell")
+    return run_shell_client(argc >= 3 ? argv[2] : "127.0.0.1:5039");
+  node_config cfg;
+  std::string err;
+  switch (parse_config(argc, argv, cfg, err)) {
+    case parse_status::help:
+      std::fputs(usage().c_str(), stdout);
+      return 0;
+    case parse_status::error:
+      std::fprintf(stderr, "actorpbx: %s\n", err.c_str());
+      return 2;
+    case parse_status::run:
+      break;
+  }
+  return run_node(cfg);
+}

@@ -1,0 +1,34 @@
+#include "engine/message_types.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/messages/directory.hpp"
+#include "actors/messages/registration.hpp"
+#include "actors/messages/shell.hpp"
+
+namespace pbx {
+
+void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<digest_credentials>("digest_credentials");
+  cfg.add_message_type<contact_entry>("contact_entry");
+  cfg.add_message_type<flow_info>("flow_info");
+  cfg.add_message_type<register_request>("register_request");
+  cfg.add_message_type<listed_contact>("listed_contact");
+  cfg.add_message_type<sip_reply>("sip_reply");
+  cfg.add_message_type<shell_line>("shell_line");
+  cfg.add_message_type<shell_closed>("shell_closed");
+  cfg.add_message_type<shell_result>("shell_result");
+  cfg.add_message_type<tenant_add>("tenant_add");
+  cfg.add_message_type<tenant_del>("tenant_del");
+  cfg.add_message_type<extension_cmd>("extension_cmd");
+  cfg.add_message_type<passivate_request>("passivate_request");
+  cfg.add_message_type<passivate_ok>("passivate_ok");
+  cfg.add_message_type<activate_extension>("activate_extension");
+  cfg.add_message_type<write_done>("write_done");
+  cfg.add_message_type<storage::binding_record>("binding_record");
+  cfg.add_message_type<binding_update>("binding_update");
+  cfg.add_message_type<binding_expired>("binding_expired");
+  cfg.add_message_type<expiry_tick>("expiry_tick");
+}
+
+} // namespace pbx

@@ -1,0 +1,164 @@
+#include "engine/router.hpp"
+
+#include <caf/all.hpp>
+
+#include <cctype>
+#include <sys/stat.h>
+
+#include "actors/messages/directory.hpp"
+#include "actors/messages/registration.hpp"
+#include "actors/messages/shell.hpp"
+#include "actors/tenant.hpp"
+#include "engine/directory.hpp"
+#include "engine/sip_port.hpp"
+#include "storage/store.hpp"
+
+namespace pbx {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<router_state>*;
+
+shell_result fail(std::string reason) {
+  return shell_result{false, std::move(reason), {}};
+}
+
+caf::actor activate(self_ptr self, const std::string& domain) {
+  auto& st = self->state;
+  auto key = tenant_key(domain);
+  if (auto a = st.ctx->dir->lookup(key))
+    return a;
+  auto rec = st.ctx->store->tenant(domain);
+  if (!rec)
+    return {};
+  auto spawned = self->spawn<caf::linked>(tenant_actor, st.ctx, std::move(*rec));
+  auto owner = st.ctx->dir->register_first_wins(key, spawned);
+  if (owner != spawned)
+    self->send_exit(spawned, caf::exit_reason::user_shutdown);
+  st.active.insert(domain);
+  return owner;
+}
+
+caf::result<shell_result> handle_add(self_ptr self, tenant_add& cmd) {
+  auto& st = self->state;
+  auto domain = normalize_domain(cmd.domain);
+  if (domain.empty())
+    return fail("'" + cmd.domain + "' is not a domain name");
+  if (st.creating.count(domain) > 0 || st.ctx->store->tenant(domain))
+    return fail("tenant " + domain + " exists");
+  storage::tenant_record rec;
+  rec.domain = domain;
+  rec.name = domain;
+  for (auto& [k, v] : cmd.fields) {
+    if (k == "name") {
+      if (v.empty() || v.size() > 128)
+        return fail("name must be 1-128 characters");
+      rec.name = v;
+    } else if (k == "timezone") {
+      if (!valid_timezone(v))
+        return fail("unknown time zone '" + v + "'");
+      rec.timezone = v;
+    } else {
+      return fail("unknown field '" + k + "'");
+    }
+  }
+  storage::batch b;
+  b.put(rec);
+  st.creating.insert(domain);
+  auto rp = self->make_response_promise<shell_result>();
+  st.writes.submit(self, *st.ctx->store, std::move(b),
+                   [self, rp, domain](const std::string& err) mutable {
+                     self->state.creating.erase(domain);
+                     if (!err.empty())
+                       rp.deliver(fail("storage: " + err));
+                     else
+                       rp.deliver(shell_result{});
+                   });
+  return rp;
+}
+
+} // namespace
+
+bool valid_timezone(const std::string& tz) {
+  if (tz.empty() || tz.size() > 64 || tz.front() == '/' || tz.find("..") != std::string::npos)
+    return false;
+  for (char c : tz)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '_'
+        && c != '-' && c != '+')
+      return false;
+  struct stat sb;
+  auto path = "/usr/share/zoneinfo/" + tz;
+  return ::stat(path.c_str(), &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+std::string normalize_domain(std::string_view domain) {
+  if (domain.empty() || domain.size() > 253)
+    return {};
+  std::string out;
+  for (char c : domain) {
+    auto u = static_cast<unsigned char>(c);
+    if (!std::isalnum(u) && c != '.' && c != '-')
+      return {};
+    out += static_cast<char>(std::tolower(u));
+  }
+  if (out.front() == '.' || out.back() == '.' || out.front() == '-')
+    return {};
+  return out;
+}
+
+caf::behavior router_actor(caf::stateful_actor<router_state>* self,
+                           node_context* ctx) {
+  self->state.ctx = ctx;
+  self->set_exit_handler([=](caf::exit_msg& m) {
+    auto& st = self->state;
+    for (auto& domain : st.active) {
+      auto a = st.ctx->dir->lookup(tenant_key(domain));
+      if (a && a.address() == m.source) {
+        st.ctx->dir->unregister(tenant_key(domain), a);
+        st.active.erase(domain);
+        return;
+      }
+    }
+    if (m.reason != caf::exit_reason::normal)
+      self->quit(m.reason);
+  });
+  return {
+    [=](register_request& req) {
+      if (auto t = activate(self, req.domain)) {
+        self->send(t, std::move(req));
+        return;
+      }
+      sip_reply r;
+      r.txn = req.txn;
+      r.code = 404;
+      r.reason = "Domain Not Found";
+      self->state.ctx->sip->reply(std::move(r));
+    },
+    [=](activate_extension& a) {
+      if (auto t = activate(self, a.domain))
+        self->send(t, std::move(a));
+    },
+    [=](const write_done& w) { self->state.writes.done(w); },
+    [=](tenant_add& cmd) -> caf::result<shell_result> {
+      return handle_add(self, cmd);
+    },
+    [=](tenant_del& cmd) -> caf::result<shell_result> {
+      auto domain = normalize_domain(cmd.domain);
+      auto t = activate(self, domain);
+      if (!t)
+        return fail("no tenant " + cmd.domain);
+      self->state.active.erase(domain);
+      self->delegate(t, std::move(cmd));
+      return caf::delegated<shell_result>{};
+    },
+    [=](extension_cmd& cmd) -> caf::result<shell_result> {
+      auto t = activate(self, normalize_domain(cmd.domain));
+      if (!t)
+        return fail("no tenant " + cmd.domain);
+      self->delegate(t, std::move(cmd));
+      return caf::delegated<shell_result>{};
+    },
+  };
+}
+
+} // namespace pbx

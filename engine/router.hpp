@@ -1,0 +1,32 @@
+#pragma once
+// The node's entry point for domain traffic: resolves a SIP domain to its
+// tenant actor (activating it from storage) and creates tenants.
+
+#include <set>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "actors/write_tracker.hpp"
+#include "engine/context.hpp"
+
+namespace pbx {
+
+struct router_state {
+  static inline const char* name = "router";
+  node_context* ctx = nullptr;
+  std::set<std::string> creating; // domains whose creation is being committed
+  std::set<std::string> active;   // domains with a live tenant actor
+  write_tracker writes;
+};
+
+caf::behavior router_actor(caf::stateful_actor<router_state>* self,
+                           node_context* ctx);
+
+/// True when `tz` names a zone of the system's tz database.
+bool valid_timezone(const std::string& tz);
+
+/// Lower-cases a domain; returns empty when it is not a host name.
+std::string normalize_domain(std::string_view domain);
+
+} // namespace pbx

@@ -1,0 +1,257 @@
+// REGISTER in (sip_msg -> register_request) and its answer out
+// (sip_reply -> response); OPTIONS and methods we do not serve yet.
+
+#include "net/stack_impl.hpp"
+
+#include <caf/send.hpp>
+
+#include "engine/log.hpp"
+
+namespace pbx::net {
+
+namespace {
+
+constexpr const char* allow_hdr = "Allow: REGISTER, OPTIONS\r\n";
+
+std::string lower(std::string s) {
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// An expires value: digits that fit 32 bits, else -2 (malformed).
+std::int64_t parse_expires(const struct pl& v) {
+  if (!pl_isset(&v) || v.l > 10)
+    return -2;
+  std::int64_t n = 0;
+  for (size_t i = 0; i < v.l; ++i) {
+    if (v.p[i] < '0' || v.p[i] > '9')
+      return -2;
+    n = n * 10 + (v.p[i] - '0');
+  }
+  return n > 0xffffffffLL ? -2 : n;
+}
+
+// Contact header parameters other than expires, kept verbatim.
+std::string params_without_expires(const struct pl& params) {
+  std::string out;
+  auto text = to_string(params);
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto next = text.find(';', pos + 1);
+    auto part = text.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    auto name = lower(part.substr(0, part.find('=')));
+    if (name != ";expires" && part != ";")
+      out += part;
+    if (next == std::string::npos)
+      break;
+    pos = next;
+  }
+  return out;
+}
+
+void decode_auth(const struct sip_msg* msg, digest_credentials& out) {
+  auto* hdr = sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION);
+  if (!hdr)
+    return;
+  out.present = true;
+  struct pl scheme;
+  if (re_regex(hdr->val.p, hdr->val.l, "[^ \t\r\n]+", &scheme) == 0)
+    out.scheme = to_string(scheme);
+  if (pl_strcasecmp(&scheme, "Digest") != 0)
+    return;
+  struct httpauth_digest_resp r;
+  if (httpauth_digest_response_decode(&r, &hdr->val) != 0) {
+    out.scheme = "Digest-malformed";
+    return;
+  }
+  out.username = to_string(r.username);
+  out.realm = to_string(r.realm);
+  out.nonce = to_string(r.nonce);
+  out.uri = to_string(r.uri);
+  out.response = to_string(r.response);
+  out.qop = to_string(r.qop);
+  out.nc = to_string(r.nc);
+  out.cnonce = to_string(r.cnonce);
+  struct pl alg;
+  if (re_regex(hdr->val.p, hdr->val.l, "algorithm=[\"]*[^,\" \t\r\n]+", nullptr, &alg) == 0)
+    out.algorithm = to_string(alg);
+}
+
+struct contact_ctx {
+  register_request* req;
+  bool bad = false;
+};
+
+bool contact_handler(const struct sip_hdr* hdr, const struct sip_msg*, void* arg) {
+  auto* c = static_cast<contact_ctx*>(arg);
+  if (pl_strcmp(&hdr->val, "*") == 0) {
+    c->req->star = true;
+    return false;
+  }
+  struct sip_addr addr;
+  if (sip_addr_decode(&addr, &hdr->val) != 0 || !pl_isset(&addr.auri)) {
+    c->bad = true;
+    return true;
+  }
+  contact_entry e;
+  e.uri = to_string(addr.auri);
+  struct pl exp;
+  if (msg_param_decode(&addr.params, "expires", &exp) == 0) {
+    e.expires = parse_expires(exp);
+    if (e.expires == -2) {
+      c->bad = true;
+      return true;
+    }
+  }
+  e.params = params_without_expires(addr.params);
+  c->req->contacts.push_back(std::move(e));
+  return false;
+}
+
+std::string uri_user(const struct pl& user) {
+  // %-escapes name the same user as their characters (RFC 3261 19.1.4).
+  char buf[256];
+  struct pl u = user;
+  if (u.l >= sizeof(buf))
+    return to_string(user);
+  auto s = to_string(u);
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1]))
+        && std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  (void) buf;
+  return out;
+}
+
+} // namespace
+
+void reply_plain(struct sip* sip, const struct sip_msg* msg, uint16_t code,
+                 const char* reason, const char* extra) {
+  sip_treplyf(nullptr, nullptr, sip, msg, false, code, reason,
+              "%sContent-Length: 0\r\n\r\n", extra);
+}
+
+bool sip_stack::impl::on_request(const struct sip_msg* msg) {
+  const char* reason = nullptr;
+  int verdict = check_request(msg, &reason);
+  if (verdict < 0)
+    return true;
+  if (verdict > 0) {
+    char extra[128] = "";
+    if (verdict == 420)
+      re_snprintf(extra, sizeof(extra), "Unsupported: %r\r\n",
+                  &sip_msg_hdr(msg, SIP_HDR_REQUIRE)->val);
+    reply_plain(sip, msg, static_cast<uint16_t>(verdict), reason, extra);
+    return true;
+  }
+  if (pl_strcmp(&msg->met, "REGISTER") == 0) {
+    on_register(msg);
+  } else if (pl_strcmp(&msg->met, "OPTIONS") == 0) {
+    reply_plain(sip, msg, 200, "OK",
+                "Allow: REGISTER, OPTIONS\r\nAccept: application/sdp\r\n");
+  } else if (pl_strcmp(&msg->met, "ACK") == 0) {
+    // nop: no INVITE server transactions yet
+  } else {
+    static const char* known[] = {"INVITE", "BYE", "CANCEL", "INFO", "PRACK",
+                                  "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER",
+                                  "MESSAGE", "PUBLISH"};
+    bool is_known = false;
+    for (auto* m : known)
+      is_known |= pl_strcmp(&msg->met, m) == 0;
+    if (is_known)
+      reply_plain(sip, msg, 405, "Method Not Allowed", allow_hdr);
+    else
+      reply_plain(sip, msg, 501, "Not Implemented", allow_hdr);
+  }
+  return true;
+}
+
+void sip_stack::impl::on_register(const struct sip_msg* msg) {
+  register_request req;
+  if (pl_strcasecmp(&msg->to.uri.scheme, "sip") != 0
+      && pl_strcasecmp(&msg->to.uri.scheme, "sips") != 0) {
+    reply_plain(sip, msg, 400, "Bad To URI");
+    return;
+  }
+  req.domain = lower(to_string(msg->to.uri.host));
+  req.user = uri_user(msg->to.uri.user);
+  contact_ctx cc{&req};
+  sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_handler, &cc);
+  if (cc.bad) {
+    reply_plain(sip, msg, 400, "Bad Contact");
+    return;
+  }
+  if (req.star && !req.contacts.empty()) {
+    reply_plain(sip, msg, 400, "Contact * with other contacts");
+    return;
+  }
+  if (pl_isset(&msg->expires)) {
+    req.expires = parse_expires(msg->expires);
+    if (req.expires == -2) {
+      reply_plain(sip, msg, 400, "Bad Expires");
+      return;
+    }
+  }
+  decode_auth(msg, req.auth);
+  req.call_id = to_string(msg->callid);
+  req.cseq = msg->cseq.num;
+  char ip[64];
+  sa_ntop(&msg->src, ip, sizeof(ip));
+  req.source.ip = ip;
+  req.source.port = sa_port(&msg->src);
+  req.source.transport = lower(sip_transp_name(msg->tp));
+  if (auto* ua = sip_msg_hdr(msg, SIP_HDR_USER_AGENT))
+    req.user_agent = to_string(ua->val);
+  // A server transaction absorbs retransmissions while the actors decide.
+  pending_txn t;
+  if (sip_strans_alloc(&t.st, sip, msg, nullptr, nullptr) != 0) {
+    reply_plain(sip, msg, 500, "Server Error");
+    return;
+  }
+  t.msg = static_cast<struct sip_msg*>(mem_ref(const_cast<struct sip_msg*>(msg)));
+  t.since = std::chrono::steady_clock::now();
+  req.txn = ++next_txn;
+  txns.emplace(req.txn, t);
+  caf::anon_send(cfg.router, std::move(req));
+}
+
+void sip_stack::impl::send_reply(const sip_reply& r) {
+  auto i = txns.find(r.txn);
+  if (i == txns.end())
+    return; // answered by the sweep already
+  auto t = i->second;
+  txns.erase(i);
+  struct mbuf* hdrs = mbuf_alloc(256);
+  for (auto& c : r.contacts)
+    mbuf_printf(hdrs, "Contact: <%s>%s;expires=%lld\r\n", c.uri.c_str(),
+                c.params.c_str(), static_cast<long long>(c.expires));
+  if (!r.challenge_realm.empty())
+    mbuf_printf(hdrs,
+                "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", "
+                "qop=\"auth\", algorithm=MD5%s\r\n",
+                r.challenge_realm.c_str(), r.challenge_nonce.c_str(),
+                r.stale ? ", stale=true" : "");
+  if (r.min_expires > 0)
+    mbuf_printf(hdrs, "Min-Expires: %u\r\n", r.min_expires);
+  if (r.code == 405 || r.code == 501)
+    mbuf_printf(hdrs, "%s", allow_hdr);
+  mbuf_write_u8(hdrs, 0);
+  auto reason = r.reason.empty() ? std::string{"OK"} : r.reason;
+  int err = sip_treplyf(&t.st, nullptr, sip, t.msg, false, r.code, reason.c_str(),
+                        "%sContent-Length: 0\r\n\r\n",
+                        reinterpret_cast<const char*>(hdrs->buf));
+  if (err)
+    log::warn("reply ", r.code, " for transaction ", r.txn, " failed: ", strerror(err));
+  mem_deref(hdrs);
+  mem_deref(t.st);
+  mem_deref(t.msg);
+}
+
+} // namespace pbx::net

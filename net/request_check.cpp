@@ -1,0 +1,148 @@
+// What libre's decoder lets through but RFC 3261 says a UAS must reject:
+// missing or repeated mandatory headers, mismatched CSeq, bad versions,
+// schemes we do not serve, out-of-range numbers, and broken name-addrs.
+
+#include "net/stack_impl.hpp"
+
+namespace pbx::net {
+
+namespace {
+
+bool digits_fit_u32(const struct pl& v) {
+  if (!pl_isset(&v) || v.l > 10)
+    return false;
+  uint64_t n = 0;
+  for (size_t i = 0; i < v.l; ++i) {
+    if (v.p[i] < '0' || v.p[i] > '9')
+      return false;
+    n = n * 10 + static_cast<uint64_t>(v.p[i] - '0');
+  }
+  return n <= 0xffffffffULL;
+}
+
+bool addr_ok(const struct sip_hdr* hdr) {
+  struct sip_addr addr;
+  return sip_addr_decode(&addr, &hdr->val) == 0 && pl_isset(&addr.auri);
+}
+
+struct contact_check {
+  bool bad = false;
+};
+
+bool check_contact(const struct sip_hdr* hdr, const struct sip_msg*, void* arg) {
+  auto* c = static_cast<contact_check*>(arg);
+  if (pl_strcmp(&hdr->val, "*") == 0)
+    return false;
+  struct sip_addr addr;
+  if (sip_addr_decode(&addr, &hdr->val) != 0 || !pl_isset(&addr.auri)) {
+    c->bad = true;
+    return true;
+  }
+  // A URI with headers ('?') or several parameters must sit inside <>.
+  bool bracketed = addr.auri.p > hdr->val.p && addr.auri.p[-1] == '<';
+  auto uri = to_string(addr.auri);
+  if (!bracketed && uri.find('?') != std::string::npos) {
+    c->bad = true;
+    return true;
+  }
+  // Empty parameters (";;") are malformed.
+  auto params = to_string(addr.params);
+  if (params.find(";;") != std::string::npos
+      || (!params.empty() && params.back() == ';')) {
+    c->bad = true;
+    return true;
+  }
+  return false;
+}
+
+bool via_params_ok(const struct sip_msg* msg) {
+  auto params = to_string(msg->via.params);
+  return params.find(";;") == std::string::npos && params.find(",,") == std::string::npos
+         && (params.empty() || params.back() != ';');
+}
+
+} // namespace
+
+int check_request(const struct sip_msg* msg, const char** reason) {
+  *reason = "Bad Request";
+  if (pl_strcmp(&msg->ver, "SIP/2.0") != 0) {
+    *reason = "Version Not Supported";
+    return 505;
+  }
+  // Responses never reach here (request listener); keep the guard anyway.
+  if (!msg->req)
+    return -1;
+  const enum sip_hdrid single[] = {SIP_HDR_FROM, SIP_HDR_TO, SIP_HDR_CALL_ID,
+                                   SIP_HDR_CSEQ, SIP_HDR_MAX_FORWARDS,
+                                   SIP_HDR_CONTENT_LENGTH, SIP_HDR_EXPIRES,
+                                   SIP_HDR_CONTENT_TYPE};
+  for (auto id : single) {
+    auto n = sip_msg_hdr_count(msg, id);
+    bool required = id == SIP_HDR_FROM || id == SIP_HDR_TO || id == SIP_HDR_CALL_ID
+                    || id == SIP_HDR_CSEQ;
+    if (n > 1 || (required && n == 0)) {
+      *reason = n > 1 ? "Repeated Header" : "Missing Header";
+      return 400;
+    }
+  }
+  if (sip_msg_hdr_count(msg, SIP_HDR_VIA) == 0) {
+    *reason = "Missing Via";
+    return 400;
+  }
+  if (!via_params_ok(msg)) {
+    *reason = "Bad Via";
+    return 400;
+  }
+  if (pl_cmp(&msg->cseq.met, &msg->met) != 0) {
+    *reason = "CSeq Method Mismatch";
+    return 400;
+  }
+  auto* cseq = sip_msg_hdr(msg, SIP_HDR_CSEQ);
+  struct pl num;
+  if (!cseq || re_regex(cseq->val.p, cseq->val.l, "[0-9]+", &num) != 0
+      || !digits_fit_u32(num)) {
+    *reason = "Bad CSeq";
+    return 400;
+  }
+  if (pl_isset(&msg->expires) && !digits_fit_u32(msg->expires)) {
+    *reason = "Bad Expires";
+    return 400;
+  }
+  if (pl_isset(&msg->maxfwd) && !digits_fit_u32(msg->maxfwd)) {
+    *reason = "Bad Max-Forwards";
+    return 400;
+  }
+  if (pl_isset(&msg->clen)) {
+    if (!digits_fit_u32(msg->clen)) {
+      *reason = "Bad Content-Length";
+      return 400;
+    }
+    if (mbuf_get_left(msg->mb) < pl_u32(&msg->clen)) {
+      *reason = "Content-Length Exceeds Body";
+      return 400;
+    }
+  }
+  if (!addr_ok(sip_msg_hdr(msg, SIP_HDR_FROM)) || !addr_ok(sip_msg_hdr(msg, SIP_HDR_TO))) {
+    *reason = "Bad From or To";
+    return 400;
+  }
+  contact_check cc;
+  sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, check_contact, &cc);
+  if (cc.bad) {
+    *reason = "Bad Contact";
+    return 400;
+  }
+  if (pl_strcasecmp(&msg->uri.scheme, "sip") != 0
+      && pl_strcasecmp(&msg->uri.scheme, "sips") != 0) {
+    *reason = "Unsupported URI Scheme";
+    return 416;
+  }
+  if (sip_msg_hdr(msg, SIP_HDR_REQUIRE) && pl_strcmp(&msg->met, "ACK") != 0
+      && pl_strcmp(&msg->met, "CANCEL") != 0) {
+    *reason = "Bad Extension";
+    return 420;
+  }
+  return 0;
+}
+
+} // namespace pbx::net

@@ -1,0 +1,178 @@
+#include "net/stack_impl.hpp"
+
+#include <future>
+
+#include <caf/send.hpp>
+
+#include "engine/log.hpp"
+
+namespace pbx::net {
+
+namespace {
+
+struct shell_out {
+  std::uint64_t conn;
+  std::string text;
+  bool close;
+};
+
+void mqueue_handler(int id, void* data, void* arg) {
+  auto* s = static_cast<sip_stack::impl*>(arg);
+  switch (id) {
+    case cmd_reply: {
+      std::unique_ptr<sip_reply> r{static_cast<sip_reply*>(data)};
+      s->send_reply(*r);
+      break;
+    }
+    case cmd_shell_write: {
+      std::unique_ptr<shell_out> o{static_cast<shell_out*>(data)};
+      shell_send(*s, o->conn, o->text, o->close);
+      break;
+    }
+    case cmd_stop:
+      re_cancel();
+      break;
+    default:
+      break;
+  }
+}
+
+bool request_handler(const struct sip_msg* msg, void* arg) {
+  return static_cast<sip_stack::impl*>(arg)->on_request(msg);
+}
+
+void sweep_handler(void* arg) {
+  static_cast<sip_stack::impl*>(arg)->sweep();
+}
+
+bool parse_addr(const std::string& text, struct sa& out) {
+  return sa_decode(&out, text.c_str(), text.size()) == 0;
+}
+
+// Sets up every libre object on the SIP thread; returns an error text.
+std::string setup(sip_stack::impl& s) {
+  struct sa sip_addr, shell_addr;
+  if (!parse_addr(s.cfg.sip_listen, sip_addr))
+    return "bad --sip-listen address '" + s.cfg.sip_listen + "' (want IP:PORT)";
+  if (!parse_addr(s.cfg.shell_listen, shell_addr))
+    return "bad --shell-listen address '" + s.cfg.shell_listen + "' (want IP:PORT)";
+  if (int err = mqueue_alloc(&s.mq, mqueue_handler, &s))
+    return std::string{"mqueue: "} + strerror(err);
+  // Hash sizes must be powers of two.
+  if (int err = sip_alloc(&s.sip, nullptr, 1024, 16384, 1024, "actorpbx", nullptr, nullptr))
+    return std::string{"sip: "} + strerror(err);
+  if (int err = sip_transp_add(s.sip, SIP_TRANSP_UDP, &sip_addr))
+    return "cannot listen on UDP " + s.cfg.sip_listen + ": " + strerror(err);
+  if (int err = sip_transp_add(s.sip, SIP_TRANSP_TCP, &sip_addr))
+    return "cannot listen on TCP " + s.cfg.sip_listen + ": " + strerror(err);
+  if (int err = sip_listen(&s.lsnr, s.sip, true, request_handler, &s))
+    return std::string{"sip listen: "} + strerror(err);
+  if (int err = shell_listen(s, shell_addr))
+    return "cannot listen on shell " + s.cfg.shell_listen + ": " + strerror(err);
+  tmr_init(&s.sweep_tmr);
+  tmr_start(&s.sweep_tmr, 5000, sweep_handler, &s);
+  return {};
+}
+
+void teardown(sip_stack::impl& s) {
+  tmr_cancel(&s.sweep_tmr);
+  for (auto& [id, t] : s.txns) {
+    mem_deref(t.st);
+    mem_deref(t.msg);
+  }
+  s.txns.clear();
+  shell_close_all(s);
+  s.shell_sock = static_cast<struct tcp_sock*>(mem_deref(s.shell_sock));
+  s.lsnr = static_cast<struct sip_lsnr*>(mem_deref(s.lsnr));
+  if (s.sip)
+    sip_close(s.sip, true);
+  s.sip = static_cast<struct sip*>(mem_deref(s.sip));
+  s.mq = static_cast<struct mqueue*>(mem_deref(s.mq));
+}
+
+} // namespace
+
+std::string to_string(const struct pl& pl) {
+  return pl.p ? std::string{pl.p, pl.l} : std::string{};
+}
+
+void sip_stack::impl::sweep() {
+  // An answer that never came (a lost message) must not hold the phone forever.
+  auto now = std::chrono::steady_clock::now();
+  for (auto i = txns.begin(); i != txns.end();) {
+    if (now - i->second.since > std::chrono::seconds(16)) {
+      log::warn("no answer for transaction ", i->first, ": 500");
+      sip_treply(&i->second.st, sip, i->second.msg, 500, "Server Timeout");
+      mem_deref(i->second.st);
+      mem_deref(i->second.msg);
+      i = txns.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  tmr_start(&sweep_tmr, 5000, sweep_handler, this);
+}
+
+sip_stack::sip_stack() : impl_(std::make_unique<impl>()) {
+  // nop
+}
+
+sip_stack::~sip_stack() {
+  stop();
+}
+
+std::string sip_stack::start(const stack_config& cfg) {
+  impl_->cfg = cfg;
+  std::promise<std::string> ready;
+  auto result = ready.get_future();
+  impl_->thread = std::thread([this, &ready] {
+    auto& s = *impl_;
+    if (int err = libre_init()) {
+      ready.set_value(std::string{"libre_init: "} + strerror(err));
+      return;
+    }
+    auto err = setup(s);
+    if (!err.empty()) {
+      teardown(s);
+      libre_close();
+      ready.set_value(err);
+      return;
+    }
+    s.running = true;
+    ready.set_value({});
+    re_main(nullptr);
+    s.running = false;
+    teardown(s);
+    libre_close();
+  });
+  auto err = result.get();
+  if (!err.empty())
+    impl_->thread.join();
+  return err;
+}
+
+void sip_stack::stop() {
+  if (!impl_->thread.joinable())
+    return;
+  if (impl_->running)
+    mqueue_push(impl_->mq, cmd_stop, nullptr);
+  impl_->thread.join();
+}
+
+void sip_stack::reply(sip_reply r) {
+  if (!impl_->running)
+    return;
+  auto* p = new sip_reply(std::move(r));
+  if (mqueue_push(impl_->mq, cmd_reply, p) != 0)
+    delete p;
+}
+
+void sip_stack::shell_write(std::uint64_t conn, std::string text, bool close) {
+  if (!impl_->running)
+    return;
+  auto* p = new shell_out{conn, std::move(text), close};
+  if (mqueue_push(impl_->mq, cmd_shell_write, p) != 0)
+    delete p;
+}
+
+} // namespace pbx::net

@@ -1,0 +1,42 @@
+#pragma once
+// The SIP thread: libre's event loop with the SIP stack (UDP and TCP), the
+// admin shell's TCP listener, and the mqueue that carries commands in from
+// actors. No domain state lives here: requests leave as messages.
+
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+
+#include "engine/sip_port.hpp"
+
+namespace pbx::net {
+
+struct stack_config {
+  std::string sip_listen = "127.0.0.1:5060";
+  std::string shell_listen = "127.0.0.1:5039";
+  caf::actor router;     // REGISTER goes here
+  caf::actor shell_hub;  // shell lines go here
+};
+
+class sip_stack final : public sip_port {
+public:
+  sip_stack();
+  ~sip_stack() override;
+
+  /// Starts the thread and binds every socket; returns an error text on failure.
+  std::string start(const stack_config& cfg);
+
+  /// Closes every socket and joins the thread.
+  void stop();
+
+  void reply(sip_reply r) override;
+  void shell_write(std::uint64_t conn, std::string text, bool close) override;
+
+  struct impl;
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace pbx::net

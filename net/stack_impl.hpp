@@ -1,0 +1,69 @@
+#pragma once
+// Internals of the SIP thread shared by net/'s .cpp files. Includes <re.h>:
+// never include this outside net/.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include <re.h>
+#undef MIN
+#undef MAX
+
+#include "net/sip_stack.hpp"
+
+namespace pbx::net {
+
+/// A server transaction waiting for an actor's answer.
+struct pending_txn {
+  struct sip_strans* st = nullptr;
+  struct sip_msg* msg = nullptr; // referenced until answered
+  std::chrono::steady_clock::time_point since;
+};
+
+struct shell_conn;
+
+struct sip_stack::impl {
+  stack_config cfg;
+  std::thread thread;
+  struct sip* sip = nullptr;
+  struct sip_lsnr* lsnr = nullptr;
+  struct mqueue* mq = nullptr;
+  struct tcp_sock* shell_sock = nullptr;
+  struct tmr sweep_tmr;
+  std::uint64_t next_txn = 0;
+  std::unordered_map<std::uint64_t, pending_txn> txns;
+  std::uint64_t next_conn = 0;
+  std::unordered_map<std::uint64_t, shell_conn*> conns;
+  std::atomic<bool> running{false};
+
+  // Called on the SIP thread.
+  bool on_request(const struct sip_msg* msg);
+  void on_register(const struct sip_msg* msg);
+  void send_reply(const sip_reply& r);
+  void sweep();
+};
+
+/// mqueue ids.
+enum command_id : int { cmd_reply = 1, cmd_shell_write, cmd_stop };
+
+/// Answers `msg` statelessly with `code` (validation failures, OPTIONS, 501).
+void reply_plain(struct sip* sip, const struct sip_msg* msg, uint16_t code,
+                 const char* reason, const char* extra = "");
+
+/// Returns 0 when `msg` is well formed, else the status to answer it with
+/// (and a reason in `reason`); -1 means drop it silently.
+int check_request(const struct sip_msg* msg, const char** reason);
+
+std::string to_string(const struct pl& pl);
+
+// Shell server (shell_server.cpp).
+int shell_listen(sip_stack::impl& s, const struct sa& laddr);
+void shell_send(sip_stack::impl& s, std::uint64_t conn, const std::string& text,
+                bool close);
+void shell_close_all(sip_stack::impl& s);
+
+} // namespace pbx::net
