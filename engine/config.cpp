@@ -123,9 +123,20 @@ parse_status parse_config(int argc, char** argv, node_config& cfg,
       return parse_status::error;
     }
     auto name = arg.substr(2), value = std::string{};
-    if (auto eq = name.find('='); eq != std::string::npos) {
+    auto eq = name.find('=');
+    if (eq != std::string::npos) {
       value = name.substr(eq + 1);
       name.erase(eq);
+    }
+    bool known = name == "config";
+    for (auto& d : options())
+      known |= name == d.name;
+    if (!known) {
+      error = "unknown option '--" + name + "' (see --help)";
+      return parse_status::error;
+    }
+    if (eq != std::string::npos) {
+      // value given inline
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {

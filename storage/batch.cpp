@@ -1,0 +1,133 @@
+#include "storage/batch.hpp"
+
+#include <exception>
+
+#include "storage/codec.hpp"
+
+namespace pbx::storage {
+
+namespace detail {
+
+std::string tenant_key(std::string_view domain) { return std::string(domain); }
+
+std::string domain_prefix(std::string_view domain) {
+  std::string k;
+  k.reserve(domain.size() + 1);
+  k.append(domain).push_back(sep);
+  return k;
+}
+
+std::string extension_key(std::string_view domain, std::string_view number) {
+  std::string k = domain_prefix(domain);
+  k.append(number);
+  return k;
+}
+
+std::string binding_prefix(std::string_view domain, std::string_view number) {
+  std::string k = extension_key(domain, number);
+  k.push_back(sep);
+  return k;
+}
+
+namespace {
+
+// Two 64-bit FNV-1a runs with different seeds, each finished with a
+// splitmix64 step so every input bit reaches every output bit.
+std::uint64_t hash64(std::string_view s, std::uint64_t seed) {
+  std::uint64_t h = seed;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  h ^= s.size();
+  h += 0x9e3779b97f4a7c15ULL;
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+  return h ^ (h >> 31);
+}
+
+void append_hex(std::string& out, std::uint64_t v) {
+  static const char digits[] = "0123456789abcdef";
+  for (int shift = 60; shift >= 0; shift -= 4) out.push_back(digits[(v >> shift) & 0xf]);
+}
+
+}  // namespace
+
+std::string binding_key(std::string_view domain, std::string_view number,
+                        std::string_view contact) {
+  std::string k = binding_prefix(domain, number);
+  if (k.size() + contact.size() <= max_key_size) {
+    k.append(contact);
+    return k;
+  }
+  constexpr std::size_t tail = 1 + 32;  // sep + hex hash
+  if (k.size() + tail > max_key_size) {
+    // Domain + number alone are too long: let LMDB reject it (MDB_BAD_VALSIZE).
+    k.append(contact);
+    return k;
+  }
+  k.append(contact.substr(0, max_key_size - tail - k.size()));
+  k.push_back(sep);
+  append_hex(k, hash64(contact, 0xcbf29ce484222325ULL));
+  append_hex(k, hash64(contact, 0x84222325cbf29ce4ULL));
+  return k;
+}
+
+}  // namespace detail
+
+using detail::op;
+using detail::table;
+
+void batch::add(op::kind what, table where, std::string key, std::string value) {
+  ops_.push_back(op{what, where, std::move(key), std::move(value)});
+}
+
+template <class T>
+void batch::put_encoded(table where, std::string key, const T& r) {
+  // Encoding here keeps the work off the single writer thread.
+  try {
+    add(op::kind::put, where, std::move(key), detail::encode(r));
+  } catch (const std::exception& e) {
+    add(op::kind::invalid, where, {}, std::string("encoding failed: ") + e.what());
+  } catch (...) {
+    add(op::kind::invalid, where, {}, "encoding failed");
+  }
+}
+
+void batch::put(const tenant_record& r) {
+  put_encoded(table::tenants, detail::tenant_key(r.domain), r);
+}
+
+void batch::erase_tenant(std::string_view domain) {
+  add(op::kind::erase, table::tenants, detail::tenant_key(domain));
+  add(op::kind::erase_prefix, table::extensions, detail::domain_prefix(domain));
+  add(op::kind::erase_prefix, table::bindings, detail::domain_prefix(domain));
+}
+
+void batch::put(const extension_record& r) {
+  put_encoded(table::extensions, detail::extension_key(r.domain, r.number), r);
+}
+
+void batch::erase_extension(std::string_view domain, std::string_view number) {
+  add(op::kind::erase, table::extensions, detail::extension_key(domain, number));
+  erase_bindings(domain, number);
+}
+
+void batch::put(const binding_record& r) {
+  put_encoded(table::bindings, detail::binding_key(r.domain, r.number, r.contact), r);
+}
+
+void batch::erase_binding(std::string_view domain, std::string_view number,
+                          std::string_view contact) {
+  add(op::kind::erase, table::bindings, detail::binding_key(domain, number, contact));
+}
+
+void batch::erase_bindings(std::string_view domain, std::string_view number) {
+  add(op::kind::erase_prefix, table::bindings, detail::binding_prefix(domain, number));
+}
+
+void batch::put_meta(std::string_view key, std::string_view value) {
+  add(op::kind::put, table::meta, std::string(key), std::string(value));
+}
+
+}  // namespace pbx::storage

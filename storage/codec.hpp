@@ -1,0 +1,72 @@
+// Internal to storage/: key layout and value encoding. No LMDB here.
+#pragma once
+
+#include <cstddef>
+#include <sstream>
+#include <streambuf>
+#include <string>
+#include <string_view>
+
+#include <cereal/archives/portable_binary.hpp>
+
+namespace pbx::storage::detail {
+
+// LMDB's compiled-in key limit (checked against the env when a store opens).
+// Batches build keys before they reach an env, so it is a constant.
+constexpr std::size_t max_key_size = 511;
+
+// Separator between key parts: no domain, number or URI contains a NUL, and it
+// sorts before every other byte, so "a.test\0" never matches "a.test2\0...".
+constexpr char sep = '\0';
+
+std::string tenant_key(std::string_view domain);
+std::string extension_key(std::string_view domain, std::string_view number);
+std::string domain_prefix(std::string_view domain);  // domain + sep
+std::string binding_prefix(std::string_view domain, std::string_view number);
+
+// domain sep number sep contact when that fits in max_key_size. Otherwise
+// (long contacts) the contact is cut so the key is exactly max_key_size long:
+// prefix + contact head + sep + 32 hex digits of a 128-bit hash of the whole
+// contact. The extra sep cannot occur in the short form, so both forms never
+// collide; the value always keeps the full contact. The hash is not
+// cryptographic: a collision needs two contacts of the same extension.
+std::string binding_key(std::string_view domain, std::string_view number,
+                        std::string_view contact);
+
+// Throws on failure (cereal/bad_alloc): callers catch.
+template <class T>
+std::string encode(const T& value) {
+  std::ostringstream out(std::ios::binary);
+  {
+    cereal::PortableBinaryOutputArchive ar(out);
+    ar(value);
+  }
+  return out.str();
+}
+
+// Reads straight from the LMDB page without copying it first.
+class view_buf : public std::streambuf {
+ public:
+  explicit view_buf(std::string_view bytes) {
+    char* begin = const_cast<char*>(bytes.data());
+    setg(begin, begin, begin + bytes.size());
+  }
+};
+
+// false on a truncated or corrupt value.
+template <class T>
+bool decode(std::string_view bytes, T& out) noexcept {
+  try {
+    view_buf buf(bytes);
+    std::istream in(&buf);
+    cereal::PortableBinaryInputArchive ar(in);
+    T value;
+    ar(value);
+    out = std::move(value);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace pbx::storage::detail

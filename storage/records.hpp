@@ -1,0 +1,76 @@
+// Plain records persisted by pbx::storage::store.
+//
+// Wire format rule: each serialize() writes the version-1 fields first; a later
+// version appends its new fields at the end, guarded by `if (version >= N)`, so
+// records written by older code still load (the new fields keep their defaults).
+// Never reorder, remove or retype an existing field.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <cereal/cereal.hpp>
+#include <cereal/types/string.hpp>
+
+namespace pbx::storage {
+
+struct tenant_record {
+  std::string domain;
+  std::string name;
+  std::string timezone = "UTC";
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const version) {
+    ar(domain, name, timezone);
+    // version >= 2: append new fields here.
+    (void)version;
+  }
+};
+
+struct extension_record {
+  std::string domain, number;  // key
+  std::string web_user, web_password_hash, display_name, email;
+  std::string role = "user";  // user|admin
+  std::string sip_password;   // needed to verify digest (HA1 is derived per realm)
+  bool enabled = true;
+  std::string mobile_phone, work_phone, home_phone, address, department;
+  std::string voicemail_pin;
+  std::uint32_t no_answer_timeout = 60;
+  std::int64_t created_at = 0;  // unix seconds
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const version) {
+    ar(domain, number, web_user, web_password_hash, display_name, email, role,
+       sip_password, enabled, mobile_phone, work_phone, home_phone, address,
+       department, voicemail_pin, no_answer_timeout, created_at);
+    // version >= 2: append new fields here.
+    (void)version;
+  }
+};
+
+struct binding_record {
+  std::string domain, number, contact;  // key: contact is the full Contact URI string
+  std::string call_id;
+  std::uint32_t cseq = 0;
+  std::int64_t expires_at = 0;  // unix seconds (absolute)
+  std::int64_t registered_at = 0;
+  std::string received_ip;
+  std::uint16_t received_port = 0;
+  std::string transport;   // udp|tcp
+  std::string user_agent;
+  std::string params;      // contact params kept verbatim (q, +sip.instance...)
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const version) {
+    ar(domain, number, contact, call_id, cseq, expires_at, registered_at,
+       received_ip, received_port, transport, user_agent, params);
+    // version >= 2: append new fields here.
+    (void)version;
+  }
+};
+
+}  // namespace pbx::storage
+
+CEREAL_CLASS_VERSION(pbx::storage::tenant_record, 1)
+CEREAL_CLASS_VERSION(pbx::storage::extension_record, 1)
+CEREAL_CLASS_VERSION(pbx::storage::binding_record, 1)

@@ -1,0 +1,499 @@
+#include "storage/store.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+
+#include "storage/codec.hpp"
+#include "storage/lmdb_env.hpp"
+
+namespace pbx::storage {
+
+namespace {
+
+using detail::from_val;
+using detail::mdb_error;
+using detail::op;
+using detail::table;
+using detail::to_val;
+using detail::txn;
+
+constexpr const char* table_names[] = {"tenants", "extensions", "bindings", "meta"};
+constexpr std::size_t table_count = 4;
+constexpr std::size_t min_map_size = 256u << 10;   // room for the first txn
+constexpr std::size_t max_map_size = std::size_t(1) << 40;  // stop doubling at 1 TiB
+constexpr unsigned max_readers = 512;
+constexpr const char* schema_key = "schema_version";
+
+struct pending {
+  batch b;
+  done_fn done;
+};
+
+struct failure {
+  int rc = 0;
+  std::string what;
+};
+
+// Outcome of one attempt at committing a group of batches.
+struct attempt {
+  enum kind_t { committed, resized, map_full, txn_full, failed } kind = committed;
+  std::string error;
+};
+
+}  // namespace
+
+struct store::impl {
+  MDB_env* env_ = nullptr;
+  MDB_dbi dbis_[table_count] = {};
+  bool dbis_open_ = false;
+  options opts_;
+
+  // mdb_env_set_mapsize needs every txn of the process closed: txns hold
+  // map_lock_ shared, a resize holds it exclusive. gate_ is taken before
+  // either so a resize is not starved by a stream of readers (glibc rwlocks
+  // prefer readers).
+  mutable std::mutex gate_;
+  mutable std::shared_mutex map_lock_;
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<pending> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> batches_{0};
+  mutable std::atomic<std::size_t> map_size_{0};  // readers refresh it too
+
+  ~impl() {
+    if (writer_.joinable()) {
+      {
+        std::lock_guard<std::mutex> l(queue_mutex_);
+        stopping_ = true;
+      }
+      queue_cv_.notify_one();
+      writer_.join();  // the writer drains the queue before it returns
+    }
+    if (env_) {
+      if (dbis_open_)
+        for (MDB_dbi d : dbis_) mdb_dbi_close(env_, d);
+      mdb_env_close(env_);
+    }
+  }
+
+  MDB_dbi dbi(table t) const { return dbis_[static_cast<std::size_t>(t)]; }
+
+  void lock_shared() const {
+    std::lock_guard<std::mutex> g(gate_);
+    map_lock_.lock_shared();
+  }
+
+  void refresh_map_size() const {
+    MDB_envinfo info;
+    if (mdb_env_info(env_, &info) == 0) map_size_ = info.me_mapsize;
+  }
+
+  // Another process grew the map (MDB_MAP_RESIZED): adopt its size.
+  void adopt_map_size() const {
+    std::lock_guard<std::mutex> g(gate_);
+    std::unique_lock<std::shared_mutex> x(map_lock_);
+    mdb_env_set_mapsize(env_, 0);
+    refresh_map_size();
+  }
+
+  std::string grow_map() {
+    std::lock_guard<std::mutex> g(gate_);
+    std::unique_lock<std::shared_mutex> x(map_lock_);
+    MDB_envinfo info;
+    int rc = mdb_env_info(env_, &info);
+    if (rc != 0) return mdb_error("mdb_env_info", rc);
+    if (info.me_mapsize >= max_map_size)
+      return "map size limit reached (" + std::to_string(info.me_mapsize) + " bytes)";
+    rc = mdb_env_set_mapsize(env_, info.me_mapsize * 2);
+    if (rc != 0) return mdb_error("mdb_env_set_mapsize", rc);
+    refresh_map_size();
+    return {};
+  }
+
+  // A read txn holding map_lock_ shared for its lifetime.
+  class read_scope {
+   public:
+    explicit read_scope(const impl& s) : s_(s) {}
+    ~read_scope() {
+      t_.abort();
+      if (locked_) s_.map_lock_.unlock_shared();
+    }
+    int begin() {
+      for (int tries = 0; tries < 4; ++tries) {
+        s_.lock_shared();
+        locked_ = true;
+        int rc = t_.begin(s_.env_, nullptr, MDB_RDONLY);
+        if (rc != MDB_MAP_RESIZED) return rc;
+        s_.map_lock_.unlock_shared();
+        locked_ = false;
+        s_.adopt_map_size();
+      }
+      return MDB_MAP_RESIZED;
+    }
+    MDB_txn* get() const { return t_.get(); }
+
+   private:
+    const impl& s_;
+    txn t_;
+    bool locked_ = false;
+  };
+
+  template <class T>
+  std::optional<T> get_record(table t, const std::string& key) const {
+    read_scope r(*this);
+    if (r.begin() != 0) return std::nullopt;
+    MDB_val k = to_val(key), v{};
+    if (mdb_get(r.get(), dbi(t), &k, &v) != 0) return std::nullopt;
+    T out;
+    if (!detail::decode(from_val(v), out)) return std::nullopt;
+    return out;
+  }
+
+  // Records under `prefix` in key order; corrupt values are skipped.
+  template <class T>
+  std::vector<T> list(table t, std::string_view prefix) const {
+    std::vector<T> out;
+    read_scope r(*this);
+    if (r.begin() != 0) return out;
+    detail::scan_prefix(r.get(), dbi(t), prefix, [&](std::string_view, std::string_view v) {
+      T rec;
+      if (detail::decode(v, rec)) out.push_back(std::move(rec));
+      return true;
+    });
+    return out;
+  }
+
+  std::string open_env(const std::string& dir) {
+    int rc = mdb_env_create(&env_);
+    if (rc != 0) {
+      env_ = nullptr;
+      return mdb_error("mdb_env_create", rc);
+    }
+    if ((rc = mdb_env_set_maxdbs(env_, table_count)) != 0)
+      return mdb_error("mdb_env_set_maxdbs", rc);
+    // Every concurrent read holds a reader slot; LMDB's default is 126.
+    if ((rc = mdb_env_set_maxreaders(env_, max_readers)) != 0)
+      return mdb_error("mdb_env_set_maxreaders", rc);
+    if ((rc = mdb_env_set_mapsize(env_, std::max(opts_.initial_map_size, min_map_size))) != 0)
+      return mdb_error("mdb_env_set_mapsize", rc);
+    // NOTLS: read txns are not tied to a thread slot; sync stays on (durability).
+    if ((rc = mdb_env_open(env_, dir.c_str(), MDB_NOTLS, 0640)) != 0)
+      return mdb_error("cannot open LMDB environment in " + dir, rc);
+    int stale = 0;
+    mdb_reader_check(env_, &stale);  // free slots left by a killed process
+    if (static_cast<std::size_t>(mdb_env_get_maxkeysize(env_)) < detail::max_key_size)
+      return "LMDB max key size is below " + std::to_string(detail::max_key_size);
+
+    txn t;
+    if ((rc = t.begin(env_, nullptr, 0)) != 0) return mdb_error("mdb_txn_begin", rc);
+    for (std::size_t i = 0; i < table_count; ++i)
+      if ((rc = mdb_dbi_open(t.get(), table_names[i], MDB_CREATE, &dbis_[i])) != 0)
+        return mdb_error(std::string("mdb_dbi_open(") + table_names[i] + ")", rc);
+
+    MDB_val k = to_val(schema_key), v{};
+    rc = mdb_get(t.get(), dbi(table::meta), &k, &v);
+    if (rc == MDB_NOTFOUND) {
+      std::string version = std::to_string(schema_version);
+      MDB_val nv = to_val(version);
+      if ((rc = mdb_put(t.get(), dbi(table::meta), &k, &nv, 0)) != 0)
+        return mdb_error("mdb_put(meta)", rc);
+    } else if (rc != 0) {
+      return mdb_error("mdb_get(meta)", rc);
+    } else {
+      std::string_view s = from_val(v);
+      long stored = 0;
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), stored);
+      if (ec != std::errc() || end != s.data() + s.size())
+        return "unreadable schema version '" + std::string(s) + "' in " + dir;
+      if (stored > schema_version)
+        return "data in " + dir + " has schema version " + std::to_string(stored) +
+               ", newer than the supported schema version " + std::to_string(schema_version);
+    }
+    if ((rc = t.commit()) != 0) return mdb_error("mdb_txn_commit", rc);
+    dbis_open_ = true;  // handles opened in a committed txn stay valid
+    refresh_map_size();
+    return {};
+  }
+
+  // Applies one batch in a nested txn so its failure leaves the parent intact.
+  failure apply(MDB_txn* parent, const batch& b) {
+    txn child;
+    int rc = child.begin(env_, parent, 0);
+    if (rc != 0) return {rc, mdb_error("mdb_txn_begin(nested)", rc)};
+    for (const op& o : b.ops()) {
+      const MDB_dbi d = dbi(o.where);
+      const std::string name = table_names[static_cast<std::size_t>(o.where)];
+      MDB_val k = to_val(o.key);
+      switch (o.what) {
+        case op::kind::put: {
+          MDB_val v = to_val(o.value);
+          if ((rc = mdb_put(child.get(), d, &k, &v, 0)) != 0)
+            return {rc, mdb_error("mdb_put(" + name + ")", rc)};
+          break;
+        }
+        case op::kind::erase:
+          rc = mdb_del(child.get(), d, &k, nullptr);
+          if (rc != 0 && rc != MDB_NOTFOUND)
+            return {rc, mdb_error("mdb_del(" + name + ")", rc)};
+          break;
+        case op::kind::erase_prefix:
+          if ((rc = detail::erase_prefix(child.get(), d, o.key)) != 0)
+            return {rc, mdb_error("erase prefix(" + name + ")", rc)};
+          break;
+        case op::kind::invalid:
+          return {EINVAL, o.value};
+      }
+    }
+    if ((rc = child.commit()) != 0) return {rc, mdb_error("mdb_txn_commit(nested)", rc)};
+    return {};
+  }
+
+  attempt try_commit(std::vector<pending>& g, std::size_t begin, std::size_t end,
+                     std::vector<std::string>& errors) {
+    lock_shared();
+    std::shared_lock<std::shared_mutex> hold(map_lock_, std::adopt_lock);
+    txn parent;
+    int rc = parent.begin(env_, nullptr, 0);
+    if (rc == MDB_MAP_RESIZED) return {attempt::resized, {}};
+    if (rc != 0) return {attempt::failed, mdb_error("mdb_txn_begin", rc)};
+    std::uint64_t applied = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+      failure f = apply(parent.get(), g[i].b);
+      if (f.rc == MDB_MAP_FULL) return {attempt::map_full, {}};
+      if (f.rc == MDB_TXN_FULL) return {attempt::txn_full, std::move(f.what)};
+      errors[i] = std::move(f.what);
+      if (f.rc == 0) ++applied;
+    }
+    rc = parent.commit();
+    if (rc == MDB_MAP_FULL) return {attempt::map_full, {}};
+    if (rc != 0) return {attempt::failed, mdb_error("mdb_txn_commit", rc)};
+    ++commits_;
+    batches_ += applied;
+    return {};
+  }
+
+  // Commits g[begin, end) in one txn, growing the map and replaying as needed.
+  void commit_range(std::vector<pending>& g, std::size_t begin, std::size_t end,
+                    std::vector<std::string>& errors) {
+    auto fail_all = [&](const std::string& e) {
+      for (std::size_t i = begin; i < end; ++i)
+        if (errors[i].empty()) errors[i] = e;
+    };
+    for (;;) {
+      for (std::size_t i = begin; i < end; ++i) errors[i].clear();
+      attempt a = try_commit(g, begin, end, errors);
+      switch (a.kind) {
+        case attempt::committed:
+          return;
+        case attempt::resized:
+          adopt_map_size();
+          continue;
+        case attempt::map_full: {
+          std::string e = grow_map();
+          if (e.empty()) continue;
+          for (std::size_t i = begin; i < end; ++i) errors[i] = e;
+          return;
+        }
+        case attempt::txn_full:
+          // Too many dirty pages for one txn: commit the halves separately.
+          if (end - begin > 1) {
+            std::size_t mid = begin + (end - begin) / 2;
+            commit_range(g, begin, mid, errors);
+            commit_range(g, mid, end, errors);
+          } else {
+            errors[begin] = a.error;
+          }
+          return;
+        case attempt::failed:
+          // Nothing was committed: every batch of the group gets an error.
+          fail_all(a.error);
+          return;
+      }
+    }
+  }
+
+  void run() {
+    std::vector<pending> group;
+    std::vector<std::string> errors;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> l(queue_mutex_);
+        queue_cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping and drained
+        std::size_t n = std::min(queue_.size(), std::max<std::size_t>(1, opts_.max_batch));
+        for (std::size_t i = 0; i < n; ++i) {
+          group.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      errors.assign(group.size(), std::string());
+      commit_range(group, 0, group.size(), errors);
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        if (!group[i].done) continue;
+        try {
+          group[i].done(errors[i]);
+        } catch (...) {
+          // A throwing callback must not kill the writer.
+        }
+      }
+      group.clear();
+    }
+  }
+};
+
+store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+store::~store() = default;
+
+std::unique_ptr<store> store::open(const std::string& dir, const options& opts,
+                                   std::string* error) {
+  std::string ignored;
+  if (!error) error = &ignored;
+  error->clear();
+  try {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      *error = "cannot create directory " + dir + ": " + ec.message();
+      return nullptr;
+    }
+    auto p = std::make_unique<impl>();
+    p->opts_ = opts;
+    if (std::string e = p->open_env(dir); !e.empty()) {
+      *error = std::move(e);
+      return nullptr;
+    }
+    impl* raw = p.get();
+    p->writer_ = std::thread([raw] { raw->run(); });
+    return std::unique_ptr<store>(new store(std::move(p)));
+  } catch (const std::exception& e) {
+    *error = std::string("store::open: ") + e.what();
+  } catch (...) {
+    *error = "store::open: unknown error";
+  }
+  return nullptr;
+}
+
+namespace {
+
+// Reads turn any exception (bad_alloc) into "nothing".
+template <class R, class F>
+R guarded(F&& f) noexcept {
+  try {
+    return f();
+  } catch (...) {
+    return R{};
+  }
+}
+
+}  // namespace
+
+std::optional<tenant_record> store::tenant(std::string_view domain) const {
+  return guarded<std::optional<tenant_record>>([&] {
+    return impl_->get_record<tenant_record>(table::tenants, detail::tenant_key(domain));
+  });
+}
+
+std::vector<tenant_record> store::tenants() const {
+  return guarded<std::vector<tenant_record>>(
+      [&] { return impl_->list<tenant_record>(table::tenants, {}); });
+}
+
+std::optional<extension_record> store::extension(std::string_view domain,
+                                                 std::string_view number) const {
+  return guarded<std::optional<extension_record>>([&] {
+    return impl_->get_record<extension_record>(table::extensions,
+                                               detail::extension_key(domain, number));
+  });
+}
+
+std::vector<extension_record> store::extensions(std::string_view domain) const {
+  return guarded<std::vector<extension_record>>([&] {
+    return impl_->list<extension_record>(table::extensions, detail::domain_prefix(domain));
+  });
+}
+
+std::size_t store::extension_count(std::string_view domain) const {
+  return guarded<std::size_t>([&]() -> std::size_t {
+    impl::read_scope r(*impl_);
+    if (r.begin() != 0) return 0;
+    std::size_t n = 0;
+    detail::scan_prefix(r.get(), impl_->dbi(table::extensions), detail::domain_prefix(domain),
+                        [&](std::string_view, std::string_view) { return ++n, true; });
+    return n;
+  });
+}
+
+std::vector<binding_record> store::bindings(std::string_view domain,
+                                            std::string_view number) const {
+  return guarded<std::vector<binding_record>>([&] {
+    return impl_->list<binding_record>(table::bindings, detail::binding_prefix(domain, number));
+  });
+}
+
+std::vector<binding_record> store::bindings(std::string_view domain) const {
+  return guarded<std::vector<binding_record>>([&] {
+    return impl_->list<binding_record>(table::bindings, detail::domain_prefix(domain));
+  });
+}
+
+std::vector<binding_record> store::all_bindings() const {
+  return guarded<std::vector<binding_record>>(
+      [&] { return impl_->list<binding_record>(table::bindings, {}); });
+}
+
+std::optional<std::string> store::meta(std::string_view key) const {
+  return guarded<std::optional<std::string>>([&]() -> std::optional<std::string> {
+    impl::read_scope r(*impl_);
+    if (r.begin() != 0) return std::nullopt;
+    MDB_val k = to_val(key), v{};
+    if (mdb_get(r.get(), impl_->dbi(table::meta), &k, &v) != 0) return std::nullopt;
+    return std::string(from_val(v));
+  });
+}
+
+void store::submit(batch b, done_fn done) {
+  pending p{std::move(b), std::move(done)};
+  try {
+    std::lock_guard<std::mutex> l(impl_->queue_mutex_);
+    impl_->queue_.push_back(std::move(p));  // p stays intact if this throws
+  } catch (...) {
+    if (p.done) p.done("store::submit: out of memory");
+    return;
+  }
+  impl_->queue_cv_.notify_one();
+}
+
+std::string store::write(batch b) {
+  if (std::this_thread::get_id() == impl_->writer_.get_id())
+    return "store::write called from the writer thread (would deadlock)";
+  try {
+    auto result = std::make_shared<std::promise<std::string>>();
+    std::future<std::string> f = result->get_future();
+    submit(std::move(b), [result](const std::string& e) { result->set_value(e); });
+    return f.get();
+  } catch (const std::exception& e) {
+    return std::string("store::write: ") + e.what();
+  }
+}
+
+std::uint64_t store::commits() const { return impl_->commits_; }
+std::uint64_t store::batches() const { return impl_->batches_; }
+std::size_t store::map_size() const { return impl_->map_size_; }
+
+}  // namespace pbx::storage

@@ -1,0 +1,77 @@
+// Persistent tenants, extensions, registrations and meta data in one LMDB
+// environment. Reads run on the caller's thread; writes go to one writer
+// thread that commits everything queued in one transaction (group commit).
+// No exception escapes this API: failures are reported as values.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/batch.hpp"
+#include "storage/records.hpp"
+
+namespace pbx::storage {
+
+struct options {
+  std::size_t initial_map_size = 64u << 20;
+  std::size_t max_batch = 1024;  // batches per write txn at most
+};
+
+// error empty = committed.
+using done_fn = std::function<void(const std::string& error)>;
+
+class store {
+ public:
+  // Creates the directory if missing. Returns nullptr and sets *error on
+  // failure (permissions, newer schema version than we know, not LMDB, ...).
+  static std::unique_ptr<store> open(const std::string& dir, const options& opts,
+                                     std::string* error);
+  // Finishes every pending write (callbacks called), stops the writer thread,
+  // closes the env.
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  // Reads: safe from any thread concurrently, each in its own read txn. A
+  // storage failure reads as "nothing".
+  std::optional<tenant_record> tenant(std::string_view domain) const;
+  std::vector<tenant_record> tenants() const;  // sorted by domain
+  std::optional<extension_record> extension(std::string_view domain,
+                                            std::string_view number) const;
+  std::vector<extension_record> extensions(std::string_view domain) const;  // sorted by number
+  std::size_t extension_count(std::string_view domain) const;
+  std::vector<binding_record> bindings(std::string_view domain,
+                                       std::string_view number) const;
+  std::vector<binding_record> bindings(std::string_view domain) const;
+  std::vector<binding_record> all_bindings() const;
+  std::optional<std::string> meta(std::string_view key) const;
+
+  // Writes: queued to the writer thread; `done` runs on the writer thread
+  // after the commit returned (or with an error; then nothing of the batch is
+  // applied). `done` may be empty. Do not block long in it: it holds up the
+  // writer.
+  void submit(batch b, done_fn done);
+  // Blocking convenience: submit and wait; returns the error or "". Fails
+  // (without writing) when called from a `done` callback.
+  std::string write(batch b);
+
+  // Figures for tests/bench.
+  std::uint64_t commits() const;  // LMDB write txns committed
+  std::uint64_t batches() const;  // batches committed
+  std::size_t map_size() const;
+
+  static constexpr int schema_version = 1;
+
+ private:
+  struct impl;
+  explicit store(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace pbx::storage

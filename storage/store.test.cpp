@@ -1,0 +1,369 @@
+#include "storage/store.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <tuple>
+
+#include <catch2/catch.hpp>
+
+#include "storage/codec.hpp"
+#include "storage/test_support.hpp"
+
+using namespace pbx::storage;
+using namespace pbx::storage::test;
+namespace fs = std::filesystem;
+
+// Frozen copies of wire layouts, to prove old data keeps loading.
+namespace legacy {
+
+// extension_record exactly as schema version 1 wrote it.
+struct extension_v1 {
+  std::string domain, number, web_user, web_password_hash, display_name, email, role,
+      sip_password;
+  bool enabled = true;
+  std::string mobile_phone, work_phone, home_phone, address, department, voicemail_pin;
+  std::uint32_t no_answer_timeout = 60;
+  std::int64_t created_at = 0;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const) {
+    ar(domain, number, web_user, web_password_hash, display_name, email, role, sip_password,
+       enabled, mobile_phone, work_phone, home_phone, address, department, voicemail_pin,
+       no_answer_timeout, created_at);
+  }
+};
+
+// What a future tenant_record version 2 would look like.
+struct tenant_v2 {
+  std::string domain, name, timezone = "UTC";
+  std::string locale = "en";  // added in version 2
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const version) {
+    ar(domain, name, timezone);
+    if (version >= 2) ar(locale);
+  }
+};
+
+}  // namespace legacy
+
+CEREAL_CLASS_VERSION(legacy::extension_v1, 1)
+CEREAL_CLASS_VERSION(legacy::tenant_v2, 2)
+
+TEST_CASE("each record type round-trips through the store", "[store]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+
+  tenant_record t{"a.test", "Alpha Inc", "Europe/Berlin"};
+  extension_record e = make_ext("a.test", "100");
+  binding_record b = make_binding("a.test", "100", "sip:100@192.0.2.7:5062;transport=tcp");
+  batch w;
+  w.put(t);
+  w.put(e);
+  w.put(b);
+  w.put_meta("greeting", std::string("hi\0there", 8));
+  CHECK(w.size() == 4);
+  REQUIRE(s->write(std::move(w)) == "");
+
+  auto t2 = s->tenant("a.test");
+  REQUIRE(t2);
+  CHECK(fields(*t2) == fields(t));
+  auto e2 = s->extension("a.test", "100");
+  REQUIRE(e2);
+  CHECK(fields(*e2) == fields(e));
+  auto bs = s->bindings("a.test", "100");
+  REQUIRE(bs.size() == 1);
+  CHECK(fields(bs[0]) == fields(b));
+  CHECK(s->meta("greeting") == std::string("hi\0there", 8));
+
+  CHECK_FALSE(s->tenant("b.test"));
+  CHECK_FALSE(s->extension("a.test", "101"));
+  CHECK_FALSE(s->meta("nope"));
+  CHECK(s->bindings("a.test", "101").empty());
+}
+
+TEST_CASE("version-1 records load with current and future code", "[records]") {
+  legacy::extension_v1 old;
+  old.domain = "a.test";
+  old.number = "100";
+  old.role = "admin";
+  old.enabled = false;
+  old.voicemail_pin = "9999";
+  old.no_answer_timeout = 25;
+  old.created_at = 123456789;
+  extension_record now;
+  REQUIRE(detail::decode(detail::encode(old), now));
+  CHECK(now.domain == "a.test");
+  CHECK(now.number == "100");
+  CHECK(now.role == "admin");
+  CHECK_FALSE(now.enabled);
+  CHECK(now.voicemail_pin == "9999");
+  CHECK(now.no_answer_timeout == 25);
+  CHECK(now.created_at == 123456789);
+
+  // A later version appending a field still reads what version 1 wrote.
+  tenant_record v1{"a.test", "Alpha", "America/New_York"};
+  legacy::tenant_v2 v2;
+  REQUIRE(detail::decode(detail::encode(v1), v2));
+  CHECK(v2.domain == "a.test");
+  CHECK(v2.timezone == "America/New_York");
+  CHECK(v2.locale == "en");
+  v2.locale = "fr";
+  legacy::tenant_v2 back;
+  REQUIRE(detail::decode(detail::encode(v2), back));
+  CHECK(back.locale == "fr");
+
+  tenant_record junk;
+  CHECK_FALSE(detail::decode(std::string_view("\x01\x02", 2), junk));
+}
+
+TEST_CASE("listings are sorted and scoped by the separator", "[store]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+  batch w;
+  for (const char* d : {"b.test", "a.test2", "a.test"}) w.put(tenant_record{d, d, "UTC"});
+  for (const char* n : {"300", "100", "200"}) w.put(make_ext("a.test", n));
+  for (const char* n : {"100", "999"}) w.put(make_ext("a.test2", n));
+  w.put(make_binding("a.test", "100", "sip:c2@h"));
+  w.put(make_binding("a.test", "100", "sip:c1@h"));
+  w.put(make_binding("a.test", "1000", "sip:c3@h"));  // number sharing a prefix with 100
+  w.put(make_binding("a.test2", "100", "sip:c4@h"));
+  REQUIRE(s->write(std::move(w)) == "");
+
+  std::vector<std::string> domains;
+  for (auto& t : s->tenants()) domains.push_back(t.domain);
+  CHECK(domains == std::vector<std::string>{"a.test", "a.test2", "b.test"});
+
+  CHECK(numbers(s->extensions("a.test")) == std::vector<std::string>{"100", "200", "300"});
+  CHECK(numbers(s->extensions("a.test2")) == std::vector<std::string>{"100", "999"});
+  CHECK(s->extensions("a").empty());
+  CHECK(s->extension_count("a.test") == 3);
+  CHECK(s->extension_count("a.test2") == 2);
+  CHECK(s->extension_count("a.tes") == 0);
+
+  CHECK(contacts(s->bindings("a.test", "100")) ==
+        std::vector<std::string>{"sip:c1@h", "sip:c2@h"});
+  CHECK(contacts(s->bindings("a.test", "1000")) == std::vector<std::string>{"sip:c3@h"});
+  CHECK(s->bindings("a.test").size() == 3);
+  CHECK(contacts(s->bindings("a.test2")) == std::vector<std::string>{"sip:c4@h"});
+  CHECK(s->all_bindings().size() == 4);
+}
+
+TEST_CASE("erasing a tenant or an extension cascades", "[store]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+  batch w;
+  for (const char* d : {"a.test", "a.test2"}) {
+    w.put(tenant_record{d, d, "UTC"});
+    for (const char* n : {"100", "101"}) {
+      w.put(make_ext(d, n));
+      w.put(make_binding(d, n, "sip:x@h"));
+      w.put(make_binding(d, n, "sip:y@h"));
+    }
+  }
+  REQUIRE(s->write(std::move(w)) == "");
+  REQUIRE(s->all_bindings().size() == 8);
+
+  batch e1;
+  e1.erase_extension("a.test", "100");
+  REQUIRE(s->write(std::move(e1)) == "");
+  CHECK_FALSE(s->extension("a.test", "100"));
+  CHECK(s->bindings("a.test", "100").empty());
+  CHECK(s->extension("a.test", "101"));
+  CHECK(s->bindings("a.test", "101").size() == 2);
+
+  batch e2;
+  e2.erase_binding("a.test", "101", "sip:x@h");
+  e2.erase_binding("a.test", "101", "sip:missing@h");  // not an error
+  REQUIRE(s->write(std::move(e2)) == "");
+  CHECK(contacts(s->bindings("a.test", "101")) == std::vector<std::string>{"sip:y@h"});
+
+  batch e3;
+  e3.erase_bindings("a.test2", "100");
+  REQUIRE(s->write(std::move(e3)) == "");
+  CHECK(s->bindings("a.test2", "100").empty());
+  CHECK(s->extension("a.test2", "100"));
+
+  batch e4;
+  e4.erase_tenant("a.test");
+  REQUIRE(s->write(std::move(e4)) == "");
+  CHECK_FALSE(s->tenant("a.test"));
+  CHECK(s->extension_count("a.test") == 0);
+  CHECK(s->bindings("a.test").empty());
+  // The neighbour with a longer domain is untouched.
+  CHECK(s->tenant("a.test2"));
+  CHECK(s->extension_count("a.test2") == 2);
+  CHECK(s->bindings("a.test2").size() == 2);
+}
+
+TEST_CASE("concurrent submits are group-committed", "[store][group]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+  const std::uint64_t commits0 = s->commits(), batches0 = s->batches();
+  constexpr int threads = 4, per_thread = 500;
+  waiter w;
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        batch b;
+        b.put(make_ext("g.test", std::to_string(t * 10000 + i)));
+        s->submit(std::move(b), w.callback());
+      }
+    });
+  for (auto& th : pool) th.join();
+  REQUIRE(w.wait_for(threads * per_thread));
+  CHECK(w.errors.empty());
+  const std::uint64_t commits = s->commits() - commits0, batches = s->batches() - batches0;
+  CHECK(batches == threads * per_thread);
+  CHECK(commits < batches);
+  CHECK(commits >= 1);
+  CHECK(s->extension_count("g.test") == threads * per_thread);
+  for (int t = 0; t < threads; ++t)
+    for (int i = 0; i < per_thread; i += 37) {
+      auto n = std::to_string(t * 10000 + i);
+      auto r = s->extension("g.test", n);
+      REQUIRE(r);
+      CHECK(r->number == n);
+    }
+}
+
+TEST_CASE("data survives reopening and the schema version is checked", "[store][schema]") {
+  temp_dir dir;
+  {
+    auto s = open_ok(dir.path + "/nested/dir");  // created when missing
+    batch w;
+    w.put(tenant_record{"a.test", "A", "UTC"});
+    w.put(make_ext("a.test", "100"));
+    REQUIRE(s->write(std::move(w)) == "");
+    // Submitted but not waited for: the destructor must finish it.
+    batch late;
+    late.put(make_ext("a.test", "101"));
+    s->submit(std::move(late), nullptr);
+  }
+  {
+    auto s = open_ok(dir.path + "/nested/dir");
+    CHECK(s->tenant("a.test"));
+    CHECK(s->extension("a.test", "100"));
+    CHECK(s->extension("a.test", "101"));
+    CHECK(s->meta("schema_version") == std::to_string(store::schema_version));
+    batch w;
+    w.put_meta("schema_version", std::to_string(store::schema_version + 1));
+    REQUIRE(s->write(std::move(w)) == "");
+  }
+  std::string error;
+  auto s = store::open(dir.path + "/nested/dir", {}, &error);
+  CHECK_FALSE(s);
+  CHECK_THAT(error, Catch::Contains("schema version " + std::to_string(store::schema_version + 1)));
+}
+
+TEST_CASE("opening something that is not an LMDB env fails cleanly", "[store]") {
+  temp_dir dir;
+  {
+    std::ofstream f(dir.path + "/data.mdb", std::ios::binary);
+    for (int i = 0; i < 4096; ++i) f << "garbage!";
+  }
+  std::string error;
+  auto s = store::open(dir.path, {}, &error);
+  CHECK_FALSE(s);
+  CHECK_THAT(error, Catch::Contains("not an LMDB file"));
+
+  {
+    std::ofstream f(dir.path + "/plain", std::ios::binary);
+    f << "x";
+  }
+  error.clear();
+  CHECK_FALSE(store::open(dir.path + "/plain/sub", {}, &error));
+  CHECK_FALSE(error.empty());
+}
+
+TEST_CASE("a failing batch does not take down its commit group", "[store][group]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+  // Hold the writer inside a callback so the next batches queue up and are
+  // committed together.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<std::uint64_t> blocked;
+  batch first;
+  first.put(make_ext("f.test", "1"));
+  s->submit(std::move(first), [&, released](const std::string&) {
+    blocked.set_value(s->commits());
+    released.wait();
+  });
+  const std::uint64_t commits0 = blocked.get_future().get();
+
+  waiter w;
+  std::vector<std::string> errors(3);
+  auto record = [&](int i) {
+    return [&, i, cb = w.callback()](const std::string& e) {
+      errors[i] = e;
+      cb(e);
+    };
+  };
+  batch good1, bad, good2;
+  good1.put(make_ext("f.test", "2"));
+  bad.put(make_ext("f.test", "in-bad-batch"));
+  bad.put(make_ext(std::string(600, 'd'), "3"));  // key longer than LMDB allows
+  good2.put(make_ext("f.test", "4"));
+  s->submit(std::move(good1), record(0));
+  s->submit(std::move(bad), record(1));
+  s->submit(std::move(good2), record(2));
+  release.set_value();
+  REQUIRE(w.wait_for(3));
+
+  CHECK(errors[0] == "");
+  CHECK_THAT(errors[1], Catch::Contains("MDB_BAD_VALSIZE"));
+  CHECK(errors[2] == "");
+  CHECK(s->commits() - commits0 == 1);  // all three in one txn
+  CHECK(s->extension("f.test", "2"));
+  CHECK(s->extension("f.test", "4"));
+  CHECK_FALSE(s->extension("f.test", "in-bad-batch"));  // the bad batch is all-or-nothing
+  CHECK(s->extension_count("f.test") == 3);
+}
+
+TEST_CASE("long contacts are stored under a bounded key", "[store][keys]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+  const std::string d = "l.test", n = "100";
+  const std::string prefix_key = detail::binding_prefix(d, n);
+  const std::string head = "sip:100@192.0.2.1;x=" + std::string(1500, 'a');
+  const std::string long1 = head + std::string(480, 'b') + ";y=1";  // > 2,000 chars
+  const std::string long2 = head + std::string(480, 'b') + ";y=2";  // differs only at the end
+  const std::string fits(detail::max_key_size - prefix_key.size(), 'f');  // exactly 511
+  const std::string over = fits + "g";                                    // 512: hashed
+  REQUIRE(long1.size() >= 2000);
+  for (auto& c : {long1, long2, fits, over})
+    CHECK(detail::binding_key(d, n, c).size() <= detail::max_key_size);
+  CHECK(detail::binding_key(d, n, fits) == prefix_key + fits);
+  CHECK(detail::binding_key(d, n, long1) != detail::binding_key(d, n, long2));
+  CHECK(detail::binding_key(d, n, over) != detail::binding_key(d, n, fits));
+
+  batch w;
+  for (auto& c : {long1, long2, fits, over}) w.put(make_binding(d, n, c));
+  w.put(make_binding(d, n, "sip:short@h"));
+  REQUIRE(s->write(std::move(w)) == "");
+  auto got = contacts(s->bindings(d, n));
+  REQUIRE(got.size() == 5);
+  for (auto& c : {long1, long2, fits, over})
+    CHECK(std::count(got.begin(), got.end(), c) == 1);
+
+  // Re-registering the same long contact replaces, erasing finds it.
+  binding_record again = make_binding(d, n, long1);
+  again.cseq = 99;
+  batch w2;
+  w2.put(again);
+  w2.erase_binding(d, n, long2);
+  REQUIRE(s->write(std::move(w2)) == "");
+  auto after = s->bindings(d, n);
+  REQUIRE(after.size() == 4);
+  for (auto& b : after) {
+    CHECK(b.contact != long2);
+    if (b.contact == long1) CHECK(b.cseq == 99);
+  }
+}
