@@ -144,11 +144,18 @@ bool sip_stack::impl::on_request(const struct sip_msg* msg) {
   if (verdict < 0)
     return true;
   if (verdict > 0) {
-    char extra[128] = "";
-    if (verdict == 420)
-      re_snprintf(extra, sizeof(extra), "Unsupported: %r\r\n",
-                  &sip_msg_hdr(msg, SIP_HDR_REQUIRE)->val);
-    reply_plain(sip, msg, static_cast<uint16_t>(verdict), reason, extra);
+    std::string extra;
+    if (verdict == 420) {
+      // Every option tag we were asked for is one we do not support.
+      sip_msg_hdr_apply(msg, true, SIP_HDR_REQUIRE,
+                        [](const struct sip_hdr* h, const struct sip_msg*, void* arg) {
+                          *static_cast<std::string*>(arg) +=
+                            "Unsupported: " + to_string(h->val) + "\r\n";
+                          return false;
+                        },
+                        &extra);
+    }
+    reply_plain(sip, msg, static_cast<uint16_t>(verdict), reason, extra.c_str());
     return true;
   }
   if (pl_strcmp(&msg->met, "REGISTER") == 0) {

@@ -4,6 +4,9 @@
 
 #include "net/stack_impl.hpp"
 
+#include <cctype>
+#include <cstring>
+
 namespace pbx::net {
 
 namespace {
@@ -20,9 +23,46 @@ bool digits_fit_u32(const struct pl& v) {
   return n <= 0xffffffffULL;
 }
 
+bool token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-.!%*_+`'~", c);
+}
+
+// libre's name-addr decoder is lenient: it takes an unbalanced quote or an
+// unquoted display name with separators. RFC 3261 25.1 allows a quoted
+// string or tokens before '<'.
+bool display_name_ok(const struct pl& val) {
+  std::string v = to_string(val);
+  bool quoted = false;
+  std::size_t lt = std::string::npos;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (quoted && v[i] == '\\') {
+      ++i;
+    } else if (v[i] == '"') {
+      quoted = !quoted;
+    } else if (!quoted && v[i] == '<') {
+      lt = i;
+      break;
+    }
+  }
+  if (quoted)
+    return false;
+  if (lt == std::string::npos)
+    return true; // addr-spec form, no display name
+  auto name = v.substr(0, lt);
+  while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back())))
+    name.pop_back();
+  if (name.empty() || name.front() == '"')
+    return true;
+  for (char c : name)
+    if (!token_char(c) && c != ' ' && c != '\t')
+      return false;
+  return true;
+}
+
 bool addr_ok(const struct sip_hdr* hdr) {
   struct sip_addr addr;
-  return sip_addr_decode(&addr, &hdr->val) == 0 && pl_isset(&addr.auri);
+  return sip_addr_decode(&addr, &hdr->val) == 0 && pl_isset(&addr.auri)
+         && display_name_ok(hdr->val);
 }
 
 struct contact_check {
@@ -34,7 +74,8 @@ bool check_contact(const struct sip_hdr* hdr, const struct sip_msg*, void* arg) 
   if (pl_strcmp(&hdr->val, "*") == 0)
     return false;
   struct sip_addr addr;
-  if (sip_addr_decode(&addr, &hdr->val) != 0 || !pl_isset(&addr.auri)) {
+  if (sip_addr_decode(&addr, &hdr->val) != 0 || !pl_isset(&addr.auri)
+      || !display_name_ok(hdr->val)) {
     c->bad = true;
     return true;
   }
