@@ -6,6 +6,7 @@
 #include "actors/messages/directory.hpp"
 #include "actors/password.hpp"
 #include "actors/shell_syntax.hpp"
+#include "engine/directory.hpp"
 #include "engine/log.hpp"
 #include "engine/router.hpp"
 #include "engine/sip_port.hpp"
@@ -93,6 +94,23 @@ shell_result registrations(self_ptr self, const std::string& domain,
     }));
   }
   return r;
+}
+
+// Live actors against provisioned records: passivation at work.
+shell_result stats(self_ptr self) {
+  auto& ctx = *self->state.ctx;
+  std::size_t provisioned = 0, tenants = 0;
+  for (auto& t : ctx.store->tenants()) {
+    ++tenants;
+    provisioned += ctx.store->extension_count(t.domain);
+  }
+  return shell_result{true, {}, {shell::format_record(field_list{
+    {"tenants", std::to_string(tenants)},
+    {"extensions", std::to_string(provisioned)},
+    {"live_tenant_actors", std::to_string(ctx.dir->count("t/"))},
+    {"live_extension_actors", std::to_string(ctx.dir->count("e/"))},
+    {"actors", std::to_string(self->system().registry().running())},
+  })}};
 }
 
 void tenant_command(self_ptr self, const words_t& w) {
@@ -272,6 +290,8 @@ void command(self_ptr self, const std::string& line) {
     return tenant_command(self, w);
   if (w[0] == "extension")
     return extension_command(self, w);
+  if (w[0] == "stats")
+    return write(self, stats(self));
   if (w[0] == "registrations") {
     std::string err;
     auto domain = domain_arg(w, 1, err);
@@ -310,6 +330,7 @@ const std::vector<std::string>& shell_help() {
     "extension copy DOMAIN FROM TO extension_password=.. [field=value ...]",
     "extension import DOMAIN   (CSV lines follow, the first naming the fields; end with '.')",
     "registrations DOMAIN [NUMBER]",
+    "stats   (provisioned records against live actors)",
     "help",
     "quit",
     "fields: extension_number extension_password display_name email role(user|admin) "

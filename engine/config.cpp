@@ -1,5 +1,8 @@
 #include "engine/config.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <fstream>
 #include <functional>
 #include <map>
@@ -24,6 +27,22 @@ struct option_def {
   const char* help;
   setter set;
 };
+
+// IPv4 "a.b.c.d:port" or IPv6 "[::1]:port".
+bool valid_listen_address(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size())
+    return false;
+  auto port = text.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos
+      || std::stoul(port) > 65535)
+    return false;
+  auto host = text.substr(0, colon);
+  unsigned char buf[sizeof(in6_addr)];
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    return inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), buf) == 1;
+  return inet_pton(AF_INET, host.c_str(), buf) == 1;
+}
 
 std::string set_u32(std::uint32_t& field, const std::string& v, const char* name) {
   if (!to_u32(v, field))
@@ -50,6 +69,8 @@ const std::vector<option_def>& options() {
      [](node_config& c, const std::string& v) { return set_u32(c.registrar.max_expires, v, "max-expires"); }},
     {"default-expires", "SECONDS", "registration lifetime when the phone names none (default 3600)",
      [](node_config& c, const std::string& v) { return set_u32(c.registrar.default_expires, v, "default-expires"); }},
+    {"passivate-after", "SECONDS", "idle extension actors with no binding stop after this (default 60)",
+     [](node_config& c, const std::string& v) { return set_u32(c.passivate_after, v, "passivate-after"); }},
     {"nonce-ttl", "SECONDS", "digest nonce lifetime before stale=true (default 300)",
      [](node_config& c, const std::string& v) { return set_u32(c.registrar.nonce_ttl, v, "nonce-ttl"); }},
   };
@@ -154,6 +175,12 @@ parse_status parse_config(int argc, char** argv, node_config& cfg,
   for (auto& [name, value] : cli)
     if (error = apply(cfg, name, value); !error.empty())
       return parse_status::error;
+  for (auto [flag, addr] : {std::pair{"--sip-listen", &cfg.sip_listen},
+                            std::pair{"--shell-listen", &cfg.shell_listen}})
+    if (!valid_listen_address(*addr)) {
+      error = std::string{flag} + " wants IP:PORT, got '" + *addr + "'";
+      return parse_status::error;
+    }
   if (cfg.registrar.min_expires > cfg.registrar.max_expires) {
     error = "--min-expires is above --max-expires";
     return parse_status::error;

@@ -14,6 +14,7 @@ struct node_config {
   std::string shell_listen = "127.0.0.1:5039";
   log::level log_level = log::level::info;
   registrar_settings registrar;
+  std::uint32_t passivate_after = 60; // seconds an idle extension actor lives on
 };
 
 enum class parse_status { run, help, error };

@@ -36,9 +36,12 @@ void local_directory::unregister(const std::string& key, const caf::actor& a) {
     map_.erase(i);
 }
 
-std::size_t local_directory::size() const {
+std::size_t local_directory::count(std::string_view prefix) const {
   std::lock_guard<std::mutex> guard{mtx_};
-  return map_.size();
+  std::size_t n = 0;
+  for (auto& [key, a] : map_)
+    n += key.compare(0, prefix.size(), prefix) == 0 ? 1 : 0;
+  return n;
 }
 
 } // namespace pbx

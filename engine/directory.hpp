@@ -21,8 +21,8 @@ public:
   virtual caf::actor register_first_wins(const std::string& key, caf::actor a) = 0;
   /// Removes `key` only if `a` still owns it.
   virtual void unregister(const std::string& key, const caf::actor& a) = 0;
-  /// Number of registered keys (live actors).
-  virtual std::size_t size() const = 0;
+  /// Number of registered keys that start with `prefix` (live actors).
+  virtual std::size_t count(std::string_view prefix) const = 0;
 };
 
 /// Keys used across the code base.
@@ -35,7 +35,7 @@ public:
   caf::actor lookup(const std::string& key) const override;
   caf::actor register_first_wins(const std::string& key, caf::actor a) override;
   void unregister(const std::string& key, const caf::actor& a) override;
-  std::size_t size() const override;
+  std::size_t count(std::string_view prefix) const override;
 
 private:
   mutable std::mutex mtx_;

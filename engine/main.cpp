@@ -2,6 +2,7 @@
 // SIGTERM, shut down in reverse order. Exit codes: 0 clean, 1 runtime
 // failure, 2 bad usage.
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -127,6 +128,7 @@ int run_node(const node_config& ncfg) {
   ctx.registrar = ncfg.registrar;
   ctx.nonce_secret = random_secret();
   ctx.now = unix_now;
+  ctx.idle_passivation = std::chrono::seconds(std::max<std::uint32_t>(1, ncfg.passivate_after));
   int rc = 0;
   {
     caf::actor_system_config cfg;
@@ -145,8 +147,9 @@ int run_node(const node_config& ncfg) {
     } else {
       for (auto& [domain, number] : live)
         caf::anon_send(ctx.router, activate_extension{domain, number});
-      log::info("ready sip=", ncfg.sip_listen, " shell=", ncfg.shell_listen,
-                " data=", ncfg.data_dir);
+      // Printed whatever the level: scripts and operators wait for it.
+      log::write(log::level::info, "ready sip=" + ncfg.sip_listen + " shell=" + ncfg.shell_listen
+                                     + " data=" + ncfg.data_dir);
       int sig = 0;
       sigwait(&sigs, &sig);
       log::info("signal ", sig, ": shutting down");

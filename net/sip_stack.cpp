@@ -45,6 +45,15 @@ void sweep_handler(void* arg) {
   static_cast<sip_stack::impl*>(arg)->sweep();
 }
 
+// libre's own diagnostics go to our log at debug level; the node reports
+// what matters (a port in use) in its own words.
+void dbg_to_log(int level, const char* p, size_t len, void*) {
+  std::string text{p, len};
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+    text.pop_back();
+  log::debug("libre[", level, "]: ", text);
+}
+
 bool parse_addr(const std::string& text, struct sa& out) {
   return sa_decode(&out, text.c_str(), text.size()) == 0;
 }
@@ -127,6 +136,8 @@ std::string sip_stack::start(const stack_config& cfg) {
   auto result = ready.get_future();
   impl_->thread = std::thread([this, &ready] {
     auto& s = *impl_;
+    dbg_init(DBG_WARNING, DBG_NONE);
+    dbg_handler_set(dbg_to_log, nullptr);
     if (int err = libre_init()) {
       ready.set_value(std::string{"libre_init: "} + strerror(err));
       return;

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include <re.h>
+#include <re_dbg.h>
 #undef MIN
 #undef MAX
 

@@ -22,6 +22,10 @@ TEST_CASE("directory: first registration wins, unregister only by the owner") {
   dir.unregister(key, a);
   CHECK(!dir.lookup(key));
   CHECK(tenant_key("a.test") != extension_key("a.test", ""));
+  CHECK(dir.register_first_wins(tenant_key("a.test"), b) == b);
+  CHECK(dir.register_first_wins(key, a) == a);
+  CHECK(dir.count("t/") == 1);
+  CHECK(dir.count("e/") == 1);
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
 }
