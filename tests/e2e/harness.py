@@ -1,0 +1,504 @@
+"""End-to-end test harness for the actorpbx node (Python 3 stdlib only).
+
+Everything runs on loopback 127.0.0.1; every wait is bounded by a timeout; the
+harness only ever signals processes it started itself, by PID.
+
+Environment:
+  ACTORPBX_BIN       path of the node binary (default <repo>/build/engine/actorpbx)
+  ACTORPBX_TESTDATA  test data directory (default <repo>/../shared/testdata)
+"""
+
+import hashlib
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = os.environ.get('ACTORPBX_BIN', str(REPO / 'build' / 'engine' / 'actorpbx'))
+TESTDATA = Path(os.environ.get('ACTORPBX_TESTDATA', str(REPO.parent / 'shared' / 'testdata')))
+HOST = '127.0.0.1'
+
+_handed_out = set()
+
+
+def require_binary():
+    """Fail loudly (never skip) when the node binary is missing."""
+    if not (os.path.isfile(BIN) and os.access(BIN, os.X_OK)):
+        raise AssertionError(f'actorpbx binary not found or not executable: {BIN} '
+                             f'(build it or set ACTORPBX_BIN)')
+    return BIN
+
+
+def require_tool(name):
+    """Return the path of an external tool; fail loudly (never skip) if it is missing."""
+    path = shutil.which(name)
+    if not path:
+        raise AssertionError(f'required tool {name!r} not found in PATH')
+    return path
+
+
+def free_port(udp_and_tcp=True):
+    """A loopback port that is currently free (for both UDP and TCP by default).
+
+    Ports already returned by this process are not returned again, so two calls
+    in a row never give the same port even before either is bound.
+    """
+    for _ in range(200):
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        u = None
+        try:
+            t.bind((HOST, 0))
+            port = t.getsockname()[1]
+            if port in _handed_out:
+                continue
+            if udp_and_tcp:
+                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                try:
+                    u.bind((HOST, port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
+        finally:
+            t.close()
+            if u is not None:
+                u.close()
+    raise RuntimeError('no free loopback port found')
+
+
+def wait_until(predicate, timeout, interval=0.1):
+    """Poll predicate() until it returns a truthy value or timeout seconds pass.
+    Returns the last value of predicate()."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- shell client
+
+class ShellError(AssertionError):
+    pass
+
+
+class Shell:
+    """Line-based admin shell client: every response ends with `OK` or `ERR <reason>`."""
+
+    def __init__(self, host, port, timeout=10):
+        self.timeout = timeout
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        self._rf = self.sock.makefile('rb')
+
+    def _readline(self):
+        try:
+            raw = self._rf.readline()
+        except socket.timeout:
+            raise ShellError(f'shell: no complete response line within {self.timeout}s')
+        if not raw:
+            return None
+        return raw.decode('utf-8', errors='replace').rstrip('\r\n')
+
+    def read_response(self):
+        """Read data lines up to the terminating `OK` / `ERR ...` line."""
+        data = []
+        while True:
+            line = self._readline()
+            if line is None:
+                raise ShellError(f'shell connection closed before OK/ERR; got {data!r}')
+            if line == 'OK':
+                return True, data, None
+            if line == 'ERR' or line.startswith('ERR '):
+                return False, data, line[4:] if len(line) > 4 else ''
+            data.append(line)
+
+    def cmd(self, line):
+        """Send one command line; return (ok, data_lines, err_reason)."""
+        self.sock.sendall(line.encode('utf-8') + b'\n')
+        return self.read_response()
+
+    def send_lines(self, lines):
+        """Send several lines at once (e.g. `extension import` + CSV + `.`) and
+        read ONE final response."""
+        self.sock.sendall(''.join(l + '\n' for l in lines).encode('utf-8'))
+        return self.read_response()
+
+    def ok(self, line):
+        """cmd() that must succeed; returns the data lines."""
+        ok, data, err = self.cmd(line)
+        if not ok:
+            raise ShellError(f'{line!r} -> ERR {err}')
+        return data
+
+    def records(self, line):
+        """cmd() that must succeed; returns the data lines parsed with parse_kv."""
+        return [parse_kv(l) for l in self.ok(line)]
+
+    def close(self):
+        try:
+            self._rf.close()
+        finally:
+            self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+_KV_RE = re.compile(r'\s*([^\s=]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
+
+
+def parse_kv(line):
+    """Parse `key=value key2="quoted \\" value"` into a dict.
+    Raises ValueError on text that is not key=value pairs."""
+    out = {}
+    pos = 0
+    line = line.rstrip()
+    while pos < len(line):
+        m = _KV_RE.match(line, pos)
+        if not m or m.end() == pos:
+            raise ValueError(f'not a key=value record at column {pos}: {line!r}')
+        key, val = m.group(1), m.group(2)
+        if val.startswith('"'):
+            val = re.sub(r'\\(.)', r'\1', val[1:-1])
+        out[key] = val
+        pos = m.end()
+        if pos < len(line) and not line[pos].isspace():
+            raise ValueError(f'garbage after value at column {pos}: {line!r}')
+    return out
+
+
+def kv_quote(value):
+    """Quote a value for a shell command when it needs it."""
+    value = str(value)
+    if value and not re.search(r'[\s"\\]', value):
+        return value
+    return '"' + value.replace('\\', '\\\\').replace('"', '\\"') + '"'
+
+
+# ---------------------------------------------------------------- the node
+
+class Node:
+    host = HOST
+
+    def __init__(self, data_dir=None, admin_password='admin-secret-1', extra_args=(), env=None,
+                 sip_port=None, shell_port=None):
+        self.tmp = tempfile.mkdtemp(prefix='actorpbx-e2e-')
+        if data_dir is None:
+            data_dir = os.path.join(self.tmp, 'data')
+            os.makedirs(data_dir)
+        self.data_dir = str(data_dir)
+        self.admin_password = admin_password
+        self.extra_args = list(extra_args)
+        self.env = dict(env or {})
+        self.sip_port = sip_port or free_port()
+        self.shell_port = shell_port or free_port()
+        self.proc = None
+        self.stderr_path = os.path.join(self.tmp, 'stderr.log')
+        self.stdout_path = os.path.join(self.tmp, 'stdout.log')
+        self._starts = 0
+
+    # -- lifecycle
+    def argv(self):
+        return [require_binary(), '--data-dir', self.data_dir,
+                '--sip-listen', f'{self.host}:{self.sip_port}',
+                '--shell-listen', f'{self.host}:{self.shell_port}', *self.extra_args]
+
+    def start(self, timeout=15):
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError('node already running')
+        env = os.environ.copy()
+        if self.admin_password is not None:
+            env['ACTORPBX_ADMIN_PASSWORD'] = self.admin_password
+        else:
+            env.pop('ACTORPBX_ADMIN_PASSWORD', None)
+        env.update(self.env)
+        self._starts += 1
+        # Keep earlier runs' stderr: append a marker, then the new run's output.
+        with open(self.stderr_path, 'ab') as f:
+            f.write(f'--- start #{self._starts}\n'.encode())
+        self._stderr_offset = os.path.getsize(self.stderr_path)
+        err = open(self.stderr_path, 'ab')
+        out = open(self.stdout_path, 'ab')
+        try:
+            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=err, env=env, cwd=self.tmp)
+        finally:
+            err.close()
+            out.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f'node exited with {self.proc.returncode} before ready; '
+                                   f'stderr:\n{self.stderr_tail()}')
+            if 'ready sip=' in self.stderr() and self._shell_accepts():
+                return self
+            if time.monotonic() >= deadline:
+                self.kill9()
+                raise RuntimeError(f'node not ready within {timeout}s; stderr:\n{self.stderr_tail()}')
+            time.sleep(0.05)
+
+    def _shell_accepts(self):
+        try:
+            socket.create_connection((self.host, self.shell_port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=15):
+        """SIGTERM, wait, return the exit code (None if it was never started)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise AssertionError(f'node did not exit within {timeout}s of SIGTERM')
+        return self.proc.returncode
+
+    def kill9(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def restart(self, timeout=15):
+        code = self.stop()
+        self.start(timeout)
+        return code
+
+    def cleanup(self):
+        try:
+            if self.running():
+                try:
+                    self.stop(timeout=10)
+                except AssertionError:
+                    pass
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    # -- introspection
+    def stderr(self, all_runs=False):
+        try:
+            with open(self.stderr_path, 'rb') as f:
+                if not all_runs:
+                    f.seek(getattr(self, '_stderr_offset', 0))
+                return f.read().decode('utf-8', errors='replace')
+        except FileNotFoundError:
+            return ''
+
+    def stderr_tail(self, n=40):
+        return '\n'.join(self.stderr(all_runs=True).splitlines()[-n:])
+
+    def shell(self, login=True, timeout=10):
+        sh = Shell(self.host, self.shell_port, timeout=timeout)
+        if login:
+            ok, _, err = sh.cmd(f'login admin {self.admin_password}')
+            if not ok:
+                sh.close()
+                raise ShellError(f'login failed: ERR {err}')
+        return sh
+
+
+# ---------------------------------------------------------------- SIP helpers
+
+def run_sipp(scenario, node, inf=None, m=1, extra=(), timeout=30, transport='u1'):
+    """Run a SIPp scenario against the node; returns the CompletedProcess (output captured)."""
+    sipp = require_tool('sipp')
+    argv = [sipp, '-sf', str(scenario), f'{HOST}:{node.sip_port}', '-i', HOST,
+            '-p', str(free_port()), '-m', str(m), '-nostdin',
+            '-timeout', f'{timeout}s', '-timeout_error', '-t', transport]
+    if inf is not None:
+        argv += ['-inf', str(inf)]
+    argv += list(extra)
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=timeout + 20, cwd=tempfile.gettempdir())
+
+
+def send_udp(node, data, timeout=2.0, final=False):
+    """Send one raw datagram to the node's SIP port from a fresh loopback socket;
+    return the first response datagram (the first final one if final=True) or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((HOST, 0))
+        s.sendto(data, (HOST, node.sip_port))
+        return _recv_response(s, timeout, final)
+
+
+def _recv_response(s, timeout, final):
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        s.settimeout(left)
+        try:
+            resp, _ = s.recvfrom(65535)
+        except socket.timeout:
+            return None
+        code = status_code(resp)
+        if final and code is not None and code < 200:
+            continue
+        return resp
+
+
+def status_code(resp):
+    if not resp:
+        return None
+    m = re.match(rb'SIP/2\.0 (\d{3}) ', resp)
+    return int(m.group(1)) if m else None
+
+
+def header(resp, name, compact=None):
+    """All values of header `name` (case-insensitive, compact form optional) in a message."""
+    head = resp.split(b'\r\n\r\n', 1)[0].decode('utf-8', errors='replace')
+    names = {name.lower()} | ({compact.lower()} if compact else set())
+    out = []
+    for line in head.split('\r\n')[1:]:
+        if ':' in line:
+            k, v = line.split(':', 1)
+            if k.strip().lower() in names:
+                out.append(v.strip())
+    return out
+
+
+def rand_token(n=10):
+    return ''.join(random.choice('abcdefghijklmnopqrstuvwxyz0123456789') for _ in range(n))
+
+
+def parse_challenge(value):
+    """Parse `Digest realm="x", nonce="y", qop="auth"` into (scheme, {param: value})."""
+    scheme, _, rest = value.strip().partition(' ')
+    params = {}
+    for m in re.finditer(r'([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]+)', rest):
+        v = m.group(2)
+        if v.startswith('"'):
+            v = re.sub(r'\\(.)', r'\1', v[1:-1])
+        params[m.group(1).lower()] = v
+    return scheme, params
+
+
+def digest_authorization(challenge, method, uri, username, password, cnonce=None, nc=1):
+    """Build an `Authorization` header value (RFC 2617 MD5, qop=auth if offered)."""
+    scheme, p = parse_challenge(challenge)
+    if scheme.lower() != 'digest':
+        raise ValueError(f'not a Digest challenge: {challenge!r}')
+    realm, nonce = p['realm'], p['nonce']
+    md5 = lambda s: hashlib.md5(s.encode('utf-8')).hexdigest()
+    ha1 = md5(f'{username}:{realm}:{password}')
+    ha2 = md5(f'{method}:{uri}')
+    qops = [q.strip() for q in p.get('qop', '').split(',') if q.strip()]
+    parts = [f'username="{username}"', f'realm="{realm}"', f'nonce="{nonce}"', f'uri="{uri}"']
+    if 'auth' in qops:
+        cnonce = cnonce or rand_token(12)
+        ncs = f'{nc:08x}'
+        resp = md5(f'{ha1}:{nonce}:{ncs}:{cnonce}:auth:{ha2}')
+        parts += [f'response="{resp}"', 'qop=auth', f'nc={ncs}', f'cnonce="{cnonce}"']
+    else:
+        resp = md5(f'{ha1}:{nonce}:{ha2}')
+        parts.append(f'response="{resp}"')
+    parts.append('algorithm=MD5')
+    if 'opaque' in p:
+        parts.append(f'opaque="{p["opaque"]}"')
+    return 'Digest ' + ', '.join(parts)
+
+
+class SipUdpClient:
+    """A tiny UDP UAC on a fixed loopback port: builds requests, handles a digest challenge."""
+
+    def __init__(self, node, user=None, domain=None, password=None, user_agent='actorpbx-e2e/1'):
+        self.node = node
+        self.user, self.domain, self.password = user, domain, password
+        self.user_agent = user_agent
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((HOST, 0))
+        self.port = self.sock.getsockname()[1]
+        self.call_id = rand_token(16) + '@e2e'
+        self.from_tag = rand_token(8)
+        self.cseq = random.randint(1, 10000)
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def request(self, method, ruri, to_uri, headers=(), body=b''):
+        self.cseq += 1
+        lines = [f'{method} {ruri} SIP/2.0',
+                 f'Via: SIP/2.0/UDP {HOST}:{self.port};rport;branch=z9hG4bK{rand_token(12)}',
+                 'Max-Forwards: 70',
+                 f'From: <sip:{self.user or "probe"}@{self.domain or HOST}>;tag={self.from_tag}',
+                 f'To: <{to_uri}>',
+                 f'Call-ID: {self.call_id}',
+                 f'CSeq: {self.cseq} {method}',
+                 f'User-Agent: {self.user_agent}',
+                 *headers,
+                 f'Content-Length: {len(body)}', '', '']
+        return '\r\n'.join(lines).encode('utf-8') + body
+
+    def send(self, data, timeout=3.0, final=True):
+        self.sock.sendto(data, (HOST, self.node.sip_port))
+        return _recv_response(self.sock, timeout, final)
+
+    def register(self, expires=None, contact=None, password=None, timeout=3.0, extra_headers=()):
+        """REGISTER (answering one digest challenge); returns the final response or None."""
+        aor = f'sip:{self.user}@{self.domain}'
+        ruri = f'sip:{self.domain}'
+        contact = contact or f'<sip:{self.user}@{HOST}:{self.port}>'
+        hdrs = [f'Contact: {contact}', *extra_headers]
+        if expires is not None:
+            hdrs.append(f'Expires: {expires}')
+        resp = self.send(self.request('REGISTER', ruri, aor, hdrs), timeout)
+        code = status_code(resp)
+        if code in (401, 407):
+            hname = 'WWW-Authenticate' if code == 401 else 'Proxy-Authenticate'
+            aname = 'Authorization' if code == 401 else 'Proxy-Authorization'
+            chal = header(resp, hname)
+            if not chal:
+                raise AssertionError(f'{code} without {hname}:\n{resp.decode(errors="replace")}')
+            auth = digest_authorization(chal[0], 'REGISTER', ruri, self.user,
+                                        self.password if password is None else password)
+            resp = self.send(self.request('REGISTER', ruri, aor, [*hdrs, f'{aname}: {auth}']),
+                             timeout)
+        return resp
+
+
+def options_ping(node, domain=None, timeout=2.0):
+    """Send an OPTIONS to the node; return its status code (None if no answer)."""
+    with SipUdpClient(node, domain=domain) as c:
+        target = f'sip:{domain}' if domain else f'sip:{HOST}:{node.sip_port}'
+        return status_code(c.send(c.request('OPTIONS', target, target,
+                                            ['Accept: application/sdp']), timeout))
+
+
+def data_file(*parts):
+    """Path of a test data file; fails loudly when the test data is missing."""
+    p = TESTDATA.joinpath(*parts)
+    if not p.exists():
+        raise AssertionError(f'test data missing: {p} (set ACTORPBX_TESTDATA)')
+    return p
