@@ -311,6 +311,11 @@ void process_next(self_ptr self) {
     st.queued.pop_front();
     command(self, line);
   }
+  // The client is gone (or half-closed): close once every line is answered.
+  if (st.peer_gone && !st.busy && st.queued.empty()) {
+    st.ctx->sip->shell_write(st.conn, {}, true);
+    self->quit();
+  }
 }
 
 } // namespace
@@ -349,7 +354,11 @@ caf::behavior admin_shell_actor(caf::stateful_actor<admin_shell_state>* self,
       self->state.queued.push_back(std::move(l.text));
       process_next(self);
     },
-    [=](stop_atom) { self->quit(); },
+    [=](const shell_closed&) {
+      self->state.peer_gone = true;
+      self->state.importing = false; // an import without its "." is dropped
+      process_next(self);
+    },
   };
 }
 
@@ -366,7 +375,7 @@ caf::behavior shell_hub_actor(caf::stateful_actor<shell_hub_state>* self,
       auto i = self->state.sessions.find(c.conn);
       if (i == self->state.sessions.end())
         return;
-      self->send(i->second, stop_atom::value);
+      self->send(i->second, c); // it answers what it has, then ends
       self->state.sessions.erase(i);
     },
   };

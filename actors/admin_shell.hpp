@@ -22,6 +22,7 @@ struct admin_shell_state {
   std::uint64_t conn = 0;
   bool logged_in = false;
   bool busy = false;              // waiting for an actor's answer
+  bool peer_gone = false;         // the client closed its side
   std::deque<std::string> queued; // lines that arrived meanwhile
   // `extension import` in progress: its domain, header and rows so far.
   bool importing = false;

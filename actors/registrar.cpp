@@ -58,11 +58,24 @@ outcome apply(const std::vector<storage::binding_record>& current,
     }
     lifetimes.push_back(std::min<std::int64_t>(e, cfg.max_expires));
   }
+  // Replies are stateless (no transaction kept for 32 s per request), so a
+  // retransmission reaches us: the same Call-ID and CSeq is answered with
+  // the current bindings and changes nothing. A lower CSeq fails.
+  bool retransmission = false;
   for (auto& c : req.contacts) {
     auto i = std::find_if(live.begin(), live.end(),
                           [&](auto& b) { return b.contact == c.uri; });
-    if (i != live.end() && i->call_id == req.call_id && req.cseq <= i->cseq)
+    if (i == live.end() || i->call_id != req.call_id)
+      continue;
+    if (req.cseq < i->cseq)
       return fail(400, "CSeq out of order", std::move(live), std::move(expired));
+    retransmission |= req.cseq == i->cseq;
+  }
+  if (retransmission) {
+    outcome out;
+    out.removed = std::move(expired);
+    out.bindings = std::move(live);
+    return out;
   }
   outcome out;
   out.removed = std::move(expired);

@@ -133,6 +133,10 @@ int run_node(const node_config& ncfg) {
   {
     caf::actor_system_config cfg;
     add_message_types(cfg);
+    if (auto* p = std::getenv("PBX_CAF_POLICY"))
+      cfg.set("scheduler.policy", caf::atom_from_string(p));
+    if (auto* t = std::getenv("PBX_CAF_THREADS"))
+      cfg.set("scheduler.max-threads", static_cast<size_t>(std::atoi(t)));
     caf::actor_system sys{cfg};
     ctx.router = sys.spawn(router_actor, &ctx);
     auto hub = sys.spawn(shell_hub_actor, &ctx);

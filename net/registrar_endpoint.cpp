@@ -134,8 +134,7 @@ std::string uri_user(const struct pl& user) {
 
 void reply_plain(struct sip* sip, const struct sip_msg* msg, uint16_t code,
                  const char* reason, const char* extra) {
-  sip_treplyf(nullptr, nullptr, sip, msg, false, code, reason,
-              "%sContent-Length: 0\r\n\r\n", extra);
+  sip_replyf(sip, msg, code, reason, "%sContent-Length: 0\r\n\r\n", extra);
 }
 
 bool sip_stack::impl::on_request(const struct sip_msg* msg) {
@@ -216,12 +215,7 @@ void sip_stack::impl::on_register(const struct sip_msg* msg) {
   req.source.transport = lower(sip_transp_name(msg->tp));
   if (auto* ua = sip_msg_hdr(msg, SIP_HDR_USER_AGENT))
     req.user_agent = to_string(ua->val);
-  // A server transaction absorbs retransmissions while the actors decide.
   pending_txn t;
-  if (sip_strans_alloc(&t.st, sip, msg, nullptr, nullptr) != 0) {
-    reply_plain(sip, msg, 500, "Server Error");
-    return;
-  }
   t.msg = static_cast<struct sip_msg*>(mem_ref(const_cast<struct sip_msg*>(msg)));
   t.since = std::chrono::steady_clock::now();
   req.txn = ++next_txn;
@@ -251,13 +245,11 @@ void sip_stack::impl::send_reply(const sip_reply& r) {
     mbuf_printf(hdrs, "%s", allow_hdr);
   mbuf_write_u8(hdrs, 0);
   auto reason = r.reason.empty() ? std::string{"OK"} : r.reason;
-  int err = sip_treplyf(&t.st, nullptr, sip, t.msg, false, r.code, reason.c_str(),
-                        "%sContent-Length: 0\r\n\r\n",
-                        reinterpret_cast<const char*>(hdrs->buf));
+  int err = sip_replyf(sip, t.msg, r.code, reason.c_str(), "%sContent-Length: 0\r\n\r\n",
+                       reinterpret_cast<const char*>(hdrs->buf));
   if (err)
     log::warn("reply ", r.code, " for transaction ", r.txn, " failed: ", strerror(err));
   mem_deref(hdrs);
-  mem_deref(t.st);
   mem_deref(t.msg);
 }
 

@@ -10,25 +10,12 @@ namespace pbx::net {
 
 namespace {
 
-struct shell_out {
-  std::uint64_t conn;
-  std::string text;
-  bool close;
-};
-
 void mqueue_handler(int id, void* data, void* arg) {
   auto* s = static_cast<sip_stack::impl*>(arg);
   switch (id) {
-    case cmd_reply: {
-      std::unique_ptr<sip_reply> r{static_cast<sip_reply*>(data)};
-      s->send_reply(*r);
+    case cmd_drain:
+      s->drain();
       break;
-    }
-    case cmd_shell_write: {
-      std::unique_ptr<shell_out> o{static_cast<shell_out*>(data)};
-      shell_send(*s, o->conn, o->text, o->close);
-      break;
-    }
     case cmd_stop:
       re_cancel();
       break;
@@ -85,13 +72,10 @@ std::string setup(sip_stack::impl& s) {
 
 void teardown(sip_stack::impl& s) {
   tmr_cancel(&s.sweep_tmr);
-  for (auto& [id, t] : s.txns) {
-    mem_deref(t.st);
+  for (auto& [id, t] : s.txns)
     mem_deref(t.msg);
-  }
   s.txns.clear();
   shell_close_all(s);
-  s.shell_sock = static_cast<struct tcp_sock*>(mem_deref(s.shell_sock));
   s.lsnr = static_cast<struct sip_lsnr*>(mem_deref(s.lsnr));
   if (s.sip)
     sip_close(s.sip, true);
@@ -111,8 +95,7 @@ void sip_stack::impl::sweep() {
   for (auto i = txns.begin(); i != txns.end();) {
     if (now - i->second.since > std::chrono::seconds(16)) {
       log::warn("no answer for transaction ", i->first, ": 500");
-      sip_treply(&i->second.st, sip, i->second.msg, 500, "Server Timeout");
-      mem_deref(i->second.st);
+      reply_plain(sip, i->second.msg, 500, "Server Timeout");
       mem_deref(i->second.msg);
       i = txns.erase(i);
     } else {
@@ -136,6 +119,7 @@ std::string sip_stack::start(const stack_config& cfg) {
   auto result = ready.get_future();
   impl_->thread = std::thread([this, &ready] {
     auto& s = *impl_;
+    pthread_setname_np(pthread_self(), "pbx.sip");
     dbg_init(DBG_WARNING, DBG_NONE);
     dbg_handler_set(dbg_to_log, nullptr);
     if (int err = libre_init()) {
@@ -170,20 +154,39 @@ void sip_stack::stop() {
   impl_->thread.join();
 }
 
-void sip_stack::reply(sip_reply r) {
-  if (!impl_->running)
+void sip_stack::impl::post(std::variant<sip_reply, shell_out> cmd) {
+  if (!running)
     return;
-  auto* p = new sip_reply(std::move(r));
-  if (mqueue_push(impl_->mq, cmd_reply, p) != 0)
-    delete p;
+  bool ring;
+  {
+    std::lock_guard<std::mutex> guard{cmd_mtx};
+    ring = cmds.empty();
+    cmds.push_back(std::move(cmd));
+  }
+  if (ring)
+    mqueue_push(mq, cmd_drain, nullptr);
+}
+
+void sip_stack::impl::drain() {
+  std::vector<std::variant<sip_reply, shell_out>> batch;
+  {
+    std::lock_guard<std::mutex> guard{cmd_mtx};
+    batch.swap(cmds);
+  }
+  for (auto& cmd : batch) {
+    if (auto* r = std::get_if<sip_reply>(&cmd))
+      send_reply(*r);
+    else if (auto* o = std::get_if<shell_out>(&cmd))
+      shell_send(*this, o->conn, o->text, o->close);
+  }
+}
+
+void sip_stack::reply(sip_reply r) {
+  impl_->post(std::move(r));
 }
 
 void sip_stack::shell_write(std::uint64_t conn, std::string text, bool close) {
-  if (!impl_->running)
-    return;
-  auto* p = new shell_out{conn, std::move(text), close};
-  if (mqueue_push(impl_->mq, cmd_shell_write, p) != 0)
-    delete p;
+  impl_->post(shell_out{conn, std::move(text), close});
 }
 
 } // namespace pbx::net

@@ -7,7 +7,10 @@
 #include <cstdint>
 #include <string>
 #include <thread>
+#include <mutex>
 #include <unordered_map>
+#include <variant>
+#include <vector>
 
 #include <re.h>
 #include <re_dbg.h>
@@ -18,11 +21,19 @@
 
 namespace pbx::net {
 
-/// A server transaction waiting for an actor's answer.
+/// A request waiting for an actor's answer. Answers are stateless: the
+/// registrar treats a retransmission (same Call-ID and CSeq) as idempotent,
+/// so no server transaction is kept for 32 s after every REGISTER.
 struct pending_txn {
-  struct sip_strans* st = nullptr;
   struct sip_msg* msg = nullptr; // referenced until answered
   std::chrono::steady_clock::time_point since;
+};
+
+/// Text for an admin shell connection.
+struct shell_out {
+  std::uint64_t conn = 0;
+  std::string text;
+  bool close = false;
 };
 
 struct shell_conn;
@@ -33,13 +44,20 @@ struct sip_stack::impl {
   struct sip* sip = nullptr;
   struct sip_lsnr* lsnr = nullptr;
   struct mqueue* mq = nullptr;
-  struct tcp_sock* shell_sock = nullptr;
+  int shell_fd = -1;
   struct tmr sweep_tmr;
   std::uint64_t next_txn = 0;
   std::unordered_map<std::uint64_t, pending_txn> txns;
   std::uint64_t next_conn = 0;
   std::unordered_map<std::uint64_t, shell_conn*> conns;
   std::atomic<bool> running{false};
+  // Commands from actors. The mqueue only rings a doorbell when the queue
+  // turns non-empty, so a burst of replies costs one wakeup, not one each.
+  std::mutex cmd_mtx;
+  std::vector<std::variant<sip_reply, shell_out>> cmds;
+
+  void post(std::variant<sip_reply, shell_out> cmd);
+  void drain();
 
   // Called on the SIP thread.
   bool on_request(const struct sip_msg* msg);
@@ -49,7 +67,7 @@ struct sip_stack::impl {
 };
 
 /// mqueue ids.
-enum command_id : int { cmd_reply = 1, cmd_shell_write, cmd_stop };
+enum command_id : int { cmd_drain = 1, cmd_stop };
 
 /// Answers `msg` statelessly with `code` (validation failures, OPTIONS, 501).
 void reply_plain(struct sip* sip, const struct sip_msg* msg, uint16_t code,

@@ -11,6 +11,7 @@
 #include <future>
 #include <mutex>
 #include <shared_mutex>
+#include <pthread.h>
 #include <thread>
 
 #include "storage/codec.hpp"
@@ -379,7 +380,10 @@ std::unique_ptr<store> store::open(const std::string& dir, const options& opts,
       return nullptr;
     }
     impl* raw = p.get();
-    p->writer_ = std::thread([raw] { raw->run(); });
+    p->writer_ = std::thread([raw] {
+      pthread_setname_np(pthread_self(), "pbx.storage");
+      raw->run();
+    });
     return std::unique_ptr<store>(new store(std::move(p)));
   } catch (const std::exception& e) {
     *error = std::string("store::open: ") + e.what();
