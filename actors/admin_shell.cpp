@@ -207,6 +207,8 @@ void extension_command(self_ptr self, const words_t& w) {
   }
   if (auto e = shell::parse_fields(w, first_field, cmd.fields); !e.empty())
     return write(self, fail(e));
+  if (auto e = hash_password_fields(cmd.fields); !e.empty())
+    return write(self, fail(e));
   if (cmd.op == extension_op::set && cmd.fields.empty())
     return write(self, fail("nothing to set"));
   if (cmd.op == extension_op::del && !cmd.fields.empty())
@@ -223,6 +225,9 @@ void import_line(self_ptr self, const std::string& line) {
       return finish(self, fail(st.import_error));
     if (st.import_header.empty())
       return finish(self, fail("no CSV header line"));
+    for (std::size_t i = 0; i < st.import_cmd.rows.size(); ++i)
+      if (auto e = hash_password_fields(st.import_cmd.rows[i]); !e.empty())
+        return finish(self, fail("line " + std::to_string(st.import_cmd.row_lines[i]) + ": " + e));
     return ask_router(self, std::move(st.import_cmd));
   }
   ++st.import_line;
@@ -368,7 +373,9 @@ caf::behavior shell_hub_actor(caf::stateful_actor<shell_hub_state>* self,
     [=](shell_line& l) {
       auto& s = self->state.sessions[l.conn];
       if (!s)
-        s = self->spawn<caf::linked>(admin_shell_actor, ctx, l.conn);
+        // Detached: login and password hashing (PBKDF2) block their own
+        // thread, never the scheduler that serves SIP.
+        s = self->spawn<caf::linked + caf::detached>(admin_shell_actor, ctx, l.conn);
       self->send(s, std::move(l));
     },
     [=](const shell_closed& c) {

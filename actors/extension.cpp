@@ -142,14 +142,19 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
       expired.erase_binding(st.rec.domain, st.rec.number, b.contact);
   }
   sync_phones(self, live);
+  self->delayed_send(self, ctx->idle_passivation, idle_check_atom::value);
   if (!expired.empty())
     st.writes.submit(self, *ctx->store, std::move(expired), [](const std::string&) {});
   return {
-    [=](register_request& req) { handle_register(self, req); },
+    [=](register_request& req) {
+      self->state.active_since_check = true;
+      handle_register(self, req);
+    },
     [=](const binding_expired& e) { handle_expired(self, e); },
     [=](const write_done& w) { self->state.writes.done(w); },
     [=](extension_cmd& cmd) -> caf::result<shell_result> {
       auto& st = self->state;
+      st.active_since_check = true;
       if (cmd.op == extension_op::set) {
         auto next = st.rec;
         if (auto err = apply_extension_fields(next, cmd.fields, false); !err.empty())
@@ -191,15 +196,27 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
       self->quit();
     },
     [=](const passivate_ok&) {
+      // The SIP thread may have looked us up just before the tenant forgot
+      // us: for a moment, hand such requests back to the tenant, then end.
       sync_phones(self, {});
-      self->quit();
+      auto tenant = self->state.tenant;
+      self->become(
+        [=](register_request& req) { self->send(tenant, std::move(req)); },
+        [=](const write_done& w) { self->state.writes.done(w); },
+        caf::after(std::chrono::seconds(1)) >> [=] { self->quit(); });
     },
-    caf::after(ctx->idle_passivation) >> [=] {
+    // One timer per idle period, not CAF's `after`, which re-arms a clock
+    // entry on every message (a clock-thread wakeup per REGISTER).
+    [=](idle_check_atom) {
       auto& st = self->state;
-      if (st.bindings.empty() && st.writes.idle() && !st.passivating) {
+      if (st.bindings.empty() && st.writes.idle() && !st.passivating
+          && !st.active_since_check) {
         st.passivating = true;
         self->send(st.tenant, passivate_request{st.rec.number});
+        return;
       }
+      st.active_since_check = false;
+      self->delayed_send(self, st.ctx->idle_passivation, idle_check_atom::value);
     },
   };
 }

@@ -28,6 +28,7 @@ struct extension_state {
   std::map<std::string, binding> bindings; // by contact URI
   write_tracker writes;
   bool passivating = false;
+  bool active_since_check = true;
 };
 
 caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,

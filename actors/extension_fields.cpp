@@ -56,6 +56,18 @@ bool valid_email(std::string_view v) {
 
 } // namespace
 
+std::string hash_password_fields(field_list& fields) {
+  for (auto& [k, v] : fields) {
+    if (k != "password")
+      continue;
+    if (v.size() < 8)
+      return "password must be at least 8 characters";
+    k = hashed_password_field;
+    v = password::hash(v);
+  }
+  return {};
+}
+
 bool valid_extension_number(std::string_view number) {
   return number.size() >= 3 && number.size() <= 64 && all_digits(number);
 }
@@ -96,6 +108,8 @@ std::string apply_extension_fields(storage::extension_record& rec,
       if (value.size() < 8)
         return "password must be at least 8 characters";
       next.web_password_hash = password::hash(value);
+    } else if (key == hashed_password_field) {
+      next.web_password_hash = value; // hashed by the shell session already
     } else if (key == "voicemail_pin") {
       if (!value.empty() && (!all_digits(value) || value.size() > 16))
         return "voicemail_pin must be digits";

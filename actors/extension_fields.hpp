@@ -10,6 +10,14 @@
 
 namespace pbx {
 
+/// The field the admin shell session sends instead of `password`: it runs
+/// the slow KDF on its own thread, not on the scheduler that serves SIP.
+constexpr const char* hashed_password_field = "\x01password_hash";
+
+/// Replaces every `password` in `fields` by its hash under hashed_password_field;
+/// returns an error for a password that is too short.
+std::string hash_password_fields(field_list& fields);
+
 /// True for an extension number: 3 to 64 digits.
 bool valid_extension_number(std::string_view number);
 

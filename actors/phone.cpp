@@ -11,6 +11,7 @@ namespace {
 void arm(caf::stateful_actor<phone_state>* self) {
   auto& st = self->state;
   ++st.generation;
+  st.armed_for = st.rec.expires_at;
   auto left = std::max<std::int64_t>(0, st.rec.expires_at - st.ctx->now());
   self->delayed_send(self, std::chrono::seconds(left), expiry_tick{st.generation});
 }
@@ -25,13 +26,19 @@ caf::behavior phone_actor(caf::stateful_actor<phone_state>* self,
   arm(self);
   return {
     [=](binding_update& u) {
+      // A refresh usually pushes the expiry out: the pending timer then
+      // re-arms itself when it fires, instead of one timer per REGISTER.
       self->state.rec = std::move(u.rec);
-      arm(self);
+      if (self->state.rec.expires_at < self->state.armed_for)
+        arm(self);
     },
     [=](const expiry_tick& t) {
-      // A refresh re-armed the timer: this tick is stale.
       if (t.generation != self->state.generation)
+        return; // superseded by an earlier expiry
+      if (self->state.rec.expires_at > self->state.ctx->now()) {
+        arm(self);
         return;
+      }
       self->send(owner, binding_expired{self->state.rec.contact,
                                         self->state.rec.expires_at});
       self->quit();

@@ -14,6 +14,7 @@ struct phone_state {
   node_context* ctx = nullptr;
   storage::binding_record rec;
   std::uint64_t generation = 0;
+  std::int64_t armed_for = 0; // the expiry the pending timer was set for
 };
 
 caf::behavior phone_actor(caf::stateful_actor<phone_state>* self,

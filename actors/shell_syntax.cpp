@@ -44,6 +44,11 @@ std::string parse_fields(const std::vector<std::string>& words, std::size_t firs
     auto eq = words[i].find('=');
     if (eq == std::string::npos || eq == 0)
       return "expected key=value, got '" + words[i] + "'";
+    for (std::size_t k = 0; k < eq; ++k) {
+      auto c = static_cast<unsigned char>(words[i][k]);
+      if (!std::islower(c) && !std::isdigit(c) && c != '_')
+        return "bad field name '" + words[i].substr(0, eq) + "'";
+    }
     out.emplace_back(words[i].substr(0, eq), words[i].substr(eq + 1));
   }
   return {};

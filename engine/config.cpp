@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include <fstream>
+#include <thread>
 #include <functional>
 #include <map>
 #include <vector>
@@ -69,6 +70,12 @@ const std::vector<option_def>& options() {
      [](node_config& c, const std::string& v) { return set_u32(c.registrar.max_expires, v, "max-expires"); }},
     {"default-expires", "SECONDS", "registration lifetime when the phone names none (default 3600)",
      [](node_config& c, const std::string& v) { return set_u32(c.registrar.default_expires, v, "default-expires"); }},
+    {"workers", "N", "actor scheduler threads (default: cores - 1, at least 1)",
+     [](node_config& c, const std::string& v) {
+       if (!to_u32(v, c.workers) || c.workers < 1 || c.workers > 256)
+         return "--workers wants 1..256, got '" + v + "'";
+       return std::string{};
+     }},
     {"passivate-after", "SECONDS", "idle extension actors with no binding stop after this (default 60)",
      [](node_config& c, const std::string& v) { return set_u32(c.passivate_after, v, "passivate-after"); }},
     {"nonce-ttl", "SECONDS", "digest nonce lifetime before stale=true (default 300)",
@@ -112,6 +119,11 @@ std::string load_file(node_config& cfg, const std::string& path) {
 }
 
 } // namespace
+
+std::uint32_t node_config::default_workers() {
+  auto cores = std::thread::hardware_concurrency();
+  return cores > 2 ? cores - 1 : 1;
+}
 
 std::string usage() {
   std::string out = "usage: actorpbx [OPTIONS]\n"

@@ -15,6 +15,9 @@ struct node_config {
   log::level log_level = log::level::info;
   registrar_settings registrar;
   std::uint32_t passivate_after = 60; // seconds an idle extension actor lives on
+  std::uint32_t workers = default_workers(); // CAF scheduler threads
+
+  static std::uint32_t default_workers();
 };
 
 enum class parse_status { run, help, error };

@@ -133,10 +133,11 @@ int run_node(const node_config& ncfg) {
   {
     caf::actor_system_config cfg;
     add_message_types(cfg);
-    if (auto* p = std::getenv("PBX_CAF_POLICY"))
-      cfg.set("scheduler.policy", caf::atom_from_string(p));
-    if (auto* t = std::getenv("PBX_CAF_THREADS"))
-      cfg.set("scheduler.max-threads", static_cast<size_t>(std::atoi(t)));
+    // Work sharing wakes a sleeping worker at once; work stealing's polling
+    // sleeps (up to 10 ms) cost latency and context switches. One core is
+    // left to the SIP thread: measured in bench/README.md.
+    cfg.set("scheduler.policy", caf::atom("sharing"));
+    cfg.set("scheduler.max-threads", static_cast<size_t>(ncfg.workers));
     caf::actor_system sys{cfg};
     ctx.router = sys.spawn(router_actor, &ctx);
     auto hub = sys.spawn(shell_hub_actor, &ctx);
@@ -144,6 +145,7 @@ int run_node(const node_config& ncfg) {
     scfg.sip_listen = ncfg.sip_listen;
     scfg.shell_listen = ncfg.shell_listen;
     scfg.router = ctx.router;
+    scfg.dir = &dir;
     scfg.shell_hub = hub;
     if (auto e = sip.start(scfg); !e.empty()) {
       std::fprintf(stderr, "actorpbx: %s\n", e.c_str());

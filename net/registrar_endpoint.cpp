@@ -3,6 +3,8 @@
 
 #include "net/stack_impl.hpp"
 
+#include <strings.h>
+
 #include <caf/send.hpp>
 
 #include "engine/log.hpp"
@@ -55,10 +57,11 @@ void decode_auth(const struct sip_msg* msg, digest_credentials& out) {
   if (!hdr)
     return;
   out.present = true;
-  struct pl scheme;
-  if (re_regex(hdr->val.p, hdr->val.l, "[^ \t\r\n]+", &scheme) == 0)
-    out.scheme = to_string(scheme);
-  if (pl_strcasecmp(&scheme, "Digest") != 0)
+  size_t n = 0;
+  while (n < hdr->val.l && hdr->val.p[n] != ' ' && hdr->val.p[n] != '\t')
+    ++n;
+  out.scheme.assign(hdr->val.p, n);
+  if (strcasecmp(out.scheme.c_str(), "Digest") != 0)
     return;
   struct httpauth_digest_resp r;
   if (httpauth_digest_response_decode(&r, &hdr->val) != 0) {
@@ -90,7 +93,7 @@ bool contact_handler(const struct sip_hdr* hdr, const struct sip_msg*, void* arg
     return false;
   }
   struct sip_addr addr;
-  if (sip_addr_decode(&addr, &hdr->val) != 0 || !pl_isset(&addr.auri)) {
+  if (!decode_contact(hdr, addr)) {
     c->bad = true;
     return true;
   }
@@ -138,6 +141,13 @@ void reply_plain(struct sip* sip, const struct sip_msg* msg, uint16_t code,
 }
 
 bool sip_stack::impl::on_request(const struct sip_msg* msg) {
+  // Phones register in bursts (a site after a power cut, a benchmark): a
+  // default 208 KiB receive buffer overflows long before the thread is busy.
+  // libre does not hand out its UDP socket, so it is tuned on first use.
+  if (!udp_tuned && msg->tp == SIP_TRANSP_UDP && msg->sock) {
+    udp_tuned = true;
+    udp_sockbuf_set(static_cast<struct udp_sock*>(msg->sock), 8 << 20);
+  }
   const char* reason = nullptr;
   int verdict = check_request(msg, &reason);
   if (verdict < 0)
@@ -220,7 +230,10 @@ void sip_stack::impl::on_register(const struct sip_msg* msg) {
   t.since = std::chrono::steady_clock::now();
   req.txn = ++next_txn;
   txns.emplace(req.txn, t);
-  caf::anon_send(cfg.router, std::move(req));
+  // A live extension gets the request straight away; otherwise the router
+  // activates tenant and extension (or answers 404/401/403).
+  auto ext = cfg.dir ? cfg.dir->lookup(extension_key(req.domain, req.user)) : caf::actor{};
+  caf::anon_send(ext ? ext : cfg.router, std::move(req));
 }
 
 void sip_stack::impl::send_reply(const sip_reply& r) {

@@ -59,42 +59,40 @@ bool display_name_ok(const struct pl& val) {
   return true;
 }
 
-bool addr_ok(const struct sip_hdr* hdr) {
-  struct sip_addr addr;
-  return sip_addr_decode(&addr, &hdr->val) == 0 && pl_isset(&addr.auri)
-         && display_name_ok(hdr->val);
+// From and To were decoded by libre already; only the display name needs a look.
+bool addr_ok(const struct sip_taddr& t) {
+  return pl_isset(&t.auri) && display_name_ok(t.val);
 }
 
-struct contact_check {
-  bool bad = false;
-};
-
 bool check_contact(const struct sip_hdr* hdr, const struct sip_msg*, void* arg) {
-  auto* c = static_cast<contact_check*>(arg);
   if (pl_strcmp(&hdr->val, "*") == 0)
     return false;
   struct sip_addr addr;
-  if (sip_addr_decode(&addr, &hdr->val) != 0 || !pl_isset(&addr.auri)
-      || !display_name_ok(hdr->val)) {
-    c->bad = true;
-    return true;
-  }
-  // A URI with headers ('?') or several parameters must sit inside <>.
-  bool bracketed = addr.auri.p > hdr->val.p && addr.auri.p[-1] == '<';
-  auto uri = to_string(addr.auri);
-  if (!bracketed && uri.find('?') != std::string::npos) {
-    c->bad = true;
-    return true;
-  }
-  // Empty parameters (";;") are malformed.
-  auto params = to_string(addr.params);
-  if (params.find(";;") != std::string::npos
-      || (!params.empty() && params.back() == ';')) {
-    c->bad = true;
+  if (!decode_contact(hdr, addr)) {
+    *static_cast<bool*>(arg) = true;
     return true;
   }
   return false;
 }
+
+} // namespace
+
+bool decode_contact(const struct sip_hdr* hdr, struct sip_addr& addr) {
+  if (sip_addr_decode(&addr, &hdr->val) != 0 || !pl_isset(&addr.auri)
+      || !display_name_ok(hdr->val))
+    return false;
+  // A URI with headers ('?') must sit inside <>.
+  bool bracketed = addr.auri.p > hdr->val.p && addr.auri.p[-1] == '<';
+  if (!bracketed && std::memchr(addr.auri.p, '?', addr.auri.l) != nullptr)
+    return false;
+  // Empty parameters (";;") are malformed.
+  for (size_t i = 0; i < addr.params.l; ++i)
+    if (addr.params.p[i] == ';' && (i + 1 == addr.params.l || addr.params.p[i + 1] == ';'))
+      return false;
+  return true;
+}
+
+namespace {
 
 bool via_params_ok(const struct sip_msg* msg) {
   auto params = to_string(msg->via.params);
@@ -138,10 +136,18 @@ int check_request(const struct sip_msg* msg, const char** reason) {
     *reason = "CSeq Method Mismatch";
     return 400;
   }
+  // libre keeps only 32 bits of the number: look at its digits.
   auto* cseq = sip_msg_hdr(msg, SIP_HDR_CSEQ);
-  struct pl num;
-  if (!cseq || re_regex(cseq->val.p, cseq->val.l, "[0-9]+", &num) != 0
-      || !digits_fit_u32(num)) {
+  struct pl num = cseq ? cseq->val : pl{};
+  while (num.l > 0 && (*num.p == ' ' || *num.p == '\t')) {
+    ++num.p;
+    --num.l;
+  }
+  size_t digits = 0;
+  while (digits < num.l && num.p[digits] >= '0' && num.p[digits] <= '9')
+    ++digits;
+  num.l = digits;
+  if (!cseq || !digits_fit_u32(num)) {
     *reason = "Bad CSeq";
     return 400;
   }
@@ -163,13 +169,15 @@ int check_request(const struct sip_msg* msg, const char** reason) {
       return 400;
     }
   }
-  if (!addr_ok(sip_msg_hdr(msg, SIP_HDR_FROM)) || !addr_ok(sip_msg_hdr(msg, SIP_HDR_TO))) {
+  if (!addr_ok(msg->from) || !addr_ok(msg->to)) {
     *reason = "Bad From or To";
     return 400;
   }
-  contact_check cc;
-  sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, check_contact, &cc);
-  if (cc.bad) {
+  // REGISTER's contacts are decoded (with the same checks) by the registrar endpoint.
+  bool bad_contact = false;
+  if (pl_strcmp(&msg->met, "REGISTER") != 0)
+    sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, check_contact, &bad_contact);
+  if (bad_contact) {
     *reason = "Bad Contact";
     return 400;
   }

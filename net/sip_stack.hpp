@@ -8,6 +8,7 @@
 
 #include <caf/actor.hpp>
 
+#include "engine/directory.hpp"
 #include "engine/sip_port.hpp"
 
 namespace pbx::net {
@@ -15,7 +16,8 @@ namespace pbx::net {
 struct stack_config {
   std::string sip_listen = "127.0.0.1:5060";
   std::string shell_listen = "127.0.0.1:5039";
-  caf::actor router;     // REGISTER goes here
+  caf::actor router;     // REGISTER goes here unless its extension is live
+  const directory* dir = nullptr;  // live extension actors, read directly
   caf::actor shell_hub;  // shell lines go here
 };
 

@@ -51,6 +51,7 @@ struct sip_stack::impl {
   std::uint64_t next_conn = 0;
   std::unordered_map<std::uint64_t, shell_conn*> conns;
   std::atomic<bool> running{false};
+  bool udp_tuned = false;
   // Commands from actors. The mqueue only rings a doorbell when the queue
   // turns non-empty, so a burst of replies costs one wakeup, not one each.
   std::mutex cmd_mtx;
@@ -78,6 +79,9 @@ void reply_plain(struct sip* sip, const struct sip_msg* msg, uint16_t code,
 int check_request(const struct sip_msg* msg, const char** reason);
 
 std::string to_string(const struct pl& pl);
+
+/// Decodes one Contact value and checks what libre lets through; false if malformed.
+bool decode_contact(const struct sip_hdr* hdr, struct sip_addr& addr);
 
 // Shell server (shell_server.cpp).
 int shell_listen(sip_stack::impl& s, const struct sa& laddr);

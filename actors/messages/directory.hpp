@@ -15,6 +15,9 @@ namespace pbx {
 /// Asks a child actor to end normally (an exit message would ripple up its links).
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 
+/// An extension actor's periodic look at whether it has been idle.
+using idle_check_atom = caf::atom_constant<caf::atom("idlecheck")>;
+
 /// An idle extension actor asks its tenant to be forgotten.
 struct passivate_request {
   std::string number;
