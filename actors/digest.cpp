@@ -21,10 +21,21 @@ std::string to_hex(const unsigned char* data, std::size_t len) {
   return out;
 }
 
+// OpenSSL 3 looks an algorithm up on every one-shot call; fetch each once.
+const EVP_MD* md5() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  return md;
+}
+
+const EVP_MD* sha256() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
 std::string hmac_hex(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+  HMAC(sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), out,
        &len);
   return to_hex(out, 16); // 128 bits are plenty for a nonce tag
@@ -57,7 +68,7 @@ bool equal_const_time(std::string_view a, std::string_view b) {
 std::string md5_hex(std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, EVP_md5(), nullptr);
+  EVP_Digest(data.data(), data.size(), out, &len, md5(), nullptr);
   return to_hex(out, len);
 }
 

@@ -56,8 +56,11 @@ void handle_register(self_ptr self, register_request& req) {
   auto verdict = digest::check(req.auth, st.rec.number, st.rec.domain,
                                st.rec.sip_password, "REGISTER", ctx->nonce_secret,
                                now, ctx->registrar.nonce_ttl);
-  if (digest::fill_failure(verdict, reply, st.rec.domain,
-                           digest::make_nonce(ctx->nonce_secret, st.rec.domain, now))) {
+  auto nonce = verdict == digest::verdict::challenge
+                   || verdict == digest::verdict::stale_challenge
+                 ? digest::make_nonce(ctx->nonce_secret, st.rec.domain, now)
+                 : std::string{};
+  if (digest::fill_failure(verdict, reply, st.rec.domain, nonce)) {
     ctx->sip->reply(std::move(reply));
     return;
   }

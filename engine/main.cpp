@@ -14,6 +14,7 @@
 #include <caf/all.hpp>
 
 #include "actors/admin_shell.hpp"
+#include "actors/digest.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/password.hpp"
 #include "engine/config.hpp"
@@ -146,6 +147,9 @@ int run_node(const node_config& ncfg) {
     scfg.shell_listen = ncfg.shell_listen;
     scfg.router = ctx.router;
     scfg.dir = &dir;
+    scfg.make_nonce = [&ctx](const std::string& realm) {
+      return digest::make_nonce(ctx.nonce_secret, realm, ctx.now());
+    };
     scfg.shell_hub = hub;
     if (auto e = sip.start(scfg); !e.empty()) {
       std::fprintf(stderr, "actorpbx: %s\n", e.c_str());

@@ -216,6 +216,16 @@ void sip_stack::impl::on_register(const struct sip_msg* msg) {
     }
   }
   decode_auth(msg, req.auth);
+  if (!req.auth.present && cfg.make_nonce && cfg.dir && cfg.dir->lookup(tenant_key(req.domain))) {
+    auto nonce = cfg.make_nonce(req.domain);
+    char hdr[512];
+    re_snprintf(hdr, sizeof(hdr),
+                "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", qop=\"auth\", "
+                "algorithm=MD5\r\n",
+                req.domain.c_str(), nonce.c_str());
+    reply_plain(sip, msg, 401, "Unauthorized", hdr);
+    return;
+  }
   req.call_id = to_string(msg->callid);
   req.cseq = msg->cseq.num;
   char ip[64];

@@ -3,6 +3,7 @@
 // admin shell's TCP listener, and the mqueue that carries commands in from
 // actors. No domain state lives here: requests leave as messages.
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,10 @@ struct stack_config {
   std::string shell_listen = "127.0.0.1:5039";
   caf::actor router;     // REGISTER goes here unless its extension is live
   const directory* dir = nullptr;  // live extension actors, read directly
+  // The first leg of digest: a REGISTER without credentials to a live tenant
+  // is challenged here, statelessly, with a nonce from this function. Known
+  // and unknown users alike; everything that needs a record stays in actors.
+  std::function<std::string(const std::string& realm)> make_nonce;
   caf::actor shell_hub;  // shell lines go here
 };
 
