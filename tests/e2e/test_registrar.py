@@ -1,0 +1,151 @@
+"""Registrar behaviour that needs a live node: activation and passivation of extension
+actors (far more provisioned extensions than live actors), retransmissions, CSeq order,
+stale nonces, disabled extensions, and the challenge being the same for unknown users."""
+
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Node, SipUdpClient, digest_authorization, header, parse_kv, status_code,
+                     wait_until)
+
+DOMAIN = 'reg.example.test'
+
+
+def stats(shell):
+    rows = shell.records('stats')
+    assert len(rows) == 1, rows
+    return {k: int(v) for k, v in rows[0].items()}
+
+
+class Registrar(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # Short idle period so passivation is observable; nonces expire after 2 s.
+        cls.node = Node(extra_args=['--passivate-after', '1', '--nonce-ttl', '2'])
+        cls.node.start()
+        cls.shell = cls.node.shell()
+        cls.shell.ok(f'tenant add {DOMAIN}')
+        lines = [f'extension import {DOMAIN}', 'extension_number,extension_password']
+        lines += [f'{n},pw-{n}' for n in range(1000, 1200)]
+        lines.append('.')
+        ok, data, err = cls.shell.send_lines(lines)
+        assert ok, err
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.shell.close()
+        cls.node.cleanup()
+
+    def register(self, number, expires=300, password=None):
+        c = SipUdpClient(self.node, user=str(number), domain=DOMAIN, password=f'pw-{number}')
+        resp = c.register(expires=expires, password=password)
+        return c, resp
+
+    def test_passivation_keeps_live_actors_few(self):
+        # 200 provisioned; touch 20 of them, register 2 for real.
+        for n in range(1000, 1020):
+            c, resp = self.register(n, password='wrong-password')
+            self.assertEqual(status_code(resp), 403)
+            c.close()
+        held = []
+        for n in (1100, 1101):
+            c, resp = self.register(n)
+            self.assertEqual(status_code(resp), 200)
+            held.append(c)
+        s = stats(self.shell)
+        self.assertEqual(s['extensions'], 200)
+        self.assertGreaterEqual(s['live_extension_actors'], 22)
+        # Idle actors without bindings passivate; those with bindings (ours and other
+        # tests') stay.
+        with_bindings = {r['extension'] for r in self.shell.records(f'registrations {DOMAIN}')}
+        self.assertIn('1100', with_bindings)
+        self.assertTrue(wait_until(
+            lambda: stats(self.shell)['live_extension_actors'] == len(with_bindings), 10),
+            (stats(self.shell), with_bindings))
+        # A passivated extension comes back on demand, with its record from LMDB.
+        c, resp = self.register(1005)
+        self.assertEqual(status_code(resp), 200)
+        self.assertEqual(len(self.shell.records(f'registrations {DOMAIN} 1005')), 1)
+        for x in held + [c]:
+            x.close()
+
+    def test_retransmission_is_answered_without_change(self):
+        c, resp = self.register(1110)
+        self.assertEqual(status_code(resp), 200)
+        # Resend the authenticated REGISTER byte for byte (a lost 200): same answer.
+        chal_c = SipUdpClient(self.node, user='1111', domain=DOMAIN, password='pw-1111')
+        ruri, aor = f'sip:{DOMAIN}', f'sip:1111@{DOMAIN}'
+        contact = f'<sip:1111@127.0.0.1:{chal_c.port}>'
+        first = chal_c.send(chal_c.request('REGISTER', ruri, aor, [f'Contact: {contact}', 'Expires: 300']))
+        self.assertEqual(status_code(first), 401)
+        auth = digest_authorization(header(first, 'WWW-Authenticate')[0], 'REGISTER', ruri, '1111',
+                                    'pw-1111')
+        msg = chal_c.request('REGISTER', ruri, aor,
+                             [f'Contact: {contact}', 'Expires: 300', f'Authorization: {auth}'])
+        self.assertEqual(status_code(chal_c.send(msg)), 200)
+        again = chal_c.send(msg)
+        self.assertEqual(status_code(again), 200)
+        self.assertEqual(len(header(again, 'Contact')), 1)
+        # An older CSeq in the same Call-ID fails and changes nothing.
+        chal_c.cseq -= 5
+        older = chal_c.request('REGISTER', ruri, aor,
+                               [f'Contact: {contact}', 'Expires: 0', f'Authorization: {auth}'])
+        self.assertEqual(status_code(chal_c.send(older)), 400)
+        self.assertEqual(len(self.shell.records(f'registrations {DOMAIN} 1111')), 1)
+        chal_c.close()
+        c.close()
+
+    def test_stale_nonce_gets_stale_true(self):
+        c = SipUdpClient(self.node, user='1120', domain=DOMAIN, password='pw-1120')
+        ruri, aor = f'sip:{DOMAIN}', f'sip:1120@{DOMAIN}'
+        hdrs = [f'Contact: <sip:1120@127.0.0.1:{c.port}>', 'Expires: 300']
+        first = c.send(c.request('REGISTER', ruri, aor, hdrs))
+        chal = header(first, 'WWW-Authenticate')[0]
+        time.sleep(3.5)  # past --nonce-ttl 2
+        auth = digest_authorization(chal, 'REGISTER', ruri, '1120', 'pw-1120')
+        resp = c.send(c.request('REGISTER', ruri, aor, [*hdrs, f'Authorization: {auth}']))
+        self.assertEqual(status_code(resp), 401)
+        self.assertIn('stale=true', header(resp, 'WWW-Authenticate')[0].replace(' ', ''))
+        c.close()
+
+    def test_unknown_user_gets_the_same_challenge_shape(self):
+        known = SipUdpClient(self.node, user='1130', domain=DOMAIN)
+        unknown = SipUdpClient(self.node, user='9999', domain=DOMAIN)
+        shapes = []
+        for c in (known, unknown):
+            r = c.send(c.request('REGISTER', f'sip:{DOMAIN}', f'sip:{c.user}@{DOMAIN}',
+                                 [f'Contact: <sip:{c.user}@127.0.0.1:{c.port}>']))
+            self.assertEqual(status_code(r), 401)
+            chal = header(r, 'WWW-Authenticate')[0]
+            shapes.append(sorted(p.split('=')[0].strip() for p in chal[len('Digest '):].split(',')))
+            c.close()
+        self.assertEqual(shapes[0], shapes[1])
+        c, resp = self.register(9999)
+        self.assertEqual(status_code(resp), 403)
+        c.close()
+
+    def test_disabled_extension_is_refused(self):
+        self.shell.ok(f'extension set {DOMAIN} 1140 enabled=false')
+        c, resp = self.register(1140)
+        self.assertEqual(status_code(resp), 403)
+        self.shell.ok(f'extension set {DOMAIN} 1140 enabled=true')
+        c2, resp = self.register(1140)
+        self.assertEqual(status_code(resp), 200)
+        c.close()
+        c2.close()
+
+    def test_password_change_takes_effect_on_next_register(self):
+        self.shell.ok(f'extension set {DOMAIN} 1150 extension_password=new-pw-1150')
+        c, resp = self.register(1150)
+        self.assertEqual(status_code(resp), 403)
+        c2, resp = self.register(1150, password='new-pw-1150')
+        self.assertEqual(status_code(resp), 200)
+        c.close()
+        c2.close()
+
+
+if __name__ == '__main__':
+    unittest.main()
