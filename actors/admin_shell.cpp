@@ -37,10 +37,6 @@ void finish(self_ptr self, const shell_result& r) {
   process_next(self);
 }
 
-shell_result fail(std::string reason) {
-  return shell_result{false, std::move(reason), {}};
-}
-
 // Sends `msg` to the router and answers the connection when it replies.
 template <class Message>
 void ask_router(self_ptr self, Message msg) {
@@ -48,7 +44,7 @@ void ask_router(self_ptr self, Message msg) {
   self->request(self->state.ctx->router, answer_timeout, std::move(msg))
     .then([=](const shell_result& r) { finish(self, r); },
           [=](const caf::error& err) {
-            finish(self, fail("internal: " + self->system().render(err)));
+            finish(self, shell_error("internal: " + self->system().render(err)));
           });
 }
 
@@ -74,9 +70,9 @@ shell_result registrations(self_ptr self, const std::string& domain,
                            const std::string& number) {
   auto& store = *self->state.ctx->store;
   if (!store.tenant(domain))
-    return fail("no tenant " + domain);
+    return shell_error("no tenant " + domain);
   if (!number.empty() && !store.extension(domain, number))
-    return fail("no extension " + number);
+    return shell_error("no extension " + number);
   auto now = self->state.ctx->now();
   auto list = number.empty() ? store.bindings(domain) : store.bindings(domain, number);
   shell_result r;
@@ -125,25 +121,25 @@ void tenant_command(self_ptr self, const words_t& w) {
   }
   auto domain = domain_arg(w, 2, err);
   if (!err.empty())
-    return write(self, fail(err));
+    return write(self, shell_error(err));
   if (sub == "show") {
     auto t = store.tenant(domain);
     if (!t)
-      return write(self, fail("no tenant " + domain));
+      return write(self, shell_error("no tenant " + domain));
     return write(self, shell_result{true, {}, {shell::format_record(tenant_fields(*t, store))}});
   }
   if (sub == "add") {
     tenant_add cmd{domain, {}};
     if (auto e = shell::parse_fields(w, 3, cmd.fields); !e.empty())
-      return write(self, fail(e));
+      return write(self, shell_error(e));
     return ask_router(self, std::move(cmd));
   }
   if (sub == "del") {
     if (w.size() != 3)
-      return write(self, fail("usage: tenant del DOMAIN"));
+      return write(self, shell_error("usage: tenant del DOMAIN"));
     return ask_router(self, tenant_del{domain});
   }
-  write(self, fail("usage: tenant add|list|show|del ..."));
+  write(self, shell_error("usage: tenant add|list|show|del ..."));
 }
 
 void extension_command(self_ptr self, const words_t& w) {
@@ -153,10 +149,10 @@ void extension_command(self_ptr self, const words_t& w) {
   std::string err;
   auto domain = domain_arg(w, 2, err);
   if (!err.empty())
-    return write(self, fail(err));
+    return write(self, shell_error(err));
   if (sub == "list") {
     if (!store.tenant(domain))
-      return write(self, fail("no tenant " + domain));
+      return write(self, shell_error("no tenant " + domain));
     shell_result r;
     for (auto& e : store.extensions(domain))
       r.lines.push_back(shell::format_record(describe_extension(e)));
@@ -164,7 +160,7 @@ void extension_command(self_ptr self, const words_t& w) {
   }
   if (sub == "import") {
     if (!store.tenant(domain))
-      return write(self, fail("no tenant " + domain));
+      return write(self, shell_error("no tenant " + domain));
     st.importing = true;
     st.import_domain = domain;
     st.import_header.clear();
@@ -176,14 +172,14 @@ void extension_command(self_ptr self, const words_t& w) {
     return; // answered after the line "."
   }
   if (w.size() < 4)
-    return write(self, fail("missing NUMBER"));
+    return write(self, shell_error("missing NUMBER"));
   auto number = w[3];
   if (sub == "show") {
     if (!store.tenant(domain))
-      return write(self, fail("no tenant " + domain));
+      return write(self, shell_error("no tenant " + domain));
     auto e = store.extension(domain, number);
     if (!e)
-      return write(self, fail("no extension " + number));
+      return write(self, shell_error("no extension " + number));
     return write(self, shell_result{true, {}, {shell::format_record(describe_extension(*e))}});
   }
   extension_cmd cmd;
@@ -198,21 +194,21 @@ void extension_command(self_ptr self, const words_t& w) {
     cmd.op = extension_op::del;
   } else if (sub == "copy") {
     if (w.size() < 5)
-      return write(self, fail("usage: extension copy DOMAIN FROM TO [extension_password=..]"));
+      return write(self, shell_error("usage: extension copy DOMAIN FROM TO [extension_password=..]"));
     cmd.op = extension_op::copy;
     cmd.target = w[4];
     first_field = 5;
   } else {
-    return write(self, fail("usage: extension add|set|show|del|list|copy|import ..."));
+    return write(self, shell_error("usage: extension add|set|show|del|list|copy|import ..."));
   }
   if (auto e = shell::parse_fields(w, first_field, cmd.fields); !e.empty())
-    return write(self, fail(e));
+    return write(self, shell_error(e));
   if (auto e = hash_password_fields(cmd.fields); !e.empty())
-    return write(self, fail(e));
+    return write(self, shell_error(e));
   if (cmd.op == extension_op::set && cmd.fields.empty())
-    return write(self, fail("nothing to set"));
+    return write(self, shell_error("nothing to set"));
   if (cmd.op == extension_op::del && !cmd.fields.empty())
-    return write(self, fail("usage: extension del DOMAIN NUMBER"));
+    return write(self, shell_error("usage: extension del DOMAIN NUMBER"));
   ask_router(self, std::move(cmd));
 }
 
@@ -222,12 +218,12 @@ void import_line(self_ptr self, const std::string& line) {
   if (line == ".") {
     st.importing = false;
     if (!st.import_error.empty())
-      return finish(self, fail(st.import_error));
+      return finish(self, shell_error(st.import_error));
     if (st.import_header.empty())
-      return finish(self, fail("no CSV header line"));
+      return finish(self, shell_error("no CSV header line"));
     for (std::size_t i = 0; i < st.import_cmd.rows.size(); ++i)
       if (auto e = hash_password_fields(st.import_cmd.rows[i]); !e.empty())
-        return finish(self, fail("line " + std::to_string(st.import_cmd.row_lines[i]) + ": " + e));
+        return finish(self, shell_error("line " + std::to_string(st.import_cmd.row_lines[i]) + ": " + e));
     return ask_router(self, std::move(st.import_cmd));
   }
   ++st.import_line;
@@ -263,11 +259,11 @@ void import_line(self_ptr self, const std::string& line) {
 
 void login(self_ptr self, const words_t& w) {
   if (w.size() != 3 || w[1] != "admin")
-    return write(self, fail("usage: login admin PASSWORD"));
+    return write(self, shell_error("usage: login admin PASSWORD"));
   auto stored = self->state.ctx->store->meta("admin_password_hash");
   if (!stored || !password::verify(w[2], *stored)) {
     log::warn("shell: failed login on connection ", self->state.conn);
-    return write(self, fail("wrong password"));
+    return write(self, shell_error("wrong password"));
   }
   self->state.logged_in = true;
   write(self, shell_result{});
@@ -279,7 +275,7 @@ void command(self_ptr self, const std::string& line) {
     return import_line(self, line);
   auto words = shell::split_words(line);
   if (!words)
-    return write(self, fail("unterminated quote"));
+    return write(self, shell_error("unterminated quote"));
   if (words->empty())
     return; // blank line: nothing to answer
   auto& w = *words;
@@ -290,7 +286,7 @@ void command(self_ptr self, const std::string& line) {
   if (w[0] == "login")
     return login(self, w);
   if (!st.logged_in)
-    return write(self, fail("login required"));
+    return write(self, shell_error("login required"));
   if (w[0] == "tenant")
     return tenant_command(self, w);
   if (w[0] == "extension")
@@ -301,12 +297,12 @@ void command(self_ptr self, const std::string& line) {
     std::string err;
     auto domain = domain_arg(w, 1, err);
     if (!err.empty())
-      return write(self, fail(err));
+      return write(self, shell_error(err));
     if (w.size() > 3)
-      return write(self, fail("usage: registrations DOMAIN [NUMBER]"));
+      return write(self, shell_error("usage: registrations DOMAIN [NUMBER]"));
     return write(self, registrations(self, domain, w.size() == 3 ? w[2] : ""));
   }
-  write(self, fail("unknown command '" + w[0] + "' (try help)"));
+  write(self, shell_error("unknown command '" + w[0] + "' (try help)"));
 }
 
 void process_next(self_ptr self) {

@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/activation.hpp"
 #include "actors/digest.hpp"
 #include "actors/extension.hpp"
 #include "actors/extension_fields.hpp"
@@ -18,27 +19,19 @@ namespace {
 
 using self_ptr = caf::stateful_actor<tenant_state>*;
 
-shell_result fail(std::string reason) {
-  return shell_result{false, std::move(reason), {}};
-}
-
 // Returns the extension's actor, activating it from storage; invalid if the
 // extension does not exist.
 caf::actor activate(self_ptr self, const std::string& number) {
   auto& st = self->state;
-  auto key = extension_key(st.rec.domain, number);
-  if (auto a = st.ctx->dir->lookup(key))
-    return a;
-  auto rec = st.ctx->store->extension(st.rec.domain, number);
-  if (!rec)
-    return {};
-  auto spawned = self->spawn<caf::linked>(extension_actor, st.ctx,
-                             caf::actor_cast<caf::actor>(self), std::move(*rec));
-  auto owner = st.ctx->dir->register_first_wins(key, spawned);
-  if (owner != spawned)
-    self->send_exit(spawned, caf::exit_reason::user_shutdown);
-  st.active.insert(number);
-  return owner;
+  auto a = activate_child(self, *st.ctx->dir, extension_key(st.rec.domain, number), [&] {
+    auto rec = st.ctx->store->extension(st.rec.domain, number);
+    return rec ? self->spawn<caf::linked>(extension_actor, st.ctx,
+                                          caf::actor_cast<caf::actor>(self), std::move(*rec))
+               : caf::actor{};
+  });
+  if (a)
+    st.active.insert(number);
+  return a;
 }
 
 void forget(self_ptr self, const std::string& number, const caf::actor& a) {
@@ -68,7 +61,7 @@ caf::result<shell_result> create(self_ptr self,
                      for (auto& r : recs)
                        self->state.creating.erase(r.number);
                      if (!err.empty())
-                       rp.deliver(fail("storage: " + err));
+                       rp.deliver(shell_error("storage: " + err));
                      else
                        rp.deliver(shell_result{true, {}, lines});
                    });
@@ -85,12 +78,12 @@ storage::extension_record blank(self_ptr self, const std::string& number) {
 
 caf::result<shell_result> handle_add(self_ptr self, extension_cmd& cmd) {
   if (!valid_extension_number(cmd.number))
-    return fail("extension number must be 3-64 digits");
+    return shell_error("extension number must be 3-64 digits");
   if (taken(self, cmd.number))
-    return fail("extension " + cmd.number + " exists");
+    return shell_error("extension " + cmd.number + " exists");
   auto rec = blank(self, cmd.number);
   if (auto err = apply_extension_fields(rec, cmd.fields, true); !err.empty())
-    return fail(err);
+    return shell_error(err);
   return create(self, {std::move(rec)}, {});
 }
 
@@ -98,15 +91,15 @@ caf::result<shell_result> handle_copy(self_ptr self, extension_cmd& cmd) {
   auto& st = self->state;
   auto from = st.ctx->store->extension(st.rec.domain, cmd.number);
   if (!from)
-    return fail("no extension " + cmd.number);
+    return shell_error("no extension " + cmd.number);
   if (!valid_extension_number(cmd.target))
-    return fail("extension number must be 3-64 digits");
+    return shell_error("extension number must be 3-64 digits");
   if (taken(self, cmd.target))
-    return fail("extension " + cmd.target + " exists");
+    return shell_error("extension " + cmd.target + " exists");
   auto rec = blank(self, cmd.target);
   copy_extension_settings(*from, rec);
   if (auto err = apply_extension_fields(rec, cmd.fields, true); !err.empty())
-    return fail(err);
+    return shell_error(err);
   return create(self, {std::move(rec)}, {});
 }
 
@@ -120,16 +113,16 @@ caf::result<shell_result> handle_import(self_ptr self, extension_cmd& cmd) {
       if (k == "extension_number")
         number = v;
     if (!valid_extension_number(number))
-      return fail(where + "extension_number must be 3-64 digits");
+      return shell_error(where + "extension_number must be 3-64 digits");
     if (!seen.insert(number).second || taken(self, number))
-      return fail(where + "extension " + number + " exists");
+      return shell_error(where + "extension " + number + " exists");
     auto rec = blank(self, number);
     if (auto err = apply_extension_fields(rec, cmd.rows[i], true); !err.empty())
-      return fail(where + err);
+      return shell_error(where + err);
     recs.push_back(std::move(rec));
   }
   if (recs.empty())
-    return fail("no extension to import");
+    return shell_error("no extension to import");
   auto count = "imported=" + std::to_string(recs.size());
   return create(self, std::move(recs), {count});
 }
@@ -196,14 +189,14 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
         case extension_op::del: {
           auto ext = activate(self, cmd.number);
           if (!ext)
-            return fail("no extension " + cmd.number);
+            return shell_error("no extension " + cmd.number);
           if (cmd.op == extension_op::del)
             forget(self, cmd.number, ext);
           self->delegate(ext, std::move(cmd));
           return caf::delegated<shell_result>{};
         }
       }
-      return fail("unsupported operation");
+      return shell_error("unsupported operation");
     },
     [=](const tenant_del&) -> caf::result<shell_result> {
       auto& st = self->state;
@@ -214,7 +207,7 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
                        [self, rp](const std::string& err) mutable {
                          auto& st = self->state;
                          if (!err.empty()) {
-                           rp.deliver(fail("storage: " + err));
+                           rp.deliver(shell_error("storage: " + err));
                            return;
                          }
                          for (auto number : st.active) {

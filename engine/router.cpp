@@ -5,6 +5,7 @@
 #include <cctype>
 #include <sys/stat.h>
 
+#include "actors/activation.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/messages/registration.hpp"
 #include "actors/messages/shell.hpp"
@@ -19,47 +20,38 @@ namespace {
 
 using self_ptr = caf::stateful_actor<router_state>*;
 
-shell_result fail(std::string reason) {
-  return shell_result{false, std::move(reason), {}};
-}
-
 caf::actor activate(self_ptr self, const std::string& domain) {
   auto& st = self->state;
-  auto key = tenant_key(domain);
-  if (auto a = st.ctx->dir->lookup(key))
-    return a;
-  auto rec = st.ctx->store->tenant(domain);
-  if (!rec)
-    return {};
-  auto spawned = self->spawn<caf::linked>(tenant_actor, st.ctx, std::move(*rec));
-  auto owner = st.ctx->dir->register_first_wins(key, spawned);
-  if (owner != spawned)
-    self->send_exit(spawned, caf::exit_reason::user_shutdown);
-  st.active.insert(domain);
-  return owner;
+  auto a = activate_child(self, *st.ctx->dir, tenant_key(domain), [&] {
+    auto rec = st.ctx->store->tenant(domain);
+    return rec ? self->spawn<caf::linked>(tenant_actor, st.ctx, std::move(*rec)) : caf::actor{};
+  });
+  if (a)
+    st.active.insert(domain);
+  return a;
 }
 
 caf::result<shell_result> handle_add(self_ptr self, tenant_add& cmd) {
   auto& st = self->state;
   auto domain = normalize_domain(cmd.domain);
   if (domain.empty())
-    return fail("'" + cmd.domain + "' is not a domain name");
+    return shell_error("'" + cmd.domain + "' is not a domain name");
   if (st.creating.count(domain) > 0 || st.ctx->store->tenant(domain))
-    return fail("tenant " + domain + " exists");
+    return shell_error("tenant " + domain + " exists");
   storage::tenant_record rec;
   rec.domain = domain;
   rec.name = domain;
   for (auto& [k, v] : cmd.fields) {
     if (k == "name") {
       if (v.empty() || v.size() > 128)
-        return fail("name must be 1-128 characters");
+        return shell_error("name must be 1-128 characters");
       rec.name = v;
     } else if (k == "timezone") {
       if (!valid_timezone(v))
-        return fail("unknown time zone '" + v + "'");
+        return shell_error("unknown time zone '" + v + "'");
       rec.timezone = v;
     } else {
-      return fail("unknown field '" + k + "'");
+      return shell_error("unknown field '" + k + "'");
     }
   }
   storage::batch b;
@@ -70,7 +62,7 @@ caf::result<shell_result> handle_add(self_ptr self, tenant_add& cmd) {
                    [self, rp, domain](const std::string& err) mutable {
                      self->state.creating.erase(domain);
                      if (!err.empty())
-                       rp.deliver(fail("storage: " + err));
+                       rp.deliver(shell_error("storage: " + err));
                      else
                        rp.deliver(shell_result{});
                    });
@@ -146,7 +138,7 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
       auto domain = normalize_domain(cmd.domain);
       auto t = activate(self, domain);
       if (!t)
-        return fail("no tenant " + cmd.domain);
+        return shell_error("no tenant " + cmd.domain);
       self->state.active.erase(domain);
       self->delegate(t, std::move(cmd));
       return caf::delegated<shell_result>{};
@@ -154,7 +146,7 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
     [=](extension_cmd& cmd) -> caf::result<shell_result> {
       auto t = activate(self, normalize_domain(cmd.domain));
       if (!t)
-        return fail("no tenant " + cmd.domain);
+        return shell_error("no tenant " + cmd.domain);
       self->delegate(t, std::move(cmd));
       return caf::delegated<shell_result>{};
     },

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include <re.h>
+#define DEBUG_MODULE "actorpbx"
+#define DEBUG_LEVEL 5
 #include <re_dbg.h>
 #undef MIN
 #undef MAX

@@ -46,6 +46,11 @@ typename Inspector::result_type inspect(Inspector& f, shell_result& x) {
   return f(caf::meta::type_name("shell_result"), x.ok, x.error, x.lines);
 }
 
+/// An answer that is `ERR reason`.
+inline shell_result shell_error(std::string reason) {
+  return shell_result{false, std::move(reason), {}};
+}
+
 /// Tenant commands, handled by the router (add/list) and the tenant actor.
 struct tenant_add {
   std::string domain;
