@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -323,6 +324,35 @@ class Node:
 
 
 # ---------------------------------------------------------------- SIP helpers
+
+class NodeCase(unittest.TestCase):
+    """One node for a whole test class, provisioned through the shell before the first test.
+
+    Class attributes: NODE_KWARGS (for Node), DOMAIN (a tenant to add, or None) and
+    EXTENSIONS ({number: extension_password}) to create in it."""
+
+    NODE_KWARGS = {}
+    DOMAIN = None
+    EXTENSIONS = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.node = Node(**cls.NODE_KWARGS)
+        try:
+            cls.node.start()
+            if cls.DOMAIN:
+                with cls.node.shell() as sh:
+                    sh.ok(f'tenant add {cls.DOMAIN}')
+                    for number, password in cls.EXTENSIONS.items():
+                        sh.ok(f'extension add {cls.DOMAIN} {number} extension_password={password}')
+        except BaseException:
+            cls.node.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.cleanup()
+
 
 def run_sipp(scenario, node, inf=None, m=1, extra=(), timeout=30, transport='u1'):
     """Run a SIPp scenario against the node; returns the CompletedProcess (output captured)."""

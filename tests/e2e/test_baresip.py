@@ -22,7 +22,7 @@ import unittest
 import wave
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HOST, Node, free_port, require_tool, wait_until
+from harness import HOST, NodeCase, free_port, require_tool, wait_until
 
 DOMAIN = 'phones.example.test'
 MODULE_DIR = '/usr/lib/baresip/modules'
@@ -183,23 +183,9 @@ ctrl_tcp_listen\t\t{HOST}:{self.ctrl_port}
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class TestBaresipRegistration(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.node = Node()
-        try:
-            cls.node.start()
-            with cls.node.shell() as sh:
-                sh.ok(f'tenant add {DOMAIN}')
-                sh.ok(f'extension add {DOMAIN} 101 extension_password=bs-pass-101')
-                sh.ok(f'extension add {DOMAIN} 102 extension_password=bs-pass-102')
-        except BaseException:
-            cls.node.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.node.cleanup()
+class TestBaresipRegistration(NodeCase):
+    DOMAIN = DOMAIN
+    EXTENSIONS = {101: 'bs-pass-101', 102: 'bs-pass-102'}
 
     def phone(self, user, password):
         b = Baresip(self.node, user, password)

@@ -8,7 +8,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Node, SipUdpClient, digest_authorization, header, parse_kv, status_code,
+from harness import (NodeCase, SipUdpClient, digest_authorization, header, parse_kv, status_code,
                      wait_until)
 
 DOMAIN = 'reg.example.test'
@@ -20,14 +20,15 @@ def stats(shell):
     return {k: int(v) for k, v in rows[0].items()}
 
 
-class Registrar(unittest.TestCase):
+class Registrar(NodeCase):
+    # Short idle period so passivation is observable; nonces expire after 2 s.
+    NODE_KWARGS = {'extra_args': ['--passivate-after', '1', '--nonce-ttl', '2']}
+    DOMAIN = DOMAIN
+
     @classmethod
     def setUpClass(cls):
-        # Short idle period so passivation is observable; nonces expire after 2 s.
-        cls.node = Node(extra_args=['--passivate-after', '1', '--nonce-ttl', '2'])
-        cls.node.start()
+        super().setUpClass()
         cls.shell = cls.node.shell()
-        cls.shell.ok(f'tenant add {DOMAIN}')
         lines = [f'extension import {DOMAIN}', 'extension_number,extension_password']
         lines += [f'{n},pw-{n}' for n in range(1000, 1200)]
         lines.append('.')
@@ -37,7 +38,7 @@ class Registrar(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.shell.close()
-        cls.node.cleanup()
+        super().tearDownClass()
 
     def register(self, number, expires=300, password=None):
         c = SipUdpClient(self.node, user=str(number), domain=DOMAIN, password=f'pw-{number}')

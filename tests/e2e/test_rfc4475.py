@@ -44,7 +44,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HOST, Node, data_file, digest_authorization, header, options_ping, parse_kv,
+from harness import (HOST, NodeCase, data_file, digest_authorization, header, options_ping, parse_kv,
                      status_code)
 
 DOMAIN = 'torture.example.test'
@@ -144,23 +144,9 @@ def first_line(b):
     return b.split(b'\r\n', 1)[0].decode('utf-8', errors='replace') if b else None
 
 
-class Rfc4475(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.node = Node()
-        try:
-            cls.node.start()
-            with cls.node.shell() as sh:
-                sh.ok(f'tenant add {DOMAIN}')
-                for n, pw in PASSWORDS.items():
-                    sh.ok(f'extension add {DOMAIN} {n} extension_password={pw}')
-        except BaseException:
-            cls.node.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.node.cleanup()
+class Rfc4475(NodeCase):
+    DOMAIN = DOMAIN
+    EXTENSIONS = PASSWORDS
 
     def setUp(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -7,7 +7,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Node, SipUdpClient, parse_kv, kv_quote, status_code
+from harness import NodeCase, SipUdpClient, parse_kv, kv_quote, status_code
 
 PW = 'admin-secret-1'
 
@@ -16,21 +16,10 @@ def find(records, key, value):
     return [r for r in records if r.get(key) == value]
 
 
-class ShellNodeCase(unittest.TestCase):
+class ShellNodeCase(NodeCase):
     """One node for the whole class; each test uses its own tenant domain."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.node = Node(admin_password=PW)
-        try:
-            cls.node.start()
-        except BaseException:
-            cls.node.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.node.cleanup()
+    NODE_KWARGS = {'admin_password': PW}
 
     def setUp(self):
         self.sh = self.node.shell()
@@ -62,19 +51,8 @@ class ShellNodeCase(unittest.TestCase):
         return sorted(r['extension_number'] for r in self.sh.records(f'extension list {domain}'))
 
 
-class TestLogin(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.node = Node(admin_password=PW)
-        try:
-            cls.node.start()
-        except BaseException:
-            cls.node.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.node.cleanup()
+class TestLogin(NodeCase):
+    NODE_KWARGS = {'admin_password': PW}
 
     def test_commands_before_login_are_refused(self):
         with self.node.shell(login=False) as sh:
