@@ -150,6 +150,12 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
     st.writes.submit(self, *ctx->store, std::move(expired), [](const std::string&) {});
   return {
     [=](register_request& req) {
+      // Once we asked to be forgotten, the tenant owns routing: it handles
+      // our request after the passivate_request and activates a fresh actor.
+      if (self->state.passivating) {
+        self->send(self->state.tenant, std::move(req));
+        return;
+      }
       self->state.active_since_check = true;
       handle_register(self, req);
     },
@@ -157,6 +163,10 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
     [=](const write_done& w) { self->state.writes.done(w); },
     [=](extension_cmd& cmd) -> caf::result<shell_result> {
       auto& st = self->state;
+      if (st.passivating) {
+        self->delegate(st.tenant, std::move(cmd));
+        return caf::delegated<shell_result>{};
+      }
       st.active_since_check = true;
       if (cmd.op == extension_op::set) {
         auto next = st.rec;

@@ -17,6 +17,15 @@ outcome fail(std::uint16_t code, std::string reason,
   return out;
 }
 
+std::vector<storage::binding_record>
+current_live(const std::vector<storage::binding_record>& current, std::int64_t now) {
+  std::vector<storage::binding_record> live;
+  for (auto& b : current)
+    if (b.expires_at > now)
+      live.push_back(b);
+  return live;
+}
+
 } // namespace
 
 outcome apply(const std::vector<storage::binding_record>& current,
@@ -112,6 +121,8 @@ outcome apply(const std::vector<storage::binding_record>& current,
       live.push_back(rec);
     out.upserts.push_back(std::move(rec));
   }
+  if (live.size() > cfg.max_bindings)
+    return fail(403, "Too Many Contacts", current_live(current, now), out.removed);
   out.bindings = std::move(live);
   return out;
 }

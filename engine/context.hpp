@@ -18,6 +18,7 @@ struct registrar_settings {
   std::uint32_t max_expires = 3600;
   std::uint32_t default_expires = 3600;
   std::uint32_t nonce_ttl = 300;
+  std::uint32_t max_bindings = 20; // per extension: one user's phones, not a flood
 };
 
 struct node_context {

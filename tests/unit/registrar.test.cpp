@@ -120,6 +120,20 @@ TEST_CASE("CSeq ordering within a Call-ID") {
         == 200);
 }
 
+TEST_CASE("an extension holds a bounded number of contacts") {
+  auto s = cfg();
+  s.max_bindings = 2;
+  auto out = registrar::apply({}, req({contact("sip:a@h", 300), contact("sip:b@h", 300)}), s, 1000);
+  REQUIRE(out.code == 200);
+  auto third = registrar::apply(out.bindings, req({contact("sip:c@h", 300)}, -1, "c2", 1), s, 1000);
+  CHECK(third.code == 403);
+  CHECK(third.upserts.empty());
+  CHECK(third.bindings.size() == 2);
+  // Refreshing an existing one is fine.
+  CHECK(registrar::apply(out.bindings, req({contact("sip:a@h", 300)}, -1, "c1", 2), s, 1000).code
+        == 200);
+}
+
 TEST_CASE("expired bindings are dropped") {
   auto out = registrar::apply({}, req({contact("sip:a@h", 60)}), cfg(), 1000);
   auto later = registrar::apply(out.bindings, req({}, -1, "c1", 2), cfg(), 1061);
