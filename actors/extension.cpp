@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include "actors/digest.hpp"
+#include "actors/call.hpp"
 #include "actors/extension_fields.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/messages/registration.hpp"
@@ -125,7 +126,54 @@ void handle_expired(self_ptr self, const binding_expired& e) {
   st.writes.submit(self, *st.ctx->store, std::move(b), [](const std::string&) {});
 }
 
+// The caller's side of an INVITE: digest (407 with the same anti-probing
+// rule as REGISTER), then a call actor carries the call.
+void handle_offer(self_ptr self, call_offer& offer) {
+  auto& st = self->state;
+  auto* ctx = st.ctx;
+  auto now = ctx->now();
+  auto verdict = digest::check(offer.auth, st.rec.number, st.rec.domain, st.rec.sip_password,
+                               "INVITE", ctx->nonce_secret, now, ctx->registrar.nonce_ttl);
+  if (verdict == digest::verdict::ok && !st.rec.enabled)
+    verdict = digest::verdict::forbidden;
+  if (verdict != digest::verdict::ok) {
+    send_auth_failure(ctx, offer.leg, verdict, st.rec.domain);
+    return;
+  }
+  self->spawn(call_actor, ctx, st.tenant, std::move(offer));
+}
+
+callee_targets targets(self_ptr self) {
+  auto& st = self->state;
+  callee_targets t;
+  t.no_answer_timeout = st.rec.no_answer_timeout;
+  auto now = st.ctx->now();
+  for (auto& [contact, b] : st.bindings)
+    if (b.rec.expires_at > now)
+      t.targets.push_back(call_target{contact, {b.rec.received_ip, b.rec.received_port,
+                                                b.rec.transport}});
+  t.code = t.targets.empty() ? 480 : 200;
+  return t;
+}
+
 } // namespace
+
+void send_auth_failure(node_context* ctx, std::uint64_t leg, digest::verdict v,
+                       const std::string& realm) {
+  leg_command c;
+  c.leg = leg;
+  if (v == digest::verdict::forbidden) {
+    c.what = leg_command::op::reject;
+    c.code = 403;
+    c.reason = "Forbidden";
+  } else {
+    c.what = leg_command::op::challenge;
+    c.realm = realm;
+    c.nonce = digest::make_nonce(ctx->nonce_secret, realm, ctx->now());
+    c.stale = v == digest::verdict::stale_challenge;
+  }
+  ctx->sip->leg(std::move(c));
+}
 
 caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
                               node_context* ctx, caf::actor tenant,
@@ -160,6 +208,22 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
       handle_register(self, req);
     },
     [=](const binding_expired& e) { handle_expired(self, e); },
+    [=](call_offer& offer) {
+      if (self->state.passivating) {
+        self->send(self->state.tenant, std::move(offer));
+        return;
+      }
+      self->state.active_since_check = true;
+      handle_offer(self, offer);
+    },
+    [=](const callee_query&) -> caf::result<callee_targets> {
+      if (self->state.passivating) {
+        self->delegate(self->state.tenant, callee_query{self->state.rec.number});
+        return caf::delegated<callee_targets>{};
+      }
+      self->state.active_since_check = true;
+      return targets(self);
+    },
     [=](const write_done& w) { self->state.writes.done(w); },
     [=](extension_cmd& cmd) -> caf::result<shell_result> {
       auto& st = self->state;

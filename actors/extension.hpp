@@ -10,6 +10,7 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/digest.hpp"
 #include "actors/write_tracker.hpp"
 #include "engine/context.hpp"
 #include "storage/records.hpp"
@@ -30,6 +31,10 @@ struct extension_state {
   bool passivating = false;
   bool active_since_check = true;
 };
+
+/// Answers a call leg whose digest check failed: 407 with a fresh nonce, or 403.
+void send_auth_failure(node_context* ctx, std::uint64_t leg, digest::verdict v,
+                       const std::string& realm);
 
 caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
                               node_context* ctx, caf::actor tenant,

@@ -6,6 +6,7 @@
 #include "actors/digest.hpp"
 #include "actors/extension.hpp"
 #include "actors/extension_fields.hpp"
+#include "actors/messages/call.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/messages/registration.hpp"
 #include "actors/messages/shell.hpp"
@@ -169,6 +170,24 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
   });
   return {
     [=](register_request& req) { handle_register(self, req); },
+    [=](call_offer& offer) {
+      if (auto ext = activate(self, offer.caller)) {
+        self->send(ext, std::move(offer));
+        return;
+      }
+      // An unknown caller is challenged like a known one with a wrong password.
+      auto& st = self->state;
+      auto v = digest::check(offer.auth, offer.caller, st.rec.domain, std::nullopt, "INVITE",
+                             st.ctx->nonce_secret, st.ctx->now(), st.ctx->registrar.nonce_ttl);
+      send_auth_failure(st.ctx, offer.leg, v, st.rec.domain);
+    },
+    [=](callee_query& q) -> caf::result<callee_targets> {
+      auto ext = valid_extension_number(q.number) ? activate(self, q.number) : caf::actor{};
+      if (!ext)
+        return callee_targets{404, {}, 0};
+      self->delegate(ext, std::move(q));
+      return caf::delegated<callee_targets>{};
+    },
     [=](const activate_extension& a) { activate(self, a.number); },
     [=](const write_done& w) { self->state.writes.done(w); },
     [=](const passivate_request& p) {

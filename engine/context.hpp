@@ -1,6 +1,7 @@
 #pragma once
 // What every domain actor of a node needs, handed to it at spawn.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -30,6 +31,7 @@ struct node_context {
   std::chrono::seconds idle_passivation{60}; // extension actors with no binding
   caf::actor router;                         // entry point for tenants
   std::function<std::int64_t()> now;         // unix seconds; tests fix it
+  std::atomic<std::uint64_t> next_leg{1ull << 62}; // B-leg ids (the SIP thread counts from 1)
 };
 
 } // namespace pbx

@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/messages/call.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/messages/registration.hpp"
 #include "actors/messages/shell.hpp"
@@ -29,6 +30,12 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<binding_update>("binding_update");
   cfg.add_message_type<binding_expired>("binding_expired");
   cfg.add_message_type<expiry_tick>("expiry_tick");
+  cfg.add_message_type<call_offer>("call_offer");
+  cfg.add_message_type<callee_query>("callee_query");
+  cfg.add_message_type<call_target>("call_target");
+  cfg.add_message_type<std::vector<call_target>>("call_targets");
+  cfg.add_message_type<callee_targets>("callee_targets");
+  cfg.add_message_type<leg_event>("leg_event");
 }
 
 } // namespace pbx

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "actors/activation.hpp"
+#include "actors/messages/call.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/messages/registration.hpp"
 #include "actors/messages/shell.hpp"
@@ -125,6 +126,18 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
       r.code = 404;
       r.reason = "Domain Not Found";
       self->state.ctx->sip->reply(std::move(r));
+    },
+    [=](call_offer& offer) {
+      if (auto t = activate(self, offer.domain)) {
+        self->send(t, std::move(offer));
+        return;
+      }
+      leg_command c;
+      c.what = leg_command::op::reject;
+      c.leg = offer.leg;
+      c.code = 404;
+      c.reason = "Domain Not Found";
+      self->state.ctx->sip->leg(std::move(c));
     },
     [=](activate_extension& a) {
       if (auto t = activate(self, a.domain))

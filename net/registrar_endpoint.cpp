@@ -13,7 +13,7 @@ namespace pbx::net {
 
 namespace {
 
-constexpr const char* allow_hdr = "Allow: REGISTER, OPTIONS\r\n";
+constexpr const char* allow_hdr = "Allow: REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL\r\n";
 
 std::string lower(std::string s) {
   for (auto& c : s)
@@ -50,35 +50,6 @@ std::string params_without_expires(const struct pl& params) {
     pos = next;
   }
   return out;
-}
-
-void decode_auth(const struct sip_msg* msg, digest_credentials& out) {
-  auto* hdr = sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION);
-  if (!hdr)
-    return;
-  out.present = true;
-  size_t n = 0;
-  while (n < hdr->val.l && hdr->val.p[n] != ' ' && hdr->val.p[n] != '\t')
-    ++n;
-  out.scheme.assign(hdr->val.p, n);
-  if (strcasecmp(out.scheme.c_str(), "Digest") != 0)
-    return;
-  struct httpauth_digest_resp r;
-  if (httpauth_digest_response_decode(&r, &hdr->val) != 0) {
-    out.scheme = "Digest-malformed";
-    return;
-  }
-  out.username = to_string(r.username);
-  out.realm = to_string(r.realm);
-  out.nonce = to_string(r.nonce);
-  out.uri = to_string(r.uri);
-  out.response = to_string(r.response);
-  out.qop = to_string(r.qop);
-  out.nc = to_string(r.nc);
-  out.cnonce = to_string(r.cnonce);
-  struct pl alg;
-  if (re_regex(hdr->val.p, hdr->val.l, "algorithm=[\"]*[^,\" \t\r\n]+", nullptr, &alg) == 0)
-    out.algorithm = to_string(alg);
 }
 
 struct contact_ctx {
@@ -135,6 +106,39 @@ std::string uri_user(const struct pl& user) {
 
 } // namespace
 
+void decode_credentials(const struct sip_msg* msg, enum sip_hdrid id, digest_credentials& out) {
+  auto* hdr = sip_msg_hdr(msg, id);
+  if (!hdr)
+    return;
+  out.present = true;
+  size_t n = 0;
+  while (n < hdr->val.l && hdr->val.p[n] != ' ' && hdr->val.p[n] != '\t')
+    ++n;
+  out.scheme.assign(hdr->val.p, n);
+  if (strcasecmp(out.scheme.c_str(), "Digest") != 0)
+    return;
+  struct httpauth_digest_resp r;
+  if (httpauth_digest_response_decode(&r, &hdr->val) != 0) {
+    out.scheme = "Digest-malformed";
+    return;
+  }
+  out.username = to_string(r.username);
+  out.realm = to_string(r.realm);
+  out.nonce = to_string(r.nonce);
+  out.uri = to_string(r.uri);
+  out.response = to_string(r.response);
+  out.qop = to_string(r.qop);
+  out.nc = to_string(r.nc);
+  out.cnonce = to_string(r.cnonce);
+  struct pl alg;
+  if (re_regex(hdr->val.p, hdr->val.l, "algorithm=[\"]*[^,\" \t\r\n]+", nullptr, &alg) == 0)
+    out.algorithm = to_string(alg);
+}
+
+std::string lower_host(const struct pl& host) {
+  return lower(to_string(host));
+}
+
 void reply_plain(struct sip* sip, const struct sip_msg* msg, uint16_t code,
                  const char* reason, const char* extra) {
   sip_replyf(sip, msg, code, reason, "%sContent-Length: 0\r\n\r\n", extra);
@@ -171,12 +175,13 @@ bool sip_stack::impl::on_request(const struct sip_msg* msg) {
     on_register(msg);
   } else if (pl_strcmp(&msg->met, "OPTIONS") == 0) {
     reply_plain(sip, msg, 200, "OK",
-                "Allow: REGISTER, OPTIONS\r\nAccept: application/sdp\r\n");
-  } else if (pl_strcmp(&msg->met, "ACK") == 0) {
-    // nop: no INVITE server transactions yet
+                "Allow: REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL\r\nAccept: application/sdp\r\n");
+  } else if (pl_strcmp(&msg->met, "INVITE") == 0 || pl_strcmp(&msg->met, "ACK") == 0
+             || pl_strcmp(&msg->met, "BYE") == 0 || pl_strcmp(&msg->met, "CANCEL") == 0
+             || pl_strcmp(&msg->met, "INFO") == 0) {
+    return false; // dialogs: libre's sipsess (call_legs.cpp) takes them
   } else {
-    static const char* known[] = {"INVITE", "BYE", "CANCEL", "INFO", "PRACK",
-                                  "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER",
+    static const char* known[] = {"PRACK", "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER",
                                   "MESSAGE", "PUBLISH"};
     bool is_known = false;
     for (auto* m : known)
@@ -215,7 +220,7 @@ void sip_stack::impl::on_register(const struct sip_msg* msg) {
       return;
     }
   }
-  decode_auth(msg, req.auth);
+  decode_credentials(msg, SIP_HDR_AUTHORIZATION, req.auth);
   if (!req.auth.present && cfg.make_nonce && cfg.dir && cfg.dir->lookup(tenant_key(req.domain))) {
     auto nonce = cfg.make_nonce(req.domain);
     char hdr[512];

@@ -63,6 +63,9 @@ std::string setup(sip_stack::impl& s) {
     return "cannot listen on TCP " + s.cfg.sip_listen + ": " + strerror(err);
   if (int err = sip_listen(&s.lsnr, s.sip, true, request_handler, &s))
     return std::string{"sip listen: "} + strerror(err);
+  // Registered after our listener: requests are checked before sipsess sees them.
+  if (int err = calls_listen(s))
+    return std::string{"sipsess listen: "} + strerror(err);
   if (int err = shell_listen(s, shell_addr))
     return "cannot listen on shell " + s.cfg.shell_listen + ": " + strerror(err);
   tmr_init(&s.sweep_tmr);
@@ -75,6 +78,7 @@ void teardown(sip_stack::impl& s) {
   for (auto& [id, t] : s.txns)
     mem_deref(t.msg);
   s.txns.clear();
+  calls_close(s);
   shell_close_all(s);
   s.lsnr = static_cast<struct sip_lsnr*>(mem_deref(s.lsnr));
   if (s.sip)
@@ -154,7 +158,7 @@ void sip_stack::stop() {
   impl_->thread.join();
 }
 
-void sip_stack::impl::post(std::variant<sip_reply, shell_out> cmd) {
+void sip_stack::impl::post(std::variant<sip_reply, shell_out, leg_command> cmd) {
   if (!running)
     return;
   bool ring;
@@ -168,7 +172,7 @@ void sip_stack::impl::post(std::variant<sip_reply, shell_out> cmd) {
 }
 
 void sip_stack::impl::drain() {
-  std::vector<std::variant<sip_reply, shell_out>> batch;
+  std::vector<std::variant<sip_reply, shell_out, leg_command>> batch;
   {
     std::lock_guard<std::mutex> guard{cmd_mtx};
     batch.swap(cmds);
@@ -178,11 +182,17 @@ void sip_stack::impl::drain() {
       send_reply(*r);
     else if (auto* o = std::get_if<shell_out>(&cmd))
       shell_send(*this, o->conn, o->text, o->close);
+    else if (auto* c = std::get_if<leg_command>(&cmd))
+      on_leg_command(*c);
   }
 }
 
 void sip_stack::reply(sip_reply r) {
   impl_->post(std::move(r));
+}
+
+void sip_stack::leg(leg_command c) {
+  impl_->post(std::move(c));
 }
 
 void sip_stack::shell_write(std::uint64_t conn, std::string text, bool close) {

@@ -38,6 +38,7 @@ public:
   void stop();
 
   void reply(sip_reply r) override;
+  void leg(leg_command c) override;
   void shell_write(std::uint64_t conn, std::string text, bool close) override;
 
   struct impl;

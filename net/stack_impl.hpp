@@ -39,6 +39,7 @@ struct shell_out {
 };
 
 struct shell_conn;
+struct call_leg;
 
 struct sip_stack::impl {
   stack_config cfg;
@@ -57,9 +58,15 @@ struct sip_stack::impl {
   // Commands from actors. The mqueue only rings a doorbell when the queue
   // turns non-empty, so a burst of replies costs one wakeup, not one each.
   std::mutex cmd_mtx;
-  std::vector<std::variant<sip_reply, shell_out>> cmds;
+  std::vector<std::variant<sip_reply, shell_out, leg_command>> cmds;
+  // INVITE dialogs (call_legs.cpp).
+  struct sipsess_sock* sess_sock = nullptr;
+  std::uint64_t next_leg = 0;
+  std::unordered_map<std::uint64_t, call_leg*> legs;
 
-  void post(std::variant<sip_reply, shell_out> cmd);
+  void post(std::variant<sip_reply, shell_out, leg_command> cmd);
+  void on_invite(const struct sip_msg* msg);
+  void on_leg_command(const leg_command& c);
   void drain();
 
   // Called on the SIP thread.
@@ -81,6 +88,16 @@ void reply_plain(struct sip* sip, const struct sip_msg* msg, uint16_t code,
 int check_request(const struct sip_msg* msg, const char** reason);
 
 std::string to_string(const struct pl& pl);
+
+/// Lower-cased host of a URI.
+std::string lower_host(const struct pl& host);
+
+/// Decodes the digest credentials of header `id` (Authorization or Proxy-Authorization).
+void decode_credentials(const struct sip_msg* msg, enum sip_hdrid id, digest_credentials& out);
+
+// INVITE dialogs (call_legs.cpp).
+int calls_listen(sip_stack::impl& s);
+void calls_close(sip_stack::impl& s);
 
 /// Decodes one Contact value and checks what libre lets through; false if malformed.
 bool decode_contact(const struct sip_hdr* hdr, struct sip_addr& addr);

@@ -1,0 +1,81 @@
+#pragma once
+// Messages of the call domain: an INVITE on its way to the caller's
+// extension, the callee's reachable devices, and what happens on each leg.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+#include "actors/messages/registration.hpp"
+
+namespace pbx {
+
+/// A new INVITE (A leg `leg`), parsed by the SIP thread.
+struct call_offer {
+  std::uint64_t leg = 0;
+  std::string domain;      // the caller's tenant (From host)
+  std::string caller;      // From user
+  std::string caller_name; // From display name
+  std::string callee;      // Request-URI user
+  digest_credentials auth; // Proxy-Authorization
+  std::string sdp;
+  std::uint32_t max_forwards = 70;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_offer& x) {
+  return f(caf::meta::type_name("call_offer"), x.leg, x.domain, x.caller,
+           x.caller_name, x.callee, x.auth, x.sdp, x.max_forwards);
+}
+
+/// Who rings for an extension: asked by a call actor, answered by the callee's extension.
+struct callee_query {
+  std::string number;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, callee_query& x) {
+  return f(caf::meta::type_name("callee_query"), x.number);
+}
+
+/// One registered device of the callee, reachable through its flow.
+struct call_target {
+  std::string contact;
+  flow_info flow;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_target& x) {
+  return f(caf::meta::type_name("call_target"), x.contact, x.flow);
+}
+
+struct callee_targets {
+  std::uint16_t code = 200; // 404 no such extension, 480 nothing registered
+  std::vector<call_target> targets;
+  std::uint32_t no_answer_timeout = 60;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, callee_targets& x) {
+  return f(caf::meta::type_name("callee_targets"), x.code, x.targets,
+           x.no_answer_timeout);
+}
+
+/// Something happened on a leg (reported by the SIP thread to the leg's owner).
+enum class leg_event_kind : std::uint8_t { progress, answered, closed };
+
+struct leg_event {
+  std::uint64_t leg = 0;
+  leg_event_kind kind = leg_event_kind::closed;
+  std::uint16_t code = 0; // progress: 180/183; closed: final status or 0
+  std::string sdp;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, leg_event& x) {
+  return f(caf::meta::type_name("leg_event"), x.leg, x.kind, x.code, x.sdp);
+}
+
+} // namespace pbx

@@ -1,0 +1,36 @@
+#pragma once
+// What an actor asks the SIP thread to do with a call leg (a SIP dialog
+// named by an opaque id; the actor never sees the libre session).
+
+#include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
+
+#include "actors/messages/registration.hpp"
+
+namespace pbx {
+
+struct leg_command {
+  enum class op : std::uint8_t {
+    challenge, // 407 with a digest challenge (realm, nonce, stale)
+    reject,    // a final error response on an A leg (code, reason)
+    accept,    // take the A leg: 100 Trying; events go to `owner`
+    progress,  // 180/183 on the A leg (sdp optional)
+    answer,    // 200 with `sdp` on the A leg
+    dial,      // a new B leg to `target` through `route`, offering `sdp`
+    hangup,    // end a leg: CANCEL before answer, BYE after, or reject an A leg
+  };
+  op what = op::reject;
+  std::uint64_t leg = 0;
+  std::uint16_t code = 0;
+  std::string reason;
+  std::string sdp;
+  std::string realm, nonce;
+  bool stale = false;
+  caf::actor owner;
+  std::string target, from_uri, from_name;
+  flow_info route;
+};
+
+} // namespace pbx
