@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include "actors/extension_fields.hpp"
+#include "actors/messages/call.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/password.hpp"
 #include "actors/shell_syntax.hpp"
@@ -107,6 +108,116 @@ shell_result stats(self_ptr self) {
     {"live_extension_actors", std::to_string(ctx.dir->count("e/"))},
     {"actors", std::to_string(self->system().registry().running())},
   })}};
+}
+
+std::string iso_ms(std::int64_t ms) {
+  if (ms == 0)
+    return {};
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  return std::string{buf} + "." + std::to_string(1000 + ms % 1000).substr(1) + "Z";
+}
+
+shell_result cdr_command(self_ptr self, const words_t& w) {
+  std::string err;
+  auto domain = domain_arg(w, 1, err);
+  if (!err.empty())
+    return shell_error(err);
+  auto& store = *self->state.ctx->store;
+  if (!store.tenant(domain))
+    return shell_error("no tenant " + domain);
+  field_list opts;
+  if (auto e = shell::parse_fields(w, 2, opts); !e.empty())
+    return shell_error(e);
+  std::size_t limit = 20;
+  std::string extension;
+  for (auto& [k, v] : opts) {
+    if (k == "limit") {
+      if (v.empty() || v.size() > 6 || v.find_first_not_of("0123456789") != std::string::npos
+          || std::stoul(v) == 0)
+        return shell_error("limit must be 1-999999");
+      limit = std::stoul(v);
+    } else if (k == "extension") {
+      extension = v;
+    } else {
+      return shell_error("unknown option '" + k + "'");
+    }
+  }
+  shell_result r;
+  for (auto& c : store.cdrs(domain, limit, extension)) {
+    std::string devices;
+    for (auto& d : c.devices)
+      devices += (devices.empty() ? "" : ",") + d.contact + "=" + std::to_string(d.code);
+    auto secs = [](std::int64_t from, std::int64_t to) {
+      return from && to ? std::to_string((to - from + 500) / 1000) : std::string{"0"};
+    };
+    r.lines.push_back(shell::format_record(field_list{
+      {"call_id", c.call_id},
+      {"caller", c.caller},
+      {"callee", c.callee},
+      {"start", iso_ms(c.start_ms)},
+      {"ring", iso_ms(c.ring_ms)},
+      {"answer", iso_ms(c.answer_ms)},
+      {"end", iso_ms(c.end_ms)},
+      {"ring_seconds", secs(c.start_ms, c.answer_ms ? c.answer_ms : c.end_ms)},
+      {"talk_seconds", secs(c.answer_ms, c.end_ms)},
+      {"status", c.status},
+      {"sip_code", std::to_string(c.sip_code)},
+      {"end_reason", c.end_reason},
+      {"devices", devices},
+    }));
+  }
+  return r;
+}
+
+// Asks every live call for its state; answers when all did (or timed out).
+void calls_command(self_ptr self, const words_t& w) {
+  std::string domain;
+  if (w.size() > 2)
+    return write(self, shell_error("usage: calls [DOMAIN]"));
+  if (w.size() == 2) {
+    std::string err;
+    domain = domain_arg(w, 1, err);
+    if (!err.empty())
+      return write(self, shell_error(err));
+  }
+  auto calls = self->state.ctx->dir->list("c/");
+  if (calls.empty())
+    return write(self, shell_result{});
+  struct gather {
+    std::size_t left;
+    shell_result r;
+  };
+  auto g = std::make_shared<gather>(gather{calls.size(), {}});
+  self->state.busy = true;
+  auto one_done = [=] {
+    if (--g->left == 0)
+      finish(self, g->r);
+  };
+  for (auto& c : calls)
+    self->request(c, std::chrono::seconds(2), call_info_atom::value)
+      .then(
+        [=](const std::vector<std::string>& i) {
+          if (i.size() == 7 && (domain.empty() || i[1] == domain))
+            g->r.lines.push_back(shell::format_record(field_list{
+              {"call_id", i[0]}, {"domain", i[1]}, {"caller", i[2]}, {"callee", i[3]},
+              {"state", i[4]}, {"seconds", i[5]}, {"legs", i[6]}}));
+          one_done();
+        },
+        [=](caf::error&) { one_done(); }); // ended meanwhile
+}
+
+void hangup_command(self_ptr self, const words_t& w) {
+  if (w.size() != 2)
+    return write(self, shell_error("usage: hangup CALL_ID"));
+  auto call = self->state.ctx->dir->lookup(call_key(w[1]));
+  if (!call)
+    return write(self, shell_error("no call " + w[1]));
+  self->send(call, hangup_atom::value);
+  write(self, shell_result{});
 }
 
 void tenant_command(self_ptr self, const words_t& w) {
@@ -291,6 +402,12 @@ void command(self_ptr self, const std::string& line) {
     return tenant_command(self, w);
   if (w[0] == "extension")
     return extension_command(self, w);
+  if (w[0] == "calls")
+    return calls_command(self, w);
+  if (w[0] == "hangup")
+    return hangup_command(self, w);
+  if (w[0] == "cdr")
+    return write(self, cdr_command(self, w));
   if (w[0] == "stats")
     return write(self, stats(self));
   if (w[0] == "registrations") {
@@ -336,6 +453,9 @@ const std::vector<std::string>& shell_help() {
     "extension copy DOMAIN FROM TO extension_password=.. [field=value ...]",
     "extension import DOMAIN   (CSV lines follow, the first naming the fields; end with '.')",
     "registrations DOMAIN [NUMBER]",
+    "calls [DOMAIN]   (live calls with their legs and states)",
+    "hangup CALL_ID",
+    "cdr DOMAIN [limit=N] [extension=NUMBER]   (newest first)",
     "stats   (provisioned records against live actors)",
     "help",
     "quit",

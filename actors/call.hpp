@@ -17,6 +17,7 @@
 
 #include "actors/messages/call.hpp"
 #include "engine/context.hpp"
+#include "storage/records.hpp"
 
 namespace pbx {
 
@@ -27,7 +28,10 @@ struct call_state {
   caf::actor tenant;
   call_offer offer;
   phase now = phase::offered;
-  std::map<std::uint64_t, bool> ringing; // B legs still trying
+  std::map<std::uint64_t, std::string> ringing; // B legs still trying -> their contact
+  std::map<std::uint64_t, std::string> devices; // every B leg -> its contact
+  storage::cdr_record cdr;
+  bool cdr_written = false;
   std::uint64_t winner = 0;              // the B leg that answered
   std::uint16_t relayed = 0;             // last provisional code sent to the caller
   bool busy = false;                     // some device said 486/600/603

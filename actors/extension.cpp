@@ -140,7 +140,8 @@ void handle_offer(self_ptr self, call_offer& offer) {
     send_auth_failure(ctx, offer.leg, verdict, st.rec.domain);
     return;
   }
-  self->spawn(call_actor, ctx, st.tenant, std::move(offer));
+  // Linked: when the node stops, the call hears it, hangs up and writes its CDR.
+  self->spawn<caf::linked>(call_actor, ctx, st.tenant, std::move(offer));
 }
 
 callee_targets targets(self_ptr self) {

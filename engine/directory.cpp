@@ -16,6 +16,21 @@ std::string extension_key(std::string_view domain, std::string_view number) {
   return k;
 }
 
+std::string call_key(std::string_view call_id) {
+  std::string k = "c/";
+  k += call_id;
+  return k;
+}
+
+std::vector<caf::actor> local_directory::list(std::string_view prefix) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<caf::actor> out;
+  for (auto& [key, a] : map_)
+    if (key.compare(0, prefix.size(), prefix) == 0)
+      out.push_back(a);
+  return out;
+}
+
 caf::actor local_directory::lookup(const std::string& key) const {
   std::lock_guard<std::mutex> guard{mtx_};
   auto i = map_.find(key);

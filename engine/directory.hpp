@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/actor.hpp>
 
@@ -23,11 +24,14 @@ public:
   virtual void unregister(const std::string& key, const caf::actor& a) = 0;
   /// Number of registered keys that start with `prefix` (live actors).
   virtual std::size_t count(std::string_view prefix) const = 0;
+  /// The actors whose keys start with `prefix` (live calls for the shell).
+  virtual std::vector<caf::actor> list(std::string_view prefix) const = 0;
 };
 
 /// Keys used across the code base.
 std::string tenant_key(std::string_view domain);
 std::string extension_key(std::string_view domain, std::string_view number);
+std::string call_key(std::string_view call_id);
 
 /// A directory for one node: a map behind a mutex (SIP thread and actors both read it).
 class local_directory final : public directory {
@@ -36,6 +40,7 @@ public:
   caf::actor register_first_wins(const std::string& key, caf::actor a) override;
   void unregister(const std::string& key, const caf::actor& a) override;
   std::size_t count(std::string_view prefix) const override;
+  std::vector<caf::actor> list(std::string_view prefix) const override;
 
 private:
   mutable std::mutex mtx_;

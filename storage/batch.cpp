@@ -1,5 +1,7 @@
 #include "storage/batch.hpp"
 
+#include <cstdio>
+
 #include <exception>
 
 #include "storage/codec.hpp"
@@ -26,6 +28,16 @@ std::string extension_key(std::string_view domain, std::string_view number) {
 std::string binding_prefix(std::string_view domain, std::string_view number) {
   std::string k = extension_key(domain, number);
   k.push_back(sep);
+  return k;
+}
+
+std::string cdr_key(std::string_view domain, std::int64_t start_ms, std::string_view call_id) {
+  char stamp[24];
+  std::snprintf(stamp, sizeof(stamp), "%020lld", static_cast<long long>(start_ms));
+  std::string k = domain_prefix(domain);
+  k += stamp;
+  k.push_back(sep);
+  k += call_id;
   return k;
 }
 
@@ -98,8 +110,13 @@ void batch::put(const tenant_record& r) {
   put_encoded(table::tenants, detail::tenant_key(r.domain), r);
 }
 
+void batch::put(const cdr_record& r) {
+  put_encoded(table::cdrs, detail::cdr_key(r.domain, r.start_ms, r.call_id), r);
+}
+
 void batch::erase_tenant(std::string_view domain) {
   add(op::kind::erase, table::tenants, detail::tenant_key(domain));
+  add(op::kind::erase_prefix, table::cdrs, detail::domain_prefix(domain));
   add(op::kind::erase_prefix, table::extensions, detail::domain_prefix(domain));
   add(op::kind::erase_prefix, table::bindings, detail::domain_prefix(domain));
 }

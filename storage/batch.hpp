@@ -13,7 +13,7 @@ namespace pbx::storage {
 
 namespace detail {
 
-enum class table : std::uint8_t { tenants, extensions, bindings, meta };
+enum class table : std::uint8_t { tenants, extensions, bindings, meta, cdrs };
 
 struct op {
   enum class kind : std::uint8_t {
@@ -46,6 +46,8 @@ class batch {
   void erase_bindings(std::string_view domain, std::string_view number);
 
   void put_meta(std::string_view key, std::string_view value);
+
+  void put(const cdr_record& r);
 
   bool empty() const { return ops_.empty(); }
   std::size_t size() const { return ops_.size(); }

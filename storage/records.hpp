@@ -8,6 +8,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include <cereal/types/vector.hpp>
 
 #include <cereal/cereal.hpp>
 #include <cereal/types/string.hpp>
@@ -69,8 +72,40 @@ struct binding_record {
   }
 };
 
+// One device tried for a call.
+struct cdr_device {
+  std::string contact;
+  std::uint16_t code = 0;  // its final status (200 answered, 487 cancelled, ...)
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const version) {
+    ar(contact, code);
+    (void)version;
+  }
+};
+
+// One call, written when it ends.
+struct cdr_record {
+  std::string domain, call_id;  // key: domain sep start (ms, 20 digits) sep call_id
+  std::string caller, callee;
+  std::int64_t start_ms = 0, ring_ms = 0, answer_ms = 0, end_ms = 0;  // 0: not reached
+  std::string status;      // answered|noanswer|fail
+  std::uint16_t sip_code = 0;
+  std::string end_reason;  // caller hangup, callee hangup, cancel, busy, not registered, ...
+  std::vector<cdr_device> devices;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const version) {
+    ar(domain, call_id, caller, callee, start_ms, ring_ms, answer_ms, end_ms, status,
+       sip_code, end_reason, devices);
+    (void)version;
+  }
+};
+
 }  // namespace pbx::storage
 
+CEREAL_CLASS_VERSION(pbx::storage::cdr_device, 1)
+CEREAL_CLASS_VERSION(pbx::storage::cdr_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::tenant_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::extension_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::binding_record, 1)

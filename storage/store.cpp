@@ -28,8 +28,9 @@ using detail::table;
 using detail::to_val;
 using detail::txn;
 
-constexpr const char* table_names[] = {"tenants", "extensions", "bindings", "meta"};
-constexpr std::size_t table_count = 4;
+// New tables may be appended: an older data dir gets them created on open.
+constexpr const char* table_names[] = {"tenants", "extensions", "bindings", "meta", "cdrs"};
+constexpr std::size_t table_count = 5;
 constexpr std::size_t min_map_size = 256u << 10;   // room for the first txn
 constexpr std::size_t max_map_size = std::size_t(1) << 40;  // stop doubling at 1 TiB
 constexpr unsigned max_readers = 512;
@@ -459,6 +460,18 @@ std::vector<binding_record> store::bindings(std::string_view domain) const {
 std::vector<binding_record> store::all_bindings() const {
   return guarded<std::vector<binding_record>>(
       [&] { return impl_->list<binding_record>(table::bindings, {}); });
+}
+
+std::vector<cdr_record> store::cdrs(std::string_view domain, std::size_t limit,
+                                   std::string_view extension) const {
+  return guarded<std::vector<cdr_record>>([&] {
+    auto all = impl_->list<cdr_record>(table::cdrs, detail::domain_prefix(domain));
+    std::vector<cdr_record> out;
+    for (auto i = all.rbegin(); i != all.rend() && out.size() < limit; ++i)
+      if (extension.empty() || i->caller == extension || i->callee == extension)
+        out.push_back(std::move(*i));
+    return out;
+  });
 }
 
 std::optional<std::string> store::meta(std::string_view key) const {

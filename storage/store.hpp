@@ -51,6 +51,10 @@ class store {
   std::vector<binding_record> bindings(std::string_view domain) const;
   std::vector<binding_record> all_bindings() const;
   std::optional<std::string> meta(std::string_view key) const;
+  // The newest `limit` call records of a tenant, newest first; with
+  // `extension`, only calls it made or received.
+  std::vector<cdr_record> cdrs(std::string_view domain, std::size_t limit,
+                               std::string_view extension = {}) const;
 
   // Writes: queued to the writer thread; `done` runs on the writer thread
   // after the commit returned (or with an error; then nothing of the batch is

@@ -55,6 +55,42 @@ struct tenant_v2 {
 CEREAL_CLASS_VERSION(legacy::extension_v1, 1)
 CEREAL_CLASS_VERSION(legacy::tenant_v2, 2)
 
+TEST_CASE("cdrs are listed newest first, per tenant, filtered by extension") {
+  temp_dir dir;
+  auto st = open_ok(dir.path);
+  batch b;
+  for (int i = 0; i < 5; ++i) {
+    cdr_record r;
+    r.domain = "a.test";
+    r.call_id = "c" + std::to_string(i);
+    r.caller = i % 2 == 0 ? "101" : "102";
+    r.callee = "103";
+    r.start_ms = 1000 + i;
+    r.devices.push_back({"sip:103@h", 200});
+    b.put(r);
+  }
+  cdr_record other;
+  other.domain = "a.test2";
+  other.call_id = "x";
+  b.put(other);
+  REQUIRE(st->write(std::move(b)).empty());
+  auto newest = st->cdrs("a.test", 2);
+  REQUIRE(newest.size() == 2);
+  CHECK(newest[0].call_id == "c4");
+  CHECK(newest[1].call_id == "c3");
+  CHECK(newest[0].devices.size() == 1);
+  CHECK(newest[0].devices[0].code == 200);
+  auto of102 = st->cdrs("a.test", 10, "102");
+  REQUIRE(of102.size() == 2);
+  CHECK(of102[0].call_id == "c3");
+  CHECK(st->cdrs("a.test", 10).size() == 5);
+  batch del;
+  del.erase_tenant("a.test");
+  REQUIRE(st->write(std::move(del)).empty());
+  CHECK(st->cdrs("a.test", 10).empty());
+  CHECK(st->cdrs("a.test2", 10).size() == 1);
+}
+
 TEST_CASE("each record type round-trips through the store", "[store]") {
   temp_dir dir;
   auto s = open_ok(dir.path);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
 #include "actors/messages/registration.hpp"
@@ -77,5 +78,9 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, leg_event& x) {
   return f(caf::meta::type_name("leg_event"), x.leg, x.kind, x.code, x.sdp);
 }
+
+/// Ask a call for its state (`calls` in the shell) or to end it (`hangup`).
+using call_info_atom = caf::atom_constant<caf::atom("callinfo")>;
+using hangup_atom = caf::atom_constant<caf::atom("hangup")>;
 
 } // namespace pbx
