@@ -38,7 +38,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HOST, Node, data_file, options_ping, rand_token, status_code, wait_until
+from harness import HOST, NodeCase, data_file, options_ping, rand_token, status_code, wait_until
 
 DOMAIN = 'protos.example.test'
 TO = f'user@{DOMAIN}'
@@ -145,21 +145,8 @@ class FillSelfCheck(unittest.TestCase):
         self.assertIn(b'Content-Length: 0\r\nv=0\r\n', fill(test, 2417, 5999, 'abc'))
 
 
-class Protos(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.node = Node()
-        try:
-            cls.node.start()
-            with cls.node.shell() as sh:
-                sh.ok(f'tenant add {DOMAIN}')
-        except BaseException:
-            cls.node.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.node.cleanup()
+class Protos(NodeCase):
+    DOMAIN = DOMAIN
 
     def setUp(self):
         self.run_id = rand_token(6)
