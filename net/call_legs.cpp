@@ -143,9 +143,11 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
                   "Proxy-Authenticate: Digest realm=\"%s\", nonce=\"%s\", qop=\"auth\", "
                   "algorithm=MD5%s\r\nContent-Length: 0\r\n\r\n",
                   c.realm.c_str(), c.nonce.c_str(), c.stale ? ", stale=true" : "");
+      // Stateless, like the REGISTER challenge: libre 1.1.0 keeps its timers
+      // in one sorted list (O(n) inserts), so every 32 s server transaction
+      // we avoid keeps the SIP thread fast. A lost 407 gets a new one.
       if (l->invite)
-        sip_treplyf(nullptr, nullptr, sip, l->invite, false, 407,
-                    "Proxy Authentication Required", "%s", hdr);
+        sip_replyf(sip, l->invite, 407, "Proxy Authentication Required", "%s", hdr);
       forget(l);
       break;
     }
