@@ -87,6 +87,20 @@ def wait_until(predicate, timeout, interval=0.1):
 
 # ---------------------------------------------------------------- shell client
 
+def terminate(proc, timeout):
+    """SIGTERM `proc` and wait; SIGKILL after `timeout`. Returns False if it had to be killed."""
+    if proc is None or proc.poll() is not None:
+        return True
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+        return False
+
+
 class ShellError(AssertionError):
     pass
 
@@ -264,14 +278,8 @@ class Node:
         """SIGTERM, wait, return the exit code (None if it was never started)."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-                raise AssertionError(f'node did not exit within {timeout}s of SIGTERM')
+        if not terminate(self.proc, timeout):
+            raise AssertionError(f'node did not exit within {timeout}s of SIGTERM')
         return self.proc.returncode
 
     def kill9(self):

@@ -22,7 +22,7 @@ import unittest
 import wave
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HOST, NodeCase, free_port, require_tool, wait_until
+from harness import HOST, NodeCase, free_port, require_tool, terminate, wait_until
 
 DOMAIN = 'phones.example.test'
 MODULE_DIR = '/usr/lib/baresip/modules'
@@ -169,13 +169,7 @@ ctrl_tcp_listen\t\t{HOST}:{self.ctrl_port}
         if self.ctrl is not None:
             self.ctrl.close()
             self.ctrl = None
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc, timeout)
 
     def cleanup(self):
         self.stop()
