@@ -11,7 +11,6 @@ import json
 import math
 import os
 import re
-import signal
 import socket
 import struct
 import subprocess
