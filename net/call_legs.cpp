@@ -94,9 +94,9 @@ void sip_stack::impl::on_invite(const struct sip_msg* msg) {
   call_offer offer;
   offer.leg = l->id;
   offer.domain = lower_host(msg->from.uri.host);
-  offer.caller = to_string(msg->from.uri.user);
+  offer.caller = uri_user(msg->from.uri.user);
   offer.caller_name = to_string(msg->from.dname);
-  offer.callee = to_string(msg->uri.user);
+  offer.callee = uri_user(msg->uri.user);
   decode_credentials(msg, SIP_HDR_PROXY_AUTHORIZATION, offer.auth);
   offer.sdp = body_of(msg);
   offer.max_forwards = pl_isset(&msg->maxfwd) ? pl_u32(&msg->maxfwd) : 70;

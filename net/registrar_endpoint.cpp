@@ -83,27 +83,6 @@ bool contact_handler(const struct sip_hdr* hdr, const struct sip_msg*, void* arg
   return false;
 }
 
-std::string uri_user(const struct pl& user) {
-  // %-escapes name the same user as their characters (RFC 3261 19.1.4).
-  char buf[256];
-  struct pl u = user;
-  if (u.l >= sizeof(buf))
-    return to_string(user);
-  auto s = to_string(u);
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1]))
-        && std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  (void) buf;
-  return out;
-}
-
 } // namespace
 
 void decode_credentials(const struct sip_msg* msg, enum sip_hdrid id, digest_credentials& out) {
@@ -133,6 +112,16 @@ void decode_credentials(const struct sip_msg* msg, enum sip_hdrid id, digest_cre
   struct pl alg;
   if (re_regex(hdr->val.p, hdr->val.l, "algorithm=[\"]*[^,\" \t\r\n]+", nullptr, &alg) == 0)
     out.algorithm = to_string(alg);
+}
+
+std::string uri_user(const struct pl& user) {
+  // %-escapes name the same user as their characters (RFC 3261 19.1.4).
+  struct mbuf* mb = mbuf_alloc(user.l + 1);
+  std::string out = mbuf_printf(mb, "%H", uri_user_unescape, &user) == 0
+                      ? std::string{reinterpret_cast<const char*>(mb->buf), mb->end}
+                      : to_string(user);
+  mem_deref(mb);
+  return out;
 }
 
 std::string lower_host(const struct pl& host) {

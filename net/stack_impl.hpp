@@ -89,6 +89,9 @@ int check_request(const struct sip_msg* msg, const char** reason);
 
 std::string to_string(const struct pl& pl);
 
+/// The user part of a URI with its %-escapes decoded.
+std::string uri_user(const struct pl& user);
+
 /// Lower-cased host of a URI.
 std::string lower_host(const struct pl& host);
 
