@@ -112,7 +112,8 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
     l->id = c.leg;
     l->owner = c.owner;
     legs.emplace(l->id, l);
-    std::string route = "sip:" + c.route.ip + ":" + std::to_string(c.route.port) + ";lr";
+    // libre appends ";lr" to each route itself.
+    std::string route = "sip:" + c.route.ip + ":" + std::to_string(c.route.port);
     if (c.route.transport == "tcp")
       route += ";transport=tcp";
     const char* routev[] = {route.c_str()};
