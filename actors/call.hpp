@@ -1,15 +1,15 @@
 #pragma once
-// A call actor owns one call: the caller's A leg and one B leg per device of
-// the callee that rings in parallel. The first answer wins; everything else
-// is cancelled.
+// A call actor owns one call: the caller's A leg, the ringing actor while the
+// callee's devices ring, then the device that answered. It keeps the two
+// sides consistent and writes the CDR when the call ends.
 //
-//   offered --(targets found, B legs dialled)--> ringing --(first 200)--> answered
-//      |                                            |                        |
-//      +--(404/480/483)--------+   (486/603, all failed, no answer, CANCEL)  (BYE either side)
-//                              v                    v                        v
-//                                            ended (actor quits)
+//   offered --(callee's devices known)--> ringing --(ring_answered)--> answered
+//      |                                     |                            |
+//      | 404/480/483          ring_failed, caller's CANCEL,      BYE either side,
+//      |                      admin hangup                        admin hangup
+//      v                                     v                            v
+//                                   ended (CDR written, actor quits)
 
-#include <map>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -28,13 +28,12 @@ struct call_state {
   caf::actor tenant;
   call_offer offer;
   phase now = phase::offered;
-  std::map<std::uint64_t, std::string> ringing; // B legs still trying -> their contact
-  std::map<std::uint64_t, std::string> devices; // every B leg -> its contact
+  caf::actor ringing;        // while the callee's devices ring
+  std::uint64_t winner = 0;  // the B leg that answered
+  std::string ending;        // why we stopped the ringing (cancel, admin hangup)
+  std::uint16_t ending_code = 0;
   storage::cdr_record cdr;
   bool cdr_written = false;
-  std::uint64_t winner = 0;              // the B leg that answered
-  std::uint16_t relayed = 0;             // last provisional code sent to the caller
-  bool busy = false;                     // some device said 486/600/603
 };
 
 caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ctx,

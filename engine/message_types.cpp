@@ -36,6 +36,11 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<call_target>>("call_targets");
   cfg.add_message_type<callee_targets>("callee_targets");
   cfg.add_message_type<leg_event>("leg_event");
+  cfg.add_message_type<device_result>("device_result");
+  cfg.add_message_type<std::vector<device_result>>("device_results");
+  cfg.add_message_type<ring_progress>("ring_progress");
+  cfg.add_message_type<ring_answered>("ring_answered");
+  cfg.add_message_type<ring_failed>("ring_failed");
 }
 
 } // namespace pbx

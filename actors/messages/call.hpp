@@ -79,6 +79,52 @@ typename Inspector::result_type inspect(Inspector& f, leg_event& x) {
   return f(caf::meta::type_name("leg_event"), x.leg, x.kind, x.code, x.sdp);
 }
 
+/// What became of one device that rang.
+struct device_result {
+  std::string contact;
+  std::uint16_t code = 0; // 200 answered, 487 cancelled, or its final error
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, device_result& x) {
+  return f(caf::meta::type_name("device_result"), x.contact, x.code);
+}
+
+/// Ringing -> call: a device rings (180) or sends early media (183).
+struct ring_progress {
+  std::uint16_t code = 180;
+  std::string sdp;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ring_progress& x) {
+  return f(caf::meta::type_name("ring_progress"), x.code, x.sdp);
+}
+
+/// Ringing -> call: device `leg` answered; its events now go to the call.
+struct ring_answered {
+  std::uint64_t leg = 0;
+  std::string sdp;
+  std::vector<device_result> devices;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ring_answered& x) {
+  return f(caf::meta::type_name("ring_answered"), x.leg, x.sdp, x.devices);
+}
+
+/// Ringing -> call: nobody answered (code 486/480), or ringing was stopped (code 0).
+struct ring_failed {
+  std::uint16_t code = 480;
+  std::string reason;
+  std::vector<device_result> devices;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ring_failed& x) {
+  return f(caf::meta::type_name("ring_failed"), x.code, x.reason, x.devices);
+}
+
 /// Ask a call for its state (`calls` in the shell) or to end it (`hangup`).
 using call_info_atom = caf::atom_constant<caf::atom("callinfo")>;
 using hangup_atom = caf::atom_constant<caf::atom("hangup")>;

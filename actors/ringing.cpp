@@ -1,0 +1,138 @@
+#include "actors/ringing.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/messages/directory.hpp"
+#include "engine/sip_port.hpp"
+
+namespace pbx {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<ringing_state>*;
+using no_answer_atom = caf::atom_constant<caf::atom("noanswer")>;
+
+void leg_cmd(self_ptr self, leg_command::op what, std::uint64_t leg, std::uint16_t code = 0,
+             caf::actor owner = {}) {
+  leg_command c;
+  c.what = what;
+  c.leg = leg;
+  c.code = code;
+  c.owner = owner ? owner : caf::actor_cast<caf::actor>(self);
+  self->state.ctx->sip->leg(std::move(c));
+}
+
+std::vector<device_result> results(self_ptr self) {
+  std::vector<device_result> out;
+  for (auto& [leg, r] : self->state.legs)
+    out.push_back(r);
+  return out;
+}
+
+// Cancels every device still ringing but `keep`; code 200 says "completed elsewhere".
+void cancel_others(self_ptr self, std::uint64_t keep, std::uint16_t code) {
+  auto& st = self->state;
+  for (auto& [leg, alive] : st.trying)
+    if (leg != keep) {
+      leg_cmd(self, leg_command::op::hangup, leg, code);
+      st.legs[leg].code = 487;
+    }
+  st.trying.clear();
+}
+
+void give_up(self_ptr self, std::uint16_t code, const std::string& reason) {
+  auto& st = self->state;
+  st.decided = true;
+  cancel_others(self, 0, 0);
+  self->send(st.call, ring_failed{code, reason, results(self)});
+  self->quit();
+}
+
+void on_event(self_ptr self, leg_event& e) {
+  auto& st = self->state;
+  switch (e.kind) {
+    case leg_event_kind::progress:
+      if (!st.decided && (e.code == 180 || e.code == 183) && e.code != st.relayed) {
+        st.relayed = e.code;
+        self->send(st.call, ring_progress{e.code, std::move(e.sdp)});
+      }
+      return;
+    case leg_event_kind::answered: {
+      if (st.decided) {
+        leg_cmd(self, leg_command::op::hangup, e.leg); // a late 2xx: ACKed by libre, now BYE
+        return;
+      }
+      st.decided = true;
+      st.legs[e.leg].code = 200;
+      cancel_others(self, e.leg, 200);
+      // The winner's events go to the call from now on.
+      leg_cmd(self, leg_command::op::accept, e.leg, 0, st.call);
+      self->send(st.call, ring_answered{e.leg, std::move(e.sdp), results(self)});
+      // Events the SIP thread sent before it took the hand-over still come here.
+      auto winner = e.leg;
+      auto call = st.call;
+      self->become(
+        [=](leg_event& late) {
+          if (late.leg == winner)
+            self->send(call, std::move(late));
+          else if (late.kind == leg_event_kind::answered)
+            leg_cmd(self, leg_command::op::hangup, late.leg);
+        },
+        caf::after(std::chrono::seconds(1)) >> [=] { self->quit(); });
+      return;
+    }
+    case leg_event_kind::closed:
+      if (st.trying.erase(e.leg) == 0)
+        return;
+      st.legs[e.leg].code = e.code ? e.code : 408;
+      if (e.code == 486 || e.code == 600 || e.code == 603)
+        give_up(self, 486, "busy"); // one device declining stops the others (PortSIP >= 16.2)
+      else if (st.trying.empty())
+        give_up(self, 480, "no device answered");
+      return;
+  }
+}
+
+} // namespace
+
+caf::behavior ringing_actor(caf::stateful_actor<ringing_state>* self, node_context* ctx,
+                            caf::actor call, ringing_plan plan) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.call = call;
+  for (auto& target : plan.targets) {
+    leg_command c;
+    c.what = leg_command::op::dial;
+    c.leg = ctx->next_leg++;
+    c.owner = caf::actor_cast<caf::actor>(self);
+    c.target = target.contact;
+    c.route = target.flow;
+    c.from_uri = plan.from_uri;
+    c.from_name = plan.from_name;
+    c.sdp = plan.sdp;
+    st.legs.emplace(c.leg, device_result{target.contact, 0});
+    st.trying.emplace(c.leg, true);
+    ctx->sip->leg(std::move(c));
+  }
+  self->delayed_send(self, std::chrono::seconds(plan.no_answer_timeout), no_answer_atom::value);
+  // The call going away (node shutdown) cancels what still rings.
+  self->set_exit_handler([=](caf::exit_msg& m) {
+    if (m.reason == caf::exit_reason::normal)
+      return;
+    cancel_others(self, 0, 0);
+    self->quit(m.reason);
+  });
+  return {
+    [=](leg_event& e) { on_event(self, e); },
+    [=](no_answer_atom) {
+      if (!self->state.decided)
+        give_up(self, 480, "no answer");
+    },
+    [=](stop_atom) {
+      if (!self->state.decided)
+        give_up(self, 0, "stopped");
+    },
+  };
+}
+
+} // namespace pbx

@@ -1,0 +1,40 @@
+#pragma once
+// A ringing actor rings every device of one callee in parallel for one
+// call: it owns the B legs until one answers (handed to the call), all fail,
+// the no-answer timer fires, or the call stops it.
+//
+//   ringing --(first 200)--> handed over (drains stray events for 1 s) --> done
+//      |--(486/600/603, all failed, no answer, stop)--> done
+
+#include <map>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/messages/call.hpp"
+#include "engine/context.hpp"
+
+namespace pbx {
+
+/// What a call asks its ringing actor to ring.
+struct ringing_plan {
+  std::vector<call_target> targets;
+  std::uint32_t no_answer_timeout = 60;
+  std::string from_uri, from_name, sdp;
+};
+
+struct ringing_state {
+  static inline const char* name = "ringing";
+  node_context* ctx = nullptr;
+  caf::actor call;
+  std::map<std::uint64_t, device_result> legs; // every B leg and what became of it
+  std::map<std::uint64_t, bool> trying;        // B legs still ringing
+  std::uint16_t relayed = 0;                   // last provisional code passed on
+  bool decided = false;
+};
+
+caf::behavior ringing_actor(caf::stateful_actor<ringing_state>* self, node_context* ctx,
+                            caf::actor call, ringing_plan plan);
+
+} // namespace pbx
