@@ -155,7 +155,7 @@ verdict check(const digest_credentials& c, std::string_view user,
 namespace pbx::digest {
 
 bool fill_failure(verdict v, sip_reply& r, const std::string& realm,
-                  const std::string& nonce) {
+                  std::string_view secret, std::int64_t now) {
   switch (v) {
     case verdict::ok:
       return false;
@@ -168,7 +168,7 @@ bool fill_failure(verdict v, sip_reply& r, const std::string& realm,
       r.code = 401;
       r.reason = "Unauthorized";
       r.challenge_realm = realm;
-      r.challenge_nonce = nonce;
+      r.challenge_nonce = make_nonce(secret, realm, now);
       r.stale = v == verdict::stale_challenge;
       return true;
   }

@@ -49,9 +49,9 @@ verdict check(const digest_credentials& c, std::string_view user,
 
 namespace pbx::digest {
 
-/// Fills `r` with the answer to a failed check (401 with a fresh `nonce`, or
+/// Fills `r` with the answer to a failed check (401 with a fresh nonce, or
 /// 403); returns false when `v` is ok and there is nothing to answer.
 bool fill_failure(verdict v, sip_reply& r, const std::string& realm,
-                  const std::string& nonce);
+                  std::string_view secret, std::int64_t now);
 
 } // namespace pbx::digest

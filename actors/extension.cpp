@@ -57,11 +57,7 @@ void handle_register(self_ptr self, register_request& req) {
   auto verdict = digest::check(req.auth, st.rec.number, st.rec.domain,
                                st.rec.sip_password, "REGISTER", ctx->nonce_secret,
                                now, ctx->registrar.nonce_ttl);
-  auto nonce = verdict == digest::verdict::challenge
-                   || verdict == digest::verdict::stale_challenge
-                 ? digest::make_nonce(ctx->nonce_secret, st.rec.domain, now)
-                 : std::string{};
-  if (digest::fill_failure(verdict, reply, st.rec.domain, nonce)) {
+  if (digest::fill_failure(verdict, reply, st.rec.domain, ctx->nonce_secret, now)) {
     ctx->sip->reply(std::move(reply));
     return;
   }

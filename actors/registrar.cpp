@@ -17,15 +17,6 @@ outcome fail(std::uint16_t code, std::string reason,
   return out;
 }
 
-std::vector<storage::binding_record>
-current_live(const std::vector<storage::binding_record>& current, std::int64_t now) {
-  std::vector<storage::binding_record> live;
-  for (auto& b : current)
-    if (b.expires_at > now)
-      live.push_back(b);
-  return live;
-}
-
 } // namespace
 
 outcome apply(const std::vector<storage::binding_record>& current,
@@ -71,15 +62,21 @@ outcome apply(const std::vector<storage::binding_record>& current,
   // retransmission reaches us: the same Call-ID and CSeq is answered with
   // the current bindings and changes nothing. A lower CSeq fails.
   bool retransmission = false;
-  for (auto& c : req.contacts) {
+  std::size_t added = 0;
+  for (std::size_t k = 0; k < req.contacts.size(); ++k) {
+    auto& c = req.contacts[k];
     auto i = std::find_if(live.begin(), live.end(),
                           [&](auto& b) { return b.contact == c.uri; });
+    if (i == live.end())
+      added += lifetimes[k] > 0 ? 1 : 0;
     if (i == live.end() || i->call_id != req.call_id)
       continue;
     if (req.cseq < i->cseq)
       return fail(400, "CSeq out of order", std::move(live), std::move(expired));
     retransmission |= req.cseq == i->cseq;
   }
+  if (!retransmission && live.size() + added > cfg.max_bindings)
+    return fail(403, "Too Many Contacts", std::move(live), std::move(expired));
   if (retransmission) {
     outcome out;
     out.removed = std::move(expired);
@@ -121,8 +118,6 @@ outcome apply(const std::vector<storage::binding_record>& current,
       live.push_back(rec);
     out.upserts.push_back(std::move(rec));
   }
-  if (live.size() > cfg.max_bindings)
-    return fail(403, "Too Many Contacts", current_live(current, now), out.removed);
   out.bindings = std::move(live);
   return out;
 }

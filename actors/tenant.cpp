@@ -142,8 +142,7 @@ void handle_register(self_ptr self, register_request& req) {
                          ctx->registrar.nonce_ttl);
   sip_reply reply;
   reply.txn = req.txn;
-  digest::fill_failure(v, reply, st.rec.domain,
-                       digest::make_nonce(ctx->nonce_secret, st.rec.domain, now));
+  digest::fill_failure(v, reply, st.rec.domain, ctx->nonce_secret, now);
   ctx->sip->reply(std::move(reply));
 }
 

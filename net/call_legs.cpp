@@ -139,16 +139,12 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
       l->owner = c.owner;
       break;
     case leg_command::op::challenge: {
-      char hdr[512];
-      re_snprintf(hdr, sizeof(hdr),
-                  "Proxy-Authenticate: Digest realm=\"%s\", nonce=\"%s\", qop=\"auth\", "
-                  "algorithm=MD5%s\r\nContent-Length: 0\r\n\r\n",
-                  c.realm.c_str(), c.nonce.c_str(), c.stale ? ", stale=true" : "");
+      auto hdr = challenge_header("Proxy-Authenticate", c.realm, c.nonce, c.stale);
       // Stateless, like the REGISTER challenge: libre 1.1.0 keeps its timers
       // in one sorted list (O(n) inserts), so every 32 s server transaction
       // we avoid keeps the SIP thread fast. A lost 407 gets a new one.
       if (l->invite)
-        sip_replyf(sip, l->invite, 407, "Proxy Authentication Required", "%s", hdr);
+        reply_plain(sip, l->invite, 407, "Proxy Authentication Required", hdr.c_str());
       forget(l);
       break;
     }

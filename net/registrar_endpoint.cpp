@@ -124,6 +124,12 @@ std::string uri_user(const struct pl& user) {
   return out;
 }
 
+std::string challenge_header(const char* name, const std::string& realm,
+                             const std::string& nonce, bool stale) {
+  return std::string{name} + ": Digest realm=\"" + realm + "\", nonce=\"" + nonce
+         + "\", qop=\"auth\", algorithm=MD5" + (stale ? ", stale=true" : "") + "\r\n";
+}
+
 std::string lower_host(const struct pl& host) {
   return lower(to_string(host));
 }
@@ -211,13 +217,8 @@ void sip_stack::impl::on_register(const struct sip_msg* msg) {
   }
   decode_credentials(msg, SIP_HDR_AUTHORIZATION, req.auth);
   if (!req.auth.present && cfg.make_nonce && cfg.dir && cfg.dir->lookup(tenant_key(req.domain))) {
-    auto nonce = cfg.make_nonce(req.domain);
-    char hdr[512];
-    re_snprintf(hdr, sizeof(hdr),
-                "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", qop=\"auth\", "
-                "algorithm=MD5\r\n",
-                req.domain.c_str(), nonce.c_str());
-    reply_plain(sip, msg, 401, "Unauthorized", hdr);
+    auto hdr = challenge_header("WWW-Authenticate", req.domain, cfg.make_nonce(req.domain), false);
+    reply_plain(sip, msg, 401, "Unauthorized", hdr.c_str());
     return;
   }
   req.call_id = to_string(msg->callid);
@@ -251,11 +252,9 @@ void sip_stack::impl::send_reply(const sip_reply& r) {
     mbuf_printf(hdrs, "Contact: <%s>%s;expires=%lld\r\n", c.uri.c_str(),
                 c.params.c_str(), static_cast<long long>(c.expires));
   if (!r.challenge_realm.empty())
-    mbuf_printf(hdrs,
-                "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", "
-                "qop=\"auth\", algorithm=MD5%s\r\n",
-                r.challenge_realm.c_str(), r.challenge_nonce.c_str(),
-                r.stale ? ", stale=true" : "");
+    mbuf_write_str(hdrs, challenge_header("WWW-Authenticate", r.challenge_realm,
+                                          r.challenge_nonce, r.stale)
+                           .c_str());
   if (r.min_expires > 0)
     mbuf_printf(hdrs, "Min-Expires: %u\r\n", r.min_expires);
   if (r.code == 405 || r.code == 501)

@@ -89,6 +89,10 @@ int check_request(const struct sip_msg* msg, const char** reason);
 
 std::string to_string(const struct pl& pl);
 
+/// A digest challenge header line (`name` is WWW-Authenticate or Proxy-Authenticate).
+std::string challenge_header(const char* name, const std::string& realm,
+                             const std::string& nonce, bool stale);
+
 /// The user part of a URI with its %-escapes decoded.
 std::string uri_user(const struct pl& user);
 
