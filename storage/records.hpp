@@ -15,18 +15,22 @@
 #include <cereal/cereal.hpp>
 #include <cereal/types/string.hpp>
 
+#include "storage/rule_records.hpp"
+
 namespace pbx::storage {
 
 struct tenant_record {
   std::string domain;
   std::string name;
   std::string timezone = "UTC";
+  tenant_rules_record rules;  // version 2
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
     ar(domain, name, timezone);
-    // version >= 2: append new fields here.
-    (void)version;
+    if (version >= 2)
+      ar(rules);
+    // version >= 3: append new fields here.
   }
 };
 
@@ -40,14 +44,22 @@ struct extension_record {
   std::string voicemail_pin;
   std::uint32_t no_answer_timeout = 60;
   std::int64_t created_at = 0;  // unix seconds
+  forwarding_record forwarding;  // version 2
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
     ar(domain, number, web_user, web_password_hash, display_name, email, role,
        sip_password, enabled, mobile_phone, work_phone, home_phone, address,
        department, voicemail_pin, no_answer_timeout, created_at);
-    // version >= 2: append new fields here.
-    (void)version;
+    if (version >= 2) {
+      ar(forwarding);
+    } else {  // loading a v1 record: its timeout becomes the no-answer rules'
+      forwarding.rules[static_cast<std::size_t>(forward_slot::available_no_answer)].timeout =
+        no_answer_timeout;
+      forwarding.rules[static_cast<std::size_t>(forward_slot::busy_no_answer)].timeout =
+        no_answer_timeout;
+    }
+    // version >= 3: append new fields here.
   }
 };
 
@@ -93,19 +105,22 @@ struct cdr_record {
   std::uint16_t sip_code = 0;
   std::string end_reason;  // caller hangup, callee hangup, cancel, busy, not registered, ...
   std::vector<cdr_device> devices;
+  std::string reroute_reason;          // version 2: FORWARDING_... of the last reroute
+  std::vector<std::string> forwarded;  // version 2: the extensions reached, in order
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
     ar(domain, call_id, caller, callee, start_ms, ring_ms, answer_ms, end_ms, status,
        sip_code, end_reason, devices);
-    (void)version;
+    if (version >= 2)
+      ar(reroute_reason, forwarded);
   }
 };
 
 }  // namespace pbx::storage
 
 CEREAL_CLASS_VERSION(pbx::storage::cdr_device, 1)
-CEREAL_CLASS_VERSION(pbx::storage::cdr_record, 1)
-CEREAL_CLASS_VERSION(pbx::storage::tenant_record, 1)
-CEREAL_CLASS_VERSION(pbx::storage::extension_record, 1)
+CEREAL_CLASS_VERSION(pbx::storage::cdr_record, 2)
+CEREAL_CLASS_VERSION(pbx::storage::tenant_record, 2)
+CEREAL_CLASS_VERSION(pbx::storage::extension_record, 2)
 CEREAL_CLASS_VERSION(pbx::storage::binding_record, 1)
