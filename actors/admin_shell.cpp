@@ -6,6 +6,7 @@
 #include "actors/messages/call.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/password.hpp"
+#include "actors/rule_commands.hpp"
 #include "actors/shell_syntax.hpp"
 #include "engine/directory.hpp"
 #include "engine/log.hpp"
@@ -168,6 +169,13 @@ shell_result cdr_command(self_ptr self, const words_t& w) {
       {"sip_code", std::to_string(c.sip_code)},
       {"end_reason", c.end_reason},
       {"devices", devices},
+      {"reroute_reason", c.reroute_reason},
+      {"forwarded", [&] {
+         std::string f;
+         for (auto& n : c.forwarded)
+           f += (f.empty() ? "" : ",") + n;
+         return f;
+       }()},
     }));
   }
   return r;
@@ -410,6 +418,16 @@ void command(self_ptr self, const std::string& line) {
     return write(self, cdr_command(self, w));
   if (w[0] == "stats")
     return write(self, stats(self));
+  if (rule_commands::is_rules_verb(w[0])) {
+    rules_cmd cmd;
+    if (auto e = rule_commands::route(w, cmd); !e.empty())
+      return write(self, shell_error(e));
+    auto raw = cmd.domain;
+    cmd.domain = normalize_domain(raw);
+    if (cmd.domain.empty())
+      return write(self, shell_error("'" + raw + "' is not a domain name"));
+    return ask_router(self, std::move(cmd));
+  }
   if (w[0] == "registrations") {
     std::string err;
     auto domain = domain_arg(w, 1, err);
@@ -457,6 +475,19 @@ const std::vector<std::string>& shell_help() {
     "hangup CALL_ID",
     "cdr DOMAIN [limit=N] [extension=NUMBER]   (newest first)",
     "stats   (provisioned records against live actors)",
+    "status set DOMAIN NUMBER available|away|dnd|lunch|trip [note=TEXT]",
+    "status show DOMAIN NUMBER",
+    "forward show DOMAIN NUMBER",
+    "forward set DOMAIN NUMBER SLOT action=ACTION [number=N] [mailbox=N] [timeout=SECONDS]",
+    "hours show|set DOMAIN [NUMBER] [mode=GLOBAL|CUSTOM] [mon=09:00-12:00,13:00-18:00|on|off] ...",
+    "holiday add DOMAIN [NUMBER] name=NAME date=YYYY-MM-DD[..YYYY-MM-DD] [time=HH:MM-HH:MM] "
+    "[every_year=true]",
+    "holiday list DOMAIN [NUMBER] | holiday del DOMAIN [NUMBER] ID",
+    "exception add DOMAIN NUMBER caller=PATTERN when=ALL_HOURS|SPECIFIC_HOURS|"
+    "OUTSIDE_SPECIFIC_HOURS [mon=..] ... action=ACTION [number=N] [mailbox=N]",
+    "exception list DOMAIN NUMBER | exception del DOMAIN NUMBER ID",
+    "fac list DOMAIN | fac set DOMAIN FEATURE CODE",
+    "explain DOMAIN FROM TO [at=ISO-8601]   (dry run of the forwarding decision)",
     "help",
     "quit",
     "fields: extension_number extension_password display_name email role(user|admin) "

@@ -2,6 +2,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/extension_fields.hpp"
+#include "actors/forwarding.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/ringing.hpp"
 #include "engine/directory.hpp"
@@ -15,6 +17,9 @@ namespace {
 
 using self_ptr = caf::stateful_actor<call_state>*;
 using phase = call_state::phase;
+
+// Forwards one call may take (101 -> 102 -> 103 is two).
+constexpr std::size_t max_forwards = 5;
 
 void command(self_ptr self, leg_command::op what, std::uint64_t leg, std::uint16_t code = 0,
              std::string reason = {}, std::string sdp = {}) {
@@ -46,9 +51,18 @@ const char* phase_name(phase p) {
 
 void record_devices(self_ptr self, const std::vector<device_result>& devices) {
   auto& c = self->state.cdr;
-  c.devices.clear();
+  c.devices.resize(self->state.device_base); // earlier rings (before a forward) stay
   for (auto& d : devices)
     c.devices.push_back(storage::cdr_device{d.contact, d.code});
+}
+
+void mark_line(self_ptr self, line_use use) {
+  auto& st = self->state;
+  if (st.rung.empty())
+    return;
+  self->send(st.tenant, line_state{st.rung, st.cdr.call_id, use});
+  if (use == line_use::idle)
+    st.rung.clear();
 }
 
 // Writes the CDR (once), leaves the directory and quits.
@@ -61,8 +75,8 @@ void end(self_ptr self, const std::string& reason, std::uint16_t code) {
     c.end_reason = reason;
     c.sip_code = code;
     c.status = c.answer_ms ? "answered"
-               : (reason == "no answer" || reason == "cancel") ? "noanswer"
-                                                                : "fail";
+               : (reason.rfind("no answer", 0) == 0 || reason == "cancel") ? "noanswer"
+                                                                            : "fail";
     storage::batch b;
     b.put(c);
     st.ctx->store->submit(std::move(b), [](const std::string& err) {
@@ -71,6 +85,7 @@ void end(self_ptr self, const std::string& reason, std::uint16_t code) {
     });
   }
   st.now = phase::ended;
+  mark_line(self, line_use::idle);
   st.ctx->dir->unregister(call_key(st.cdr.call_id), caf::actor_cast<caf::actor>(self));
   self->quit();
 }
@@ -80,27 +95,135 @@ void fail_call(self_ptr self, std::uint16_t code, const char* reason, const std:
   end(self, why, code);
 }
 
-// The callee's extension said who rings: hand them to a ringing actor.
-void ring(self_ptr self, const callee_targets& t) {
+void route(self_ptr self, callee_targets& t);
+
+// Asks the tenant for `number`'s decision (its extension evaluates its rules).
+void query(self_ptr self, const std::string& number) {
   auto& st = self->state;
-  if (t.code != 200 || t.targets.empty()) {
-    if (t.code == 404)
-      fail_call(self, 404, "Not Found", "unknown number");
-    else
-      fail_call(self, 480, "Temporarily Unavailable", "not registered");
+  self->request(st.tenant, std::chrono::seconds(10), callee_query{number, st.offer.caller})
+    .then([=](callee_targets& t) { route(self, t); },
+          [=](caf::error&) {
+            fail_call(self, 500, "Server Internal Error", "callee lookup failed");
+          });
+}
+
+// A forward to another number: loop protection, then that extension's rules.
+void forward(self_ptr self, const route_step& s) {
+  auto& st = self->state;
+  mark_line(self, line_use::idle);
+  st.cdr.reroute_reason = s.reroute_reason;
+  auto why = forwarding::loop_check(st.chain, s.number, max_forwards);
+  if (!why.empty()) {
+    fail_call(self, why.rfind("forwarding loop", 0) == 0 ? 482 : 483,
+              why.rfind("forwarding loop", 0) == 0 ? "Loop Detected" : "Too Many Hops", why);
+    return;
+  }
+  if (!valid_extension_number(s.number)) {
+    fail_call(self, 480, "Temporarily Unavailable",
+              "forward to external number " + s.number + " needs a trunk");
+    return;
+  }
+  st.chain.push_back(s.number);
+  st.cdr.forwarded = st.chain;
+  query(self, s.number);
+}
+
+// Carries out one rule action; `hangup_code` is what HANGUP answers the caller.
+void apply(self_ptr self, const route_step& s, const callee_targets* t,
+           std::uint16_t hangup_code, const std::string& context) {
+  auto& st = self->state;
+  switch (static_cast<storage::forward_action>(s.action)) {
+    case storage::forward_action::ring_anyway:
+      break;
+    case storage::forward_action::forward_to_number:
+      forward(self, s);
+      return;
+    case storage::forward_action::forward_to_voicemail:
+      st.cdr.reroute_reason = s.reroute_reason;
+      // Until the voicemail actor exists the caller hears 480 and the CDR says why.
+      fail_call(self, 480, "Temporarily Unavailable",
+                context + "forward to voicemail " + (s.mailbox.empty() ? "(own mailbox)"
+                                                                        : s.mailbox)
+                  + ": voicemail not available yet");
+      return;
+    case storage::forward_action::hangup:
+      st.cdr.reroute_reason = s.reroute_reason;
+      fail_call(self, hangup_code, hangup_code == 486 ? "Busy Here" : "Temporarily Unavailable",
+                context + "hangup by rule " + s.slot);
+      return;
+  }
+  if (!t || t->targets.empty()) {
+    fail_call(self, 480, "Temporarily Unavailable", "not registered");
     return;
   }
   ringing_plan plan;
-  plan.targets = t.targets;
-  plan.no_answer_timeout = t.no_answer_timeout;
+  plan.targets = t->targets;
+  plan.no_answer_timeout = t->no_answer_timeout;
   plan.from_uri = "sip:" + st.offer.caller + "@" + st.offer.domain;
   plan.from_name = st.offer.caller_name.empty() ? st.offer.caller : st.offer.caller_name;
   plan.sdp = st.offer.sdp;
   st.now = phase::ringing;
+  st.on_no_answer = t->no_answer;
+  st.on_busy = t->busy;
+  st.rung = st.chain.back();
+  mark_line(self, line_use::ringing);
   st.ringing = self->spawn<caf::linked>(ringing_actor, st.ctx,
                                         caf::actor_cast<caf::actor>(self), std::move(plan));
-  for (auto& target : t.targets)
+  st.device_base = st.cdr.devices.size();
+  for (auto& target : t->targets)
     st.cdr.devices.push_back(storage::cdr_device{target.contact, 0});
+}
+
+// The callee's extension answered with its rules' decision.
+void route(self_ptr self, callee_targets& t) {
+  auto& st = self->state;
+  if (st.now == phase::ended)
+    return;
+  if (!st.ending.empty()) { // the caller cancelled while we asked
+    end(self, st.ending, st.ending_code);
+    return;
+  }
+  if (t.code == 404) {
+    if (st.chain.size() == 1)
+      fail_call(self, 404, "Not Found", "unknown number");
+    else
+      fail_call(self, 480, "Temporarily Unavailable",
+                "forward to " + st.chain.back()
+                  + ": no such extension (external numbers need a trunk)");
+    return;
+  }
+  apply(self, t.now, &t, 486, {});
+}
+
+// Ringing ended without an answer: the rung extension's no-answer or busy rule.
+void ringing_failed(self_ptr self, const ring_failed& f) {
+  auto& st = self->state;
+  st.now = phase::offered;
+  st.ringing = caf::actor{};
+  if (f.reason == "no answer") {
+    apply(self, st.on_no_answer, nullptr, 480, "no answer; ");
+    return;
+  }
+  if (f.code == 486
+      && static_cast<storage::forward_action>(st.on_busy.action)
+           != storage::forward_action::ring_anyway) {
+    apply(self, st.on_busy, nullptr, 486, "busy; ");
+    return;
+  }
+  fail_call(self, f.code, f.code == 486 ? "Busy Here" : "Temporarily Unavailable", f.reason);
+}
+
+// A feature code: the extension stored the change; confirm with 200 then BYE.
+void confirm_feature(self_ptr self) {
+  auto& st = self->state;
+  st.now = phase::answered;
+  st.cdr.answer_ms = now_ms();
+  st.cdr.ring_ms = st.cdr.answer_ms;
+  // No media: the answer declines the offered stream (port 0).
+  std::string sdp = "v=0\r\no=actorpbx 1 1 IN IP4 127.0.0.1\r\ns=actorpbx\r\n"
+                    "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n";
+  command(self, leg_command::op::answer, st.offer.leg, 200, "OK", sdp);
+  self->delayed_send(self, std::chrono::milliseconds(500), hangup_atom::value);
 }
 
 // Stops the ringing; the call ends when the ringing actor reports back.
@@ -147,11 +270,13 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
     fail_call(self, 483, "Too Many Hops", "too many hops");
     return {};
   }
-  self->request(tenant, std::chrono::seconds(10), callee_query{st.offer.callee})
-    .then([=](callee_targets& t) { ring(self, t); },
-          [=](caf::error&) {
-            fail_call(self, 500, "Server Internal Error", "callee lookup failed");
-          });
+  st.chain.push_back(st.offer.callee);
+  if (!st.offer.feature.empty()) {
+    st.cdr.end_reason = "feature code: " + st.offer.feature;
+    confirm_feature(self);
+  } else {
+    query(self, st.offer.callee);
+  }
   return {
     [=](ring_progress& p) {
       auto& st = self->state;
@@ -173,6 +298,7 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
       st.now = phase::answered;
       st.winner = a.leg;
       st.cdr.answer_ms = now_ms();
+      mark_line(self, line_use::talking);
       command(self, leg_command::op::answer, st.offer.leg, 200, "OK", std::move(a.sdp));
     },
     [=](ring_failed& f) {
@@ -182,8 +308,7 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
         end(self, st.ending, st.ending_code);
         return;
       }
-      fail_call(self, f.code, f.code == 486 ? "Busy Here" : "Temporarily Unavailable",
-                f.reason);
+      ringing_failed(self, f);
     },
     [=](leg_event& e) {
       auto& st = self->state;
@@ -194,7 +319,9 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
         end(self, "callee hangup", 200);
       } else if (e.leg == st.offer.leg) {
         // Caller's BYE, or CANCEL before the answer (libre sent the 487).
-        if (st.winner != 0) {
+        if (!st.offer.feature.empty()) {
+          end(self, st.cdr.end_reason, 200);
+        } else if (st.winner != 0) {
           command(self, leg_command::op::hangup, st.winner);
           end(self, "caller hangup", 200);
         } else if (st.now == phase::ringing) {
@@ -212,7 +339,10 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
     },
     [=](hangup_atom) {
       auto& st = self->state;
-      if (st.winner != 0) {
+      if (!st.offer.feature.empty()) { // the confirmation is done
+        command(self, leg_command::op::hangup, st.offer.leg);
+        end(self, st.cdr.end_reason, 200);
+      } else if (st.winner != 0) {
         command(self, leg_command::op::hangup, st.winner);
         command(self, leg_command::op::hangup, st.offer.leg);
         end(self, "admin hangup", 200);

@@ -3,14 +3,19 @@
 // callee's devices ring, then the device that answered. It keeps the two
 // sides consistent and writes the CDR when the call ends.
 //
-//   offered --(callee's devices known)--> ringing --(ring_answered)--> answered
-//      |                                     |                            |
-//      | 404/480/483          ring_failed, caller's CANCEL,      BYE either side,
-//      |                      admin hangup                        admin hangup
-//      v                                     v                            v
+//            +--(rule: forward to N; no answer / busy rule)--+
+//            v                                                 |
+//   offered --(the callee's rules say ring)--> ringing --(ring_answered)--> answered
+//      |                                     |                                 |
+//      | 404/480/483, voicemail,  ring_failed, caller's CANCEL,       BYE either side,
+//      | hangup rule, loop        admin hangup                         admin hangup
+//      v                                     v                                 v
 //                                   ended (CDR written, actor quits)
+//
+// A feature code call is answered at once and hung up: offered -> answered -> ended.
 
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
@@ -34,6 +39,10 @@ struct call_state {
   std::uint16_t ending_code = 0;
   storage::cdr_record cdr;
   bool cdr_written = false;
+  std::vector<std::string> chain; // every extension the call reached (forwarding)
+  std::string rung;               // the extension whose line we marked ringing/talking
+  route_step on_no_answer, on_busy; // the rung extension's fallbacks
+  std::size_t device_base = 0;      // cdr.devices of the current ringing start here
 };
 
 caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ctx,

@@ -5,6 +5,9 @@
 #include "actors/digest.hpp"
 #include "actors/call.hpp"
 #include "actors/extension_fields.hpp"
+#include "actors/feature_code.hpp"
+#include "actors/forwarding.hpp"
+#include "actors/rule_commands.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/messages/registration.hpp"
 #include "actors/messages/shell.hpp"
@@ -122,6 +125,75 @@ void handle_expired(self_ptr self, const binding_expired& e) {
   st.writes.submit(self, *st.ctx->store, std::move(b), [](const std::string&) {});
 }
 
+// Linked: when the node stops, the call hears it, hangs up and writes its CDR.
+// Monitored: the caller's line is in use (Busy) while the call lives.
+void start_call(self_ptr self, call_offer offer) {
+  auto& st = self->state;
+  auto id = std::to_string(offer.leg);
+  auto call = self->spawn<caf::linked + caf::monitored>(call_actor, st.ctx, st.tenant,
+                                                        std::move(offer));
+  st.lines[id] = extension_state::line{line_use::talking, call.address()};
+}
+
+// A feature code dialled from the extension's own phone: the rule change is
+// stored first, then the call confirms it (200, then BYE).
+void feature_call(self_ptr self, call_offer offer, const feature_code::match& m) {
+  auto& st = self->state;
+  auto next = st.rec;
+  std::string err;
+  auto text = feature_code::apply(next.forwarding, m, err);
+  if (!err.empty()) {
+    leg_command c;
+    c.what = leg_command::op::reject;
+    c.leg = offer.leg;
+    c.code = 403;
+    c.reason = "Forbidden";
+    st.ctx->sip->leg(std::move(c));
+    log::info(st.rec.number, "@", st.rec.domain, " dialled ", offer.callee, ": ", err);
+    return;
+  }
+  storage::batch b;
+  b.put(next);
+  st.writes.submit(self, *st.ctx->store, std::move(b),
+                   [self, next, text, offer](const std::string& err) mutable {
+                     auto& st = self->state;
+                     if (!err.empty()) {
+                       log::error("feature code write failed: ", err);
+                       leg_command c;
+                       c.what = leg_command::op::reject;
+                       c.leg = offer.leg;
+                       c.code = 500;
+                       c.reason = "Storage Failure";
+                       st.ctx->sip->leg(std::move(c));
+                       return;
+                     }
+                     st.rec = next;
+                     log::info(st.rec.number, "@", st.rec.domain, " dialled ", offer.callee,
+                               ": ", text);
+                     offer.feature = text;
+                     start_call(self, std::move(offer));
+                   });
+}
+
+forwarding::call_facts facts_now(self_ptr self, const std::string& caller) {
+  auto& st = self->state;
+  forwarding::call_facts f;
+  f.caller = caller;
+  f.at = std::chrono::system_clock::now();
+  auto now = st.ctx->now();
+  f.registered = std::any_of(st.bindings.begin(), st.bindings.end(),
+                             [&](auto& b) { return b.second.rec.expires_at > now; });
+  f.on_call = std::any_of(st.lines.begin(), st.lines.end(),
+                          [](auto& l) { return l.second.use == line_use::talking; });
+  return f;
+}
+
+storage::tenant_record tenant_now(self_ptr self) {
+  auto& st = self->state;
+  auto t = st.ctx->store->tenant(st.rec.domain);
+  return t ? *t : storage::tenant_record{};
+}
+
 // The caller's side of an INVITE: digest (407 with the same anti-probing
 // rule as REGISTER), then a call actor carries the call.
 void handle_offer(self_ptr self, call_offer& offer) {
@@ -136,21 +208,75 @@ void handle_offer(self_ptr self, call_offer& offer) {
     send_auth_failure(ctx, offer.leg, verdict, st.rec.domain);
     return;
   }
-  // Linked: when the node stops, the call hears it, hangs up and writes its CDR.
-  self->spawn<caf::linked>(call_actor, ctx, st.tenant, std::move(offer));
+  if (!offer.callee.empty() && (offer.callee[0] == '*' || offer.callee[0] == '#')) {
+    auto tenant = ctx->store->tenant(st.rec.domain);
+    auto m = feature_code::find(tenant ? tenant->rules : storage::tenant_rules_record{},
+                                offer.callee);
+    if (m) {
+      feature_call(self, std::move(offer), *m);
+      return;
+    }
+  }
+  start_call(self, std::move(offer));
 }
 
-callee_targets targets(self_ptr self) {
+// The callee's side: its rules decide; its devices ring when that is the decision.
+callee_targets targets(self_ptr self, const callee_query& q) {
   auto& st = self->state;
+  auto d = forwarding::decide(st.rec, tenant_now(self), facts_now(self, q.caller));
   callee_targets t;
-  t.no_answer_timeout = st.rec.no_answer_timeout;
+  t.now = rule_commands::to_step(d.slot, d.rule, d.reroute_reason.c_str());
+  if (d.exception)
+    t.now.slot = "exception:" + std::to_string(d.exception_id);
+  t.no_answer = rule_commands::to_step(d.no_answer_slot, d.no_answer,
+                                       forwarding::reroute_reason(d.no_answer_slot));
+  t.busy = rule_commands::to_step(d.busy_slot, d.busy, forwarding::reroute_reason(d.busy_slot));
+  t.no_answer_timeout = d.no_answer.timeout;
+  log::debug("call ", q.caller, " -> ", st.rec.number, "@", st.rec.domain, ": ", t.now.slot,
+             " ", forwarding::action_name(d.rule.action));
   auto now = st.ctx->now();
   for (auto& [contact, b] : st.bindings)
     if (b.rec.expires_at > now)
       t.targets.push_back(call_target{contact, {b.rec.received_ip, b.rec.received_port,
                                                 b.rec.transport}});
-  t.code = t.targets.empty() ? 480 : 200;
   return t;
+}
+
+caf::result<shell_result> rules_command(self_ptr self, rules_cmd& cmd) {
+  auto& st = self->state;
+  if (cmd.verb == "explain") {
+    std::string caller;
+    std::chrono::system_clock::time_point at;
+    if (auto err = rule_commands::explain_args(cmd, caller, at); !err.empty())
+      return shell_error(err);
+    auto facts = facts_now(self, caller);
+    facts.at = at;
+    return rule_commands::explain_lines(forwarding::decide(st.rec, tenant_now(self), facts));
+  }
+  rule_commands::line_facts line;
+  line.devices = st.bindings.size();
+  for (auto& [id, l] : st.lines) {
+    line.on_call |= l.use == line_use::talking;
+    line.ringing |= l.use == line_use::ringing;
+  }
+  auto next = st.rec;
+  bool changed = false;
+  auto r = rule_commands::on_extension(cmd, next, line, changed);
+  if (!r.ok || !changed)
+    return r;
+  auto rp = self->make_response_promise<shell_result>();
+  storage::batch b;
+  b.put(next);
+  st.writes.submit(self, *st.ctx->store, std::move(b),
+                   [self, rp, next, r](const std::string& err) mutable {
+                     if (!err.empty()) {
+                       rp.deliver(shell_error("storage: " + err));
+                       return;
+                     }
+                     self->state.rec = next;
+                     rp.deliver(r);
+                   });
+  return rp;
 }
 
 } // namespace
@@ -190,6 +316,11 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
       expired.erase_binding(st.rec.domain, st.rec.number, b.contact);
   }
   sync_phones(self, live);
+  self->set_down_handler([=](caf::down_msg& m) {
+    auto& lines = self->state.lines;
+    for (auto i = lines.begin(); i != lines.end();)
+      i = i->second.call == m.source ? lines.erase(i) : std::next(i);
+  });
   self->delayed_send(self, ctx->idle_passivation, idle_check_atom::value);
   if (!expired.empty())
     st.writes.submit(self, *ctx->store, std::move(expired), [](const std::string&) {});
@@ -213,13 +344,38 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
       self->state.active_since_check = true;
       handle_offer(self, offer);
     },
-    [=](const callee_query&) -> caf::result<callee_targets> {
+    [=](const callee_query& q) -> caf::result<callee_targets> {
       if (self->state.passivating) {
-        self->delegate(self->state.tenant, callee_query{self->state.rec.number});
+        self->delegate(self->state.tenant, q);
         return caf::delegated<callee_targets>{};
       }
       self->state.active_since_check = true;
-      return targets(self);
+      return targets(self, q);
+    },
+    [=](rules_cmd& cmd) -> caf::result<shell_result> {
+      if (self->state.passivating) {
+        self->delegate(self->state.tenant, std::move(cmd));
+        return caf::delegated<shell_result>{};
+      }
+      self->state.active_since_check = true;
+      return rules_command(self, cmd);
+    },
+    [=](line_state& l) {
+      auto& st = self->state;
+      if (st.passivating) {
+        self->send(st.tenant, std::move(l));
+        return;
+      }
+      st.active_since_check = true;
+      if (l.use == line_use::idle) {
+        st.lines.erase(l.call_id);
+        return;
+      }
+      auto sender = self->current_sender();
+      auto& line = st.lines[l.call_id];
+      if (!line.call && sender) // the call ending uncleanly frees the line too
+        self->monitor(sender);
+      line = extension_state::line{l.use, caf::actor_cast<caf::actor_addr>(sender)};
     },
     [=](const write_done& w) { self->state.writes.done(w); },
     [=](extension_cmd& cmd) -> caf::result<shell_result> {
@@ -284,7 +440,7 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
     [=](idle_check_atom) {
       auto& st = self->state;
       if (st.bindings.empty() && st.writes.idle() && !st.passivating
-          && !st.active_since_check) {
+          && !st.active_since_check && st.lines.empty()) {
         st.passivating = true;
         self->send(st.tenant, passivate_request{st.rec.number});
         return;

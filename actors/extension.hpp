@@ -11,6 +11,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/digest.hpp"
+#include "actors/messages/call.hpp"
 #include "actors/write_tracker.hpp"
 #include "engine/context.hpp"
 #include "storage/records.hpp"
@@ -30,6 +31,11 @@ struct extension_state {
   write_tracker writes;
   bool passivating = false;
   bool active_since_check = true;
+  struct line {
+    line_use use = line_use::idle;
+    caf::actor_addr call;
+  };
+  std::map<std::string, line> lines; // calls on this extension's line, by call id
 };
 
 /// Answers a call leg whose digest check failed: 407 with a fresh nonce, or 403.

@@ -119,6 +119,9 @@ std::string apply_extension_fields(storage::extension_record& rec,
           || std::stoi(value) > 600)
         return "no_answer_timeout must be 5-600 seconds";
       next.no_answer_timeout = static_cast<std::uint32_t>(std::stoi(value));
+      // The Users-page field is the Available no-answer rule's timeout.
+      next.forwarding.rules[static_cast<std::size_t>(storage::forward_slot::available_no_answer)]
+        .timeout = next.no_answer_timeout;
     } else if (key == "mobile_phone") {
       next.mobile_phone = value;
     } else if (key == "work_phone") {
@@ -168,6 +171,14 @@ void copy_extension_settings(const storage::extension_record& from,
   to.address = from.address;
   to.department = from.department;
   to.no_answer_timeout = from.no_answer_timeout;
+  // Forwarding rules, hours, holidays and exceptions are settings; the
+  // presence (status, note) belongs to the person.
+  auto status = to.forwarding.status;
+  auto note = to.forwarding.note;
+  to.forwarding = from.forwarding;
+  to.forwarding.status = status;
+  to.forwarding.note = note;
+  to.forwarding.saved.clear();
 }
 
 } // namespace pbx

@@ -10,6 +10,7 @@
 #include "actors/messages/directory.hpp"
 #include "actors/messages/registration.hpp"
 #include "actors/messages/shell.hpp"
+#include "actors/rule_commands.hpp"
 #include "engine/directory.hpp"
 #include "engine/sip_port.hpp"
 #include "storage/store.hpp"
@@ -183,7 +184,7 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
     [=](callee_query& q) -> caf::result<callee_targets> {
       auto ext = valid_extension_number(q.number) ? activate(self, q.number) : caf::actor{};
       if (!ext)
-        return callee_targets{404, {}, 0};
+        return callee_targets{404, {}, 0, {}, {}, {}};
       self->delegate(ext, std::move(q));
       return caf::delegated<callee_targets>{};
     },
@@ -215,6 +216,39 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
         }
       }
       return shell_error("unsupported operation");
+    },
+    [=](rules_cmd& cmd) -> caf::result<shell_result> {
+      auto& st = self->state;
+      if (!cmd.number.empty()) {
+        auto ext = valid_extension_number(cmd.number) ? activate(self, cmd.number) : caf::actor{};
+        if (!ext)
+          return shell_error("no extension " + cmd.number);
+        self->delegate(ext, std::move(cmd));
+        return caf::delegated<shell_result>{};
+      }
+      auto next = st.rec;
+      bool changed = false;
+      auto r = rule_commands::on_tenant(cmd, next, changed);
+      if (!r.ok || !changed)
+        return r;
+      storage::batch b;
+      b.put(next);
+      auto rp = self->make_response_promise<shell_result>();
+      // Extensions read the tenant's rules from storage per call: committed is current.
+      st.writes.submit(self, *st.ctx->store, std::move(b),
+                       [self, rp, next, r](const std::string& err) mutable {
+                         if (!err.empty()) {
+                           rp.deliver(shell_error("storage: " + err));
+                           return;
+                         }
+                         self->state.rec = next;
+                         rp.deliver(r);
+                       });
+      return rp;
+    },
+    [=](line_state& l) {
+      if (auto ext = activate(self, l.number))
+        self->send(ext, std::move(l));
     },
     [=](const tenant_del&) -> caf::result<shell_result> {
       auto& st = self->state;

@@ -41,6 +41,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<ring_progress>("ring_progress");
   cfg.add_message_type<ring_answered>("ring_answered");
   cfg.add_message_type<ring_failed>("ring_failed");
+  cfg.add_message_type<route_step>("route_step");
+  cfg.add_message_type<line_state>("line_state");
+  cfg.add_message_type<rules_cmd>("rules_cmd");
 }
 
 } // namespace pbx

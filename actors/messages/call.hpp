@@ -23,22 +23,38 @@ struct call_offer {
   digest_credentials auth; // Proxy-Authorization
   std::string sdp;
   std::uint32_t max_forwards = 70;
+  std::string feature;  // set by the caller's extension: a feature code's confirmation
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_offer& x) {
   return f(caf::meta::type_name("call_offer"), x.leg, x.domain, x.caller,
-           x.caller_name, x.callee, x.auth, x.sdp, x.max_forwards);
+           x.caller_name, x.callee, x.auth, x.sdp, x.max_forwards, x.feature);
 }
 
 /// Who rings for an extension: asked by a call actor, answered by the callee's extension.
 struct callee_query {
   std::string number;
+  std::string caller;  // caller ID, for exception rules
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, callee_query& x) {
-  return f(caf::meta::type_name("callee_query"), x.number);
+  return f(caf::meta::type_name("callee_query"), x.number, x.caller);
+}
+
+/// One forwarding action decided by an extension's rules (storage::forward_action).
+struct route_step {
+  std::uint8_t action = 2;     // forward_action; 2 = RING_ANYWAY
+  std::string number, mailbox; // FORWARD_TO_NUMBER / FORWARD_TO_VOICEMAIL
+  std::string slot;            // the rule slot (or "exception")
+  std::string reroute_reason;  // FORWARDING_...
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, route_step& x) {
+  return f(caf::meta::type_name("route_step"), x.action, x.number, x.mailbox, x.slot,
+           x.reroute_reason);
 }
 
 /// One registered device of the callee, reachable through its flow.
@@ -52,16 +68,34 @@ typename Inspector::result_type inspect(Inspector& f, call_target& x) {
   return f(caf::meta::type_name("call_target"), x.contact, x.flow);
 }
 
+/// The callee's answer: what its rules decided (`now`), its devices when
+/// that is to ring, and what applies if ringing ends in no answer or busy.
 struct callee_targets {
-  std::uint16_t code = 200; // 404 no such extension, 480 nothing registered
+  std::uint16_t code = 200; // 404 no such extension
   std::vector<call_target> targets;
   std::uint32_t no_answer_timeout = 60;
+  route_step now, no_answer, busy;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, callee_targets& x) {
   return f(caf::meta::type_name("callee_targets"), x.code, x.targets,
-           x.no_answer_timeout);
+           x.no_answer_timeout, x.now, x.no_answer, x.busy);
+}
+
+/// Call -> extension: the extension's line is ringing, in a call, or free
+/// again (the derived statuses; Busy = in a call). Sent by the call actor.
+enum class line_use : std::uint8_t { ringing, talking, idle };
+
+struct line_state {
+  std::string number;
+  std::string call_id;
+  line_use use = line_use::idle;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, line_state& x) {
+  return f(caf::meta::type_name("line_state"), x.number, x.call_id, x.use);
 }
 
 /// Something happened on a leg (reported by the SIP thread to the leg's owner).

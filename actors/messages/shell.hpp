@@ -90,4 +90,19 @@ typename Inspector::result_type inspect(Inspector& f, extension_cmd& x) {
            x.target, x.fields, x.rows, x.row_lines);
 }
 
+/// Forwarding-domain commands (status, forward, hours, holiday, exception,
+/// fac, explain): routed router -> tenant -> the extension `number`, or
+/// handled by the tenant itself when `number` is empty.
+struct rules_cmd {
+  std::string domain;
+  std::string number;
+  std::string verb, sub;          // e.g. "forward" "set"; explain: "explain" ""
+  std::vector<std::string> args;  // the words after DOMAIN [NUMBER]
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rules_cmd& x) {
+  return f(caf::meta::type_name("rules_cmd"), x.domain, x.number, x.verb, x.sub, x.args);
+}
+
 } // namespace pbx

@@ -362,6 +362,80 @@ class NodeCase(unittest.TestCase):
         cls.node.cleanup()
 
 
+SIPP_CALLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sipp', 'calls')
+
+
+def sipp_call_argv(node, scenario, port, inf=None, extra=(), timeout=20):
+    """argv of a SIPp call scenario (tests/e2e/sipp/calls/) from local port `port`."""
+    count = [] if '-m' in extra else ['-m', '1']
+    argv = [require_tool('sipp'), '-sf', os.path.join(SIPP_CALLS, scenario),
+            f'{HOST}:{node.sip_port}', '-i', HOST, '-p', str(port), *count, '-nostdin',
+            '-timeout', f'{timeout}s', '-timeout_error', '-recv_timeout', f'{timeout * 1000}',
+            *extra]
+    if inf:
+        argv += ['-inf', inf]
+    return argv
+
+
+class CallCase(NodeCase):
+    """A NodeCase with SIPp callers and callees of DOMAIN; extension N's password is secretN.
+
+    A callee registers with digest from its own port (uas_register.xml), then runs its call
+    scenario in the background while the caller's scenario runs; both must exit 0."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix='calls-')
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def inf(self, *fields):
+        path = os.path.join(self.tmp, f'inf-{len(os.listdir(self.tmp))}.csv')
+        with open(path, 'w') as f:
+            f.write('SEQUENTIAL\n' + ';'.join(str(x) for x in fields) + '\n')
+        return path
+
+    def register_callee(self, number):
+        port = free_port()
+        p = subprocess.run(sipp_call_argv(self.node, 'uas_register.xml', port,
+                                          self.inf(number, f'secret{number}', self.DOMAIN),
+                                          ['-auth_uri', self.DOMAIN], timeout=10),
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout.decode(errors='replace')[-2000:])
+        return port
+
+    def callee(self, scenario, port, extra=()):
+        proc = subprocess.Popen(sipp_call_argv(self.node, scenario, port, extra=list(extra)),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        time.sleep(0.3)  # let it bind before the caller dials
+        return proc
+
+    def caller(self, scenario, caller, callee, extra=(), timeout=20):
+        return subprocess.run(
+            sipp_call_argv(self.node, scenario, free_port(),
+                           self.inf(caller, f'secret{caller}', self.DOMAIN, callee),
+                           ['-auth_uri', f'{callee}@{self.DOMAIN}', *extra], timeout=timeout),
+            capture_output=True, timeout=timeout + 20)
+
+    def assert_ok(self, p, what):
+        out = p.stdout.decode(errors='replace') if p.stdout else ''
+        self.assertEqual(p.returncode, 0, f'{what}:\n{out[-3000:]}\n--- node:\n'
+                                          f'{self.node.stderr_tail(30)}')
+
+    def finish(self, proc, what, timeout=25):
+        out, _ = proc.communicate(timeout=timeout)
+        self.assertEqual(proc.returncode, 0, f'{what}:\n{out.decode(errors="replace")[-3000:]}')
+
+    def last_cdr(self, callee):
+        with self.node.shell() as sh:
+            rows = sh.records(f'cdr {self.DOMAIN} limit=1 extension={callee}')
+        self.assertEqual(len(rows), 1, rows)
+        return rows[0]
+
+    def assert_no_live_calls(self):
+        with self.node.shell() as sh:
+            self.assertTrue(wait_until(lambda: sh.records('calls') == [], 5), sh.records('calls'))
+
+
 def run_sipp(scenario, node, inf=None, m=1, extra=(), timeout=30, transport='u1'):
     """Run a SIPp scenario against the node; returns the CompletedProcess (output captured)."""
     sipp = require_tool('sipp')
