@@ -18,8 +18,6 @@ namespace {
 using self_ptr = caf::stateful_actor<call_state>*;
 using phase = call_state::phase;
 
-// Forwards one call may take (101 -> 102 -> 103 is two).
-constexpr std::size_t max_forwards = 5;
 
 void command(self_ptr self, leg_command::op what, std::uint64_t leg, std::uint16_t code = 0,
              std::string reason = {}, std::string sdp = {}) {
@@ -112,7 +110,7 @@ void forward(self_ptr self, const route_step& s) {
   auto& st = self->state;
   mark_line(self, line_use::idle);
   st.cdr.reroute_reason = s.reroute_reason;
-  auto why = forwarding::loop_check(st.chain, s.number, max_forwards);
+  auto why = forwarding::loop_check(st.chain, s.number, forwarding::max_forwards);
   if (!why.empty()) {
     fail_call(self, why.rfind("forwarding loop", 0) == 0 ? 482 : 483,
               why.rfind("forwarding loop", 0) == 0 ? "Loop Detected" : "Too Many Hops", why);

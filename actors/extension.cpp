@@ -251,7 +251,18 @@ caf::result<shell_result> rules_command(self_ptr self, rules_cmd& cmd) {
       return shell_error(err);
     auto facts = facts_now(self, caller);
     facts.at = at;
-    return rule_commands::explain_lines(forwarding::decide(st.rec, tenant_now(self), facts));
+    // Other extensions as storage has them (committed rules, unexpired bindings).
+    auto lookup = [&](const std::string& number) -> std::optional<rule_commands::explain_target> {
+      auto rec = st.ctx->store->extension(st.rec.domain, number);
+      if (!rec)
+        return std::nullopt;
+      rule_commands::explain_target t{*rec, false};
+      auto now = st.ctx->now();
+      for (auto& b : st.ctx->store->bindings(st.rec.domain, number))
+        t.registered |= b.expires_at > now;
+      return t;
+    };
+    return rule_commands::explain(st.rec, tenant_now(self), facts, lookup);
   }
   rule_commands::line_facts line;
   line.devices = st.bindings.size();

@@ -64,6 +64,9 @@ decision decide(const storage::extension_record& ext, const storage::tenant_reco
 /// The CDR reroute reason for forwarding out of `slot`.
 const char* reroute_reason(storage::forward_slot slot);
 
+/// Forwards one call may take (101 -> 102 -> 103 is two).
+constexpr std::size_t max_forwards = 5;
+
 /// Loop protection for a forward from the last extension of `chain` to
 /// `next`: empty when allowed, else the end reason ("forwarding loop: ...",
 /// "too many forwards: ..."). `chain` holds every extension the call reached.

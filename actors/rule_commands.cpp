@@ -555,11 +555,42 @@ std::string explain_args(const rules_cmd& cmd, std::string& caller,
   return {};
 }
 
-shell_result explain_lines(const forwarding::decision& d) {
+shell_result explain(const storage::extension_record& first,
+                     const storage::tenant_record& tenant, forwarding::call_facts facts,
+                     const explain_lookup& lookup) {
+  std::vector<std::string> steps;
+  std::vector<std::string> chain{first.number};
+  storage::extension_record cur = first;
+  forwarding::decision d;
+  std::string stopped;
+  for (;;) {
+    d = forwarding::decide(cur, tenant, facts);
+    steps.insert(steps.end(), d.steps.begin(), d.steps.end());
+    if (d.rule.action != forward_action::forward_to_number)
+      break;
+    auto next = d.rule.number;
+    stopped = forwarding::loop_check(chain, next, forwarding::max_forwards);
+    if (stopped.empty()) {
+      auto target = lookup(next);
+      if (!target) {
+        stopped = "forward to " + next + ": not an extension of this tenant "
+                  "(external numbers need a trunk)";
+      } else {
+        steps.push_back("forward to " + next);
+        chain.push_back(next);
+        cur = target->ext;
+        facts.registered = target->registered;
+        facts.on_call = false; // not known without asking that extension
+        continue;
+      }
+    }
+    steps.push_back("stop: " + stopped);
+    break;
+  }
   shell_result r;
-  for (std::size_t i = 0; i < d.steps.size(); ++i)
+  for (std::size_t i = 0; i < steps.size(); ++i)
     r.lines.push_back(
-      shell::format_record({{"step", std::to_string(i + 1)}, {"text", d.steps[i]}}));
+      shell::format_record({{"step", std::to_string(i + 1)}, {"text", steps[i]}}));
   field_list f;
   if (d.exception) {
     f.emplace_back("slot", "exception");
@@ -576,6 +607,9 @@ shell_result explain_lines(const forwarding::decision& d) {
   }
   if (!d.reroute_reason.empty())
     f.emplace_back("reroute", d.reroute_reason);
+  f.emplace_back("extension", cur.number);
+  if (!stopped.empty())
+    f.emplace_back("stopped", stopped);
   r.lines.push_back("decision " + shell::format_record(f));
   return r;
 }

@@ -5,6 +5,7 @@
 // changes nothing.
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,8 +42,18 @@ shell_result on_tenant(const rules_cmd& cmd, storage::tenant_record& t, bool& ch
 std::string explain_args(const rules_cmd& cmd, std::string& caller,
                          std::chrono::system_clock::time_point& at);
 
-/// The `explain` output of a decision: one line per step, then `decision ...`.
-shell_result explain_lines(const forwarding::decision& d);
+/// What `explain` knows of another extension when it follows a forward.
+struct explain_target {
+  storage::extension_record ext;
+  bool registered = false;
+};
+using explain_lookup = std::function<std::optional<explain_target>(const std::string& number)>;
+
+/// The `explain` output: the decision of `ext`, then of every extension a
+/// FORWARD_TO_NUMBER leads to (with a call's loop protection), one line per
+/// step, and last `decision ...` for the extension where the call ends.
+shell_result explain(const storage::extension_record& ext, const storage::tenant_record& tenant,
+                     forwarding::call_facts facts, const explain_lookup& lookup);
 
 /// An ISO-8601 instant with Z or an offset: 2026-03-29T09:00:00+02:00.
 std::optional<std::chrono::system_clock::time_point> parse_instant(const std::string& text);

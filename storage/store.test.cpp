@@ -39,21 +39,33 @@ struct extension_v1 {
   }
 };
 
-// What a future tenant_record version 2 would look like.
-struct tenant_v2 {
+// tenant_record exactly as schema version 1 wrote it.
+struct tenant_v1 {
   std::string domain, name, timezone = "UTC";
-  std::string locale = "en";  // added in version 2
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const) {
+    ar(domain, name, timezone);
+  }
+};
+
+// What a future tenant_record version 3 would look like.
+struct tenant_v3 {
+  std::string domain, name, timezone = "UTC";
+  tenant_rules_record rules;  // version 2
+  std::string locale = "en";  // added in version 3
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
     ar(domain, name, timezone);
-    if (version >= 2) ar(locale);
+    if (version >= 2) ar(rules);
+    if (version >= 3) ar(locale);
   }
 };
 
 }  // namespace legacy
 
 CEREAL_CLASS_VERSION(legacy::extension_v1, 1)
-CEREAL_CLASS_VERSION(legacy::tenant_v2, 2)
+CEREAL_CLASS_VERSION(legacy::tenant_v1, 1)
+CEREAL_CLASS_VERSION(legacy::tenant_v3, 3)
 
 TEST_CASE("cdrs are listed newest first, per tenant, filtered by extension") {
   temp_dir dir;
@@ -141,17 +153,31 @@ TEST_CASE("version-1 records load with current and future code", "[records]") {
   CHECK(now.voicemail_pin == "9999");
   CHECK(now.no_answer_timeout == 25);
   CHECK(now.created_at == 123456789);
+  // Version 2's forwarding rules start at their defaults, with the old timeout.
+  auto no_answer = now.forwarding.rules[static_cast<std::size_t>(forward_slot::available_no_answer)];
+  CHECK(no_answer.timeout == 25);
+  CHECK(no_answer.action == forward_action::forward_to_voicemail);
+  CHECK(now.forwarding.rules[0].action == forward_action::ring_anyway);
+  CHECK(now.forwarding.status == presence::available);
 
-  // A later version appending a field still reads what version 1 wrote.
-  tenant_record v1{"a.test", "Alpha", "America/New_York"};
-  legacy::tenant_v2 v2;
-  REQUIRE(detail::decode(detail::encode(v1), v2));
-  CHECK(v2.domain == "a.test");
-  CHECK(v2.timezone == "America/New_York");
-  CHECK(v2.locale == "en");
-  v2.locale = "fr";
-  legacy::tenant_v2 back;
-  REQUIRE(detail::decode(detail::encode(v2), back));
+  legacy::tenant_v1 t1{"a.test", "Alpha", "America/New_York"};
+  tenant_record t2;
+  REQUIRE(detail::decode(detail::encode(t1), t2));
+  CHECK(t2.timezone == "America/New_York");
+  CHECK_FALSE(t2.rules.hours.days[5].enabled);  // default global hours: Saturday closed
+  CHECK(t2.rules.hours.days[0].shifts.size() == 1);
+
+  // A later version appending a field still reads what the current one writes.
+  t2.rules.feature_codes["dnd_on"] = "*178";
+  legacy::tenant_v3 v3;
+  REQUIRE(detail::decode(detail::encode(t2), v3));
+  CHECK(v3.domain == "a.test");
+  CHECK(v3.timezone == "America/New_York");
+  CHECK(v3.rules.feature_codes.at("dnd_on") == "*178");
+  CHECK(v3.locale == "en");
+  v3.locale = "fr";
+  legacy::tenant_v3 back;
+  REQUIRE(detail::decode(detail::encode(v3), back));
   CHECK(back.locale == "fr");
 
   tenant_record junk;
