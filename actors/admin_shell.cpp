@@ -492,7 +492,7 @@ const std::vector<std::string>& shell_help() {
     "quit",
     "fields: extension_number extension_password display_name email role(user|admin) "
     "enabled(true|false) name password mobile_phone work_phone home_phone address "
-    "department voicemail_pin no_answer_timeout",
+    "department voicemail_pin no_answer_timeout timezone(IANA, blank = the tenant's)",
   };
   return lines;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "actors/office_hours.hpp"
 #include "actors/password.hpp"
 
 namespace pbx {
@@ -132,6 +133,11 @@ std::string apply_extension_fields(storage::extension_record& rec,
       next.address = value;
     } else if (key == "department") {
       next.department = value;
+    } else if (key == "timezone") {
+      // Blank: the tenant's zone. Office hours and holidays are read in it.
+      if (!value.empty() && !office_hours::valid_zone(value))
+        return "unknown time zone '" + value + "'";
+      next.forwarding.timezone = value;
     } else {
       return "unknown field '" + key + "'";
     }
@@ -156,6 +162,7 @@ field_list describe_extension(const storage::extension_record& rec) {
     {"address", rec.address},
     {"department", rec.department},
     {"no_answer_timeout", std::to_string(rec.no_answer_timeout)},
+    {"timezone", rec.forwarding.timezone},
   };
 }
 

@@ -225,6 +225,15 @@ class RulesShell(CallCase):
             lines = sh.cmd(f'explain {DOMAIN} 555 302 at=2026-12-07T10:00:00Z')[1]
             self.assertIn('slot=exception id=', lines[-1])
             self.assertIn('action=FORWARD_TO_VOICEMAIL', lines[-1])
+            # The extension's own zone: 10:00Z is 05:00 in New York, outside office hours.
+            sh.ok(f'extension set {DOMAIN} 302 timezone=America/New_York')
+            self.assertEqual(sh.records(f'extension show {DOMAIN} 302')[0]['timezone'],
+                             'America/New_York')
+            self.assertFalse(sh.cmd(f'extension set {DOMAIN} 302 timezone=Mars/Base')[0])
+            lines = sh.cmd(f'explain {DOMAIN} 556 302 at=2026-12-07T10:00:00Z')[1]
+            self.assertTrue(any('05:00' in l and 'America/New_York' in l for l in lines), lines)
+            self.assertTrue(any('away_non_office_hours' in l for l in lines), lines)
+            sh.ok(f'extension set {DOMAIN} 302 timezone=')
             lines = sh.cmd(f'explain {DOMAIN} 556 302 at=2026-12-07T10:00:00Z')[1]
             self.assertIn('extension=303', lines[-1])  # another caller: the away rule again
 
