@@ -1,4 +1,5 @@
 #include "net/stack_impl.hpp"
+#include "net/timers.hpp"
 
 #include <future>
 
@@ -137,6 +138,10 @@ std::string sip_stack::start(const stack_config& cfg) {
       ready.set_value(err);
       return;
     }
+    if (timers_in_use())
+      log::debug("libre timers: kept in delay classes (net/timers.cpp)");
+    else
+      log::warn("libre timers: libre's single sorted list is in use (slow under call load)");
     s.running = true;
     ready.set_value({});
     re_main(nullptr);
