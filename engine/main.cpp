@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 #include <sys/stat.h>
+#include <thread>
 
 #include <caf/all.hpp>
 
@@ -166,6 +167,14 @@ int run_node(const node_config& ncfg) {
     }
     caf::anon_send_exit(ctx.router, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);
+    // Say what holds the shutdown up, once a second (calls end with their CDRs).
+    for (int i = 0; sys.registry().running() > 0; ++i) {
+      if (i > 0)
+        log::warn("shutdown: ", sys.registry().running(), " actors still running, ",
+                  dir.list("c/").size(), " calls");
+      for (int j = 0; j < 100 && sys.registry().running() > 0; ++j)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     sys.await_all_actors_done();
     sip.stop();
   }

@@ -10,9 +10,11 @@
 // executable's definitions come first in the dynamic lookup, so every libre
 // timer lands here (checked at start-up: timers_in_use()).
 //
-// Each loop has one sorted list per delay class. Timers of one class are
-// started with similar delays, so a new one nearly always belongs at its
-// list's tail (O(1)); the earliest timer is the smallest of a few heads.
+// Each loop has one list per delay value: the clock only moves forward, so a
+// timer started with the same delay as the list's others always belongs at
+// its tail (O(1)). libre uses a handful of delays (T1 multiples, 32 s, 0);
+// past max_exact distinct values the rest share a few sorted lists by delay
+// class. The earliest timer is the smallest of the lists' heads.
 // The semantics are libre's: due time = tmr_jiffies() + delay, equal due
 // times fire in start order, a handler may restart or cancel any timer.
 
@@ -23,6 +25,7 @@
 #include <array>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include <re.h>
@@ -34,13 +37,16 @@ struct list* tmrl_get(void);
 
 namespace {
 
-// Upper delay bound (ms) of each class; the last class takes the rest.
+// Upper delay bound (ms) of each shared class; the last class takes the rest.
 constexpr std::array<std::uint64_t, 6> class_limits = {16, 128, 600, 2500, 10000, 40000};
 constexpr std::size_t class_count = class_limits.size() + 1;
+constexpr std::size_t max_exact = 64;
 
 struct timer_queue {
   struct list* owner = nullptr;  // libre's list for this loop: its identity
-  std::array<struct list, class_count> lists{};
+  std::unordered_map<std::uint64_t, struct list> exact;  // by delay; nodes never move
+  std::array<struct list, class_count> shared{};
+  std::vector<struct list*> all;  // every list above, for the earliest head
 };
 
 // One queue per libre loop (libre has one per thread at most); looked up by
@@ -58,17 +64,29 @@ timer_queue* queue_for(struct list* owner) {
       return last = q;
   auto* q = new timer_queue;
   q->owner = owner;
-  for (auto& l : q->lists)
+  for (auto& l : q->shared) {
     list_init(&l);
+    q->all.push_back(&l);
+  }
   registry.push_back(q);
   return last = q;
 }
 
-std::size_t class_of(std::uint64_t delay) {
-  std::size_t i = 0;
-  while (i < class_limits.size() && delay > class_limits[i])
-    ++i;
-  return i;
+// The list a timer with `delay` goes to.
+struct list& list_for(timer_queue* q, std::uint64_t delay) {
+  auto i = q->exact.find(delay);
+  if (i != q->exact.end())
+    return i->second;
+  if (q->exact.size() < max_exact) {
+    auto& l = q->exact[delay];
+    list_init(&l);
+    q->all.push_back(&l);
+    return l;
+  }
+  std::size_t c = 0;
+  while (c < class_limits.size() && delay > class_limits[c])
+    ++c;
+  return q->shared[c];
 }
 
 struct tmr* head_of(const struct list& l) {
@@ -79,10 +97,10 @@ struct tmr* head_of(const struct list& l) {
 struct list* earliest(timer_queue* q) {
   struct list* best = nullptr;
   std::uint64_t due = 0;
-  for (auto& l : q->lists) {
-    auto* t = head_of(l);
+  for (auto* l : q->all) {
+    auto* t = head_of(*l);
     if (t && (!best || t->jfs < due)) {
-      best = &l;
+      best = l;
       due = t->jfs;
     }
   }
@@ -108,7 +126,7 @@ void tmr_start(struct tmr* tmr, uint64_t delay, tmr_h* th, void* arg) {
   if (!th)
     return;
   tmr->jfs = tmr_jiffies() + delay;
-  auto& l = queue_for(tmrl_get())->lists[class_of(delay)];
+  auto& l = list_for(queue_for(tmrl_get()), delay);
   struct le* le = list_tail(&l);
   while (le && static_cast<struct tmr*>(le->data)->jfs > tmr->jfs)
     le = le->prev;
@@ -160,8 +178,8 @@ void tmr_poll(struct list* tmrl) {
 int tmr_status(struct re_printf* pf, void*) {
   auto* q = queue_for(tmrl_get());
   std::uint32_t n = 0;
-  for (auto& l : q->lists)
-    n += list_count(&l);
+  for (auto* l : q->all)
+    n += list_count(l);
   return re_hprintf(pf, "Timers (%u)\n", n);
 }
 
@@ -179,8 +197,8 @@ bool timers_in_use() {
 std::size_t timers_pending() {
   auto* q = queue_for(tmrl_get());
   std::size_t n = 0;
-  for (auto& l : q->lists)
-    n += list_count(&l);
+  for (auto* l : q->all)
+    n += list_count(l);
   return n;
 }
 
