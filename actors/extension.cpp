@@ -125,6 +125,15 @@ void handle_expired(self_ptr self, const binding_expired& e) {
   st.writes.submit(self, *st.ctx->store, std::move(b), [](const std::string&) {});
 }
 
+void reject(node_context* ctx, std::uint64_t leg, std::uint16_t code, const char* reason) {
+  leg_command c;
+  c.what = leg_command::op::reject;
+  c.leg = leg;
+  c.code = code;
+  c.reason = reason;
+  ctx->sip->leg(std::move(c));
+}
+
 // Linked: when the node stops, the call hears it, hangs up and writes its CDR.
 // Monitored: the caller's line is in use (Busy) while the call lives.
 void start_call(self_ptr self, call_offer offer) {
@@ -143,12 +152,7 @@ void feature_call(self_ptr self, call_offer offer, const feature_code::match& m)
   std::string err;
   auto text = feature_code::apply(next.forwarding, m, err);
   if (!err.empty()) {
-    leg_command c;
-    c.what = leg_command::op::reject;
-    c.leg = offer.leg;
-    c.code = 403;
-    c.reason = "Forbidden";
-    st.ctx->sip->leg(std::move(c));
+    reject(st.ctx, offer.leg, 403, "Forbidden");
     log::info(st.rec.number, "@", st.rec.domain, " dialled ", offer.callee, ": ", err);
     return;
   }
@@ -159,12 +163,7 @@ void feature_call(self_ptr self, call_offer offer, const feature_code::match& m)
                      auto& st = self->state;
                      if (!err.empty()) {
                        log::error("feature code write failed: ", err);
-                       leg_command c;
-                       c.what = leg_command::op::reject;
-                       c.leg = offer.leg;
-                       c.code = 500;
-                       c.reason = "Storage Failure";
-                       st.ctx->sip->leg(std::move(c));
+                       reject(st.ctx, offer.leg, 500, "Storage Failure");
                        return;
                      }
                      st.rec = next;
@@ -275,37 +274,23 @@ caf::result<shell_result> rules_command(self_ptr self, rules_cmd& cmd) {
   auto r = rule_commands::on_extension(cmd, next, line, changed);
   if (!r.ok || !changed)
     return r;
-  auto rp = self->make_response_promise<shell_result>();
-  storage::batch b;
-  b.put(next);
-  st.writes.submit(self, *st.ctx->store, std::move(b),
-                   [self, rp, next, r](const std::string& err) mutable {
-                     if (!err.empty()) {
-                       rp.deliver(shell_error("storage: " + err));
-                       return;
-                     }
-                     self->state.rec = next;
-                     rp.deliver(r);
-                   });
-  return rp;
+  return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), std::move(r));
 }
 
 } // namespace
 
 void send_auth_failure(node_context* ctx, std::uint64_t leg, digest::verdict v,
                        const std::string& realm) {
+  if (v == digest::verdict::forbidden) {
+    reject(ctx, leg, 403, "Forbidden");
+    return;
+  }
   leg_command c;
   c.leg = leg;
-  if (v == digest::verdict::forbidden) {
-    c.what = leg_command::op::reject;
-    c.code = 403;
-    c.reason = "Forbidden";
-  } else {
-    c.what = leg_command::op::challenge;
-    c.realm = realm;
-    c.nonce = digest::make_nonce(ctx->nonce_secret, realm, ctx->now());
-    c.stale = v == digest::verdict::stale_challenge;
-  }
+  c.what = leg_command::op::challenge;
+  c.realm = realm;
+  c.nonce = digest::make_nonce(ctx->nonce_secret, realm, ctx->now());
+  c.stale = v == digest::verdict::stale_challenge;
   ctx->sip->leg(std::move(c));
 }
 
@@ -400,19 +385,7 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
         auto next = st.rec;
         if (auto err = apply_extension_fields(next, cmd.fields, false); !err.empty())
           return shell_result{false, err, {}};
-        auto rp = self->make_response_promise<shell_result>();
-        storage::batch b;
-        b.put(next);
-        st.writes.submit(self, *st.ctx->store, std::move(b),
-                         [self, rp, next](const std::string& err) mutable {
-                           if (!err.empty()) {
-                             rp.deliver(shell_result{false, "storage: " + err, {}});
-                             return;
-                           }
-                           self->state.rec = next;
-                           rp.deliver(shell_result{});
-                         });
-        return rp;
+        return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), shell_result{});
       }
       if (cmd.op == extension_op::del) {
         auto rp = self->make_response_promise<shell_result>();

@@ -129,6 +129,21 @@ void week_lines(const storage::week_hours& w, shell_result& r) {
       {{"day", day_key(d)}, {"hours", office_hours::format_day(w.days[d])}}));
 }
 
+// `del ... ID` for holidays and exceptions.
+template <class Item>
+shell_result erase_by_id(const rules_cmd& cmd, std::vector<Item>& list, const char* what,
+                         const char* usage, bool& changed) {
+  if (cmd.args.size() != 1 || !digits(cmd.args[0], 1, 9))
+    return shell_error(usage);
+  auto id = static_cast<std::uint32_t>(std::stoul(cmd.args[0]));
+  auto i = std::find_if(list.begin(), list.end(), [&](auto& x) { return x.id == id; });
+  if (i == list.end())
+    return shell_error(std::string("no ") + what + " " + cmd.args[0]);
+  list.erase(i);
+  changed = true;
+  return {};
+}
+
 shell_result hours_command(const rules_cmd& cmd, storage::week_hours& week,
                            storage::hours_mode* mode, bool& changed) {
   if (cmd.sub == "show") {
@@ -193,17 +208,8 @@ shell_result holiday_command(const rules_cmd& cmd, std::vector<storage::holiday>
     }
     return r;
   }
-  if (cmd.sub == "del") {
-    if (cmd.args.size() != 1 || !digits(cmd.args[0], 1, 9))
-      return shell_error("usage: holiday del DOMAIN [NUMBER] ID");
-    auto id = static_cast<std::uint32_t>(std::stoul(cmd.args[0]));
-    auto i = std::find_if(list.begin(), list.end(), [&](auto& h) { return h.id == id; });
-    if (i == list.end())
-      return shell_error("no holiday " + cmd.args[0]);
-    list.erase(i);
-    changed = true;
-    return {};
-  }
+  if (cmd.sub == "del")
+    return erase_by_id(cmd, list, "holiday", "usage: holiday del DOMAIN [NUMBER] ID", changed);
   if (cmd.sub != "add")
     return shell_error("usage: holiday add|list|del DOMAIN [NUMBER] ...");
   field_list f;
@@ -279,18 +285,9 @@ shell_result exception_command(const rules_cmd& cmd, storage::forwarding_record&
     }
     return r;
   }
-  if (cmd.sub == "del") {
-    if (cmd.args.size() != 1 || !digits(cmd.args[0], 1, 9))
-      return shell_error("usage: exception del DOMAIN NUMBER ID");
-    auto id = static_cast<std::uint32_t>(std::stoul(cmd.args[0]));
-    auto& l = fw.exceptions;
-    auto i = std::find_if(l.begin(), l.end(), [&](auto& e) { return e.id == id; });
-    if (i == l.end())
-      return shell_error("no exception " + cmd.args[0]);
-    l.erase(i);
-    changed = true;
-    return {};
-  }
+  if (cmd.sub == "del")
+    return erase_by_id(cmd, fw.exceptions, "exception", "usage: exception del DOMAIN NUMBER ID",
+                       changed);
   if (cmd.sub != "add")
     return shell_error("usage: exception add|list|del DOMAIN NUMBER ...");
   field_list f;

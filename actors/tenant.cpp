@@ -231,20 +231,8 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
       auto r = rule_commands::on_tenant(cmd, next, changed);
       if (!r.ok || !changed)
         return r;
-      storage::batch b;
-      b.put(next);
-      auto rp = self->make_response_promise<shell_result>();
       // Extensions read the tenant's rules from storage per call: committed is current.
-      st.writes.submit(self, *st.ctx->store, std::move(b),
-                       [self, rp, next, r](const std::string& err) mutable {
-                         if (!err.empty()) {
-                           rp.deliver(shell_error("storage: " + err));
-                           return;
-                         }
-                         self->state.rec = next;
-                         rp.deliver(r);
-                       });
-      return rp;
+      return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), std::move(r));
     },
     [=](line_state& l) {
       if (auto ext = activate(self, l.number))

@@ -9,6 +9,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_cast.hpp>
+#include <caf/typed_response_promise.hpp>
 #include <caf/send.hpp>
 
 #include "actors/messages/directory.hpp"
@@ -41,6 +42,26 @@ public:
   }
 
   bool idle() const { return pending_.empty(); }
+
+  /// Stores `next`, then makes it the actor's `current` and answers `answer`
+  /// (or `ERR storage: ...`, leaving `current` as it was).
+  template <class Self, class Record, class Answer>
+  caf::typed_response_promise<Answer> commit(Self* self, storage::store& st, Record& current,
+                                             Record next, Answer answer) {
+    auto rp = self->template make_response_promise<Answer>();
+    storage::batch b;
+    b.put(next);
+    submit(self, st, std::move(b),
+           [rp, &current, next, answer](const std::string& err) mutable {
+             if (!err.empty()) {
+               rp.deliver(Answer{false, "storage: " + err, {}});
+               return;
+             }
+             current = std::move(next);
+             rp.deliver(std::move(answer));
+           });
+    return rp;
+  }
 
 private:
   std::uint64_t next_ = 0;
