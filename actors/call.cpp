@@ -19,16 +19,23 @@ using self_ptr = caf::stateful_actor<call_state>*;
 using phase = call_state::phase;
 
 
-void command(self_ptr self, leg_command::op what, std::uint64_t leg, std::uint16_t code = 0,
-             std::string reason = {}, std::string sdp = {}) {
+// `txn` names the peer's in-dialog request a reply belongs to (0: none).
+void send_leg(self_ptr self, leg_command::op what, std::uint64_t leg, std::uint64_t txn,
+              std::uint16_t code, std::string reason, std::string sdp) {
   leg_command c;
   c.what = what;
   c.leg = leg;
+  c.txn = txn;
   c.code = code;
   c.reason = std::move(reason);
   c.sdp = std::move(sdp);
   c.owner = caf::actor_cast<caf::actor>(self);
   self->state.ctx->sip->leg(std::move(c));
+}
+
+void command(self_ptr self, leg_command::op what, std::uint64_t leg, std::uint16_t code = 0,
+             std::string reason = {}, std::string sdp = {}) {
+  send_leg(self, what, leg, 0, code, std::move(reason), std::move(sdp));
 }
 
 std::int64_t now_ms() {
@@ -232,6 +239,80 @@ void stop_ringing(self_ptr self, std::string why, std::uint16_t code) {
   self->send(st.ringing, stop_atom::value);
 }
 
+// -- in-dialog requests of an answered call, relayed between its two legs
+
+// The other leg of an answered call (0 if `leg` has none).
+std::uint64_t other_leg(self_ptr self, std::uint64_t leg) {
+  auto& st = self->state;
+  if (st.now != phase::answered || st.winner == 0)
+    return 0;
+  return leg == st.winner ? st.offer.leg : leg == st.offer.leg ? st.winner : 0;
+}
+
+void leg_request(self_ptr self, leg_command::op what, std::uint64_t leg, std::uint64_t txn,
+                 std::uint16_t code, std::string reason, std::string sdp = {}) {
+  send_leg(self, what, leg, txn, code, std::move(reason), std::move(sdp));
+}
+
+// What the first leg hears of the other side's final status: auth challenges
+// and redirects are for us, not for the phone.
+std::pair<std::uint16_t, std::string> relayed_status(const leg_event& e) {
+  if (e.code >= 200 && e.code < 300)
+    return {200, "OK"};
+  if (e.code < 400 || e.code == 401 || e.code == 407)
+    return {500, "Server Internal Error"};
+  return {e.code, e.reason.empty() ? "Request Failed" : e.reason};
+}
+
+void relay(self_ptr self, leg_event& e) {
+  auto& st = self->state;
+  auto other = other_leg(self, e.leg);
+  switch (e.kind) {
+    case leg_event_kind::reinvite:
+      if (other == 0) // a feature code's confirmation: nothing to renegotiate with
+        leg_request(self, leg_command::op::reinvite_reply, e.leg, e.txn, 488,
+                    "Not Acceptable Here");
+      else if (st.relaying_offer) // glare across the two legs
+        leg_request(self, leg_command::op::reinvite_reply, e.leg, e.txn, 491, "Request Pending");
+      else {
+        st.relaying_offer = true;
+        leg_request(self, leg_command::op::reinvite, other, e.txn, 0, {}, std::move(e.sdp));
+      }
+      return;
+    case leg_event_kind::reinvite_result: {
+      st.relaying_offer = false;
+      if (other == 0)
+        return;
+      auto [code, reason] = relayed_status(e);
+      leg_request(self, leg_command::op::reinvite_reply, other, e.txn, code, std::move(reason),
+                  code == 200 ? std::move(e.sdp) : std::string{});
+      return;
+    }
+    case leg_event_kind::info:
+      if (other == 0) {
+        leg_request(self, leg_command::op::info_reply, e.leg, e.txn, 200, "OK");
+      } else {
+        leg_command c;
+        c.what = leg_command::op::info;
+        c.leg = other;
+        c.txn = e.txn;
+        c.content_type = std::move(e.content_type);
+        c.body = std::move(e.body);
+        c.owner = caf::actor_cast<caf::actor>(self);
+        st.ctx->sip->leg(std::move(c));
+      }
+      return;
+    case leg_event_kind::info_result:
+      if (other != 0) {
+        auto [code, reason] = relayed_status(e);
+        leg_request(self, leg_command::op::info_reply, other, e.txn, code, std::move(reason));
+      }
+      return;
+    default:
+      return;
+  }
+}
+
 std::string legs_text(self_ptr self) {
   auto& st = self->state;
   std::string s = "A:" + std::to_string(st.offer.leg);
@@ -262,6 +343,9 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
     if (self->state.winner != 0)
       command(self, leg_command::op::hangup, self->state.winner);
     command(self, leg_command::op::hangup, self->state.offer.leg, 503, "Service Unavailable");
+    // end() quits normally, which a linked ringing actor would ignore: pass the reason on.
+    if (self->state.ringing)
+      self->send_exit(self->state.ringing, m.reason);
     end(self, "node shutdown", 503);
   });
   if (st.offer.max_forwards == 0) {
@@ -310,8 +394,10 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
     },
     [=](leg_event& e) {
       auto& st = self->state;
-      if (e.kind != leg_event_kind::closed)
+      if (e.kind != leg_event_kind::closed) {
+        relay(self, e);
         return;
+      }
       if (e.leg == st.winner) { // the callee hung up
         command(self, leg_command::op::hangup, st.offer.leg);
         end(self, "callee hangup", 200);
@@ -319,6 +405,11 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
         // Caller's BYE, or CANCEL before the answer (libre sent the 487).
         if (!st.offer.feature.empty()) {
           end(self, st.cdr.end_reason, 200);
+        } else if (st.winner != 0 && e.code == 487) {
+          // The CANCEL crossed our answer: the caller never got the 200.
+          command(self, leg_command::op::hangup, st.winner);
+          st.cdr.answer_ms = 0;
+          end(self, "cancel", 487);
         } else if (st.winner != 0) {
           command(self, leg_command::op::hangup, st.winner);
           end(self, "caller hangup", 200);

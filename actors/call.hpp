@@ -43,6 +43,7 @@ struct call_state {
   std::string rung;               // the extension whose line we marked ringing/talking
   route_step on_no_answer, on_busy; // the rung extension's fallbacks
   std::size_t device_base = 0;      // cdr.devices of the current ringing start here
+  bool relaying_offer = false;      // a re-INVITE is being relayed to the other leg
 };
 
 caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ctx,

@@ -22,6 +22,21 @@ void leg_cmd(self_ptr self, leg_command::op what, std::uint64_t leg, std::uint16
   self->state.ctx->sip->leg(std::move(c));
 }
 
+// An in-dialog request of a leg that is not (or no longer) part of a call:
+// a late answer about to be hung up.
+void refuse(self_ptr self, const leg_event& e) {
+  bool reinvite = e.kind == leg_event_kind::reinvite;
+  if (!reinvite && e.kind != leg_event_kind::info)
+    return;
+  leg_command c;
+  c.what = reinvite ? leg_command::op::reinvite_reply : leg_command::op::info_reply;
+  c.leg = e.leg;
+  c.txn = e.txn;
+  c.code = 481;
+  c.reason = "Call/Transaction Does Not Exist";
+  self->state.ctx->sip->leg(std::move(c));
+}
+
 std::vector<device_result> results(self_ptr self) {
   std::vector<device_result> out;
   for (auto& [leg, r] : self->state.legs)
@@ -77,6 +92,8 @@ void on_event(self_ptr self, leg_event& e) {
             self->send(call, std::move(late));
           else if (late.kind == leg_event_kind::answered)
             leg_cmd(self, leg_command::op::hangup, late.leg);
+          else
+            refuse(self, late);
         },
         caf::after(std::chrono::seconds(1)) >> [=] { self->quit(); });
       return;
@@ -89,6 +106,9 @@ void on_event(self_ptr self, leg_event& e) {
         give_up(self, 486, "busy"); // one device declining stops the others (PortSIP >= 16.2)
       else if (st.trying.empty())
         give_up(self, 480, "no device answered");
+      return;
+    default:
+      refuse(self, e);
       return;
   }
 }

@@ -20,6 +20,10 @@ struct leg_command {
     answer,    // 200 with `sdp` on the A leg
     dial,      // a new B leg to `target` through `route`, offering `sdp`
     hangup,    // end a leg: CANCEL before answer, BYE after, or reject an A leg
+    reinvite,        // re-INVITE an answered leg offering `sdp`; reinvite_result echoes `txn`
+    reinvite_reply,  // final response (code, reason, sdp if 2xx) to the peer's re-INVITE `txn`
+    info,            // INFO on an answered leg (content_type, body); info_result echoes `txn`
+    info_reply,      // final response (code, reason) to the peer's INFO `txn`
   };
   op what = op::reject;
   std::uint64_t leg = 0;
@@ -31,6 +35,8 @@ struct leg_command {
   caf::actor owner;
   std::string target, from_uri, from_name;
   flow_info route;
+  std::uint64_t txn = 0;           // in-dialog requests (see leg_event)
+  std::string content_type, body;  // info
 };
 
 } // namespace pbx

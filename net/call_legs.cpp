@@ -2,8 +2,26 @@
 // legs (INVITEs we send to a callee's devices), each named by a leg id.
 // Events go to the leg's owner (a call actor); commands come back through
 // the command queue. No decision is made here.
+//
+// In-dialog requests of an answered leg (re-INVITE, INFO) are taken before
+// sipsess sees them (our listener is registered ahead of sipsess_listen):
+// libre 1.1.0's sipsess_offer_h must return the answer at once, but the answer
+// comes from the other leg, a few actor hops and a round trip later. So the
+// request gets a server transaction (retransmissions absorbed, CANCEL answered
+// 200 but otherwise ignored: the relay runs to its end), a 100 for a re-INVITE,
+// and waits for the owner's reply. Our own re-INVITE on a leg is a plain
+// dialog request (sip_drequestf), not sipsess_modify: libre's modify never
+// reports a failure, and a rejected offer must reach the other side. We ACK
+// its 2xx ourselves and resend the 2xx we relay until its ACK comes.
+// Glare: a re-INVITE on a leg where ours is pending gets 491; a second one
+// while the first is unanswered gets 500 + Retry-After (RFC 3261 14.2).
+// A re-INVITE without SDP gets 488: its offer would come in the other side's
+// 200 and the answer in our ACK, which we cannot hold back here.
 
 #include "net/stack_impl.hpp"
+
+#include <algorithm>
+#include <list>
 
 #include <caf/send.hpp>
 
@@ -12,6 +30,18 @@
 
 namespace pbx::net {
 
+/// An in-dialog request of the peer waiting for the owner's reply.
+struct pending_request {
+  std::uint64_t txn = 0;
+  struct sip_strans* st = nullptr;
+  struct sip_msg* msg = nullptr;
+};
+
+struct info_out {
+  call_leg* leg;
+  std::uint64_t txn;
+};
+
 struct call_leg {
   sip_stack::impl* stack = nullptr;
   std::uint64_t id = 0;
@@ -19,6 +49,27 @@ struct call_leg {
   struct sip_msg* invite = nullptr; // A leg: the INVITE until a session takes it
   caf::actor owner;
   bool uas = false;
+  bool answered = false;  // 2xx sent (A) or received (B): in-dialog requests are relayed
+  bool cancelled = false; // A leg: CANCEL before a session existed (487 sent)
+  std::string callid;     // key in stack->dialogs
+  std::uint64_t next_txn = 0;
+  pending_request reinvite_in;
+  std::vector<pending_request> infos_in;
+  // Our 2xx to the peer's re-INVITE, resent over UDP until its ACK.
+  struct mbuf* ok_mb = nullptr;
+  std::uint32_t ok_cseq = 0;
+  struct sa ok_dst {};
+  void* ok_sock = nullptr;
+  struct sip_msg* ok_msg = nullptr; // keeps ok_sock alive
+  std::uint32_t ok_wait = 0;
+  std::uint64_t ok_deadline = 0;
+  struct tmr ok_tmr {};
+  // Our re-INVITE on this leg.
+  struct sip_request* out_req = nullptr;
+  std::uint64_t out_txn = 0;
+  struct tmr out_tmr {};
+  std::uint32_t acked_cseq = 0; // our last re-INVITE whose 2xx we ACKed
+  std::list<info_out> infos_out; // our INFOs (libre holds pointers into this list)
 };
 
 namespace {
@@ -38,22 +89,393 @@ struct mbuf* sdp_mbuf(const std::string& sdp) {
   return mb;
 }
 
-void report(call_leg* l, leg_event_kind kind, std::uint16_t code, std::string sdp = {}) {
+void send_event(call_leg* l, leg_event e) {
+  e.leg = l->id;
   if (l->owner)
-    caf::anon_send(l->owner, leg_event{l->id, kind, code, std::move(sdp)});
+    caf::anon_send(l->owner, std::move(e));
+}
+
+void report(call_leg* l, leg_event_kind kind, std::uint16_t code, std::string sdp = {}) {
+  leg_event e;
+  e.kind = kind;
+  e.code = code;
+  e.sdp = std::move(sdp);
+  send_event(l, std::move(e));
+}
+
+void index_dialog(call_leg* l, std::string callid) {
+  l->callid = std::move(callid);
+  l->stack->dialogs.emplace(l->callid, l);
+}
+
+void stop_ok(call_leg* l) {
+  tmr_cancel(&l->ok_tmr);
+  l->ok_mb = static_cast<struct mbuf*>(mem_deref(l->ok_mb));
+  l->ok_msg = static_cast<struct sip_msg*>(mem_deref(l->ok_msg));
+  l->ok_sock = nullptr;
+}
+
+// A final response on a pending request's server transaction.
+void finish(sip_stack::impl& s, pending_request& p, std::uint16_t code, const char* reason,
+            const char* extra = "") {
+  sip_treplyf(&p.st, nullptr, s.sip, p.msg, false, code, reason,
+              "%sContent-Length: 0\r\n\r\n", extra);
+  p.msg = static_cast<struct sip_msg*>(mem_deref(p.msg));
+  p.st = nullptr;
 }
 
 void forget(call_leg* l) {
-  l->stack->legs.erase(l->id);
+  auto& s = *l->stack;
+  s.legs.erase(l->id);
+  auto range = s.dialogs.equal_range(l->callid);
+  for (auto i = range.first; i != range.second; ++i)
+    if (i->second == l) {
+      s.dialogs.erase(i);
+      break;
+    }
+  // Requests still waiting for the other side end with the dialog.
+  if (l->reinvite_in.msg)
+    finish(s, l->reinvite_in, 487, "Request Terminated");
+  for (auto& p : l->infos_in)
+    finish(s, p, 487, "Request Terminated");
+  stop_ok(l);
+  tmr_cancel(&l->out_tmr);
+  // Releasing a pending request cancels it and drops its handler.
+  l->out_req = static_cast<struct sip_request*>(mem_deref(l->out_req));
+  // Terminates the session at once: libre calls no INFO handler after that.
   l->sess = static_cast<struct sipsess*>(mem_deref(l->sess));
   l->invite = static_cast<struct sip_msg*>(mem_deref(l->invite));
   delete l;
 }
 
+struct sip_dialog* dialog_of(call_leg* l) {
+  return l->sess ? sipsess_dialog(l->sess) : nullptr;
+}
+
+call_leg* find_dialog(sip_stack::impl& s, const struct sip_msg* msg) {
+  auto range = s.dialogs.equal_range(to_string(msg->callid));
+  for (auto i = range.first; i != range.second; ++i)
+    if (auto* dlg = dialog_of(i->second); dlg && sip_dialog_cmp(dlg, msg))
+      return i->second;
+  return nullptr;
+}
+
+int contact_handler(enum sip_transp tp, const struct sa* src, const struct sa*,
+                    struct mbuf* mb, void*) {
+  return mbuf_printf(mb, "Contact: <sip:pbx@%J%s>\r\n", src, sip_transp_param(tp));
+}
+
+void send_ack(call_leg* l, std::uint32_t cseq) {
+  sip_drequestf(nullptr, l->stack->sip, false, "ACK", dialog_of(l), cseq, nullptr,
+                contact_handler, nullptr, nullptr, "Content-Length: 0\r\n\r\n");
+}
+
+// -- the peer's in-dialog requests
+
+void on_reinvite(call_leg* l, const struct sip_msg* msg) {
+  auto& s = *l->stack;
+  if (l->reinvite_in.msg || l->ok_mb) {
+    // RFC 3261 14.2: our answer to its previous INVITE is not final (or not ACKed) yet.
+    sip_treplyf(nullptr, nullptr, s.sip, msg, false, 500, "Server Internal Error",
+                "Retry-After: %u\r\nContent-Length: 0\r\n\r\n", 1 + rand_u16() % 5);
+    return;
+  }
+  if (l->out_req) { // glare: our re-INVITE on this leg is pending
+    sip_treply(nullptr, s.sip, msg, 491, "Request Pending");
+    return;
+  }
+  if (mbuf_get_left(msg->mb) == 0) {
+    sip_treply(nullptr, s.sip, msg, 488, "Not Acceptable Here");
+    return;
+  }
+  if (!msg_ctype_cmp(&msg->ctyp, "application", "sdp")) {
+    sip_treplyf(nullptr, nullptr, s.sip, msg, false, 415, "Unsupported Media Type",
+                "Accept: application/sdp\r\nContent-Length: 0\r\n\r\n");
+    return;
+  }
+  auto& p = l->reinvite_in;
+  if (sip_strans_alloc(&p.st, s.sip, msg, nullptr, nullptr) != 0) {
+    ::sip_reply(s.sip, msg, 500, "Server Internal Error");
+    return;
+  }
+  p.msg = static_cast<struct sip_msg*>(mem_ref(const_cast<struct sip_msg*>(msg)));
+  p.txn = ++l->next_txn;
+  sip_treplyf(&p.st, nullptr, s.sip, msg, false, 100, "Trying", "Content-Length: 0\r\n\r\n");
+  leg_event e;
+  e.kind = leg_event_kind::reinvite;
+  e.txn = p.txn;
+  e.sdp = body_of(msg);
+  send_event(l, std::move(e));
+}
+
+void on_info(call_leg* l, const struct sip_msg* msg) {
+  auto& s = *l->stack;
+  auto* ctype = sip_msg_hdr(msg, SIP_HDR_CONTENT_TYPE);
+  if (mbuf_get_left(msg->mb) == 0 || !ctype) {
+    sip_treply(nullptr, s.sip, msg, 200, "OK"); // nothing to pass on
+    return;
+  }
+  pending_request p;
+  if (sip_strans_alloc(&p.st, s.sip, msg, nullptr, nullptr) != 0) {
+    ::sip_reply(s.sip, msg, 500, "Server Internal Error");
+    return;
+  }
+  p.msg = static_cast<struct sip_msg*>(mem_ref(const_cast<struct sip_msg*>(msg)));
+  p.txn = ++l->next_txn;
+  l->infos_in.push_back(p);
+  leg_event e;
+  e.kind = leg_event_kind::info;
+  e.txn = p.txn;
+  e.content_type = to_string(ctype->val);
+  e.body = body_of(msg);
+  send_event(l, std::move(e));
+}
+
+// CANCEL of an A leg's INVITE before any session took it (sipsess only knows
+// the INVITE once we answer it with 180/183/200): 200, 487 and the call ends.
+bool on_early_cancel(sip_stack::impl& s, const struct sip_msg* msg) {
+  auto range = s.dialogs.equal_range(to_string(msg->callid));
+  for (auto i = range.first; i != range.second; ++i) {
+    auto* l = i->second;
+    if (!l->uas || l->sess || !l->invite || pl_cmp(&l->invite->via.branch, &msg->via.branch) != 0
+        || pl_cmp(&l->invite->from.tag, &msg->from.tag) != 0)
+      continue;
+    ::sip_reply(s.sip, msg, 200, "OK");
+    sip_treplyf(nullptr, nullptr, s.sip, l->invite, false, 487, "Request Terminated",
+                "Content-Length: 0\r\n\r\n");
+    l->invite = static_cast<struct sip_msg*>(mem_deref(l->invite));
+    l->cancelled = true;
+    if (l->owner) { // else the owner hears of it when it takes the leg
+      report(l, leg_event_kind::closed, 487);
+      forget(l);
+    }
+    return true;
+  }
+  return false;
+}
+
+bool dialog_request_handler(const struct sip_msg* msg, void* arg) {
+  auto& s = *static_cast<sip_stack::impl*>(arg);
+  if (pl_strcmp(&msg->met, "CANCEL") == 0)
+    return on_early_cancel(s, msg);
+  bool invite = pl_strcmp(&msg->met, "INVITE") == 0;
+  bool info = !invite && pl_strcmp(&msg->met, "INFO") == 0;
+  bool ack = !invite && !info && pl_strcmp(&msg->met, "ACK") == 0;
+  if (!(invite || info || ack) || !pl_isset(&msg->to.tag))
+    return false;
+  auto* l = find_dialog(s, msg);
+  // Unknown dialogs (481) and legs not answered yet are sipsess's.
+  if (!l || !l->answered)
+    return false;
+  if (ack) {
+    if (!l->ok_mb || msg->cseq.num != l->ok_cseq)
+      return false; // the ACK of the first 2xx: sipsess's
+    stop_ok(l);
+    return true;
+  }
+  if (!sip_dialog_rseq_valid(dialog_of(l), msg)) {
+    sip_treply(nullptr, s.sip, msg, 500, "Server Internal Error");
+    return true;
+  }
+  if (invite)
+    on_reinvite(l, msg);
+  else
+    on_info(l, msg);
+  return true;
+}
+
+// A retransmitted 2xx to one of our re-INVITEs: our ACK got lost.
+bool dialog_response_handler(const struct sip_msg* msg, void* arg) {
+  if (msg->scode < 200 || msg->scode > 299 || pl_strcmp(&msg->cseq.met, "INVITE") != 0)
+    return false;
+  auto& s = *static_cast<sip_stack::impl*>(arg);
+  auto* l = find_dialog(s, msg);
+  if (!l || l->acked_cseq == 0 || l->acked_cseq != msg->cseq.num)
+    return false;
+  send_ack(l, msg->cseq.num);
+  return true;
+}
+
+// RFC 3261 12.2.1.2: after a 481 or 408 the dialog is gone; like sipsess does
+// for its own requests, the leg closes (a BYE goes out for good measure).
+// Also used when the peer never ACKs a 2xx we relayed.
+void close_dead(call_leg* l, std::uint16_t code) {
+  report(l, leg_event_kind::closed, code);
+  forget(l);
+}
+
+void ok_retransmit(void* arg) {
+  auto* l = static_cast<call_leg*>(arg);
+  if (tmr_jiffies() >= l->ok_deadline) {
+    // RFC 3261 13.3.1.4: no ACK in 64*T1 ends the session (as libre does for
+    // the first 2xx).
+    log::warn("leg ", l->id, ": no ACK for the relayed 2xx, hanging up");
+    close_dead(l, 408);
+    return;
+  }
+  sip_send(l->stack->sip, l->ok_sock, SIP_TRANSP_UDP, &l->ok_dst, l->ok_mb);
+  l->ok_wait = std::min<std::uint32_t>(l->ok_wait * 2, SIP_T2);
+  tmr_start(&l->ok_tmr, l->ok_wait, ok_retransmit, l);
+}
+
+// -- our requests on a leg
+
+void reinvite_result(call_leg* l, std::uint16_t code, std::string reason, std::string sdp) {
+  leg_event e;
+  e.kind = leg_event_kind::reinvite_result;
+  e.code = code;
+  e.reason = std::move(reason);
+  e.sdp = std::move(sdp);
+  e.txn = l->out_txn;
+  send_event(l, std::move(e));
+}
+
+void reinvite_response_handler(int err, const struct sip_msg* msg, void* arg) {
+  auto* l = static_cast<call_leg*>(arg);
+  if (!err && msg && msg->scode < 200)
+    return;
+  tmr_cancel(&l->out_tmr); // libre has cleared l->out_req already
+  if (err || !msg) {
+    if (err == ETIMEDOUT)
+      reinvite_result(l, 408, "Request Timeout", {});
+    else
+      reinvite_result(l, 500, "Server Internal Error", {});
+    if (err == ETIMEDOUT)
+      close_dead(l, 408);
+    return;
+  }
+  if (msg->scode < 300) {
+    sip_dialog_update(dialog_of(l), msg); // target refresh
+    send_ack(l, msg->cseq.num);
+    l->acked_cseq = msg->cseq.num;
+    reinvite_result(l, 200, "OK", body_of(msg));
+    return;
+  }
+  reinvite_result(l, msg->scode, to_string(msg->reason), {}); // libre ACKed it
+  if (msg->scode == 481 || msg->scode == 408)
+    close_dead(l, msg->scode);
+}
+
+// Without a final response (only 1xx) an INVITE client transaction never ends.
+void reinvite_timeout(void* arg) {
+  auto* l = static_cast<call_leg*>(arg);
+  l->out_req = static_cast<struct sip_request*>(mem_deref(l->out_req));
+  reinvite_result(l, 408, "Request Timeout", {});
+  close_dead(l, 408);
+}
+
+void send_reinvite(call_leg* l, const leg_command& c) {
+  l->out_txn = c.txn;
+  if (!l->answered || !l->sess) {
+    reinvite_result(l, 500, "Server Internal Error", {});
+    return;
+  }
+  // RFC 3261 14.1: one INVITE transaction at a time in either direction.
+  if (l->out_req || l->reinvite_in.msg) {
+    reinvite_result(l, 491, "Request Pending", {});
+    return;
+  }
+  int err = sip_drequestf(&l->out_req, l->stack->sip, true, "INVITE", dialog_of(l), 0, nullptr,
+                          contact_handler, reinvite_response_handler, l,
+                          "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%b",
+                          c.sdp.size(), c.sdp.data(), c.sdp.size());
+  if (err) {
+    log::warn("leg ", l->id, ": re-INVITE failed: ", strerror(err));
+    reinvite_result(l, 500, "Server Internal Error", {});
+    return;
+  }
+  tmr_start(&l->out_tmr, 64 * SIP_T1, reinvite_timeout, l);
+}
+
+void reply_reinvite(call_leg* l, const leg_command& c) {
+  auto& s = *l->stack;
+  auto& p = l->reinvite_in;
+  if (!p.msg || p.txn != c.txn)
+    return;
+  if (c.code < 200 || c.code >= 300) {
+    finish(s, p, c.code, c.reason.empty() ? "Error" : c.reason.c_str(),
+           c.code == 500 ? "Retry-After: 2\r\n" : "");
+    return;
+  }
+  sip_dialog_update(dialog_of(l), p.msg); // target refresh
+  struct mbuf* mb = nullptr;
+  int err = sip_treplyf(&p.st, &mb, s.sip, p.msg, false, 200, "OK",
+                        "Contact: <sip:pbx@%J%s>\r\n%s"
+                        "Content-Length: %zu\r\n\r\n%b",
+                        &p.msg->dst, sip_transp_param(p.msg->tp),
+                        c.sdp.empty() ? "" : "Content-Type: application/sdp\r\n", c.sdp.size(),
+                        c.sdp.data(), c.sdp.size());
+  if (!err && p.msg->tp == SIP_TRANSP_UDP) {
+    // libre's transaction stops at a 2xx: resending it until the ACK is ours.
+    struct pl rport;
+    sip_reply_addr(&l->ok_dst, p.msg, msg_param_exists(&p.msg->via.params, "rport", &rport) == 0);
+    l->ok_mb = mb;
+    l->ok_cseq = p.msg->cseq.num;
+    l->ok_sock = p.msg->sock;
+    l->ok_msg = p.msg;
+    l->ok_wait = SIP_T1;
+    l->ok_deadline = tmr_jiffies() + 64 * SIP_T1;
+    tmr_start(&l->ok_tmr, SIP_T1, ok_retransmit, l);
+  } else {
+    mem_deref(mb);
+    mem_deref(p.msg);
+  }
+  p = {};
+}
+
+// A timeout, 408 or 481 never gets here: sipsess closes the session instead.
+void info_response_handler(int, const struct sip_msg* msg, void* arg) {
+  auto* o = static_cast<info_out*>(arg);
+  auto* l = o->leg;
+  leg_event e;
+  e.kind = leg_event_kind::info_result;
+  e.txn = o->txn;
+  e.code = msg ? msg->scode : 500;
+  e.reason = msg ? to_string(msg->reason) : "Server Internal Error";
+  l->infos_out.remove_if([o](const info_out& x) { return &x == o; });
+  send_event(l, std::move(e));
+}
+
+void send_info(call_leg* l, const leg_command& c) {
+  auto fail = [&] {
+    leg_event e;
+    e.kind = leg_event_kind::info_result;
+    e.txn = c.txn;
+    e.code = 500;
+    e.reason = "Server Internal Error";
+    send_event(l, std::move(e));
+  };
+  auto* body = sdp_mbuf(c.body);
+  if (!l->answered || !l->sess || !body || c.content_type.empty()) {
+    mem_deref(body);
+    fail();
+    return;
+  }
+  l->infos_out.push_back(info_out{l, c.txn});
+  int err = sipsess_info(l->sess, c.content_type.c_str(), body, info_response_handler,
+                         &l->infos_out.back());
+  mem_deref(body);
+  if (err) {
+    l->infos_out.pop_back();
+    log::warn("leg ", l->id, ": INFO failed: ", strerror(err));
+    fail();
+  }
+}
+
+void reply_info(call_leg* l, const leg_command& c) {
+  auto i = std::find_if(l->infos_in.begin(), l->infos_in.end(),
+                        [&](const pending_request& p) { return p.txn == c.txn; });
+  if (i == l->infos_in.end())
+    return;
+  finish(*l->stack, *i, c.code, c.reason.empty() ? "OK" : c.reason.c_str());
+  l->infos_in.erase(i);
+}
+
 // -- session handlers (arg: call_leg*)
 
 int offer_handler(struct mbuf**, const struct sip_msg*, void*) {
-  return EPROTO; // re-INVITE relay comes with the calls issue's hold/resume
+  // Offers of answered legs never get here (see the top); earlier ones are refused.
+  return EPROTO;
 }
 
 int answer_handler(const struct sip_msg*, void*) {
@@ -67,8 +489,10 @@ void progress_handler(const struct sip_msg* msg, void* arg) {
 
 void estab_handler(const struct sip_msg* msg, void* arg) {
   auto* l = static_cast<call_leg*>(arg);
-  if (!l->uas) // a B leg answered (and libre sent the ACK)
+  if (!l->uas) { // a B leg answered (and libre sent the ACK)
+    l->answered = true;
     report(l, leg_event_kind::answered, 200, body_of(msg));
+  }
 }
 
 void close_handler(int err, const struct sip_msg* msg, void* arg) {
@@ -76,6 +500,10 @@ void close_handler(int err, const struct sip_msg* msg, void* arg) {
   std::uint16_t code = msg && !msg->req ? msg->scode : 0;
   if (code == 0 && err == ETIMEDOUT)
     code = 408;
+  // An A leg ending before our 2xx went out was cancelled (libre answered
+  // 487), even if the owner already sent the answer that is still queued.
+  if (code == 0 && l->uas && !l->answered)
+    code = 487;
   report(l, leg_event_kind::closed, code);
   forget(l);
 }
@@ -91,6 +519,7 @@ void sip_stack::impl::on_invite(const struct sip_msg* msg) {
   l->uas = true;
   l->invite = static_cast<struct sip_msg*>(mem_ref(const_cast<struct sip_msg*>(msg)));
   legs.emplace(l->id, l);
+  index_dialog(l, to_string(msg->callid));
   call_offer offer;
   offer.leg = l->id;
   offer.domain = lower_host(msg->from.uri.host);
@@ -128,7 +557,9 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
       log::warn("dial ", c.target, " failed: ", strerror(err));
       report(l, leg_event_kind::closed, 503);
       forget(l);
+      return;
     }
+    index_dialog(l, sip_dialog_callid(sipsess_dialog(l->sess)));
     return;
   }
   if (i == legs.end())
@@ -137,6 +568,10 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
   switch (c.what) {
     case leg_command::op::accept:
       l->owner = c.owner;
+      if (l->cancelled) { // the caller cancelled before anyone took the leg
+        report(l, leg_event_kind::closed, 487);
+        forget(l);
+      }
       break;
     case leg_command::op::challenge: {
       auto hdr = challenge_header("Proxy-Authenticate", c.realm, c.nonce, c.stale);
@@ -175,6 +610,9 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
         log::warn("leg ", l->id, ": response ", c.code, " failed: ", strerror(err));
         report(l, leg_event_kind::closed, 500);
         forget(l);
+      } else if (c.what == leg_command::op::answer && l->sess && c.code >= 200
+                 && c.code < 300) {
+        l->answered = true;
       }
       break;
     }
@@ -186,12 +624,29 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
         sipsess_reject(l->sess, c.code, c.reason.c_str(), nullptr);
       forget(l); // releasing the session sends CANCEL or BYE as its state needs
       break;
+    case leg_command::op::reinvite:
+      send_reinvite(l, c);
+      break;
+    case leg_command::op::reinvite_reply:
+      reply_reinvite(l, c);
+      break;
+    case leg_command::op::info:
+      send_info(l, c);
+      break;
+    case leg_command::op::info_reply:
+      reply_info(l, c);
+      break;
     case leg_command::op::dial:
       break;
   }
 }
 
 int calls_listen(sip_stack::impl& s) {
+  // Ahead of sipsess's listeners: libre asks them in registration order.
+  if (int err = sip_listen(&s.dlg_req_lsnr, s.sip, true, dialog_request_handler, &s))
+    return err;
+  if (int err = sip_listen(&s.dlg_resp_lsnr, s.sip, false, dialog_response_handler, &s))
+    return err;
   return sipsess_listen(&s.sess_sock, s.sip, 256,
                         [](const struct sip_msg* msg, void* arg) {
                           static_cast<sip_stack::impl*>(arg)->on_invite(msg);
@@ -205,6 +660,8 @@ void calls_close(sip_stack::impl& s) {
   if (s.sess_sock)
     sipsess_close_all(s.sess_sock);
   s.sess_sock = static_cast<struct sipsess_sock*>(mem_deref(s.sess_sock));
+  s.dlg_req_lsnr = static_cast<struct sip_lsnr*>(mem_deref(s.dlg_req_lsnr));
+  s.dlg_resp_lsnr = static_cast<struct sip_lsnr*>(mem_deref(s.dlg_resp_lsnr));
 }
 
 } // namespace pbx::net

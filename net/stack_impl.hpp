@@ -63,6 +63,9 @@ struct sip_stack::impl {
   struct sipsess_sock* sess_sock = nullptr;
   std::uint64_t next_leg = 0;
   std::unordered_map<std::uint64_t, call_leg*> legs;
+  std::unordered_multimap<std::string, call_leg*> dialogs; // by Call-ID
+  struct sip_lsnr* dlg_req_lsnr = nullptr;  // in-dialog requests, ahead of sipsess
+  struct sip_lsnr* dlg_resp_lsnr = nullptr; // 2xx retransmissions to our re-INVITEs
 
   void post(std::variant<sip_reply, shell_out, leg_command> cmd);
   void on_invite(const struct sip_msg* msg);

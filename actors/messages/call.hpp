@@ -99,18 +99,32 @@ typename Inspector::result_type inspect(Inspector& f, line_state& x) {
 }
 
 /// Something happened on a leg (reported by the SIP thread to the leg's owner).
-enum class leg_event_kind : std::uint8_t { progress, answered, closed };
+/// In-dialog requests of an answered leg (reinvite, info) wait for the owner's
+/// reinvite_reply / info_reply with the same `txn`; our own requests on a leg
+/// (leg_command reinvite / info) report their final status as *_result, echoing
+/// the command's `txn`.
+enum class leg_event_kind : std::uint8_t {
+  progress, answered, closed,
+  reinvite,        // the peer sent a re-INVITE with an SDP offer (`sdp`)
+  reinvite_result, // our re-INVITE got `code` (`reason`), 2xx with the answer in `sdp`
+  info,            // the peer sent an INFO (`content_type`, `body`)
+  info_result,     // our INFO got `code` (`reason`)
+};
 
 struct leg_event {
   std::uint64_t leg = 0;
   leg_event_kind kind = leg_event_kind::closed;
   std::uint16_t code = 0; // progress: 180/183; closed: final status or 0
   std::string sdp;
+  std::uint64_t txn = 0;  // in-dialog requests: names the transaction
+  std::string reason;     // *_result: the response's reason phrase
+  std::string content_type, body; // info
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, leg_event& x) {
-  return f(caf::meta::type_name("leg_event"), x.leg, x.kind, x.code, x.sdp);
+  return f(caf::meta::type_name("leg_event"), x.leg, x.kind, x.code, x.sdp, x.txn, x.reason,
+           x.content_type, x.body);
 }
 
 /// What became of one device that rang.
