@@ -167,6 +167,7 @@ void apply(self_ptr self, const route_step& s, const callee_targets* t,
   plan.from_uri = "sip:" + st.offer.caller + "@" + st.offer.domain;
   plan.from_name = st.offer.caller_name.empty() ? st.offer.caller : st.offer.caller_name;
   plan.sdp = st.offer.sdp;
+  plan.max_forwards = st.offer.max_forwards - 1; // 0 was refused with 483
   st.now = phase::ringing;
   st.on_no_answer = t->no_answer;
   st.on_busy = t->busy;

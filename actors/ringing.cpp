@@ -130,6 +130,7 @@ caf::behavior ringing_actor(caf::stateful_actor<ringing_state>* self, node_conte
     c.from_uri = plan.from_uri;
     c.from_name = plan.from_name;
     c.sdp = plan.sdp;
+    c.max_forwards = plan.max_forwards;
     st.legs.emplace(c.leg, device_result{target.contact, 0});
     st.trying.emplace(c.leg, true);
     ctx->sip->leg(std::move(c));

@@ -21,6 +21,7 @@ namespace pbx {
 struct ringing_plan {
   std::vector<call_target> targets;
   std::uint32_t no_answer_timeout = 60;
+  std::uint32_t max_forwards = 70; // for the B legs
   std::string from_uri, from_name, sdp;
 };
 

@@ -35,6 +35,7 @@ struct leg_command {
   caf::actor owner;
   std::string target, from_uri, from_name;
   flow_info route;
+  std::uint32_t max_forwards = 70; // dial: the caller's count less one
   std::uint64_t txn = 0;           // in-dialog requests (see leg_event)
   std::string content_type, body;  // info
 };

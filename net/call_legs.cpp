@@ -27,6 +27,7 @@
 
 #include "actors/messages/call.hpp"
 #include "engine/log.hpp"
+#include "net/max_forwards.hpp"
 
 namespace pbx::net {
 
@@ -547,6 +548,7 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
       route += ";transport=tcp";
     const char* routev[] = {route.c_str()};
     auto* desc = sdp_mbuf(c.sdp);
+    max_forwards_scope mf(c.max_forwards);
     int err = sipsess_connect(&l->sess, sess_sock, c.target.c_str(), c.from_name.c_str(),
                               c.from_uri.c_str(), "pbx", routev, 1, "application/sdp", desc,
                               nullptr, nullptr, false, offer_handler, answer_handler,
