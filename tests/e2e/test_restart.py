@@ -11,8 +11,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Node, SipUdpClient, ShellError, free_port, header, require_binary,
-                     status_code, wait_until)
+from harness import (CallCase, Node, SipUdpClient, ShellError, free_port, header,
+                     require_binary, sipp_call_argv, status_code, wait_until)
 
 OPTIONS = ['--config', '--data-dir', '--sip-listen', '--shell-listen', '--log-level',
            '--min-expires', '--max-expires', '--default-expires', '--nonce-ttl']
@@ -317,3 +317,33 @@ class TestAdminPassword(NodeCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class TestCallsAcrossShutdown(CallCase):
+    """SIGTERM with calls up: both phones get a BYE, the node exits 0 and the CDR is kept."""
+    DOMAIN = 'shutdown.example.test'
+    EXTENSIONS = {101: 'secret101', 102: 'secret102', 103: 'secret103'}
+
+    def test_sigterm_ends_live_calls_with_their_cdrs(self):
+        port = self.register_callee(102)
+        uas = self.callee('uas_answer.xml', port)
+        caller = subprocess.Popen(
+            sipp_call_argv(self.node, 'uac_call_callee_hangs_up.xml', free_port(),
+                           self.inf(101, 'secret101', self.DOMAIN, 102),
+                           ['-auth_uri', f'102@{self.DOMAIN}']),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: caller.poll() is None and caller.kill())
+        with self.node.shell() as sh:
+            self.assertTrue(wait_until(
+                lambda: any(r.get('state') == 'answered' for r in sh.records('calls')), 10),
+                sh.records('calls'))
+        started = time.monotonic()
+        self.assertEqual(self.node.stop(), 0, self.node.stderr_tail())
+        self.assertLess(time.monotonic() - started, 5, 'shutdown with one call up')
+        self.finish(caller, 'caller gets BYE from the stopping node')
+        self.finish(uas, 'callee gets BYE from the stopping node')
+        self.node.start()
+        with self.node.shell() as sh:
+            rows = sh.records(f'cdr {self.DOMAIN} extension=102')
+        self.assertEqual([(r['status'], r['end_reason']) for r in rows],
+                         [('answered', 'node shutdown')], rows)
