@@ -511,9 +511,36 @@ void close_handler(int err, const struct sip_msg* msg, void* arg) {
 
 } // namespace
 
+// A retransmission of an INVITE whose leg no session took yet (our 100 was
+// stateless, so libre has no transaction to absorb it): the same leg.
+call_leg* pending_invite(sip_stack::impl& s, const struct sip_msg* msg) {
+  auto range = s.dialogs.equal_range(to_string(msg->callid));
+  for (auto i = range.first; i != range.second; ++i) {
+    auto* l = i->second;
+    if (l->uas && !l->sess && l->invite && l->invite->cseq.num == msg->cseq.num
+        && pl_cmp(&l->invite->from.tag, &msg->from.tag) == 0)
+      return l;
+  }
+  return nullptr;
+}
+
 void sip_stack::impl::on_invite(const struct sip_msg* msg) {
+  // The first INVITE of a known tenant without credentials is challenged
+  // here, statelessly, like REGISTER's 401: no record is needed and the same
+  // challenge goes to every user name.
+  if (!msg->to.tag.p && !sip_msg_hdr(msg, SIP_HDR_PROXY_AUTHORIZATION) && cfg.make_nonce
+      && cfg.dir) {
+    auto domain = lower_host(msg->from.uri.host);
+    if (cfg.dir->lookup(tenant_key(domain))) {
+      auto hdr = challenge_header("Proxy-Authenticate", domain, cfg.make_nonce(domain), false);
+      reply_plain(sip, msg, 407, "Proxy Authentication Required", hdr.c_str());
+      return;
+    }
+  }
   // 100 at once, statelessly: the decision takes a few actor hops.
   sip_replyf(sip, msg, 100, "Trying", "Content-Length: 0\r\n\r\n");
+  if (pending_invite(*this, msg))
+    return;
   auto* l = new call_leg;
   l->stack = this;
   l->id = ++next_leg;
@@ -577,9 +604,8 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
       break;
     case leg_command::op::challenge: {
       auto hdr = challenge_header("Proxy-Authenticate", c.realm, c.nonce, c.stale);
-      // Stateless, like the REGISTER challenge: libre 1.1.0 keeps its timers
-      // in one sorted list (O(n) inserts), so every 32 s server transaction
-      // we avoid keeps the SIP thread fast. A lost 407 gets a new one.
+      // Stateless, like the REGISTER challenge: no 32 s server transaction
+      // per challenge; a lost 407 gets a new one.
       if (l->invite)
         reply_plain(sip, l->invite, 407, "Proxy Authentication Required", hdr.c_str());
       forget(l);

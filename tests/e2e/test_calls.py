@@ -72,6 +72,17 @@ class Calls(CallCase):
         self.assert_ok(self.caller('uac_call_callee_hangs_up.xml', 103, 104), 'caller')
         self.finish(uas, 'callee')
 
+    def test_retransmitted_invite_is_one_call(self):
+        port = self.register_callee(115)
+        uas = self.callee('uas_answer.xml', port)  # a second INVITE would fail it
+        self.assert_ok(self.caller('uac_call_invite_twice.xml', 101, 115), 'caller')
+        self.finish(uas, 'callee: one INVITE')
+        with self.node.shell() as sh:
+            rows = sh.records(f'cdr {DOMAIN} extension=115')
+        self.assertEqual([(r['status'], r['end_reason']) for r in rows],
+                         [('answered', 'caller hangup')], rows)
+        self.assert_no_live_calls()
+
     def test_busy_callee(self):
         port = self.register_callee(105)
         uas = self.callee('uas_busy.xml', port)
