@@ -1,10 +1,11 @@
 #include <catch2/catch.hpp>
 
-#include <date/date.h>
-
 #include "actors/forwarding.hpp"
+#include "fixed_clock.hpp"
 
 using namespace pbx;
+using test::hm;
+using test::utc;
 using storage::exception_when;
 using storage::forward_action;
 using storage::forward_slot;
@@ -12,12 +13,6 @@ using storage::presence;
 
 namespace {
 
-std::chrono::system_clock::time_point utc(int y, unsigned mo, unsigned d, int h, int mi) {
-  return date::sys_days{date::year{y} / date::month{mo} / date::day{d}} + std::chrono::hours{h}
-         + std::chrono::minutes{mi};
-}
-
-constexpr unsigned hm(unsigned h, unsigned m) { return h * 60 + m; }
 constexpr std::size_t idx(forward_slot s) { return static_cast<std::size_t>(s); }
 
 // Monday 2026-03-02: 10:00Z in the default global hours, 20:00Z outside.

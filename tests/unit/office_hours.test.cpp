@@ -1,21 +1,15 @@
 #include <catch2/catch.hpp>
 
-#include <date/date.h>
-
 #include "actors/office_hours.hpp"
+#include "fixed_clock.hpp"
 
 using namespace pbx;
+using test::hm;
+using test::utc;
 using office_hours::local_moment;
 using storage::time_range;
 
 namespace {
-
-std::chrono::system_clock::time_point utc(int y, unsigned mo, unsigned d, int h, int mi) {
-  return date::sys_days{date::year{y} / date::month{mo} / date::day{d}} + std::chrono::hours{h}
-         + std::chrono::minutes{mi};
-}
-
-constexpr unsigned hm(unsigned h, unsigned m) { return h * 60 + m; }
 
 local_moment at(int y, unsigned mo, unsigned d, unsigned weekday, unsigned minute) {
   local_moment m;
