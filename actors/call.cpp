@@ -8,7 +8,6 @@
 #include "actors/ringing.hpp"
 #include "engine/directory.hpp"
 #include "engine/log.hpp"
-#include "engine/sip_port.hpp"
 #include "storage/store.hpp"
 
 namespace pbx {
@@ -18,6 +17,27 @@ namespace {
 using self_ptr = caf::stateful_actor<call_state>*;
 using phase = call_state::phase;
 
+
+// Where we mirror leg `leg`'s phase (nullptr: not one of ours now).
+leg_phase* mirror_of(self_ptr self, std::uint64_t leg) {
+  auto& st = self->state;
+  if (leg == st.offer.leg)
+    return &st.a_phase;
+  if (leg != 0 && leg == st.winner && st.winner_device < st.b_phases.size())
+    return &st.b_phases[st.winner_device];
+  return nullptr;
+}
+
+// To the leg's call-leg actor, which passes it on to the SIP thread.
+void send_leg(self_ptr self, leg_command c) {
+  auto& st = self->state;
+  if (c.leg != st.offer.leg && c.leg != st.winner)
+    return;
+  auto& to = c.leg == st.offer.leg ? st.a_leg : st.b_leg;
+  if (auto* m = mirror_of(self, c.leg); m && allowed(*m, c.what))
+    *m = next_phase(*m, c.what, c.code);
+  self->send(to, std::move(c));
+}
 
 // `txn` names the peer's in-dialog request a reply belongs to (0: none).
 void send_leg(self_ptr self, leg_command::op what, std::uint64_t leg, std::uint64_t txn,
@@ -29,8 +49,7 @@ void send_leg(self_ptr self, leg_command::op what, std::uint64_t leg, std::uint6
   c.code = code;
   c.reason = std::move(reason);
   c.sdp = std::move(sdp);
-  c.owner = caf::actor_cast<caf::actor>(self);
-  self->state.ctx->sip->leg(std::move(c));
+  send_leg(self, std::move(c));
 }
 
 void command(self_ptr self, leg_command::op what, std::uint64_t leg, std::uint16_t code = 0,
@@ -54,11 +73,18 @@ const char* phase_name(phase p) {
   return "?";
 }
 
+// Ringing is over: every device but the one that answered has ended.
 void record_devices(self_ptr self, const std::vector<device_result>& devices) {
-  auto& c = self->state.cdr;
-  c.devices.resize(self->state.device_base); // earlier rings (before a forward) stay
-  for (auto& d : devices)
+  auto& st = self->state;
+  auto& c = st.cdr;
+  c.devices.resize(st.device_base); // earlier rings (before a forward) stay
+  st.b_phases.resize(st.device_base);
+  for (auto& d : devices) {
+    if (d.code == 200)
+      st.winner_device = c.devices.size();
     c.devices.push_back(storage::cdr_device{d.contact, d.code});
+    st.b_phases.push_back(d.code == 200 ? leg_phase::answered : leg_phase::ended);
+  }
 }
 
 void mark_line(self_ptr self, line_use use) {
@@ -176,8 +202,11 @@ void apply(self_ptr self, const route_step& s, const callee_targets* t,
   st.ringing = self->spawn<caf::linked>(ringing_actor, st.ctx,
                                         caf::actor_cast<caf::actor>(self), std::move(plan));
   st.device_base = st.cdr.devices.size();
-  for (auto& target : t->targets)
+  st.relayed = 0;
+  for (auto& target : t->targets) {
     st.cdr.devices.push_back(storage::cdr_device{target.contact, 0});
+    st.b_phases.push_back(leg_phase::offered);
+  }
 }
 
 // The callee's extension answered with its rules' decision.
@@ -299,8 +328,7 @@ void relay(self_ptr self, leg_event& e) {
         c.txn = e.txn;
         c.content_type = std::move(e.content_type);
         c.body = std::move(e.body);
-        c.owner = caf::actor_cast<caf::actor>(self);
-        st.ctx->sip->leg(std::move(c));
+        send_leg(self, std::move(c));
       }
       return;
     case leg_event_kind::info_result:
@@ -314,11 +342,16 @@ void relay(self_ptr self, leg_event& e) {
   }
 }
 
+// A:id(phase), then B:contact(phase) per device tried; B* answered.
 std::string legs_text(self_ptr self) {
   auto& st = self->state;
-  std::string s = "A:" + std::to_string(st.offer.leg);
-  for (auto& d : st.cdr.devices)
-    s += std::string(d.code == 200 && st.winner ? ",B*:" : ",B:") + d.contact;
+  std::string s = "A:" + std::to_string(st.offer.leg) + "(" + leg_phase_name(st.a_phase) + ")";
+  for (std::size_t i = 0; i < st.cdr.devices.size(); ++i) {
+    auto& d = st.cdr.devices[i];
+    auto p = i < st.b_phases.size() ? st.b_phases[i] : leg_phase::ended;
+    s += std::string(d.code == 200 && st.winner ? ",B*:" : ",B:") + d.contact + "("
+         + leg_phase_name(p) + ")";
+  }
   return s;
 }
 
@@ -336,14 +369,16 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
   st.cdr.callee = st.offer.callee;
   st.cdr.start_ms = now_ms();
   ctx->dir->register_first_wins(call_key(st.cdr.call_id), caf::actor_cast<caf::actor>(self));
-  command(self, leg_command::op::accept, st.offer.leg); // A-leg events come here
-  // The node going down ends its calls; the CDR says so.
+  leg_command take; // A-leg events come here through its leg actor
+  take.what = leg_command::op::accept;
+  take.leg = st.offer.leg;
+  st.a_leg = self->spawn<caf::linked>(call_leg_actor, ctx, caf::actor_cast<caf::actor>(self),
+                                      std::move(take));
+  // The node going down ends its calls; the CDR says so. Our leg actors end
+  // their dialogs themselves when we quit (503, CANCEL or BYE).
   self->set_exit_handler([=](caf::exit_msg& m) {
-    if (m.reason == caf::exit_reason::normal)
+    if (m.reason == caf::exit_reason::normal) // also a leg that ended
       return;
-    if (self->state.winner != 0)
-      command(self, leg_command::op::hangup, self->state.winner);
-    command(self, leg_command::op::hangup, self->state.offer.leg, 503, "Service Unavailable");
     // end() quits normally, which a linked ringing actor would ignore: pass the reason on.
     if (self->state.ringing)
       self->send_exit(self->state.ringing, m.reason);
@@ -363,8 +398,11 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
   return {
     [=](ring_progress& p) {
       auto& st = self->state;
-      if (st.now != phase::ringing || !st.ending.empty())
+      if (auto i = st.device_base + p.device; i < st.b_phases.size())
+        st.b_phases[i] = next_phase(st.b_phases[i], leg_event_kind::progress, p.code);
+      if (st.now != phase::ringing || !st.ending.empty() || p.code == st.relayed)
         return;
+      st.relayed = p.code;
       if (st.cdr.ring_ms == 0)
         st.cdr.ring_ms = now_ms();
       command(self, leg_command::op::progress, st.offer.leg, p.code,
@@ -374,12 +412,17 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
       auto& st = self->state;
       record_devices(self, a.devices);
       if (!st.ending.empty()) { // the caller is gone already: drop the callee too
-        command(self, leg_command::op::hangup, a.leg);
+        leg_command c;
+        c.what = leg_command::op::hangup;
+        c.leg = a.leg;
+        self->send(a.handle, std::move(c));
         end(self, st.ending, st.ending_code);
         return;
       }
+      // The ringing actor makes us the leg's parent (set_parent) right after this.
       st.now = phase::answered;
       st.winner = a.leg;
+      st.b_leg = std::move(a.handle);
       st.cdr.answer_ms = now_ms();
       mark_line(self, line_use::talking);
       command(self, leg_command::op::answer, st.offer.leg, 200, "OK", std::move(a.sdp));
@@ -395,6 +438,8 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
     },
     [=](leg_event& e) {
       auto& st = self->state;
+      if (auto* m = mirror_of(self, e.leg))
+        *m = next_phase(*m, e.kind, e.code);
       if (e.kind != leg_event_kind::closed) {
         relay(self, e);
         return;

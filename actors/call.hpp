@@ -1,6 +1,7 @@
 #pragma once
 // A call actor owns one call: the caller's A leg, the ringing actor while the
-// callee's devices ring, then the device that answered. It keeps the two
+// callee's devices ring, then the device that answered. Each leg is a
+// call-leg actor (actors/call_leg) linked to the call. The call keeps the two
 // sides consistent and writes the CDR when the call ends.
 //
 //            +--(rule: forward to N; no answer / busy rule)--+
@@ -20,6 +21,7 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/call_leg.hpp"
 #include "actors/messages/call.hpp"
 #include "engine/context.hpp"
 #include "storage/records.hpp"
@@ -34,7 +36,15 @@ struct call_state {
   call_offer offer;
   phase now = phase::offered;
   caf::actor ringing;        // while the callee's devices ring
+  caf::actor a_leg;          // the caller's call-leg actor
+  caf::actor b_leg;          // the answered device's call-leg actor
   std::uint64_t winner = 0;  // the B leg that answered
+  // Each leg's phase as the call sees it (what it sends and hears; `calls`
+  // shows them): the A leg, and one per cdr.devices entry.
+  leg_phase a_phase = leg_phase::offered;
+  std::vector<leg_phase> b_phases;
+  std::size_t winner_device = 0; // the answered device in cdr.devices
+  std::uint16_t relayed = 0;     // the last provisional code the caller got
   std::string ending;        // why we stopped the ringing (cancel, admin hangup)
   std::uint16_t ending_code = 0;
   storage::cdr_record cdr;

@@ -2,8 +2,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/call_leg.hpp"
 #include "actors/messages/directory.hpp"
-#include "engine/sip_port.hpp"
 
 namespace pbx {
 
@@ -12,14 +12,17 @@ namespace {
 using self_ptr = caf::stateful_actor<ringing_state>*;
 using no_answer_atom = caf::atom_constant<caf::atom("noanswer")>;
 
-void leg_cmd(self_ptr self, leg_command::op what, std::uint64_t leg, std::uint16_t code = 0,
-             caf::actor owner = {}) {
+void leg_cmd(self_ptr self, const caf::actor& leg, leg_command::op what,
+             std::uint16_t code = 0) {
   leg_command c;
   c.what = what;
-  c.leg = leg;
   c.code = code;
-  c.owner = owner ? owner : caf::actor_cast<caf::actor>(self);
-  self->state.ctx->sip->leg(std::move(c));
+  self->send(leg, std::move(c));
+}
+
+// The leg actor whose event is being handled.
+caf::actor sender(self_ptr self) {
+  return caf::actor_cast<caf::actor>(self->current_sender());
 }
 
 // An in-dialog request of a leg that is not (or no longer) part of a call:
@@ -30,11 +33,10 @@ void refuse(self_ptr self, const leg_event& e) {
     return;
   leg_command c;
   c.what = reinvite ? leg_command::op::reinvite_reply : leg_command::op::info_reply;
-  c.leg = e.leg;
   c.txn = e.txn;
   c.code = 481;
   c.reason = "Call/Transaction Does Not Exist";
-  self->state.ctx->sip->leg(std::move(c));
+  self->send(sender(self), std::move(c));
 }
 
 std::vector<device_result> results(self_ptr self) {
@@ -47,9 +49,9 @@ std::vector<device_result> results(self_ptr self) {
 // Cancels every device still ringing but `keep`; code 200 says "completed elsewhere".
 void cancel_others(self_ptr self, std::uint64_t keep, std::uint16_t code) {
   auto& st = self->state;
-  for (auto& [leg, alive] : st.trying)
+  for (auto& [leg, t] : st.trying)
     if (leg != keep) {
-      leg_cmd(self, leg_command::op::hangup, leg, code);
+      leg_cmd(self, t.actor, leg_command::op::hangup, code);
       st.legs[leg].code = 487;
     }
   st.trying.clear();
@@ -66,24 +68,29 @@ void give_up(self_ptr self, std::uint16_t code, const std::string& reason) {
 void on_event(self_ptr self, leg_event& e) {
   auto& st = self->state;
   switch (e.kind) {
-    case leg_event_kind::progress:
-      if (!st.decided && (e.code == 180 || e.code == 183) && e.code != st.relayed) {
-        st.relayed = e.code;
-        self->send(st.call, ring_progress{e.code, std::move(e.sdp)});
+    case leg_event_kind::progress: {
+      auto t = st.trying.find(e.leg);
+      if (!st.decided && (e.code == 180 || e.code == 183) && t != st.trying.end()
+          && e.code != t->second.code) {
+        t->second.code = e.code;
+        self->send(st.call, ring_progress{e.code, std::move(e.sdp), t->second.device});
       }
       return;
+    }
     case leg_event_kind::answered: {
-      if (st.decided) {
-        leg_cmd(self, leg_command::op::hangup, e.leg); // a late 2xx: ACKed by libre, now BYE
+      auto t = st.trying.find(e.leg);
+      if (st.decided || t == st.trying.end()) { // a late 2xx: ACKed by libre, now BYE
+        leg_cmd(self, sender(self), leg_command::op::hangup);
         return;
       }
       st.decided = true;
+      auto winner_actor = t->second.actor;
       st.legs[e.leg].code = 200;
       cancel_others(self, e.leg, 200);
-      // The winner's events go to the call from now on.
-      leg_cmd(self, leg_command::op::accept, e.leg, 0, st.call);
-      self->send(st.call, ring_answered{e.leg, std::move(e.sdp), results(self)});
-      // Events the SIP thread sent before it took the hand-over still come here.
+      // The call first, then the leg: its events reach the call after this message.
+      self->send(st.call, ring_answered{e.leg, winner_actor, std::move(e.sdp), results(self)});
+      self->send(winner_actor, set_parent_atom::value, st.call);
+      // Events the leg sent before it took its new parent still come here.
       auto winner = e.leg;
       auto call = st.call;
       self->become(
@@ -91,7 +98,7 @@ void on_event(self_ptr self, leg_event& e) {
           if (late.leg == winner)
             self->send(call, std::move(late));
           else if (late.kind == leg_event_kind::answered)
-            leg_cmd(self, leg_command::op::hangup, late.leg);
+            leg_cmd(self, sender(self), leg_command::op::hangup);
           else
             refuse(self, late);
         },
@@ -120,28 +127,29 @@ caf::behavior ringing_actor(caf::stateful_actor<ringing_state>* self, node_conte
   auto& st = self->state;
   st.ctx = ctx;
   st.call = call;
-  for (auto& target : plan.targets) {
+  for (std::uint32_t i = 0; i < plan.targets.size(); ++i) {
+    auto& target = plan.targets[i];
     leg_command c;
     c.what = leg_command::op::dial;
     c.leg = ctx->next_leg++;
-    c.owner = caf::actor_cast<caf::actor>(self);
     c.target = target.contact;
     c.route = target.flow;
     c.from_uri = plan.from_uri;
     c.from_name = plan.from_name;
     c.sdp = plan.sdp;
     c.max_forwards = plan.max_forwards;
-    st.legs.emplace(c.leg, device_result{target.contact, 0});
-    st.trying.emplace(c.leg, true);
-    ctx->sip->leg(std::move(c));
+    auto id = c.leg;
+    auto leg = self->spawn<caf::linked>(call_leg_actor, ctx, caf::actor_cast<caf::actor>(self),
+                                        std::move(c));
+    st.legs.emplace(id, device_result{target.contact, 0});
+    st.trying.emplace(id, ringing_state::ringing_leg{std::move(leg), i, 0});
   }
   self->delayed_send(self, std::chrono::seconds(plan.no_answer_timeout), no_answer_atom::value);
-  // The call going away (node shutdown) cancels what still rings.
+  // The call going away (node shutdown) takes us down; our linked legs then
+  // cancel what still rings.
   self->set_exit_handler([=](caf::exit_msg& m) {
-    if (m.reason == caf::exit_reason::normal)
-      return;
-    cancel_others(self, 0, 0);
-    self->quit(m.reason);
+    if (m.reason != caf::exit_reason::normal) // normal: a leg that ended
+      self->quit(m.reason);
   });
   return {
     [=](leg_event& e) { on_event(self, e); },

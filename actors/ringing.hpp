@@ -1,7 +1,8 @@
 #pragma once
 // A ringing actor rings every device of one callee in parallel for one
-// call: it owns the B legs until one answers (handed to the call), all fail,
-// the no-answer timer fires, or the call stops it.
+// call: it spawns one call-leg actor per device and is their parent until one
+// answers (that leg is handed to the call), all fail, the no-answer timer
+// fires, or the call stops it.
 //
 //   ringing --(first 200)--> handed over (drains stray events for 1 s) --> done
 //      |--(486/600/603, all failed, no answer, stop)--> done
@@ -29,9 +30,13 @@ struct ringing_state {
   static inline const char* name = "ringing";
   node_context* ctx = nullptr;
   caf::actor call;
+  struct ringing_leg {
+    caf::actor actor;         // its call-leg actor
+    std::uint32_t device = 0; // index in the plan's targets
+    std::uint16_t code = 0;   // last provisional code passed on
+  };
   std::map<std::uint64_t, device_result> legs; // every B leg and what became of it
-  std::map<std::uint64_t, bool> trying;        // B legs still ringing
-  std::uint16_t relayed = 0;                   // last provisional code passed on
+  std::map<std::uint64_t, ringing_leg> trying; // B legs still ringing
   bool decided = false;
 };
 

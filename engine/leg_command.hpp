@@ -6,6 +6,7 @@
 #include <string>
 
 #include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
 
 #include "actors/messages/registration.hpp"
 
@@ -39,5 +40,13 @@ struct leg_command {
   std::uint64_t txn = 0;           // in-dialog requests (see leg_event)
   std::string content_type, body;  // info
 };
+
+// A parent sends these to its call-leg actor, which passes them to the SIP thread.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, leg_command& x) {
+  return f(caf::meta::type_name("leg_command"), x.what, x.leg, x.code, x.reason, x.sdp, x.realm,
+           x.nonce, x.stale, x.owner, x.target, x.from_uri, x.from_name, x.route,
+           x.max_forwards, x.txn, x.content_type, x.body);
+}
 
 } // namespace pbx

@@ -6,6 +6,7 @@
 #include "actors/messages/directory.hpp"
 #include "actors/messages/registration.hpp"
 #include "actors/messages/shell.hpp"
+#include "engine/leg_command.hpp"
 
 namespace pbx {
 
@@ -36,6 +37,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<call_target>>("call_targets");
   cfg.add_message_type<callee_targets>("callee_targets");
   cfg.add_message_type<leg_event>("leg_event");
+  cfg.add_message_type<leg_command>("leg_command");
   cfg.add_message_type<device_result>("device_result");
   cfg.add_message_type<std::vector<device_result>>("device_results");
   cfg.add_message_type<ring_progress>("ring_progress");

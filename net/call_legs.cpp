@@ -1,6 +1,6 @@
 // INVITE dialogs through libre's sipsess: A legs (INVITEs we receive) and B
 // legs (INVITEs we send to a callee's devices), each named by a leg id.
-// Events go to the leg's owner (a call actor); commands come back through
+// Events go to the leg's owner (its call-leg actor); commands come back through
 // the command queue. No decision is made here.
 //
 // In-dialog requests of an answered leg (re-INVITE, INFO) are taken before

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
@@ -98,7 +99,8 @@ typename Inspector::result_type inspect(Inspector& f, line_state& x) {
   return f(caf::meta::type_name("line_state"), x.number, x.call_id, x.use);
 }
 
-/// Something happened on a leg (reported by the SIP thread to the leg's owner).
+/// Something happened on a leg (reported by the SIP thread to the leg's
+/// call-leg actor, which passes it on unchanged to its parent).
 /// In-dialog requests of an answered leg (reinvite, info) wait for the owner's
 /// reinvite_reply / info_reply with the same `txn`; our own requests on a leg
 /// (leg_command reinvite / info) report their final status as *_result, echoing
@@ -138,27 +140,32 @@ typename Inspector::result_type inspect(Inspector& f, device_result& x) {
   return f(caf::meta::type_name("device_result"), x.contact, x.code);
 }
 
-/// Ringing -> call: a device rings (180) or sends early media (183).
+/// Ringing -> call: a device rings (180) or sends early media (183). Sent when
+/// a device's code changes (the call relays each new code once); `device`
+/// indexes the plan's targets (the call shows each B leg's state from it).
 struct ring_progress {
   std::uint16_t code = 180;
   std::string sdp;
+  std::uint32_t device = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ring_progress& x) {
-  return f(caf::meta::type_name("ring_progress"), x.code, x.sdp);
+  return f(caf::meta::type_name("ring_progress"), x.code, x.sdp, x.device);
 }
 
-/// Ringing -> call: device `leg` answered; its events now go to the call.
+/// Ringing -> call: device `leg` answered. Its call-leg actor (`handle`) gets
+/// the call as its parent right after this message, so its events follow it.
 struct ring_answered {
   std::uint64_t leg = 0;
+  caf::actor handle;
   std::string sdp;
   std::vector<device_result> devices;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ring_answered& x) {
-  return f(caf::meta::type_name("ring_answered"), x.leg, x.sdp, x.devices);
+  return f(caf::meta::type_name("ring_answered"), x.leg, x.handle, x.sdp, x.devices);
 }
 
 /// Ringing -> call: nobody answered (code 486/480), or ringing was stopped (code 0).
@@ -176,5 +183,8 @@ typename Inspector::result_type inspect(Inspector& f, ring_failed& x) {
 /// Ask a call for its state (`calls` in the shell) or to end it (`hangup`).
 using call_info_atom = caf::atom_constant<caf::atom("callinfo")>;
 using hangup_atom = caf::atom_constant<caf::atom("hangup")>;
+
+/// (set_parent_atom, caf::actor): a call-leg actor's events go to that actor from now on.
+using set_parent_atom = caf::atom_constant<caf::atom("setparent")>;
 
 } // namespace pbx
