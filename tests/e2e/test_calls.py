@@ -56,7 +56,8 @@ class Calls(CallCase):
                 10), sh.records('calls'))
             live = [r for r in sh.records(f'calls {DOMAIN}') if r['callee'] == '110']
             self.assertEqual(len(live), 1, live)
-            self.assertIn('B*:', live[0]['legs'])
+            # Each leg with its state: the caller's, then the device that answered.
+            self.assertRegex(live[0]['legs'], r'^A:\d+\(answered\),B\*:sip:110@[^,]+\(answered\)$')
             sh.ok(f'hangup {live[0]["call_id"]}')
             ok, _, err = sh.cmd('hangup 999999999')
             self.assertFalse(ok)
@@ -115,6 +116,29 @@ class Calls(CallCase):
         self.assertEqual((cdr['status'], cdr['end_reason'], cdr['sip_code']),
                          ('noanswer', 'cancel', '487'))
         self.assertTrue(cdr['ring'], cdr)
+
+    def test_ringing_call_lists_each_leg_ringing(self):
+        a = self.register_callee(122)
+        b = self.register_callee(122)
+        first = self.callee('uas_ring_no_answer.xml', a)
+        second = self.callee('uas_ring_no_answer.xml', b)
+        caller = subprocess.Popen(
+            sipp(self.node, 'uac_cancel.xml', free_port(), self.inf(101, 'secret101', DOMAIN, 122),
+                 ['-auth_uri', f'122@{DOMAIN}', '-d', '4000']),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: caller.poll() is None and caller.kill())
+
+        def legs():
+            rows = [r for r in sh.records(f'calls {DOMAIN}') if r['callee'] == '122']
+            return rows[0]['legs'] if rows else ''
+
+        pattern = r'^A:\d+\(ringing\),B:sip:122@[^,]+\(ringing\),B:sip:122@[^,]+\(ringing\)$'
+        with self.node.shell() as sh:
+            self.assertTrue(wait_until(lambda: re.match(pattern, legs()), 10), legs())
+        self.finish(caller, 'caller cancels')
+        self.finish(first, 'first device gets CANCEL')
+        self.finish(second, 'second device gets CANCEL')
+        self.assert_no_live_calls()
 
     def test_two_devices_one_answers_other_cancelled(self):
         a = self.register_callee(108)

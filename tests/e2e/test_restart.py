@@ -347,3 +347,28 @@ class TestCallsAcrossShutdown(CallCase):
             rows = sh.records(f'cdr {self.DOMAIN} extension=102')
         self.assertEqual([(r['status'], r['end_reason']) for r in rows],
                          [('answered', 'node shutdown')], rows)
+
+    def test_sigterm_while_ringing_gives_the_caller_503_and_cancels_the_device(self):
+        port = self.register_callee(103)
+        # Its exit status is not checked: the node may stop before it ACKs the 487 to its CANCEL.
+        uas = self.callee('uas_ring_no_answer.xml', port)
+        caller = subprocess.Popen(
+            sipp_call_argv(self.node, 'uac_expect.xml', free_port(),
+                           self.inf(101, 'secret101', self.DOMAIN, 103),
+                           ['-auth_uri', f'103@{self.DOMAIN}', '-key', 'expect', '503']),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: caller.poll() is None and caller.kill())
+        with self.node.shell() as sh:
+            self.assertTrue(wait_until(
+                lambda: any(r.get('state') == 'ringing' for r in sh.records('calls')), 10),
+                sh.records('calls'))
+        self.assertEqual(self.node.stop(), 0, self.node.stderr_tail())
+        self.finish(caller, 'caller gets 503 from the stopping node')
+        uas.terminate()
+        out = uas.communicate(timeout=10)[0].decode(errors='replace').rsplit('Scenario Screen', 1)[-1]
+        self.assertRegex(out, r'-+> CANCEL\s+1\b', 'the device got a CANCEL')
+        self.node.start()
+        with self.node.shell() as sh:
+            rows = sh.records(f'cdr {self.DOMAIN} extension=103')
+        self.assertEqual([(r['status'], r['end_reason'], r['sip_code']) for r in rows],
+                         [('fail', 'node shutdown', '503')], rows)
