@@ -294,6 +294,19 @@ std::pair<std::uint16_t, std::string> relayed_status(const leg_event& e) {
   return {e.code, e.reason.empty() ? "Request Failed" : e.reason};
 }
 
+// RFC 5057: 481 or 408 to a request inside the dialog means the peer lost
+// it (crashed, restarted, unreachable); the call cannot go on without it.
+void end_if_gone(self_ptr self, const leg_event& e) {
+  auto& st = self->state;
+  if ((e.code != 481 && e.code != 408) || st.now != phase::answered)
+    return;
+  bool callee = e.leg == st.winner;
+  command(self, leg_command::op::hangup, st.winner);
+  command(self, leg_command::op::hangup, st.offer.leg);
+  end(self, std::string(callee ? "callee" : "caller") + " lost the dialog ("
+              + std::to_string(e.code) + ")", 200);
+}
+
 void relay(self_ptr self, leg_event& e) {
   auto& st = self->state;
   auto other = other_leg(self, e.leg);
@@ -316,6 +329,7 @@ void relay(self_ptr self, leg_event& e) {
       auto [code, reason] = relayed_status(e);
       leg_request(self, leg_command::op::reinvite_reply, other, e.txn, code, std::move(reason),
                   code == 200 ? std::move(e.sdp) : std::string{});
+      end_if_gone(self, e);
       return;
     }
     case leg_event_kind::info:
@@ -336,6 +350,7 @@ void relay(self_ptr self, leg_event& e) {
         auto [code, reason] = relayed_status(e);
         leg_request(self, leg_command::op::info_reply, other, e.txn, code, std::move(reason));
       }
+      end_if_gone(self, e);
       return;
     default:
       return;

@@ -13,8 +13,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HOST, CallCase, free_port, rand_token, send_udp, sipp_call_argv as sipp,
-                     status_code, wait_until)
+from harness import (HOST, CallCase, SipUdpClient, digest_authorization, free_port, header,
+                     rand_token, send_udp, sipp_call_argv as sipp, status_code, wait_until)
 
 DOMAIN = 'calls.example.test'
 
@@ -27,7 +27,7 @@ def received(proc, code):
 
 class Calls(CallCase):
     DOMAIN = DOMAIN
-    EXTENSIONS = {n: f'secret{n}' for n in range(101, 125)}
+    EXTENSIONS = {n: f"secret{n}" for n in range(101, 127)}
     NODE_KWARGS = {'extra_args': ['--log-level', 'debug']}
 
     def test_answered_call_caller_hangs_up(self):
@@ -224,6 +224,18 @@ class Calls(CallCase):
         self.assertEqual((cdr['status'], cdr['end_reason']), ('answered', 'caller hangup'))
         self.assert_no_live_calls()
 
+    def test_a_lost_dialog_ends_the_call(self):
+        # The callee answers the relayed re-INVITE with 481 (it lost the dialog): the caller
+        # gets the 481, then a BYE, and the callee a BYE (RFC 5057).
+        port = self.register_callee(125)
+        uas = self.callee('uas_reinvite_gone.xml', port)
+        self.assert_ok(self.caller('uac_reinvite_gone.xml', 113, 125), 'caller gets 481 then BYE')
+        self.finish(uas, 'callee answers 481, gets BYE')
+        cdr = self.last_cdr(125)
+        self.assertEqual((cdr['status'], cdr['end_reason']),
+                         ('answered', 'callee lost the dialog (481)'))
+        self.assert_no_live_calls()
+
     def test_reinvite_glare_gets_491_and_overlap_gets_500(self):
         port = self.register_callee(116)
         uas = self.callee('uas_reinvite_glare.xml', port)
@@ -253,6 +265,26 @@ class Calls(CallCase):
         self.assert_ok(self.caller('uac_call_max_forwards.xml', 101, 119,
                                    ['-key', 'max_forwards', '10']), 'caller')
         self.finish(uas, 'callee expecting Max-Forwards: 9')
+
+    def test_max_forwards_zero_gets_483(self):
+        sdp = (b'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n'
+               b't=0 0\r\nm=audio 4000 RTP/AVP 0\r\n')
+        ruri = f'sip:102@{DOMAIN}'
+        with SipUdpClient(self.node, '101', DOMAIN, 'secret101') as c:
+            def invite(*extra):
+                data = c.request('INVITE', ruri, ruri, [f'Contact: <sip:101@{HOST}:{c.port}>',
+                                                        'Content-Type: application/sdp', *extra],
+                                 sdp)
+                return c.send(data.replace(b'Max-Forwards: 70', b'Max-Forwards: 0'))
+            resp = invite()
+            self.assertEqual(status_code(resp), 407, resp)
+            auth = digest_authorization(header(resp, 'Proxy-Authenticate')[0], 'INVITE', ruri,
+                                        '101', 'secret101')
+            resp = invite(f'Proxy-Authorization: {auth}')
+            self.assertEqual(status_code(resp), 483, resp)
+        cdr = self.last_cdr(102)
+        self.assertEqual((cdr['caller'], cdr['sip_code'], cdr['end_reason']),
+                         ('101', '483', 'too many hops'), cdr)
 
     def test_cancel_crossing_the_200(self):
         # Two devices: one rings (its 180 reaches the caller, who cancels at once), the other
