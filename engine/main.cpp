@@ -178,9 +178,12 @@ int run_node(const node_config& ncfg) {
     sys.await_all_actors_done();
     sip.stop();
   }
+  auto commits = store->commits(), writes = store->batches();
   store.reset(); // drains pending writes, closes LMDB
-  if (rc == 0)
+  if (rc == 0) {
+    log::info("storage: ", writes, " writes in ", commits, " commits");
     log::info("stopped");
+  }
   return rc;
 }
 

@@ -332,11 +332,16 @@ struct store::impl {
   void run() {
     std::vector<pending> group;
     std::vector<std::string> errors;
+    bool busy = false;  // writes arrived while the last group was committed
     for (;;) {
       {
         std::unique_lock<std::mutex> l(queue_mutex_);
         queue_cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping and drained
+        if (busy && opts_.linger.count() > 0)
+          queue_cv_.wait_for(l, opts_.linger, [&] {
+            return stopping_ || queue_.size() >= opts_.linger_until;
+          });
         std::size_t n = std::min(queue_.size(), std::max<std::size_t>(1, opts_.max_batch));
         for (std::size_t i = 0; i < n; ++i) {
           group.push_back(std::move(queue_.front()));
@@ -345,6 +350,10 @@ struct store::impl {
       }
       errors.assign(group.size(), std::string());
       commit_range(group, 0, group.size(), errors);
+      {
+        std::lock_guard<std::mutex> l(queue_mutex_);
+        busy = !queue_.empty();
+      }
       for (std::size_t i = 0; i < group.size(); ++i) {
         if (!group[i].done) continue;
         try {
@@ -486,14 +495,16 @@ std::optional<std::string> store::meta(std::string_view key) const {
 
 void store::submit(batch b, done_fn done) {
   pending p{std::move(b), std::move(done)};
+  bool wake = false;  // the writer waits for a first write or a full linger group
   try {
     std::lock_guard<std::mutex> l(impl_->queue_mutex_);
     impl_->queue_.push_back(std::move(p));  // p stays intact if this throws
+    wake = impl_->queue_.size() == 1 || impl_->queue_.size() == impl_->opts_.linger_until;
   } catch (...) {
     if (p.done) p.done("store::submit: out of memory");
     return;
   }
-  impl_->queue_cv_.notify_one();
+  if (wake) impl_->queue_cv_.notify_one();
 }
 
 std::string store::write(batch b) {

@@ -4,6 +4,7 @@
 // No exception escapes this API: failures are reported as values.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -21,6 +22,11 @@ namespace pbx::storage {
 struct options {
   std::size_t initial_map_size = 64u << 20;
   std::size_t max_batch = 1024;  // batches per write txn at most
+  // Under load (writes arrived during the last commit) the writer waits up
+  // to `linger` for `linger_until` writes before committing, so one sync
+  // serves many writes. An idle store commits a write at once.
+  std::chrono::microseconds linger{5000};
+  std::size_t linger_until = 64;
 };
 
 // error empty = committed.
