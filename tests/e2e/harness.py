@@ -416,6 +416,23 @@ class CallCase(NodeCase):
                            ['-auth_uri', f'{callee}@{self.DOMAIN}', *extra], timeout=timeout),
             capture_output=True, timeout=timeout + 20)
 
+    def caller_in_background(self, scenario, caller, callee, extra=()):
+        """A caller scenario left running (the test ends the call); killed at cleanup."""
+        proc = subprocess.Popen(
+            sipp_call_argv(self.node, scenario, free_port(),
+                           self.inf(caller, f'secret{caller}', self.DOMAIN, callee),
+                           ['-auth_uri', f'{callee}@{self.DOMAIN}', *extra]),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        return proc
+
+    def wait_for_call_state(self, state, timeout=10):
+        """Until some live call of DOMAIN is in `state` (offered, ringing, answered)."""
+        with self.node.shell() as sh:
+            self.assertTrue(wait_until(
+                lambda: any(r.get('state') == state for r in sh.records(f'calls {self.DOMAIN}')),
+                timeout), sh.records('calls'))
+
     def assert_ok(self, p, what):
         out = p.stdout.decode(errors='replace') if p.stdout else ''
         self.assertEqual(p.returncode, 0, f'{what}:\n{out[-3000:]}\n--- node:\n'

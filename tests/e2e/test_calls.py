@@ -45,15 +45,9 @@ class Calls(CallCase):
     def test_live_call_is_listed_and_hung_up_from_the_shell(self):
         port = self.register_callee(110)
         uas = self.callee('uas_answer.xml', port)
-        caller = subprocess.Popen(
-            sipp(self.node, 'uac_call_callee_hangs_up.xml', free_port(),
-                 self.inf(101, 'secret101', DOMAIN, 110), ['-auth_uri', f'110@{DOMAIN}']),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.addCleanup(lambda: caller.poll() is None and caller.kill())
+        caller = self.caller_in_background('uac_call_callee_hangs_up.xml', 101, 110)
+        self.wait_for_call_state('answered')
         with self.node.shell() as sh:
-            self.assertTrue(wait_until(
-                lambda: any(r.get('state') == 'answered' for r in sh.records(f'calls {DOMAIN}')),
-                10), sh.records('calls'))
             live = [r for r in sh.records(f'calls {DOMAIN}') if r['callee'] == '110']
             self.assertEqual(len(live), 1, live)
             # Each leg with its state: the caller's, then the device that answered.
@@ -122,11 +116,7 @@ class Calls(CallCase):
         b = self.register_callee(122)
         first = self.callee('uas_ring_no_answer.xml', a)
         second = self.callee('uas_ring_no_answer.xml', b)
-        caller = subprocess.Popen(
-            sipp(self.node, 'uac_cancel.xml', free_port(), self.inf(101, 'secret101', DOMAIN, 122),
-                 ['-auth_uri', f'122@{DOMAIN}', '-d', '4000']),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.addCleanup(lambda: caller.poll() is None and caller.kill())
+        caller = self.caller_in_background('uac_cancel.xml', 101, 122, ['-d', '4000'])
 
         def legs():
             rows = [r for r in sh.records(f'calls {DOMAIN}') if r['callee'] == '122']

@@ -12,7 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (CallCase, Node, SipUdpClient, ShellError, free_port, header,
-                     require_binary, sipp_call_argv, status_code, wait_until)
+                     require_binary, status_code, wait_until)
 
 OPTIONS = ['--config', '--data-dir', '--sip-listen', '--shell-listen', '--log-level',
            '--min-expires', '--max-expires', '--default-expires', '--nonce-ttl']
@@ -327,16 +327,8 @@ class TestCallsAcrossShutdown(CallCase):
     def test_sigterm_ends_live_calls_with_their_cdrs(self):
         port = self.register_callee(102)
         uas = self.callee('uas_answer.xml', port)
-        caller = subprocess.Popen(
-            sipp_call_argv(self.node, 'uac_call_callee_hangs_up.xml', free_port(),
-                           self.inf(101, 'secret101', self.DOMAIN, 102),
-                           ['-auth_uri', f'102@{self.DOMAIN}']),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.addCleanup(lambda: caller.poll() is None and caller.kill())
-        with self.node.shell() as sh:
-            self.assertTrue(wait_until(
-                lambda: any(r.get('state') == 'answered' for r in sh.records('calls')), 10),
-                sh.records('calls'))
+        caller = self.caller_in_background('uac_call_callee_hangs_up.xml', 101, 102)
+        self.wait_for_call_state('answered')
         started = time.monotonic()
         self.assertEqual(self.node.stop(), 0, self.node.stderr_tail())
         self.assertLess(time.monotonic() - started, 5, 'shutdown with one call up')
@@ -352,16 +344,8 @@ class TestCallsAcrossShutdown(CallCase):
         port = self.register_callee(103)
         # Its exit status is not checked: the node may stop before it ACKs the 487 to its CANCEL.
         uas = self.callee('uas_ring_no_answer.xml', port)
-        caller = subprocess.Popen(
-            sipp_call_argv(self.node, 'uac_expect.xml', free_port(),
-                           self.inf(101, 'secret101', self.DOMAIN, 103),
-                           ['-auth_uri', f'103@{self.DOMAIN}', '-key', 'expect', '503']),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.addCleanup(lambda: caller.poll() is None and caller.kill())
-        with self.node.shell() as sh:
-            self.assertTrue(wait_until(
-                lambda: any(r.get('state') == 'ringing' for r in sh.records('calls')), 10),
-                sh.records('calls'))
+        caller = self.caller_in_background('uac_expect.xml', 101, 103, ['-key', 'expect', '503'])
+        self.wait_for_call_state('ringing')
         self.assertEqual(self.node.stop(), 0, self.node.stderr_tail())
         self.finish(caller, 'caller gets 503 from the stopping node')
         uas.terminate()
