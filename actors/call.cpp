@@ -41,7 +41,7 @@ void send_leg(self_ptr self, leg_command c) {
 
 // `txn` names the peer's in-dialog request a reply belongs to (0: none).
 void send_leg(self_ptr self, leg_command::op what, std::uint64_t leg, std::uint64_t txn,
-              std::uint16_t code, std::string reason, std::string sdp) {
+              std::uint16_t code, std::string reason, std::string sdp = {}) {
   leg_command c;
   c.what = what;
   c.leg = leg;
@@ -279,11 +279,6 @@ std::uint64_t other_leg(self_ptr self, std::uint64_t leg) {
   return leg == st.winner ? st.offer.leg : leg == st.offer.leg ? st.winner : 0;
 }
 
-void leg_request(self_ptr self, leg_command::op what, std::uint64_t leg, std::uint64_t txn,
-                 std::uint16_t code, std::string reason, std::string sdp = {}) {
-  send_leg(self, what, leg, txn, code, std::move(reason), std::move(sdp));
-}
-
 // What the first leg hears of the other side's final status: auth challenges
 // and redirects are for us, not for the phone.
 std::pair<std::uint16_t, std::string> relayed_status(const leg_event& e) {
@@ -313,13 +308,13 @@ void relay(self_ptr self, leg_event& e) {
   switch (e.kind) {
     case leg_event_kind::reinvite:
       if (other == 0) // a feature code's confirmation: nothing to renegotiate with
-        leg_request(self, leg_command::op::reinvite_reply, e.leg, e.txn, 488,
+        send_leg(self, leg_command::op::reinvite_reply, e.leg, e.txn, 488,
                     "Not Acceptable Here");
       else if (st.relaying_offer) // glare across the two legs
-        leg_request(self, leg_command::op::reinvite_reply, e.leg, e.txn, 491, "Request Pending");
+        send_leg(self, leg_command::op::reinvite_reply, e.leg, e.txn, 491, "Request Pending");
       else {
         st.relaying_offer = true;
-        leg_request(self, leg_command::op::reinvite, other, e.txn, 0, {}, std::move(e.sdp));
+        send_leg(self, leg_command::op::reinvite, other, e.txn, 0, {}, std::move(e.sdp));
       }
       return;
     case leg_event_kind::reinvite_result: {
@@ -327,14 +322,14 @@ void relay(self_ptr self, leg_event& e) {
       if (other == 0)
         return;
       auto [code, reason] = relayed_status(e);
-      leg_request(self, leg_command::op::reinvite_reply, other, e.txn, code, std::move(reason),
+      send_leg(self, leg_command::op::reinvite_reply, other, e.txn, code, std::move(reason),
                   code == 200 ? std::move(e.sdp) : std::string{});
       end_if_gone(self, e);
       return;
     }
     case leg_event_kind::info:
       if (other == 0) {
-        leg_request(self, leg_command::op::info_reply, e.leg, e.txn, 200, "OK");
+        send_leg(self, leg_command::op::info_reply, e.leg, e.txn, 200, "OK");
       } else {
         leg_command c;
         c.what = leg_command::op::info;
@@ -348,7 +343,7 @@ void relay(self_ptr self, leg_event& e) {
     case leg_event_kind::info_result:
       if (other != 0) {
         auto [code, reason] = relayed_status(e);
-        leg_request(self, leg_command::op::info_reply, other, e.txn, code, std::move(reason));
+        send_leg(self, leg_command::op::info_reply, other, e.txn, code, std::move(reason));
       }
       end_if_gone(self, e);
       return;
