@@ -1,5 +1,6 @@
 #include "net/stack_impl.hpp"
 #include "net/max_forwards.hpp"
+#include "net/random.hpp"
 #include "net/timers.hpp"
 
 #include <future>
@@ -143,6 +144,8 @@ std::string sip_stack::start(const stack_config& cfg) {
       log::debug("libre timers: kept in delay classes (net/timers.cpp)");
     else
       log::warn("libre timers: libre's single sorted list is in use (slow under call load)");
+    if (!random_in_use())
+      log::warn("libre draws every random number from OpenSSL one call at a time (net/random.cpp not linked in)");
     if (!max_forwards_in_use())
       log::warn("libre writes Max-Forwards: 70 on B legs (net/max_forwards.cpp not linked in)");
     s.running = true;
