@@ -51,6 +51,10 @@ TEST_CASE("nonces are bound to realm and secret and expire") {
   CHECK(digest::check_nonce("secret", "a.test", n, 1300, 300) == digest::nonce_state::valid);
   CHECK(digest::check_nonce("secret", "a.test", n, 1301, 300) == digest::nonce_state::stale);
   CHECK(digest::check_nonce("other", "a.test", n, 1000, 300) == digest::nonce_state::invalid);
+  // The per-thread MAC context is re-keyed back and forth.
+  CHECK(digest::make_nonce("secret", "a.test", 1000) == n);
+  CHECK(digest::make_nonce("other", "a.test", 1000) != n);
+  CHECK(digest::check_nonce("secret", "a.test", n, 1000, 300) == digest::nonce_state::valid);
   CHECK(digest::check_nonce("secret", "b.test", n, 1000, 300) == digest::nonce_state::invalid);
   CHECK(digest::check_nonce("secret", "a.test", "garbage", 1000, 300)
         == digest::nonce_state::invalid);
