@@ -91,21 +91,24 @@ void handle_register(self_ptr self, register_request& req) {
     b.put(r);
   for (auto& c : out.removed)
     b.erase_binding(st.rec.domain, st.rec.number, c);
-  // Acknowledged only once the commit returned.
-  st.writes.submit(self, *ctx->store, std::move(b),
-                   [self, reply](const std::string& err) mutable {
-                     auto& st = self->state;
-                     if (!err.empty()) {
-                       log::error("binding write for ", st.rec.number, "@",
-                                  st.rec.domain, " failed: ", err);
-                       sync_phones(self, st.ctx->store->bindings(st.rec.domain,
-                                                                 st.rec.number));
-                       reply.code = 500;
-                       reply.reason = "Storage Failure";
-                       reply.contacts.clear();
-                     }
-                     st.ctx->sip->reply(std::move(reply));
-                   });
+  // Acknowledged only once the commit returned: the writer thread hands the
+  // 200 to the SIP thread itself.
+  auto* sip = ctx->sip;
+  binding_write_failed failed{reply, {}};
+  st.writes.submit_direct(self, *ctx->store, std::move(b),
+                          [sip, reply = std::move(reply)]() mutable { sip->reply(std::move(reply)); },
+                          std::move(failed));
+}
+
+void handle_write_failed(self_ptr self, binding_write_failed& f) {
+  auto& st = self->state;
+  st.writes.settled();
+  log::error("binding write for ", st.rec.number, "@", st.rec.domain, " failed: ", f.error);
+  sync_phones(self, st.ctx->store->bindings(st.rec.domain, st.rec.number));
+  f.reply.code = 500;
+  f.reply.reason = "Storage Failure";
+  f.reply.contacts.clear();
+  st.ctx->sip->reply(std::move(f.reply));
 }
 
 void handle_expired(self_ptr self, const binding_expired& e) {
@@ -332,6 +335,7 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
       handle_register(self, req);
     },
     [=](const binding_expired& e) { handle_expired(self, e); },
+    [=](binding_write_failed& f) { handle_write_failed(self, f); },
     [=](call_offer& offer) {
       if (self->state.passivating) {
         self->send(self->state.tenant, std::move(offer));

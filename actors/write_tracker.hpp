@@ -2,8 +2,10 @@
 // Storage commits end on the writer thread; this brings each one back into
 // the actor that asked for it, as a `write_done`, with its continuation.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -41,7 +43,32 @@ public:
     k(w.error);
   }
 
-  bool idle() const { return pending_.empty(); }
+  /// For a write whose success needs nothing from the actor (a SIP reply):
+  /// `ok` runs on the writer thread right after the commit, which saves the
+  /// actor a message and a wake-up per write. On failure the actor gets
+  /// `failed` with its `error` filled in, and calls settled() once handled.
+  template <class Self, class Failed>
+  void submit_direct(Self* self, storage::store& st, storage::batch b,
+                     std::function<void()> ok, Failed failed) {
+    inflight_->fetch_add(1, std::memory_order_relaxed);
+    auto me = caf::actor_cast<caf::actor>(self);
+    st.submit(std::move(b), [me, ok = std::move(ok), failed = std::move(failed),
+                             n = inflight_](const std::string& err) mutable {
+      if (!err.empty()) {
+        failed.error = err;
+        caf::anon_send(me, std::move(failed)); // still in flight until settled()
+        return;
+      }
+      ok();
+      n->fetch_sub(1, std::memory_order_release);
+    });
+  }
+
+  void settled() { inflight_->fetch_sub(1, std::memory_order_release); }
+
+  bool idle() const {
+    return pending_.empty() && inflight_->load(std::memory_order_acquire) == 0;
+  }
 
   /// Stores `next`, then makes it the actor's `current` and answers `answer`
   /// (or `ERR storage: ...`, leaving `current` as it was).
@@ -66,6 +93,8 @@ public:
 private:
   std::uint64_t next_ = 0;
   std::unordered_map<std::uint64_t, continuation> pending_;
+  // Shared with the writer thread's callbacks, which may outlive the actor.
+  std::shared_ptr<std::atomic<int>> inflight_ = std::make_shared<std::atomic<int>>(0);
 };
 
 } // namespace pbx

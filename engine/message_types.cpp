@@ -27,6 +27,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<passivate_ok>("passivate_ok");
   cfg.add_message_type<activate_extension>("activate_extension");
   cfg.add_message_type<write_done>("write_done");
+  cfg.add_message_type<binding_write_failed>("binding_write_fail");
   cfg.add_message_type<storage::binding_record>("binding_record");
   cfg.add_message_type<binding_update>("binding_update");
   cfg.add_message_type<binding_expired>("binding_expired");
