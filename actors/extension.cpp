@@ -37,7 +37,10 @@ void sync_phones(self_ptr self, const std::vector<storage::binding_record>& recs
   for (auto& r : recs) {
     auto i = st.bindings.find(r.contact);
     if (i != st.bindings.end()) {
-      if (i->second.rec.expires_at != r.expires_at || i->second.rec.cseq != r.cseq)
+      // The phone's timer never runs past the binding: an earlier expiry is
+      // sent on; a later one is not (a message per refresh), and a phone that
+      // fires early is answered with a fresh phone (handle_expired).
+      if (r.expires_at < i->second.rec.expires_at)
         self->send(i->second.phone, binding_update{r});
       next.emplace(r.contact, extension_state::binding{r, i->second.phone});
       st.bindings.erase(i);
