@@ -180,10 +180,14 @@ PY
 # sipp_client DIR TIMEOUT SIPP_ARGS...: one bounded SIPp client run in DIR against $SERVER_TARGET
 # (whole run at most TIMEOUT s, killed 10 s later; each message 5 s); statistics in DIR/stat.csv,
 # errors in DIR/err.log, output in DIR/sipp.out. Returns SIPp's status.
+# SIPp's own socket buffers default to 64 KiB: at 15,000 REGISTER/s that is a few ms of replies,
+# and the drops it causes (then 500 ms retransmissions) capped both servers at the same rate.
+# 4 MiB (the kernel caps it at net.core.rmem_max/wmem_max) lets the servers set the limit.
+SIPP_BUFF="${BENCH_SIPP_BUFF:-4194304}"
 sipp_client() {
   local dir=$1 tmo=$2; shift 2
   ( cd "$dir" && timeout -k 5 $((tmo + 10)) \
-      sipp "$@" \
+      sipp "$@" -buff_size "$SIPP_BUFF" \
         -recv_timeout 5000 -timeout "${tmo}s" -timeout_error -nostdin \
         -trace_stat -stf "$dir/stat.csv" -fd 1 -trace_err -error_file "$dir/err.log" \
         "$SERVER_TARGET" > "$dir/sipp.out" 2>&1 )
