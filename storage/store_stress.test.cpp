@@ -16,7 +16,6 @@
 
 using namespace pbx::storage;
 using namespace pbx::storage::test;
-namespace fs = std::filesystem;
 
 TEST_CASE("the map grows on demand and keeps every write", "[store][growth]") {
   temp_dir dir;
@@ -109,20 +108,13 @@ TEST_CASE("a failed commit reports an error and later writes succeed", "[store][
   seed.put(make_ext("e.test", "1"));
   REQUIRE(s->write(std::move(seed)) == "");
 
-  // Cap the file size so the data file cannot grow: LMDB's page writes fail
-  // (EFBIG) the way they would on a full disk.
-  const auto size = fs::file_size(dir.path + "/data.mdb");
-  struct rlimit old {};
-  REQUIRE(getrlimit(RLIMIT_FSIZE, &old) == 0);
-  auto old_handler = signal(SIGXFSZ, SIG_IGN);
-  struct rlimit capped = old;
-  capped.rlim_cur = size + (64u << 10);
-  REQUIRE(setrlimit(RLIMIT_FSIZE, &capped) == 0);
-  batch big;
-  for (int i = 0; i < 200; ++i) big.put(make_ext("e.test", "big" + std::to_string(i), std::string(8000, 'q')));
-  std::string error = s->write(std::move(big));
-  setrlimit(RLIMIT_FSIZE, &old);
-  signal(SIGXFSZ, old_handler);
+  std::string error;
+  {
+    file_size_cap cap{dir.path};
+    batch big;
+    for (int i = 0; i < 200; ++i) big.put(make_ext("e.test", "big" + std::to_string(i), std::string(8000, 'q')));
+    error = s->write(std::move(big));
+  }
 
   CHECK_THAT(error, Catch::Contains("mdb_txn_commit"));
   CHECK_FALSE(s->extension("e.test", "big0"));

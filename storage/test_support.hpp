@@ -1,7 +1,9 @@
 // Shared helpers of the storage tests.
 #pragma once
 
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -30,6 +32,30 @@ struct temp_dir {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
   }
+};
+
+// While it lives, the data file of `dir` cannot grow by more than 64 KiB:
+// LMDB's page writes then fail (EFBIG) the way they would on a full disk.
+class file_size_cap {
+ public:
+  explicit file_size_cap(const std::string& dir) {
+    const auto size = std::filesystem::file_size(dir + "/data.mdb");
+    REQUIRE(getrlimit(RLIMIT_FSIZE, &old_) == 0);
+    old_handler_ = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit capped = old_;
+    capped.rlim_cur = size + (64u << 10);
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &capped) == 0);
+  }
+  ~file_size_cap() {
+    setrlimit(RLIMIT_FSIZE, &old_);
+    signal(SIGXFSZ, old_handler_);
+  }
+  file_size_cap(const file_size_cap&) = delete;
+  file_size_cap& operator=(const file_size_cap&) = delete;
+
+ private:
+  struct rlimit old_ {};
+  void (*old_handler_)(int) = SIG_DFL;
 };
 
 inline std::unique_ptr<store> open_ok(const std::string& dir, options opts = {}) {

@@ -1,9 +1,5 @@
 #include <catch2/catch.hpp>
 
-#include <signal.h>
-#include <sys/resource.h>
-
-#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -91,18 +87,12 @@ TEST_CASE("write_tracker: a direct write answers from the writer thread, a faile
     auto a = sys.spawn(tracker_actor, st.get(), &out);
     auto failed = out.failed.get_future();
     auto ok = out.ok_thread.get_future();
-    // A capped file size makes LMDB's page writes fail as on a full disk.
-    const auto size = std::filesystem::file_size(dir.path + "/data.mdb");
-    struct rlimit old {};
-    REQUIRE(getrlimit(RLIMIT_FSIZE, &old) == 0);
-    auto old_handler = signal(SIGXFSZ, SIG_IGN);
-    struct rlimit capped = old;
-    capped.rlim_cur = size + (64u << 10);
-    REQUIRE(setrlimit(RLIMIT_FSIZE, &capped) == 0);
-    me->send(a, submit_atom::value, 200);
-    auto ready = failed.wait_for(std::chrono::seconds(10));
-    setrlimit(RLIMIT_FSIZE, &old);
-    signal(SIGXFSZ, old_handler);
+    std::future_status ready;
+    {
+      storage::test::file_size_cap cap{dir.path};
+      me->send(a, submit_atom::value, 200);
+      ready = failed.wait_for(std::chrono::seconds(10));
+    }
     REQUIRE(ready == std::future_status::ready);
     CHECK_THAT(failed.get(), Catch::Contains("mdb_txn_commit"));
     CHECK(out.idle_after_failure.get_future().get());
