@@ -97,7 +97,8 @@ void handle_register(self_ptr self, register_request& req) {
   // Acknowledged only once the commit returned: the writer thread hands the
   // 200 to the SIP thread itself.
   auto* sip = ctx->sip;
-  binding_write_failed failed{reply, {}};
+  binding_write_failed failed; // a failure answers 500: only the transaction is needed
+  failed.reply.txn = reply.txn;
   st.writes.submit_direct(self, *ctx->store, std::move(b),
                           [sip, reply = std::move(reply)]() mutable { sip->reply(std::move(reply)); },
                           std::move(failed));
