@@ -364,7 +364,10 @@ for name in best:
     if capped[name]:
         print("note: %s did not fail up to --max-rate %s: its figure is a lower bound "
               "(raise --max-rate; at the top SIPp itself may be the limit)" % (name, sys.argv[2]))
-if best.get("actorpbx") and best.get("kamailio"):
+if best.get("actorpbx") and best.get("kamailio") and capped["actorpbx"] and capped["kamailio"]:
+    print("ratio actorpbx/kamailio = n/a (both passed every rate up to --max-rate %s: raise it)"
+          % sys.argv[2])
+elif best.get("actorpbx") and best.get("kamailio"):
     rel = "<= " if capped["kamailio"] and not capped["actorpbx"] else (">= " if capped["actorpbx"] and not capped["kamailio"] else "")
     print("ratio actorpbx/kamailio = %s%.2f" % (rel, best["actorpbx"] / float(best["kamailio"])))
     if "actorpbx" in eff and "kamailio" in eff:

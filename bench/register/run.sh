@@ -20,7 +20,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../lib.sh
 . "$HERE/../lib.sh"   # ROOT, the shared options and their defaults, the functions
 
-MAX_RATE=16000
+MAX_RATE=30000
 START_RATE=1000
 TRANSPORT=u1
 NUSERS=10000
