@@ -191,22 +191,27 @@ class TestBindings(NodeCase):
         node = self.make_node(extra_args=['--min-expires', '1'])
         node.start()
         self.setup_ext(node, 101)
+        # One shell connection throughout: another one would add (and, a
+        # little later, remove) a session actor while actors are counted.
         with SipUdpClient(node, '101', D, 'pw101') as c, node.shell() as sh:
             def actors():
                 return int(sh.records('stats')[0]['actors'])
+
+            def bindings():
+                return sh.records(f'registrations {D}')
             self.assertEqual(status_code(c.register(expires=2)), 200)
             # Pushed out before the first expiry: still bound after it, and
             # still with a phone actor to expire it (the first one fired early).
             self.assertEqual(status_code(c.register(expires=8)), 200)
             live = actors()
             time.sleep(3.5)
-            recs = self.registrations(node)
+            recs = bindings()
             self.assertEqual(len(recs), 1, 'a refreshed binding expired at its old time')
             self.assertTrue(0 < int(recs[0]['expires_in']) <= 5, recs)
             self.assertEqual(actors(), live, 'the binding lost its phone actor')
             # Pulled in: gone at the new, earlier time, not the old one.
             self.assertEqual(status_code(c.register(expires=1)), 200)
-            self.assertTrue(wait_until(lambda: self.registrations(node) == [], 3, 0.25),
+            self.assertTrue(wait_until(lambda: bindings() == [], 3, 0.25),
                             'binding still listed after its shortened expiry')
 
     def test_min_expires_enforced(self):
