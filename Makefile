@@ -7,7 +7,7 @@ JOBS ?= 2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := cmake g++ make pkg-config ccache libcaf-dev libre-dev librem-dev \
   liblmdb-dev libcereal-dev libssl-dev libedit-dev catch2 tzdata python3 \
-  libhowardhinnant-date-dev sip-tester baresip netcat-openbsd
+  libhowardhinnant-date-dev libjemalloc-dev sip-tester baresip netcat-openbsd
 
 .PHONY: deps configure build run test clean
 
