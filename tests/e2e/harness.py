@@ -442,10 +442,22 @@ class CallCase(NodeCase):
         out, _ = proc.communicate(timeout=timeout)
         self.assertEqual(proc.returncode, 0, f'{what}:\n{out.decode(errors="replace")[-3000:]}')
 
-    def last_cdr(self, callee):
-        with self.node.shell() as sh:
-            rows = sh.records(f'cdr {self.DOMAIN} limit=1 extension={callee}')
+    # CDRs already handed to a test in this process, by node port, call id and start.
+    _seen_cdrs = set()
+
+    def last_cdr(self, callee, timeout=5):
+        """The newest CDR of `callee`. A call writes its CDR as it ends, which can
+        be just after the SIP exchange a test waited for: wait (bounded) for a CDR
+        not handed out before."""
+        def newest():
+            with self.node.shell() as sh:
+                return sh.records(f'cdr {self.DOMAIN} limit=1 extension={callee}')
+        def key(r):
+            return (self.node.sip_port, r['call_id'], r['start'])
+        rows = wait_until(lambda: [r for r in newest() if key(r) not in self._seen_cdrs],
+                          timeout) or newest()
         self.assertEqual(len(rows), 1, rows)
+        self._seen_cdrs.add(key(rows[0]))
         return rows[0]
 
     def assert_no_live_calls(self):
