@@ -97,8 +97,7 @@ void handle_register(self_ptr self, register_request& req) {
   // Acknowledged only once the commit returned: the writer thread hands the
   // 200 to the SIP thread itself.
   auto* sip = ctx->sip;
-  binding_write_failed failed; // a failure answers 500: only the transaction is needed
-  failed.reply.txn = reply.txn;
+  binding_write_failed failed{reply.txn, {}};
   st.writes.submit_direct(self, *ctx->store, std::move(b),
                           [sip, reply = std::move(reply)]() mutable { sip->reply(std::move(reply)); },
                           std::move(failed));
@@ -109,10 +108,11 @@ void handle_write_failed(self_ptr self, binding_write_failed& f) {
   st.writes.settled();
   log::error("binding write for ", st.rec.number, "@", st.rec.domain, " failed: ", f.error);
   sync_phones(self, st.ctx->store->bindings(st.rec.domain, st.rec.number));
-  f.reply.code = 500;
-  f.reply.reason = "Storage Failure";
-  f.reply.contacts.clear();
-  st.ctx->sip->reply(std::move(f.reply));
+  sip_reply reply;
+  reply.txn = f.txn;
+  reply.code = 500;
+  reply.reason = "Storage Failure";
+  st.ctx->sip->reply(std::move(reply));
 }
 
 void handle_expired(self_ptr self, const binding_expired& e) {

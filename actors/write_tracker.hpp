@@ -47,9 +47,8 @@ public:
   /// `ok` runs on the writer thread right after the commit, which saves the
   /// actor a message and a wake-up per write. On failure the actor gets
   /// `failed` with its `error` filled in, and calls settled() once handled.
-  template <class Self, class Failed>
-  void submit_direct(Self* self, storage::store& st, storage::batch b,
-                     std::function<void()> ok, Failed failed) {
+  template <class Self, class Ok, class Failed>
+  void submit_direct(Self* self, storage::store& st, storage::batch b, Ok ok, Failed failed) {
     inflight_->fetch_add(1, std::memory_order_relaxed);
     auto me = caf::actor_cast<caf::actor>(self);
     st.submit(std::move(b), [me, ok = std::move(ok), failed = std::move(failed),

@@ -101,15 +101,16 @@ typename Inspector::result_type inspect(Inspector& f, sip_reply& x) {
            x.min_expires);
 }
 
-/// A binding write failed: the extension resyncs its phones and answers 500.
+/// A binding write failed: the extension resyncs its phones and answers the
+/// REGISTER's transaction `txn` with 500.
 struct binding_write_failed {
-  sip_reply reply;
+  std::uint64_t txn = 0;
   std::string error;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, binding_write_failed& x) {
-  return f(caf::meta::type_name("binding_write_failed"), x.reply, x.error);
+  return f(caf::meta::type_name("binding_write_failed"), x.txn, x.error);
 }
 
 } // namespace pbx

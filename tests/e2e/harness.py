@@ -449,13 +449,13 @@ class CallCase(NodeCase):
         """The newest CDR of `callee`. A call writes its CDR as it ends, which can
         be just after the SIP exchange a test waited for: wait (bounded) for a CDR
         not handed out before."""
-        def newest():
-            with self.node.shell() as sh:
-                return sh.records(f'cdr {self.DOMAIN} limit=1 extension={callee}')
         def key(r):
             return (self.node.sip_port, r['call_id'], r['start'])
-        rows = wait_until(lambda: [r for r in newest() if key(r) not in self._seen_cdrs],
-                          timeout) or newest()
+        with self.node.shell() as sh:
+            def newest():
+                return sh.records(f'cdr {self.DOMAIN} limit=1 extension={callee}')
+            rows = wait_until(lambda: [r for r in newest() if key(r) not in self._seen_cdrs],
+                              timeout) or newest()
         self.assertEqual(len(rows), 1, rows)
         self._seen_cdrs.add(key(rows[0]))
         return rows[0]
