@@ -45,9 +45,11 @@ def require_tool(name):
     return path
 
 
-def free_port(udp_and_tcp=True):
+def free_port(udp_and_tcp=True, next_tcp=False):
     """A loopback port that is currently free (for both UDP and TCP by default).
 
+    next_tcp: the port after it must be free for TCP too (baresip puts SIP/TLS
+    there, and a client connection of another test may hold it).
     Ports already returned by this process are not returned again, so two calls
     in a row never give the same port even before either is bound.
     """
@@ -65,6 +67,15 @@ def free_port(udp_and_tcp=True):
                     u.bind((HOST, port))
                 except OSError:
                     continue
+            if next_tcp:
+                n = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                try:
+                    n.bind((HOST, port + 1))
+                except OSError:
+                    continue
+                finally:
+                    n.close()
+                _handed_out.add(port + 1)
             _handed_out.add(port)
             return port
         finally:

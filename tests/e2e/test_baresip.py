@@ -45,7 +45,7 @@ class Baresip:
         if not os.path.isdir(MODULE_DIR):
             raise AssertionError(f'baresip module directory missing: {MODULE_DIR}')
         self.dir = tempfile.mkdtemp(prefix='baresip-e2e-')
-        self.sip_port = free_port()
+        self.sip_port = free_port(next_tcp=True)  # baresip's SIP/TLS takes the next port
         self.ctrl_port = free_port(udp_and_tcp=False)
         self.lifetime = lifetime
         wav = os.path.join(self.dir, 'tone.wav')
