@@ -1,6 +1,7 @@
 #include "net/stack_impl.hpp"
 #include "net/max_forwards.hpp"
 #include "net/random.hpp"
+#include "net/regex.hpp"
 #include "net/timers.hpp"
 
 #include <future>
@@ -144,6 +145,8 @@ std::string sip_stack::start(const stack_config& cfg) {
       log::debug("libre timers: kept in delay classes (net/timers.cpp)");
     else
       log::warn("libre timers: libre's single sorted list is in use (slow under call load)");
+    if (!regex_in_use())
+      log::warn("libre's re_regex reads its pattern again at every position (net/regex.cpp not linked in)");
     if (!random_in_use())
       log::warn("libre draws every random number from OpenSSL one call at a time (net/random.cpp not linked in)");
     if (!max_forwards_in_use())

@@ -1,0 +1,12 @@
+#pragma once
+// libre's re_regex with each pattern compiled once per thread (net/regex.cpp says why).
+
+namespace pbx::net {
+
+/// True when libre's calls to re_regex reach net/regex.cpp (checked at start-up).
+bool regex_in_use();
+
+/// Calls to re_regex on this thread so far (tests: libre's own calls count).
+unsigned long regex_calls();
+
+} // namespace pbx::net
