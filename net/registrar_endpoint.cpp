@@ -5,6 +5,9 @@
 
 #include <strings.h>
 
+#include <cstring>
+#include <string_view>
+
 #include <caf/send.hpp>
 
 #include "engine/log.hpp"
@@ -50,6 +53,28 @@ std::string params_without_expires(const struct pl& params) {
     pos = next;
   }
   return out;
+}
+
+// The value of one auth-param that libre's digest decoder does not keep
+// (algorithm), unquoted; empty if absent. A scan: the regex it replaces was
+// tried at every position of the header. Names match in any case, after a
+// comma or white space, with optional white space before '='.
+std::string digest_param(const struct pl& val, std::string_view name) {
+  std::string_view v{val.p, val.l};
+  for (std::size_t at = 0; at + name.size() < v.size(); ++at) {
+    if (strncasecmp(v.data() + at, name.data(), name.size()) != 0)
+      continue;
+    bool starts = at == 0 || v[at - 1] == ',' || v[at - 1] == ' ' || v[at - 1] == '\t';
+    auto eq = v.find_first_not_of(" \t", at + name.size());
+    if (!starts || eq == std::string_view::npos || v[eq] != '=')
+      continue;
+    auto first = v.find_first_not_of(" \t\"", eq + 1);
+    if (first == std::string_view::npos)
+      return {};
+    auto last = v.find_first_of(",\" \t\r\n", first);
+    return std::string{v.substr(first, last == std::string_view::npos ? last : last - first)};
+  }
+  return {};
 }
 
 struct contact_ctx {
@@ -109,12 +134,12 @@ void decode_credentials(const struct sip_msg* msg, enum sip_hdrid id, digest_cre
   out.qop = to_string(r.qop);
   out.nc = to_string(r.nc);
   out.cnonce = to_string(r.cnonce);
-  struct pl alg;
-  if (re_regex(hdr->val.p, hdr->val.l, "algorithm=[\"]*[^,\" \t\r\n]+", nullptr, &alg) == 0)
-    out.algorithm = to_string(alg);
+  out.algorithm = digest_param(hdr->val, "algorithm");
 }
 
 std::string uri_user(const struct pl& user) {
+  if (!pl_isset(&user) || !std::memchr(user.p, '%', user.l))
+    return to_string(user);
   // %-escapes name the same user as their characters (RFC 3261 19.1.4).
   struct mbuf* mb = mbuf_alloc(user.l + 1);
   std::string out = mbuf_printf(mb, "%H", uri_user_unescape, &user) == 0

@@ -112,6 +112,21 @@ class Registrar(NodeCase):
         self.assertIn('stale=true', header(resp, 'WWW-Authenticate')[0].replace(' ', ''))
         c.close()
 
+    def test_algorithm_parameter_is_read_in_any_case_and_quoting(self):
+        # A correct MD5 response; only the algorithm parameter changes.
+        c = SipUdpClient(self.node, user='1125', domain=DOMAIN, password='pw-1125')
+        ruri, aor = f'sip:{DOMAIN}', f'sip:1125@{DOMAIN}'
+        hdrs = [f'Contact: <sip:1125@127.0.0.1:{c.port}>', 'Expires: 300']
+        for alg, code in (('ALGORITHM="MD5"', 200), ('algorithm="SHA-256"', 401),
+                          ('Algorithm=SHA-512-256', 401), ('xalgorithm=SHA-256', 200)):
+            first = c.send(c.request('REGISTER', ruri, aor, hdrs))
+            chal = header(first, 'WWW-Authenticate')[0]
+            auth = digest_authorization(chal, 'REGISTER', ruri, '1125', 'pw-1125')
+            auth = auth.replace('algorithm=MD5', alg)
+            resp = c.send(c.request('REGISTER', ruri, aor, [*hdrs, f'Authorization: {auth}']))
+            self.assertEqual(status_code(resp), code, alg)
+        c.close()
+
     def test_unknown_user_gets_the_same_challenge_shape(self):
         known = SipUdpClient(self.node, user='1130', domain=DOMAIN)
         unknown = SipUdpClient(self.node, user='9999', domain=DOMAIN)
