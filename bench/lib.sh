@@ -13,6 +13,7 @@
 #                            could not run
 #   print_step NAME VERDICT FIELDS...   prints one step of the climb (FIELDS: the step_line)
 # All traffic stays on 127.0.0.1; only the PIDs in STARTED_PIDS (started here) are stopped.
+# BENCH_ACTORPBX_ARGS: extra actorpbx options (e.g. "--workers 2"), word-split as given.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -225,7 +226,7 @@ start_actorpbx() {
   done
   ACTORPBX_ADMIN_PASSWORD="$ADMIN_PW" "$ACTORPBX_BIN" --data-dir "$dir/data" \
       --sip-listen "127.0.0.1:$A_SIP_PORT" --shell-listen "127.0.0.1:$A_SHELL_PORT" \
-      --log-level warn > "$dir/stdout.log" 2> "$dir/stderr.log" &
+      --log-level warn ${BENCH_ACTORPBX_ARGS:-} > "$dir/stdout.log" 2> "$dir/stderr.log" &
   SERVER_PID=$!
   STARTED_PIDS+=("$SERVER_PID")
   local i ready=""
