@@ -61,8 +61,9 @@ std::string params_without_expires(const struct pl& params) {
 // comma or white space, with optional white space before '='.
 std::string digest_param(const struct pl& val, std::string_view name) {
   std::string_view v{val.p, val.l};
+  // `name` is lower case; its first letter is checked before the call.
   for (std::size_t at = 0; at + name.size() < v.size(); ++at) {
-    if (strncasecmp(v.data() + at, name.data(), name.size()) != 0)
+    if ((v[at] | 0x20) != name[0] || strncasecmp(v.data() + at, name.data(), name.size()) != 0)
       continue;
     bool starts = at == 0 || v[at - 1] == ',' || v[at - 1] == ' ' || v[at - 1] == '\t';
     auto eq = v.find_first_not_of(" \t", at + name.size());

@@ -37,9 +37,13 @@ std::string binding_key(std::string_view domain, std::string_view number,
                         std::string_view contact);
 
 // Throws on failure (cereal/bad_alloc): callers catch.
+// One stream per thread: building an ostringstream (its locale) cost more
+// than encoding a binding.
 template <class T>
 std::string encode(const T& value) {
-  std::ostringstream out(std::ios::binary);
+  thread_local std::ostringstream out(std::ios::binary);
+  out.str({});
+  out.clear();
   {
     cereal::PortableBinaryOutputArchive ar(out);
     ar(value);
