@@ -3,13 +3,16 @@
 #
 #   bench/register/run.sh [--max-rate N] [--start-rate N] [--step N] [--duration S]
 #                         [--only actorpbx|kamailio] [--children N] [--transport u1|t1]
+#                         [--clients N]
 #
 # For each server: 10,000 extensions (100000..109999, password pw<number>, domain bench.test);
 # SIPp runs bench/register/register_load.xml (REGISTER -> 401 -> REGISTER+auth -> 200, new Call-ID
 # per call) at rising rates, rate x duration calls per step. A step passes when fewer than 0.1% of
 # its calls fail and the achieved rate is at least 90% of the target. The first failing step ends
 # the climb. The server's CPU (utime+stime of all its processes over the step) and memory (VmRSS
-# summed, and PSS summed, at the end of the step) are sampled.
+# summed, and PSS summed, at the end of the step) are sampled. --clients N (1..4, default 1) splits
+# the users and each step's rate over N SIPp processes on ports BENCH_SIPP_PORT.. (one SIPp process
+# was the limit for Kamailio near 24,000-26,000 REGISTER/s: bench/README.md).
 #
 # Builds nothing. actorpbx comes from $ACTORPBX_BIN or build/engine/actorpbx (skipped if absent).
 # All traffic stays on 127.0.0.1; every sipp run is bounded (-m, -timeout); only the PIDs this
@@ -23,19 +26,22 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 MAX_RATE=30000
 START_RATE=1000
 TRANSPORT=u1
+CLIENTS=1
 NUSERS=10000
 FIRST=100000
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --transport) TRANSPORT="$2" ;;
+    --clients) CLIENTS="$2" ;;
     *) bench_opt "$@" ;;
   esac
   shift 2
 done
 bench_check_opts MAX_RATE START_RATE STEP DURATION CHILDREN
 case "$TRANSPORT" in u1|t1) ;; *) echo "--transport must be u1 or t1" >&2; exit 2 ;; esac
+case "$CLIENTS" in 1|2|3|4) ;; *) echo "--clients must be 1..4" >&2; exit 2 ;; esac
 
 # ports (loopback only); override through the environment if they are taken
 A_SIP_PORT="${BENCH_ACTORPBX_SIP_PORT:-25060}"
@@ -46,11 +52,13 @@ SIPP_PORT="${BENCH_SIPP_PORT:-25099}"
 bench_init register sipp python3
 
 # ---------------------------------------------------------------- injection file
-INF="$TMP/users.csv"
-{
-  echo "SEQUENTIAL"
-  for ((i = 0; i < NUSERS; i++)); do n=$((FIRST + i)); echo "$n;pw$n;$DOMAIN"; done
-} > "$INF"
+# client k (0-based) gets every CLIENTS-th user from k on: no two clients share a user
+for ((k = 0; k < CLIENTS; k++)); do
+  {
+    echo "SEQUENTIAL"
+    for ((i = k; i < NUSERS; i += CLIENTS)); do n=$((FIRST + i)); echo "$n;pw$n;$DOMAIN"; done
+  } > "$TMP/users-$k.csv"
+done
 
 # ---------------------------------------------------------------- servers (start_*: bench/lib.sh)
 # provision: tenant + 10,000 extensions through the shell (extension import)
@@ -62,14 +70,38 @@ prepare_server() { start_server "$1"; }
 run_step() {
   local rate=$1
   local calls=$((rate * DURATION)) dir="$TMP/step-$2-$rate"
-  mkdir -p "$dir"
-  local rc=0
+  local k pids=() lines=() rcs=()
   sample_start
-  # bounded: -m calls, whole run at most DURATION*3+30 s, each message 5 s
-  sipp_client "$dir" $((DURATION * 3 + 30)) -sf "$HERE/register_load.xml" -inf "$INF" \
-      -auth_uri "$DOMAIN" -t "$TRANSPORT" -i 127.0.0.1 -p "$SIPP_PORT" -r "$rate" -rp 1000 -m "$calls" || rc=$?
+  # bounded: -m calls, whole run at most DURATION*3+30 s, each message 5 s; client 0 takes the
+  # remainder of the split
+  for ((k = 0; k < CLIENTS; k++)); do
+    local r=$((rate / CLIENTS)) m=$((calls / CLIENTS))
+    [ "$k" -eq 0 ] && { r=$((r + rate % CLIENTS)); m=$((m + calls % CLIENTS)); }
+    mkdir -p "$dir/c$k"
+    echo "$r $m" > "$dir/c$k/split"
+    sipp_client "$dir/c$k" $((DURATION * 3 + 30)) -sf "$HERE/register_load.xml" -inf "$TMP/users-$k.csv" \
+        -auth_uri "$DOMAIN" -t "$TRANSPORT" -i 127.0.0.1 -p "$((SIPP_PORT + k))" -r "$r" -rp 1000 -m "$m" &
+    pids+=($!)
+  done
+  for ((k = 0; k < CLIENTS; k++)); do
+    local rc=0
+    wait "${pids[$k]}" || rc=$?
+    rcs+=("$rc")
+  done
   sample_end
-  step_line "$dir/stat.csv" "$rate" "$calls" "$rc" 0
+  for ((k = 0; k < CLIENTS; k++)); do
+    read -r r m < "$dir/c$k/split"
+    lines+=("$(step_line "$dir/c$k/stat.csv" "$r" "$m" "${rcs[$k]}" 0)")
+  done
+  # one line for the step: counts and achieved rates add up; CPU, memory and drops are the server's
+  python3 - "$rate" "${lines[@]}" <<'PY'
+import sys
+rate, rows = sys.argv[1], [l.split() for l in sys.argv[2:]]
+add = lambda i: sum(int(r[i]) for r in rows)
+first = rows[0]
+print(rate, add(1), add(2), add(3), add(4), first[5], first[6], first[7], first[8],
+      max(int(r[9]) for r in rows))
+PY
 } > "$STEP_LINE"
 
 # warm-up: register every extension once at a low rate (not measured)
@@ -83,7 +115,7 @@ print_step() {  # NAME VERDICT rate calls ok failed achieved cpu rss pss drops r
 
 # ---------------------------------------------------------------- climb (bench_server: bench/lib.sh)
 echo "bench/register: $NUSERS users in $DOMAIN, ${DURATION}s per step, rates $START_RATE..$MAX_RATE" \
-     "($([ "$STEP" -gt 0 ] && echo "+$STEP" || echo "x2")), transport $TRANSPORT, $(nproc) cores"
+     "($([ "$STEP" -gt 0 ] && echo "+$STEP" || echo "x2")), transport $TRANSPORT, $CLIENTS SIPp client(s), $(nproc) cores"
 run_servers bench_server
 
 # ---------------------------------------------------------------- summary
