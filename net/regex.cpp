@@ -47,8 +47,7 @@ struct token {
   bool neg = false;         // class: '^' or '~'
   bool qesc = false;        // class: '~'
   std::uint32_t nmin = 0, nmax = 0;
-  std::uint32_t first = 0, count = 0; // class: its ranges
-  std::uint64_t bits[4] = {};         // class: which raw bytes it takes
+  std::uint64_t bits[4] = {}; // class: which raw bytes it takes
 };
 
 struct range {
@@ -57,18 +56,29 @@ struct range {
 
 struct program {
   std::vector<token> tokens;
-  std::vector<range> ranges;
   std::size_t classes = 0;
 };
 
 // libre keeps at most this many ranges in one class.
 constexpr std::uint32_t max_ranges = 64;
 
+// libre's test of a lower-cased character against a class's ranges, done
+// once for every raw byte.
+void set_bits(token& t, const range* r, std::uint32_t n) {
+  for (unsigned b = 0; b < 256; ++b) {
+    auto c = lower(static_cast<std::uint8_t>(b));
+    std::uint32_t i = 0;
+    while (i < n && (c < r[i].min || c > r[i].max))
+      ++i;
+    if (t.neg ? i == n : i != n)
+      t.bits[b >> 6] |= std::uint64_t{1} << (b & 63);
+  }
+}
+
 // Reads `expr` with libre's state machine, once. Where libre's loop would
 // stop inside a class (EINVAL), an `invalid` token ends the program.
 void compile(const char* expr, program& prog) {
   prog.tokens.clear();
-  prog.ranges.clear();
   prog.classes = 0;
   bool fm = false, ec = false, eesc = false, range_open = false;
   range chrv[max_ranges];
@@ -108,9 +118,7 @@ void compile(const char* expr, program& prog) {
       } else {
         break;
       }
-      cur.first = static_cast<std::uint32_t>(prog.ranges.size());
-      cur.count = n;
-      prog.ranges.insert(prog.ranges.end(), chrv, chrv + n);
+      set_bits(cur, chrv, n);
       prog.tokens.push_back(cur);
       ++prog.classes;
       fm = false;
@@ -146,26 +154,6 @@ void compile(const char* expr, program& prog) {
     token bad;
     bad.kind = token::invalid;
     prog.tokens.push_back(bad);
-  }
-}
-
-// libre's test of one lower-cased character against a class's ranges.
-bool ranges_take(const program& prog, const token& t, std::uint8_t c) {
-  const range* r = prog.ranges.data() + t.first;
-  std::uint32_t i = 0;
-  while (i < t.count && (c < r[i].min || c > r[i].max))
-    ++i;
-  return t.neg ? i == t.count : i != t.count;
-}
-
-// The same test for every raw byte, once per pattern.
-void fill_bits(program& prog) {
-  for (auto& t : prog.tokens) {
-    if (t.kind != token::cls)
-      continue;
-    for (unsigned b = 0; b < 256; ++b)
-      if (ranges_take(prog, t, lower(static_cast<std::uint8_t>(b))))
-        t.bits[b >> 6] |= std::uint64_t{1} << (b & 63);
   }
 }
 
@@ -259,7 +247,6 @@ const program& compiled(const char* expr) {
   }
   c->expr = expr;
   compile(expr, c->prog);
-  fill_bits(c->prog);
   return c->prog;
 }
 
@@ -271,8 +258,8 @@ int run(const program& prog, const char* ptr, std::size_t len, const char* expr,
   bool skip_literal = head && head->kind == token::literal;
   bool skip_class = head && head->kind == token::cls && head->nmin > 0 && !head->qesc;
   for (std::size_t start = 0; start < len; ++start) {
-    auto c = lower(static_cast<std::uint8_t>(ptr[start]));
-    if ((skip_literal && c != head->ch) || (skip_class && !takes(*head, ptr[start])))
+    if ((skip_literal && lower(static_cast<std::uint8_t>(ptr[start])) != head->ch)
+        || (skip_class && !takes(*head, ptr[start])))
       continue;
     switch (try_at(prog, ptr + start, len - start, args)) {
       case attempt::matched:
