@@ -67,18 +67,22 @@ prepare_server() { start_server "$1"; }
 
 # ---------------------------------------------------------------- one load step
 # writes to $STEP_LINE: rate calls ok failed achieved cpu_pct rss_kb pss_kb udp_drops sipp_rc
+# client_share K RATE CALLS: client K's rate and calls (client 0 takes the remainder)
+client_share() {
+  local r=$(($2 / CLIENTS)) m=$(($3 / CLIENTS))
+  [ "$1" -eq 0 ] && { r=$((r + $2 % CLIENTS)); m=$((m + $3 % CLIENTS)); }
+  echo "$r $m"
+}
+
 run_step() {
   local rate=$1
   local calls=$((rate * DURATION)) dir="$TMP/step-$2-$rate"
-  local k pids=() lines=() rcs=()
+  local k r m pids=() lines=() rcs=()
   sample_start
-  # bounded: -m calls, whole run at most DURATION*3+30 s, each message 5 s; client 0 takes the
-  # remainder of the split
+  # bounded: -m calls, whole run at most DURATION*3+30 s, each message 5 s
   for ((k = 0; k < CLIENTS; k++)); do
-    local r=$((rate / CLIENTS)) m=$((calls / CLIENTS))
-    [ "$k" -eq 0 ] && { r=$((r + rate % CLIENTS)); m=$((m + calls % CLIENTS)); }
+    read -r r m <<< "$(client_share "$k" "$rate" "$calls")"
     mkdir -p "$dir/c$k"
-    echo "$r $m" > "$dir/c$k/split"
     sipp_client "$dir/c$k" $((DURATION * 3 + 30)) -sf "$HERE/register_load.xml" -inf "$TMP/users-$k.csv" \
         -auth_uri "$DOMAIN" -t "$TRANSPORT" -i 127.0.0.1 -p "$((SIPP_PORT + k))" -r "$r" -rp 1000 -m "$m" &
     pids+=($!)
@@ -90,7 +94,7 @@ run_step() {
   done
   sample_end
   for ((k = 0; k < CLIENTS; k++)); do
-    read -r r m < "$dir/c$k/split"
+    read -r r m <<< "$(client_share "$k" "$rate" "$calls")"
     lines+=("$(step_line "$dir/c$k/stat.csv" "$r" "$m" "${rcs[$k]}" 0)")
   done
   # one line for the step: counts and achieved rates add up; CPU, memory and drops are the server's
