@@ -5,7 +5,9 @@ harness only ever signals processes it started itself, by PID.
 
 Environment:
   ACTORPBX_BIN       path of the node binary (default <repo>/build/engine/actorpbx)
-  ACTORPBX_TESTDATA  test data directory (default <repo>/../shared/testdata)
+  ACTORPBX_TESTDATA  external test corpora (default <repo>/../shared/testdata): the PROTOS
+                     c07-sip cases, which stay outside the repository (GPLv2)
+The RFC 4475 messages the tests need live in the repository (tests/data/rfc4475).
 """
 
 import hashlib
@@ -24,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 BIN = os.environ.get('ACTORPBX_BIN', str(REPO / 'build' / 'engine' / 'actorpbx'))
 TESTDATA = Path(os.environ.get('ACTORPBX_TESTDATA', str(REPO.parent / 'shared' / 'testdata')))
+REPO_DATA = REPO / 'tests' / 'data'
 HOST = '127.0.0.1'
 
 _handed_out = set()
@@ -649,8 +652,14 @@ def options_ping(node, domain=None, timeout=2.0):
 
 
 def data_file(*parts):
-    """Path of a test data file; fails loudly when the test data is missing."""
-    p = TESTDATA.joinpath(*parts)
+    """Path of a test data file in the repository (tests/data); fails loudly when missing."""
+    p = REPO_DATA.joinpath(*parts)
     if not p.exists():
-        raise AssertionError(f'test data missing: {p} (set ACTORPBX_TESTDATA)')
+        raise AssertionError(f'test data missing: {p}')
     return p
+
+
+def external_data(*parts):
+    """Path in an external corpus (ACTORPBX_TESTDATA), or None when it is not there."""
+    p = TESTDATA.joinpath(*parts)
+    return p if p.exists() else None

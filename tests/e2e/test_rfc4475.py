@@ -1,7 +1,7 @@
 """RFC 4475 torture messages against the node (a UAS and registrar, not a proxy).
 
-The messages are read at run time from <testdata>/rfc4475/*.dat (ACTORPBX_TESTDATA overrides
-<repo>/../shared/testdata); expected outcomes come from that directory's README.md.
+The messages are read at run time from tests/data/rfc4475/*.dat (byte-exact from RFC 4475,
+see tests/data/rfc4475/README.md); the expected outcomes are the STATUS table below.
 
 Every request is sent over UDP from a fresh loopback socket. Before sending, the host part of the
 Request-URI and of the To/From URIs (example.com/.org/.net/.edu and their subdomains, company.com)
