@@ -75,12 +75,6 @@ struct call_leg {
 
 namespace {
 
-std::string body_of(const struct sip_msg* msg) {
-  if (!msg || !msg->mb || mbuf_get_left(msg->mb) == 0)
-    return {};
-  return std::string{reinterpret_cast<const char*>(mbuf_buf(msg->mb)), mbuf_get_left(msg->mb)};
-}
-
 struct mbuf* sdp_mbuf(const std::string& sdp) {
   if (sdp.empty())
     return nullptr;
@@ -549,14 +543,8 @@ void sip_stack::impl::on_invite(const struct sip_msg* msg) {
   legs.emplace(l->id, l);
   index_dialog(l, to_string(msg->callid));
   call_offer offer;
+  decode_offer(msg, offer);
   offer.leg = l->id;
-  offer.domain = lower_host(msg->from.uri.host);
-  offer.caller = uri_user(msg->from.uri.user);
-  offer.caller_name = to_string(msg->from.dname);
-  offer.callee = uri_user(msg->uri.user);
-  decode_credentials(msg, SIP_HDR_PROXY_AUTHORIZATION, offer.auth);
-  offer.sdp = body_of(msg);
-  offer.max_forwards = pl_isset(&msg->maxfwd) ? pl_u32(&msg->maxfwd) : 70;
   auto ext = cfg.dir ? cfg.dir->lookup(extension_key(offer.domain, offer.caller)) : caf::actor{};
   caf::anon_send(ext ? ext : cfg.router, std::move(offer));
 }

@@ -2,7 +2,7 @@
 // missing or repeated mandatory headers, mismatched CSeq, bad versions,
 // schemes we do not serve, out-of-range numbers, and broken name-addrs.
 
-#include "net/stack_impl.hpp"
+#include "net/translate.hpp"
 
 #include <cctype>
 #include <cstring>

@@ -93,10 +93,6 @@ void teardown(sip_stack::impl& s) {
 
 } // namespace
 
-std::string to_string(const struct pl& pl) {
-  return pl.p ? std::string{pl.p, pl.l} : std::string{};
-}
-
 void sip_stack::impl::sweep() {
   // An answer that never came (a lost message) must not hold the phone forever.
   auto now = std::chrono::steady_clock::now();

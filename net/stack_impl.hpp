@@ -20,6 +20,7 @@
 #undef MAX
 
 #include "net/sip_stack.hpp"
+#include "net/translate.hpp"
 
 namespace pbx::net {
 
@@ -86,31 +87,13 @@ enum command_id : int { cmd_drain = 1, cmd_stop };
 void reply_plain(struct sip* sip, const struct sip_msg* msg, uint16_t code,
                  const char* reason, const char* extra = "");
 
-/// Returns 0 when `msg` is well formed, else the status to answer it with
-/// (and a reason in `reason`); -1 means drop it silently.
-int check_request(const struct sip_msg* msg, const char** reason);
-
-std::string to_string(const struct pl& pl);
-
 /// A digest challenge header line (`name` is WWW-Authenticate or Proxy-Authenticate).
 std::string challenge_header(const char* name, const std::string& realm,
                              const std::string& nonce, bool stale);
 
-/// The user part of a URI with its %-escapes decoded.
-std::string uri_user(const struct pl& user);
-
-/// Lower-cased host of a URI.
-std::string lower_host(const struct pl& host);
-
-/// Decodes the digest credentials of header `id` (Authorization or Proxy-Authorization).
-void decode_credentials(const struct sip_msg* msg, enum sip_hdrid id, digest_credentials& out);
-
 // INVITE dialogs (call_legs.cpp).
 int calls_listen(sip_stack::impl& s);
 void calls_close(sip_stack::impl& s);
-
-/// Decodes one Contact value and checks what libre lets through; false if malformed.
-bool decode_contact(const struct sip_hdr* hdr, struct sip_addr& addr);
 
 // Shell server (shell_server.cpp).
 int shell_listen(sip_stack::impl& s, const struct sa& laddr);

@@ -25,12 +25,15 @@ struct call_offer {
   std::string sdp;
   std::uint32_t max_forwards = 70;
   std::string feature;  // set by the caller's extension: a feature code's confirmation
+  flow_info source;     // where the INVITE came from (security log, bans)
+  std::string user_agent;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_offer& x) {
   return f(caf::meta::type_name("call_offer"), x.leg, x.domain, x.caller,
-           x.caller_name, x.callee, x.auth, x.sdp, x.max_forwards, x.feature);
+           x.caller_name, x.callee, x.auth, x.sdp, x.max_forwards, x.feature, x.source,
+           x.user_agent);
 }
 
 /// Who rings for an extension: asked by a call actor, answered by the callee's extension.
