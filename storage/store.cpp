@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <charconv>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <filesystem>
@@ -12,6 +13,9 @@
 #include <mutex>
 #include <shared_mutex>
 #include <pthread.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <thread>
 
 #include "storage/codec.hpp"
@@ -73,6 +77,8 @@ struct store::impl {
   bool stopping_ = false;
   std::thread writer_;
 
+  int lock_fd_ = -1;  // DIR/node.lock, flock'd while the store is open
+
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> batches_{0};
   mutable std::atomic<std::size_t> map_size_{0};  // readers refresh it too
@@ -91,6 +97,7 @@ struct store::impl {
         for (MDB_dbi d : dbis_) mdb_dbi_close(env_, d);
       mdb_env_close(env_);
     }
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
   }
 
   MDB_dbi dbi(table t) const { return dbis_[static_cast<std::size_t>(t)]; }
@@ -371,6 +378,40 @@ store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
 store::~store() = default;
 
+namespace {
+
+// Two nodes on one data dir would each answer from their own memory (a
+// deleted extension still registering at the other): one owner at a time.
+// flock is released by the kernel when the process dies, even by SIGKILL.
+std::string lock_dir(const std::string& dir, int& fd) {
+  auto path = dir + "/node.lock";
+  fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return "cannot open " + path + ": " + std::strerror(errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    char pid[32] = {};
+    auto n = ::pread(fd, pid, sizeof(pid) - 1, 0);
+    std::string owner = n > 0 ? std::string{pid, static_cast<std::size_t>(n)} : "";
+    while (!owner.empty() && (owner.back() == '\n' || owner.back() == ' '))
+      owner.pop_back();
+    ::close(fd);
+    fd = -1;
+    if (err == EWOULDBLOCK)
+      return "data dir " + dir + " is in use by another actorpbx"
+             + (owner.empty() ? "" : " (pid " + owner + ")")
+             + ": stop it first, or give this node its own --data-dir";
+    return "cannot lock " + path + ": " + std::strerror(err);
+  }
+  auto pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    // The lock holds without the pid; the pid only helps the message above.
+  }
+  return {};
+}
+
+}  // namespace
+
 std::unique_ptr<store> store::open(const std::string& dir, const options& opts,
                                    std::string* error) {
   std::string ignored;
@@ -385,6 +426,10 @@ std::unique_ptr<store> store::open(const std::string& dir, const options& opts,
     }
     auto p = std::make_unique<impl>();
     p->opts_ = opts;
+    if (std::string e = lock_dir(dir, p->lock_fd_); !e.empty()) {
+      *error = std::move(e);
+      return nullptr;
+    }
     if (std::string e = p->open_env(dir); !e.empty()) {
       *error = std::move(e);
       return nullptr;

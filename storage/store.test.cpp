@@ -11,6 +11,8 @@
 #include <thread>
 #include <tuple>
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include "storage/codec.hpp"
@@ -322,6 +324,22 @@ TEST_CASE("data survives reopening and the schema version is checked", "[store][
   auto s = store::open(dir.path + "/nested/dir", {}, &error);
   CHECK_FALSE(s);
   CHECK_THAT(error, Catch::Contains("schema version " + std::to_string(store::schema_version + 1)));
+}
+
+TEST_CASE("a data dir is owned by one open store at a time", "[store][lock]") {
+  temp_dir dir;
+  auto first = open_ok(dir.path);
+  batch w;
+  w.put(tenant_record{"a.test", "A", "UTC"});
+  REQUIRE(first->write(std::move(w)) == "");
+  std::string error;
+  auto second = store::open(dir.path, {}, &error);
+  CHECK_FALSE(second);
+  CHECK_THAT(error, Catch::Contains("in use by another actorpbx")
+                        && Catch::Contains("pid " + std::to_string(::getpid())));
+  first.reset();  // closing releases it
+  auto third = open_ok(dir.path);
+  CHECK(third->tenant("a.test"));
 }
 
 TEST_CASE("opening something that is not an LMDB env fails cleanly", "[store]") {
