@@ -143,6 +143,22 @@ void batch::erase_bindings(std::string_view domain, std::string_view number) {
   add(op::kind::erase_prefix, table::bindings, detail::binding_prefix(domain, number));
 }
 
+void batch::put(const ban_record& r) {
+  put_encoded(table::security, "ban/" + r.ip, r);
+}
+
+void batch::erase_ban(std::string_view ip) {
+  add(op::kind::erase, table::security, "ban/" + std::string(ip));
+}
+
+void batch::put(const allow_record& r) {
+  put_encoded(table::security, "allow/" + r.cidr, r);
+}
+
+void batch::erase_allow(std::string_view cidr) {
+  add(op::kind::erase, table::security, "allow/" + std::string(cidr));
+}
+
 void batch::put_meta(std::string_view key, std::string_view value) {
   add(op::kind::put, table::meta, std::string(key), std::string(value));
 }

@@ -13,7 +13,7 @@ namespace pbx::storage {
 
 namespace detail {
 
-enum class table : std::uint8_t { tenants, extensions, bindings, meta, cdrs };
+enum class table : std::uint8_t { tenants, extensions, bindings, meta, cdrs, security };
 
 struct op {
   enum class kind : std::uint8_t {
@@ -48,6 +48,11 @@ class batch {
   void put_meta(std::string_view key, std::string_view value);
 
   void put(const cdr_record& r);
+
+  void put(const ban_record& r);
+  void erase_ban(std::string_view ip);
+  void put(const allow_record& r);
+  void erase_allow(std::string_view cidr);
 
   bool empty() const { return ops_.empty(); }
   std::size_t size() const { return ops_.size(); }

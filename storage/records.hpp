@@ -117,8 +117,36 @@ struct cdr_record {
   }
 };
 
+// A source banned by the security actor (key: "ban/" + ip).
+struct ban_record {
+  std::string ip;
+  std::int64_t until = 0;    // unix seconds
+  std::int64_t since = 0;
+  std::string reason;        // auth_failures | packet_rate | unauth_rate | admin
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const version) {
+    ar(ip, until, since, reason);
+    (void)version;
+  }
+};
+
+// An allow-list entry (key: "allow/" + canonical CIDR): never banned.
+struct allow_record {
+  std::string cidr;
+  std::int64_t since = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const version) {
+    ar(cidr, since);
+    (void)version;
+  }
+};
+
 }  // namespace pbx::storage
 
+CEREAL_CLASS_VERSION(pbx::storage::ban_record, 1)
+CEREAL_CLASS_VERSION(pbx::storage::allow_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::cdr_device, 1)
 CEREAL_CLASS_VERSION(pbx::storage::cdr_record, 2)
 CEREAL_CLASS_VERSION(pbx::storage::tenant_record, 2)

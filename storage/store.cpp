@@ -33,8 +33,9 @@ using detail::to_val;
 using detail::txn;
 
 // New tables may be appended: an older data dir gets them created on open.
-constexpr const char* table_names[] = {"tenants", "extensions", "bindings", "meta", "cdrs"};
-constexpr std::size_t table_count = 5;
+constexpr const char* table_names[] = {"tenants", "extensions", "bindings", "meta", "cdrs",
+                                       "security"};
+constexpr std::size_t table_count = 6;
 constexpr std::size_t min_map_size = 256u << 10;   // room for the first txn
 constexpr std::size_t max_map_size = std::size_t(1) << 40;  // stop doubling at 1 TiB
 constexpr unsigned max_readers = 512;
@@ -426,7 +427,7 @@ std::unique_ptr<store> store::open(const std::string& dir, const options& opts,
     }
     auto p = std::make_unique<impl>();
     p->opts_ = opts;
-    if (std::string e = lock_dir(dir, p->lock_fd_); !e.empty()) {
+    if (std::string e = opts.exclusive ? lock_dir(dir, p->lock_fd_) : ""; !e.empty()) {
       *error = std::move(e);
       return nullptr;
     }
@@ -514,6 +515,16 @@ std::vector<binding_record> store::bindings(std::string_view domain) const {
 std::vector<binding_record> store::all_bindings() const {
   return guarded<std::vector<binding_record>>(
       [&] { return impl_->list<binding_record>(table::bindings, {}); });
+}
+
+std::vector<ban_record> store::bans() const {
+  return guarded<std::vector<ban_record>>(
+      [&] { return impl_->list<ban_record>(table::security, "ban/"); });
+}
+
+std::vector<allow_record> store::allows() const {
+  return guarded<std::vector<allow_record>>(
+      [&] { return impl_->list<allow_record>(table::security, "allow/"); });
 }
 
 std::vector<cdr_record> store::cdrs(std::string_view domain, std::size_t limit,

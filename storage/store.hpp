@@ -27,6 +27,9 @@ struct options {
   // serves many writes. An idle store commits a write at once.
   std::chrono::microseconds linger{5000};
   std::size_t linger_until = 64;
+  // One store per data dir (DIR/node.lock). Off only for tests of LMDB's
+  // own multi-process paths (a map grown by another process).
+  bool exclusive = true;
 };
 
 // error empty = committed.
@@ -57,6 +60,8 @@ class store {
   std::vector<binding_record> bindings(std::string_view domain) const;
   std::vector<binding_record> all_bindings() const;
   std::optional<std::string> meta(std::string_view key) const;
+  std::vector<ban_record> bans() const;      // sorted by ip text
+  std::vector<allow_record> allows() const;  // sorted by cidr text
   // The newest `limit` call records of a tenant, newest first; with
   // `extension`, only calls it made or received.
   std::vector<cdr_record> cdrs(std::string_view domain, std::size_t limit,

@@ -342,6 +342,31 @@ TEST_CASE("a data dir is owned by one open store at a time", "[store][lock]") {
   CHECK(third->tenant("a.test"));
 }
 
+TEST_CASE("bans and allow-list entries are stored, listed and erased", "[store][security]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+  batch w;
+  w.put(ban_record{"192.0.2.9", 2000, 1000, "auth_failures"});
+  w.put(ban_record{"2001:db8::1", 3000, 1000, "admin"});
+  w.put(allow_record{"198.51.100.0/24", 500});
+  REQUIRE(s->write(std::move(w)) == "");
+  auto bans = s->bans();
+  REQUIRE(bans.size() == 2);
+  CHECK(bans[0].ip == "192.0.2.9");
+  CHECK(bans[0].until == 2000);
+  CHECK(bans[0].reason == "auth_failures");
+  CHECK(bans[1].ip == "2001:db8::1");
+  REQUIRE(s->allows().size() == 1);
+  CHECK(s->allows()[0].cidr == "198.51.100.0/24");
+  batch e;
+  e.erase_ban("192.0.2.9");
+  e.erase_allow("198.51.100.0/24");
+  REQUIRE(s->write(std::move(e)) == "");
+  REQUIRE(s->bans().size() == 1);
+  CHECK(s->bans()[0].ip == "2001:db8::1");
+  CHECK(s->allows().empty());
+}
+
 TEST_CASE("opening something that is not an LMDB env fails cleanly", "[store]") {
   temp_dir dir;
   {

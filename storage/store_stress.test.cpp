@@ -168,6 +168,7 @@ TEST_CASE("a map grown by another process is adopted", "[store][growth]") {
   temp_dir dir;
   options opts;
   opts.initial_map_size = 256u << 10;
+  opts.exclusive = false;  // two stores on one env, as another LMDB tool could be
   // Fork while this process has no threads; the child waits until our store
   // is open with its small map.
   int go[2];
