@@ -5,7 +5,8 @@
 #include "actors/extension_fields.hpp"
 #include "actors/messages/call.hpp"
 #include "actors/messages/directory.hpp"
-#include "actors/password.hpp"
+#include "actors/messages/security.hpp"
+#include "actors/password_hasher.hpp"
 #include "actors/rule_commands.hpp"
 #include "actors/shell_syntax.hpp"
 #include "engine/directory.hpp"
@@ -22,15 +23,47 @@ using self_ptr = caf::stateful_actor<admin_shell_state>*;
 using words_t = std::vector<std::string>;
 
 constexpr auto answer_timeout = std::chrono::seconds(30);
+constexpr std::size_t max_err = 300;       // an ERR line never echoes more of the input
+constexpr std::size_t max_listed = 100;    // import errors listed one by one
+constexpr std::size_t import_batch = 500;  // rows per commit: other work gets through between
+constexpr std::size_t max_record = 64 * 1024;
+constexpr auto login_timeout = std::chrono::seconds(120);
+
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
+using login_due_atom = caf::atom_constant<caf::atom("logindue")>;
 
 void process_next(self_ptr self);
+
+// Output to the connection; it also hands back the lines done so far (flow control).
+void send_out(self_ptr self, std::string text, bool close = false) {
+  auto& st = self->state;
+  shell_output o;
+  o.conn = st.conn;
+  o.text = std::move(text);
+  o.close = close;
+  o.consumed = st.unacked;
+  st.unacked = 0;
+  st.ctx->sip->shell_write(std::move(o));
+}
 
 void write(self_ptr self, const shell_result& r, bool close = false) {
   std::string out;
   for (auto& line : r.lines)
     out.append(line).append("\n");
-  out.append(r.ok ? "OK" : "ERR " + r.error).append("\n");
-  self->state.ctx->sip->shell_write(self->state.conn, std::move(out), close);
+  if (r.ok) {
+    out.append("OK\n");
+  } else {
+    // A 60 KB bad value is not echoed back whole.
+    auto err = r.error.size() <= max_err
+                 ? r.error
+                 : r.error.substr(0, max_err) + "... (" + std::to_string(r.error.size())
+                     + " bytes)";
+    for (auto& c : err)
+      if (c == '\n' || c == '\r')
+        c = ' ';
+    out.append("ERR ").append(err).append("\n");
+  }
+  send_out(self, std::move(out), close);
 }
 
 void finish(self_ptr self, const shell_result& r) {
@@ -278,16 +311,12 @@ void extension_command(self_ptr self, const words_t& w) {
     return write(self, r);
   }
   if (sub == "import") {
+    if (w.size() != 3)
+      return write(self, shell_error("usage: extension import DOMAIN"));
     if (!store.tenant(domain))
       return write(self, shell_error("no tenant " + domain));
-    st.importing = true;
-    st.import_domain = domain;
-    st.import_header.clear();
-    st.import_cmd = extension_cmd{};
-    st.import_cmd.op = extension_op::import;
-    st.import_cmd.domain = domain;
-    st.import_error.clear();
-    st.import_line = 0;
+    st.import.emplace();
+    st.import->domain = domain;
     return; // answered after the line "."
   }
   if (w.size() < 4)
@@ -322,75 +351,247 @@ void extension_command(self_ptr self, const words_t& w) {
   }
   if (auto e = shell::parse_fields(w, first_field, cmd.fields); !e.empty())
     return write(self, shell_error(e));
-  if (auto e = hash_password_fields(cmd.fields); !e.empty())
+  if (auto e = check_password_fields(cmd.fields); !e.empty())
     return write(self, shell_error(e));
   if (cmd.op == extension_op::set && cmd.fields.empty())
     return write(self, shell_error("nothing to set"));
   if (cmd.op == extension_op::del && !cmd.fields.empty())
     return write(self, shell_error("usage: extension del DOMAIN NUMBER"));
-  ask_router(self, std::move(cmd));
+  if (!has_password_field(cmd.fields))
+    return ask_router(self, std::move(cmd));
+  // The web password's KDF runs on the hasher's thread.
+  st.busy = true;
+  std::vector<field_list> rows{std::move(cmd.fields)};
+  self->request(st.ctx->hasher, answer_timeout, hash_rows_atom::value, std::move(rows))
+    .then(
+      [=](std::vector<field_list>& hashed) mutable {
+        cmd.fields = std::move(hashed.front());
+        ask_router(self, std::move(cmd));
+      },
+      [=](const caf::error& err) {
+        finish(self, shell_error("internal: " + self->system().render(err)));
+      });
 }
 
-// One line of a CSV import; the line "." ends it.
+void import_error(import_job& job, std::size_t line, const std::string& why) {
+  if (job.errors.size() < max_listed)
+    job.errors.push_back("line " + std::to_string(line) + ": " + why);
+  ++job.bad;
+}
+
+// Checks one complete CSV record as it arrives; a good row is kept as text.
+void import_record(self_ptr self, std::size_t line, std::string record) {
+  auto& job = *self->state.import;
+  auto& store = *self->state.ctx->store;
+  if (record.find_first_not_of(" \t\r\n") == std::string::npos)
+    return;
+  auto cells = shell::split_csv(record);
+  if (!cells)
+    return import_error(job, line, "unterminated quote");
+  if (job.header.empty()) {
+    job.header = *cells;
+    if (std::find(job.header.begin(), job.header.end(), "extension_number") == job.header.end())
+      import_error(job, line, "the header names no extension_number");
+    return;
+  }
+  if (cells->size() != job.header.size())
+    return import_error(job, line, "expected " + std::to_string(job.header.size())
+                                     + " fields, got " + std::to_string(cells->size()));
+  field_list row;
+  std::string number;
+  for (std::size_t i = 0; i < cells->size(); ++i) {
+    if ((*cells)[i].empty())
+      continue;
+    if (job.header[i] == "extension_number")
+      number = (*cells)[i];
+    row.emplace_back(job.header[i], (*cells)[i]);
+  }
+  if (!valid_extension_number(number))
+    return import_error(job, line, "extension_number must be 3-64 digits");
+  if (!job.numbers.insert(number).second || store.extension(job.domain, number))
+    return import_error(job, line, "extension " + number + " exists");
+  if (auto e = check_password_fields(row); !e.empty())
+    return import_error(job, line, e);
+  storage::extension_record scratch;
+  scratch.domain = job.domain;
+  scratch.number = number;
+  if (auto e = apply_extension_fields(scratch, row, true); !e.empty())
+    return import_error(job, line, e);
+  job.rows.emplace_back(line, std::move(record));
+}
+
+// Commits the next batch of a clean import; answers once all are in.
+void import_commit(self_ptr self) {
+  auto& st = self->state;
+  auto& job = *st.import;
+  if (job.next >= job.rows.size()) {
+    auto n = job.rows.size();
+    st.import.reset();
+    return finish(self, shell_result{true, {}, {"imported=" + std::to_string(n)}});
+  }
+  extension_cmd cmd;
+  cmd.op = extension_op::import;
+  cmd.domain = job.domain;
+  bool hash = false;
+  for (auto end = std::min(job.rows.size(), job.next + import_batch); job.next < end; ++job.next) {
+    auto& [line, record] = job.rows[job.next];
+    auto cells = shell::split_csv(record);
+    field_list row;
+    for (std::size_t i = 0; cells && i < cells->size(); ++i)
+      if (!(*cells)[i].empty())
+        row.emplace_back(job.header[i], (*cells)[i]);
+    hash |= has_password_field(row);
+    cmd.rows.push_back(std::move(row));
+    cmd.row_lines.push_back(line);
+    record = std::string{}; // sent: its memory goes back
+  }
+  auto first = cmd.row_lines.front();
+  auto failed = [=](const std::string& why) {
+    self->state.import.reset();
+    auto done = first > 1 ? "; the rows before line " + std::to_string(first) + " were imported"
+                          : std::string{};
+    finish(self, shell_error(why + done));
+  };
+  auto send = [=](extension_cmd cmd) {
+    self->request(self->state.ctx->router, answer_timeout, std::move(cmd))
+      .then(
+        [=](const shell_result& r) {
+          if (!r.ok)
+            return failed(r.error);
+          import_commit(self);
+        },
+        [=](const caf::error& err) { failed("internal: " + self->system().render(err)); });
+  };
+  if (!hash)
+    return send(std::move(cmd));
+  self->request(st.ctx->hasher, answer_timeout, hash_rows_atom::value, std::move(cmd.rows))
+    .then(
+      [=](std::vector<field_list>& rows) mutable {
+        cmd.rows = std::move(rows);
+        send(std::move(cmd));
+      },
+      [=](const caf::error& err) { failed("internal: " + self->system().render(err)); });
+}
+
+// One input line of a CSV import; the line "." ends it. A quoted field may
+// hold line breaks (RFC 4180): its record goes on until the quotes balance.
 void import_line(self_ptr self, const std::string& line) {
   auto& st = self->state;
-  if (line == ".") {
-    st.importing = false;
-    if (!st.import_error.empty())
-      return finish(self, shell_error(st.import_error));
-    if (st.import_header.empty())
-      return finish(self, shell_error("no CSV header line"));
-    for (std::size_t i = 0; i < st.import_cmd.rows.size(); ++i)
-      if (auto e = hash_password_fields(st.import_cmd.rows[i]); !e.empty())
-        return finish(self, shell_error("line " + std::to_string(st.import_cmd.row_lines[i]) + ": " + e));
-    return ask_router(self, std::move(st.import_cmd));
+  auto& job = *st.import;
+  ++job.line;
+  bool open = !job.partial.empty();
+  if (!open && line == ".") {
+    if (job.bad > 0) {
+      auto r = shell_error(job.errors.front() + (job.bad > 1 ? " (" + std::to_string(job.bad)
+                                                                 + " bad lines, listed above)"
+                                                             : std::string{})
+                           + "; nothing imported");
+      r.lines = std::move(job.errors);
+      if (job.bad > max_listed)
+        r.lines.push_back("... and " + std::to_string(job.bad - max_listed) + " more");
+      st.import.reset();
+      return write(self, r);
+    }
+    if (job.header.empty()) {
+      st.import.reset();
+      return write(self, shell_error("no CSV header line"));
+    }
+    if (job.rows.empty()) {
+      st.import.reset();
+      return write(self, shell_error("no extension to import"));
+    }
+    st.busy = true;
+    return import_commit(self);
   }
-  ++st.import_line;
-  if (!st.import_error.empty() || line.empty())
-    return; // keep reading until "."; the first error is what we report
-  auto where = "line " + std::to_string(st.import_line) + ": ";
-  auto cells = shell::split_csv(line);
-  if (!cells) {
-    st.import_error = where + "unterminated quote";
-    return;
+  if (open) {
+    job.partial.append("\n").append(line);
+  } else {
+    job.partial = line;
+    job.partial_line = job.line;
   }
-  if (st.import_header.empty()) {
-    st.import_header = *cells;
-    bool has_number = false;
-    for (auto& h : st.import_header)
-      has_number |= h == "extension_number";
-    if (!has_number)
-      st.import_error = where + "the header names no extension_number";
-    return;
+  if (std::count(job.partial.begin(), job.partial.end(), '"') % 2 == 0) {
+    auto record = std::move(job.partial);
+    job.partial.clear();
+    return import_record(self, job.partial_line, std::move(record));
   }
-  if (cells->size() != st.import_header.size()) {
-    st.import_error = where + "expected " + std::to_string(st.import_header.size())
-                      + " fields, got " + std::to_string(cells->size());
-    return;
+  if (job.partial.size() > max_record) {
+    import_error(job, job.partial_line, "unterminated quote");
+    job.partial.clear();
   }
-  field_list row;
-  for (std::size_t i = 0; i < cells->size(); ++i)
-    if (!(*cells)[i].empty())
-      row.emplace_back(st.import_header[i], (*cells)[i]);
-  st.import_cmd.rows.push_back(std::move(row));
-  st.import_cmd.row_lines.push_back(st.import_line);
 }
 
+// The admin password is checked on the hasher's thread; a wrong one is
+// answered after the source's backoff (1 s, 2 s, 4 s...), and counts toward
+// its ban.
 void login(self_ptr self, const words_t& w) {
+  auto& st = self->state;
   if (w.size() != 3 || w[1] != "admin")
     return write(self, shell_error("usage: login admin PASSWORD"));
-  auto stored = self->state.ctx->store->meta("admin_password_hash");
-  if (!stored || !password::verify(w[2], *stored)) {
-    log::warn("shell: failed login on connection ", self->state.conn);
-    return write(self, shell_error("wrong password"));
-  }
-  self->state.logged_in = true;
-  write(self, shell_result{});
+  auto stored = st.ctx->store->meta("admin_password_hash");
+  st.busy = true;
+  self->request(st.ctx->hasher, answer_timeout, verify_atom::value, w[2], stored.value_or(""))
+    .then(
+      [=](bool good) {
+        auto& st = self->state;
+        if (good) {
+          st.logged_in = true;
+          self->send(st.ctx->security_actor, auth_success{auth_service::shell, st.source});
+          return finish(self, shell_result{});
+        }
+        auth_failure f{auth_service::shell, st.source, "admin", {}, "wrong password"};
+        self->request(st.ctx->security_actor, answer_timeout, std::move(f))
+          .then(
+            [=](std::uint32_t delay_ms) {
+              self->state.after_backoff = [=] { finish(self, shell_error("wrong password")); };
+              self->delayed_send(self, std::chrono::milliseconds(delay_ms), resume_atom::value);
+            },
+            [=](const caf::error&) { finish(self, shell_error("wrong password")); });
+      },
+      [=](const caf::error& err) {
+        finish(self, shell_error("internal: " + self->system().render(err)));
+      });
+}
+
+// `admin password NEW`: a new admin password, stored before OK.
+void admin_command(self_ptr self, const words_t& w) {
+  auto& st = self->state;
+  if (w.size() != 3 || w[1] != "password")
+    return write(self, shell_error("usage: admin password NEW_PASSWORD"));
+  if (w[2].size() < 8 || w[2].size() > 128)
+    return write(self, shell_error("the admin password must be 8-128 characters"));
+  st.busy = true;
+  self->request(st.ctx->hasher, answer_timeout, hash_atom::value, w[2])
+    .then(
+      [=](const std::string& hash) {
+        auto& st = self->state;
+        storage::batch b;
+        b.put_meta("admin_password_hash", hash);
+        st.writes.submit(self, *st.ctx->store, std::move(b), [=](const std::string& err) {
+          if (!err.empty())
+            return finish(self, shell_error("storage: " + err));
+          log::info("shell: the admin password was changed from ", self->state.source.ip);
+          finish(self, shell_result{});
+        });
+      },
+      [=](const caf::error& err) {
+        finish(self, shell_error("internal: " + self->system().render(err)));
+      });
+}
+
+void security_command(self_ptr self, const words_t& w) {
+  auto& st = self->state;
+  security_cmd cmd{words_t(w.begin() + 1, w.end()), st.source.ip};
+  st.busy = true;
+  self->request(st.ctx->security_actor, answer_timeout, std::move(cmd))
+    .then([=](const shell_result& r) { finish(self, r); },
+          [=](const caf::error& err) {
+            finish(self, shell_error("internal: " + self->system().render(err)));
+          });
 }
 
 void command(self_ptr self, const std::string& line) {
   auto& st = self->state;
-  if (st.importing)
+  if (st.import)
     return import_line(self, line);
   auto words = shell::split_words(line);
   if (!words)
@@ -418,6 +619,10 @@ void command(self_ptr self, const std::string& line) {
     return write(self, cdr_command(self, w));
   if (w[0] == "stats")
     return write(self, stats(self));
+  if (w[0] == "admin")
+    return admin_command(self, w);
+  if (w[0] == "security")
+    return security_command(self, w);
   if (rule_commands::is_rules_verb(w[0])) {
     rules_cmd cmd;
     if (auto e = rule_commands::route(w, cmd); !e.empty())
@@ -445,12 +650,17 @@ void process_next(self_ptr self) {
   while (!st.busy && !st.queued.empty()) {
     auto line = std::move(st.queued.front());
     st.queued.pop_front();
+    ++st.unacked;
     command(self, line);
   }
+  if (st.busy)
+    return;
   // The client is gone (or half-closed): close once every line is answered.
-  if (st.peer_gone && !st.busy && st.queued.empty()) {
-    st.ctx->sip->shell_write(st.conn, {}, true);
+  if (st.peer_gone) {
+    send_out(self, {}, true);
     self->quit();
+  } else if (st.unacked > 0) {
+    send_out(self, {}); // room for more lines
   }
 }
 
@@ -471,6 +681,9 @@ const std::vector<std::string>& shell_help() {
     "extension copy DOMAIN FROM TO extension_password=.. [field=value ...]",
     "extension import DOMAIN   (CSV lines follow, the first naming the fields; end with '.')",
     "registrations DOMAIN [NUMBER]",
+    "security bans | security ban IP [for=SECONDS] | security unban IP",
+    "security allow list | security allow add|del CIDR   (never banned)",
+    "admin password NEW_PASSWORD",
     "calls [DOMAIN]   (live calls with their legs and states)",
     "hangup CALL_ID",
     "cdr DOMAIN [limit=N] [extension=NUMBER]   (newest first)",
@@ -498,9 +711,11 @@ const std::vector<std::string>& shell_help() {
 }
 
 caf::behavior admin_shell_actor(caf::stateful_actor<admin_shell_state>* self,
-                                node_context* ctx, std::uint64_t conn) {
+                                node_context* ctx, std::uint64_t conn, flow_info source) {
   self->state.ctx = ctx;
   self->state.conn = conn;
+  self->state.source = std::move(source);
+  self->delayed_send(self, login_timeout, login_due_atom::value);
   return {
     [=](shell_line& l) {
       self->state.queued.push_back(std::move(l.text));
@@ -508,29 +723,64 @@ caf::behavior admin_shell_actor(caf::stateful_actor<admin_shell_state>* self,
     },
     [=](const shell_closed&) {
       self->state.peer_gone = true;
-      self->state.importing = false; // an import without its "." is dropped
+      self->state.import.reset(); // an import without its "." is dropped
       process_next(self);
     },
+    [=](resume_atom) {
+      if (auto k = std::move(self->state.after_backoff)) {
+        self->state.after_backoff = nullptr;
+        k();
+      }
+    },
+    [=](login_due_atom) {
+      auto& st = self->state;
+      if (st.logged_in || st.peer_gone)
+        return;
+      log::info("shell: connection ", st.conn, " from ", st.source.ip,
+                " did not log in within ", login_timeout.count(), " s, closing");
+      st.unacked += static_cast<std::uint32_t>(st.queued.size());
+      st.queued.clear();
+      write(self, shell_error("login timeout"), true);
+      self->quit();
+    },
+    [=](const write_done& w) { self->state.writes.done(w); },
   };
 }
 
+// One session actor per connection, scheduled like every other actor: the
+// slow work (password hashing) goes to the hasher, so no thread is tied to a
+// connection.
 caf::behavior shell_hub_actor(caf::stateful_actor<shell_hub_state>* self,
                               node_context* ctx) {
+  // Sessions are linked (they end with the hub at shutdown); the hub traps
+  // their exits, so a failing session costs only its own connection.
+  self->set_exit_handler([=](caf::exit_msg& m) {
+    auto& st = self->state;
+    auto i = st.conn_of.find(m.source);
+    if (i == st.conn_of.end()) {
+      self->quit(m.reason); // the node is stopping
+      return;
+    }
+    auto conn = i->second;
+    st.conn_of.erase(i);
+    if (st.sessions.erase(conn) > 0 && m.reason != caf::exit_reason::normal)
+      ctx->sip->shell_write(shell_output{conn, "ERR internal error\n", true, 1u << 30});
+  });
   return {
+    [=](shell_opened& o) {
+      auto s = self->spawn<caf::linked>(admin_shell_actor, ctx, o.conn, std::move(o.source));
+      self->state.sessions[o.conn] = s;
+      self->state.conn_of[s.address()] = o.conn;
+    },
     [=](shell_line& l) {
-      auto& s = self->state.sessions[l.conn];
-      if (!s)
-        // Detached: login and password hashing (PBKDF2) block their own
-        // thread, never the scheduler that serves SIP.
-        s = self->spawn<caf::linked + caf::detached>(admin_shell_actor, ctx, l.conn);
-      self->send(s, std::move(l));
+      auto i = self->state.sessions.find(l.conn);
+      if (i != self->state.sessions.end())
+        self->send(i->second, std::move(l));
     },
     [=](const shell_closed& c) {
       auto i = self->state.sessions.find(c.conn);
-      if (i == self->state.sessions.end())
-        return;
-      self->send(i->second, c); // it answers what it has, then ends
-      self->state.sessions.erase(i);
+      if (i != self->state.sessions.end())
+        self->send(i->second, c); // it answers what it has, then ends
     },
   };
 }

@@ -5,40 +5,59 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
 #include "actors/messages/shell.hpp"
+#include "actors/write_tracker.hpp"
 #include "engine/context.hpp"
 
 namespace pbx {
+
+/// A CSV import being read: rows are checked as they arrive and kept as
+/// their raw text (not parsed: a 100,000-line import stays small), then
+/// committed in batches once the closing "." came and no row was bad.
+struct import_job {
+  std::string domain;
+  std::vector<std::string> header;
+  std::size_t line = 0;          // input lines read
+  std::string partial;           // a record whose quoted field goes on
+  std::size_t partial_line = 0;  // the line it started on
+  std::vector<std::pair<std::size_t, std::string>> rows; // (line, record) of good rows
+  std::unordered_set<std::string> numbers;
+  std::vector<std::string> errors; // "line N: why", the first max_listed
+  std::size_t bad = 0;
+  std::size_t next = 0;          // committing: the first row not sent yet
+};
 
 struct admin_shell_state {
   static inline const char* name = "admin_shell";
   node_context* ctx = nullptr;
   std::uint64_t conn = 0;
+  flow_info source;
   bool logged_in = false;
   bool busy = false;              // waiting for an actor's answer
   bool peer_gone = false;         // the client closed its side
   std::deque<std::string> queued; // lines that arrived meanwhile
-  // `extension import` in progress: its domain, header and rows so far.
-  bool importing = false;
-  std::string import_domain;
-  std::vector<std::string> import_header;
-  extension_cmd import_cmd;
-  std::string import_error;
-  std::size_t import_line = 0;
+  std::uint32_t unacked = 0;      // lines done but not yet reported to net/
+  std::optional<import_job> import;
+  std::function<void()> after_backoff; // a failed login's answer, once its delay passed
+  write_tracker writes;
 };
 
 caf::behavior admin_shell_actor(caf::stateful_actor<admin_shell_state>* self,
-                                node_context* ctx, std::uint64_t conn);
+                                node_context* ctx, std::uint64_t conn, flow_info source);
 
 struct shell_hub_state {
   static inline const char* name = "shell_hub";
   std::unordered_map<std::uint64_t, caf::actor> sessions;
+  std::unordered_map<caf::actor_addr, std::uint64_t> conn_of;
 };
 
 caf::behavior shell_hub_actor(caf::stateful_actor<shell_hub_state>* self,

@@ -57,16 +57,27 @@ bool valid_email(std::string_view v) {
 
 } // namespace
 
-std::string hash_password_fields(field_list& fields) {
+std::string check_password_fields(const field_list& fields) {
+  for (auto& [k, v] : fields)
+    if (k == "password" && v.size() < 8)
+      return "password must be at least 8 characters";
+  return {};
+}
+
+void hash_password_fields(field_list& fields) {
   for (auto& [k, v] : fields) {
     if (k != "password")
       continue;
-    if (v.size() < 8)
-      return "password must be at least 8 characters";
     k = hashed_password_field;
     v = password::hash(v);
   }
-  return {};
+}
+
+bool has_password_field(const field_list& fields) {
+  for (auto& [k, v] : fields)
+    if (k == "password")
+      return true;
+  return false;
 }
 
 bool valid_extension_number(std::string_view number) {

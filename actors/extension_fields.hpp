@@ -14,9 +14,15 @@ namespace pbx {
 /// the slow KDF on its own thread, not on the scheduler that serves SIP.
 constexpr const char* hashed_password_field = "\x01password_hash";
 
-/// Replaces every `password` in `fields` by its hash under hashed_password_field;
-/// returns an error for a password that is too short.
-std::string hash_password_fields(field_list& fields);
+/// An error for a `password` in `fields` too weak to store, else empty.
+std::string check_password_fields(const field_list& fields);
+
+/// Replaces every `password` in `fields` by its hash under
+/// hashed_password_field (slow: the password hasher's thread calls it).
+void hash_password_fields(field_list& fields);
+
+/// True when `fields` holds a `password` to hash.
+bool has_password_field(const field_list& fields);
 
 /// True for an extension number: 3 to 64 digits.
 bool valid_extension_number(std::string_view number);

@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 
 #include <fstream>
+
+#include "engine/cidr.hpp"
 #include <thread>
 #include <functional>
 #include <map>
@@ -51,6 +53,31 @@ std::string set_u32(std::uint32_t& field, const std::string& v, const char* name
   return {};
 }
 
+// A count that must be at least `min`.
+std::string set_count(std::uint32_t& field, const std::string& v, const char* name,
+                      std::uint32_t min = 1) {
+  if (!to_u32(v, field) || field < min)
+    return std::string{"--"} + name + " wants a number >= " + std::to_string(min) + ", got '"
+           + v + "'";
+  return {};
+}
+
+std::vector<std::string> split(const std::string& v, char sep) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= v.size()) {
+    auto next = v.find(sep, pos);
+    auto part = v.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    auto first = part.find_first_not_of(" \t");
+    if (first != std::string::npos)
+      out.push_back(part.substr(first, part.find_last_not_of(" \t") - first + 1));
+    if (next == std::string::npos)
+      break;
+    pos = next + 1;
+  }
+  return out;
+}
+
 const std::vector<option_def>& options() {
   static const std::vector<option_def> defs = {
     {"data-dir", "DIR", "LMDB data folder (default ./data)",
@@ -80,6 +107,39 @@ const std::vector<option_def>& options() {
      [](node_config& c, const std::string& v) { return set_u32(c.passivate_after, v, "passivate-after"); }},
     {"nonce-ttl", "SECONDS", "digest nonce lifetime before stale=true (default 300)",
      [](node_config& c, const std::string& v) { return set_u32(c.registrar.nonce_ttl, v, "nonce-ttl"); }},
+    {"security-auth-failures", "N", "failed authentications from one address that ban it (default 50; 0: never)",
+     [](node_config& c, const std::string& v) { return set_count(c.security.auth_failures, v, "security-auth-failures", 0); }},
+    {"security-auth-window", "SECONDS", "...counted over this long (default 600)",
+     [](node_config& c, const std::string& v) { return set_count(c.security.auth_window, v, "security-auth-window"); }},
+    {"security-ban-time", "SECONDS", "how long a ban lasts (default 3600)",
+     [](node_config& c, const std::string& v) { return set_count(c.security.ban_time, v, "security-ban-time"); }},
+    {"security-packet-rate", "N", "packets/s from one address before a ban (default 500; 0: no limit)",
+     [](node_config& c, const std::string& v) { return set_count(c.security.packet_rate, v, "security-packet-rate", 0); }},
+    {"security-unauth-rate", "N", "requests/s without credentials from one address before a ban (default 100; 0: no limit)",
+     [](node_config& c, const std::string& v) { return set_count(c.security.unauth_rate, v, "security-unauth-rate", 0); }},
+    {"security-ua-block", "LIST", "User-Agents dropped silently, ';'-separated substrings (default: "
+                                  "friendly-scanner;sipcli;sipvicious;VaxSIPUserAgent;pplsip;sundayddr; '' for none)",
+     [](node_config& c, const std::string& v) { c.security.ua_block = split(v, ';'); return std::string{}; }},
+    {"security-allow", "CIDRS", "addresses never banned, ','-separated IPs or CIDRs (the shell adds more)",
+     [](node_config& c, const std::string& v) {
+       c.security.allow = split(v, ',');
+       for (auto& a : c.security.allow)
+         if (!cidr::parse(a))
+           return "--security-allow: '" + a + "' is not an IP address or CIDR range";
+       return std::string{};
+     }},
+    {"security-log", "FILE", "append security events (docs/security.md) to FILE as well as stderr",
+     [](node_config& c, const std::string& v) { c.security.log_file = v; return std::string{}; }},
+    {"shell-max-connections", "N", "admin shell connections at once (default 256)",
+     [](node_config& c, const std::string& v) { return set_count(c.shell_max_connections, v, "shell-max-connections"); }},
+    {"shell-max-per-source", "N", "...from one address (default 16)",
+     [](node_config& c, const std::string& v) { return set_count(c.shell_max_per_source, v, "shell-max-per-source"); }},
+    {"shell-timeout", "SECONDS", "close a shell connection silent or not reading this long (default 60)",
+     [](node_config& c, const std::string& v) { return set_count(c.shell_timeout, v, "shell-timeout"); }},
+    {"sip-tcp-max-connections", "N", "SIP TCP/TLS connections at once (default 4096)",
+     [](node_config& c, const std::string& v) { return set_count(c.tcp_max_connections, v, "sip-tcp-max-connections"); }},
+    {"sip-tcp-max-per-source", "N", "...from one address (default 100)",
+     [](node_config& c, const std::string& v) { return set_count(c.tcp_max_per_source, v, "sip-tcp-max-per-source"); }},
   };
   return defs;
 }
@@ -138,7 +198,8 @@ std::string usage() {
   line("--config FILE", "read options from FILE (command line wins)");
   for (auto& d : options())
     line(std::string{"--"} + d.name + " " + d.arg, d.help);
-  out += "\nenvironment: ACTORPBX_ADMIN_PASSWORD sets the admin password on first start.\n"
+  out += "\nenvironment: ACTORPBX_ADMIN_PASSWORD sets the admin password on first start\n"
+         "(later, change it in the shell: admin password NEW).\n"
          "exit codes: 0 clean shutdown, 1 runtime failure (port, data dir), 2 bad usage.\n";
   return out;
 }
@@ -193,6 +254,13 @@ parse_status parse_config(int argc, char** argv, node_config& cfg,
       error = std::string{flag} + " wants IP:PORT, got '" + *addr + "'";
       return parse_status::error;
     }
+  auto host = cfg.sip_listen.substr(0, cfg.sip_listen.rfind(':'));
+  if (host == "0.0.0.0" || host == "[::]" || host == "[0:0:0:0:0:0:0:0]") {
+    // libre writes this address into Via and Contact: phones must reach it.
+    error = "--sip-listen " + cfg.sip_listen + ": give the IP address phones reach, not the "
+            "any address (e.g. --sip-listen 192.0.2.10:5060)";
+    return parse_status::error;
+  }
   if (cfg.registrar.min_expires > cfg.registrar.max_expires) {
     error = "--min-expires is above --max-expires";
     return parse_status::error;

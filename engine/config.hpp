@@ -16,6 +16,12 @@ struct node_config {
   registrar_settings registrar;
   std::uint32_t passivate_after = 60; // seconds an idle extension actor lives on
   std::uint32_t workers = default_workers(); // CAF scheduler threads
+  security_settings security;
+  std::uint32_t shell_max_connections = 256;
+  std::uint32_t shell_max_per_source = 16;
+  std::uint32_t shell_timeout = 60;
+  std::uint32_t tcp_max_connections = 4096;
+  std::uint32_t tcp_max_per_source = 100;
 
   static std::uint32_t default_workers();
 };

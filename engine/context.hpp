@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 
@@ -22,6 +23,21 @@ struct registrar_settings {
   std::uint32_t max_bindings = 20; // per extension: one user's phones, not a flood
 };
 
+// Anti-hacking defaults after PortSIP's (spec section 17.1).
+struct security_settings {
+  std::uint32_t auth_failures = 50; // failed authentications from one source within...
+  std::uint32_t auth_window = 600;  // ...this many seconds ban it for...
+  std::uint32_t ban_time = 3600;    // ...this long (rate-limit bans too)
+  std::uint32_t packet_rate = 500;  // packets/s from one source (0: no limit)
+  std::uint32_t unauth_rate = 100;  // requests/s without credentials from one source (0: none)
+  // User-Agents dropped silently (case-insensitive substrings): scanners.
+  std::vector<std::string> ua_block = {"friendly-scanner", "sipcli", "sipvicious",
+                                       "VaxSIPUserAgent", "pplsip", "sundayddr"};
+  std::vector<std::string> allow;   // CIDRs never banned (config; the shell adds more)
+  std::string log_file;             // security events also go here
+  std::uint32_t login_backoff_max = 60; // seconds: a shell login failure waits 1, 2, 4... up to this
+};
+
 struct node_context {
   storage::store* store = nullptr;
   directory* dir = nullptr;
@@ -30,6 +46,9 @@ struct node_context {
   std::string nonce_secret;                  // random per node start
   std::chrono::seconds idle_passivation{60}; // extension actors with no binding
   caf::actor router;                         // entry point for tenants
+  security_settings security;
+  caf::actor security_actor;                 // failed logins, bans (actors/security.hpp)
+  caf::actor hasher;                         // the slow KDF, on its own thread
   std::function<std::int64_t()> now;         // unix seconds; tests fix it
   std::atomic<std::uint64_t> next_leg{1ull << 62}; // B-leg ids (the SIP thread counts from 1)
 };

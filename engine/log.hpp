@@ -13,6 +13,18 @@ level current();
 bool parse_level(const std::string& name, level& out);
 void write(level l, const std::string& text);
 
+/// One security event (docs/security.md gives the format): a WARN line on
+/// stderr whatever the level, and the same line in the security log file
+/// when one is set. Returns false when the file could not be written.
+bool security(const std::string& fields);
+
+/// Also append security lines to `path` (opened now; empty: stderr only).
+/// Returns an error text, or empty.
+std::string set_security_file(const std::string& path);
+
+/// `"` and `\` escaped, control characters as `?`, cut at `max` bytes.
+std::string quoted(const std::string& text, std::size_t max = 200);
+
 template <class... Ts>
 void emit(level l, const Ts&... xs) {
   if (l < current())

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <random>
 #include <set>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <thread>
 
@@ -18,6 +19,8 @@
 #include "actors/digest.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/password.hpp"
+#include "actors/password_hasher.hpp"
+#include "actors/security.hpp"
 #include "engine/config.hpp"
 #include "engine/directory.hpp"
 #include "engine/log.hpp"
@@ -40,8 +43,12 @@ std::int64_t unix_now() {
 // First start: the admin password from the environment, or a generated one
 // printed once and left in DATA/admin-password (mode 600).
 bool bootstrap_admin(storage::store& store, const std::string& data_dir) {
-  if (store.meta("admin_password_hash"))
+  if (store.meta("admin_password_hash")) {
+    if (auto* env = std::getenv("ACTORPBX_ADMIN_PASSWORD"); env && *env)
+      log::warn("ACTORPBX_ADMIN_PASSWORD is ignored: an admin password is stored already "
+                "(change it in the shell: admin password NEW)");
     return true;
+  }
   std::string pw;
   bool generated = false;
   if (auto* env = std::getenv("ACTORPBX_ADMIN_PASSWORD"); env && *env) {
@@ -100,8 +107,27 @@ std::string random_secret() {
   return s;
 }
 
+// libre's loop watches fds below its limit only (1024 by default): the soft
+// limit goes up to what the hard limit allows, and libre is told (net/).
+int raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return 1024;
+  rlim_t want = std::min<rlim_t>(rl.rlim_max, 65536);
+  if (rl.rlim_cur < want) {
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+      getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 65536));
+}
+
 int run_node(const node_config& ncfg) {
   log::set_level(ncfg.log_level);
+  if (auto e = log::set_security_file(ncfg.security.log_file); !e.empty()) {
+    std::fprintf(stderr, "actorpbx: %s\n", e.c_str());
+    return 1;
+  }
   // Signals are taken by sigwait below; every thread inherits the mask.
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -131,6 +157,7 @@ int run_node(const node_config& ncfg) {
   ctx.nonce_secret = random_secret();
   ctx.now = unix_now;
   ctx.idle_passivation = std::chrono::seconds(std::max<std::uint32_t>(1, ncfg.passivate_after));
+  ctx.security = ncfg.security;
   int rc = 0;
   {
     caf::actor_system_config cfg;
@@ -142,6 +169,8 @@ int run_node(const node_config& ncfg) {
     cfg.set("scheduler.max-threads", static_cast<size_t>(ncfg.workers));
     caf::actor_system sys{cfg};
     ctx.router = sys.spawn(router_actor, &ctx);
+    ctx.hasher = sys.spawn<caf::detached>(password_hasher);
+    ctx.security_actor = sys.spawn(security_actor, &ctx);
     auto hub = sys.spawn(shell_hub_actor, &ctx);
     net::stack_config scfg;
     scfg.sip_listen = ncfg.sip_listen;
@@ -152,6 +181,17 @@ int run_node(const node_config& ncfg) {
       return digest::make_nonce(ctx.nonce_secret, realm, ctx.now());
     };
     scfg.shell_hub = hub;
+    scfg.security = ctx.security_actor;
+    scfg.shell_max_connections = ncfg.shell_max_connections;
+    scfg.shell_max_per_source = ncfg.shell_max_per_source;
+    scfg.shell_timeout = ncfg.shell_timeout;
+    scfg.max_fds = raise_fd_limit();
+    scfg.guard.packet_rate = ncfg.security.packet_rate;
+    scfg.guard.unauth_rate = ncfg.security.unauth_rate;
+    scfg.guard.ban_time = ncfg.security.ban_time;
+    scfg.guard.ua_block = ncfg.security.ua_block;
+    scfg.guard.tcp_max_connections = ncfg.tcp_max_connections;
+    scfg.guard.tcp_max_per_source = ncfg.tcp_max_per_source;
     if (auto e = sip.start(scfg); !e.empty()) {
       std::fprintf(stderr, "actorpbx: %s\n", e.c_str());
       rc = 1;
@@ -167,6 +207,8 @@ int run_node(const node_config& ncfg) {
     }
     caf::anon_send_exit(ctx.router, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx.security_actor, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ctx.hasher, caf::exit_reason::user_shutdown);
     // Say what holds the shutdown up, once a second (calls end with their CDRs).
     for (int i = 0; sys.registry().running() > 0; ++i) {
       if (i > 0)
@@ -177,6 +219,10 @@ int run_node(const node_config& ncfg) {
     }
     sys.await_all_actors_done();
     sip.stop();
+    // The actor system waits for its detached actors' threads, which end
+    // when the last handle to their actor is gone.
+    ctx.hasher = nullptr;
+    ctx.security_actor = nullptr;
   }
   auto commits = store->commits(), writes = store->batches();
   store.reset(); // drains pending writes, closes LMDB

@@ -5,6 +5,7 @@
 #include "actors/messages/call.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/messages/registration.hpp"
+#include "actors/messages/security.hpp"
 #include "actors/messages/shell.hpp"
 #include "engine/leg_command.hpp"
 
@@ -17,6 +18,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<register_request>("register_request");
   cfg.add_message_type<listed_contact>("listed_contact");
   cfg.add_message_type<sip_reply>("sip_reply");
+  cfg.add_message_type<shell_opened>("shell_opened");
   cfg.add_message_type<shell_line>("shell_line");
   cfg.add_message_type<shell_closed>("shell_closed");
   cfg.add_message_type<shell_result>("shell_result");
@@ -47,6 +49,14 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<route_step>("route_step");
   cfg.add_message_type<line_state>("line_state");
   cfg.add_message_type<rules_cmd>("rules_cmd");
+  cfg.add_message_type<auth_service>("auth_service");
+  cfg.add_message_type<auth_failure>("auth_failure");
+  cfg.add_message_type<auth_success>("auth_success");
+  cfg.add_message_type<rate_exceeded>("rate_exceeded");
+  cfg.add_message_type<ua_blocked>("ua_blocked");
+  cfg.add_message_type<security_cmd>("security_cmd");
+  cfg.add_message_type<field_list>("field_list");
+  cfg.add_message_type<std::vector<field_list>>("field_lists");
 }
 
 } // namespace pbx

@@ -4,11 +4,32 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "actors/messages/registration.hpp"
 #include "engine/leg_command.hpp"
 
 namespace pbx {
+
+/// What a shell session sends its connection: `text` to write, then close
+/// when `close`. `consumed` counts the input lines the session is done with:
+/// net/ reads on only while few lines wait (flow control).
+struct shell_output {
+  std::uint64_t conn = 0;
+  std::string text;
+  bool close = false;
+  std::uint32_t consumed = 0;
+};
+
+/// The SIP thread's copy of the security actor's decisions: sources it
+/// drops before parsing, and the allow list it never bans.
+struct guard_command {
+  enum class op : std::uint8_t { ban, unban, allow };
+  op what = op::ban;
+  std::string ip;                  // ban, unban
+  std::int64_t until_ms = 0;       // ban: unix milliseconds
+  std::vector<std::string> allow;  // allow: the whole list, as CIDRs
+};
 
 class sip_port {
 public:
@@ -17,8 +38,10 @@ public:
   virtual void reply(sip_reply r) = 0;
   /// Acts on a call leg.
   virtual void leg(leg_command c) = 0;
-  /// Writes `text` to admin shell connection `conn`, closing it after when `close`.
-  virtual void shell_write(std::uint64_t conn, std::string text, bool close) = 0;
+  /// Output for an admin shell connection.
+  virtual void shell_write(shell_output out) = 0;
+  /// Updates the SIP thread's ban and allow lists.
+  virtual void guard(guard_command c) = 0;
 };
 
 } // namespace pbx

@@ -8,7 +8,6 @@
 
 #include "net/max_forwards.hpp"
 
-#include <dlfcn.h>
 
 #include <cerrno>
 #include <cstring>
@@ -40,8 +39,5 @@ max_forwards_scope::~max_forwards_scope() {
   override_value = saved_;
 }
 
-bool max_forwards_in_use() {
-  return dlsym(RTLD_DEFAULT, "mbuf_write_str") == reinterpret_cast<void*>(&mbuf_write_str);
-}
 
 } // namespace pbx::net

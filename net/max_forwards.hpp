@@ -16,7 +16,5 @@ private:
   int saved_;
 };
 
-/// True when libre's mbuf_write_str calls reach net/max_forwards.cpp.
-bool max_forwards_in_use();
 
 } // namespace pbx::net

@@ -5,13 +5,12 @@
 // and each RAND_bytes call takes the DRBG's lock and reseed checks: 5% of the
 // SIP thread under REGISTER load (bench/README.md). This file defines libre's
 // rand_u16/u32/u64 and rand_bytes, which libre calls through its PLT, so they
-// land here (checked at start-up: random_in_use()). The bytes are still
+// land here (proved at start-up by net/self_test.cpp). The bytes are still
 // OpenSSL's CSPRNG output, only fetched 512 at a time per thread. The node
 // never forks after start-up, so no two processes share a buffer.
 
 #include "net/random.hpp"
 
-#include <dlfcn.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -27,8 +26,10 @@ struct pool {
 };
 
 thread_local pool tl_pool;
+thread_local unsigned long tl_draws = 0;
 
 void take(void* out, std::size_t n) {
+  ++tl_draws;
   auto* dst = static_cast<unsigned char*>(out);
   auto& p = tl_pool;
   while (n > 0) {
@@ -77,8 +78,8 @@ void rand_bytes(uint8_t* p, size_t size) {
 
 namespace pbx::net {
 
-bool random_in_use() {
-  return dlsym(RTLD_DEFAULT, "rand_u32") == reinterpret_cast<void*>(&rand_u32);
+unsigned long random_draws() {
+  return tl_draws;
 }
 
 } // namespace pbx::net

@@ -4,7 +4,8 @@
 
 namespace pbx::net {
 
-/// True when libre's rand_* calls reach net/random.cpp (checked at start-up).
-bool random_in_use();
+/// rand_* calls served on this thread so far (the start-up self-test sees
+/// libre's own draws land here: net/self_test.cpp).
+unsigned long random_draws();
 
 } // namespace pbx::net

@@ -6,7 +6,7 @@
 // then tests each character against the pattern's ranges, lower-casing
 // through the locale: under REGISTER load re_regex was a fifth of the node's
 // CPU (bench/README.md). This file defines re_regex, which libre calls
-// through its PLT (checked at start-up: regex_in_use()), as net/timers.cpp
+// through its PLT (proved at start-up by net/self_test.cpp), as net/timers.cpp
 // does for timers. A pattern is compiled once per thread into tokens, each
 // class into a 256-bit table of the raw bytes it takes, and the same search
 // runs over those.
@@ -23,7 +23,6 @@
 
 #include "net/regex.hpp"
 
-#include <dlfcn.h>
 
 #include <cerrno>
 #include <cstdarg>
@@ -295,10 +294,6 @@ extern "C" int re_regex(const char* ptr, size_t len, const char* expr, ...) {
 }
 
 namespace pbx::net {
-
-bool regex_in_use() {
-  return dlsym(RTLD_DEFAULT, "re_regex") == reinterpret_cast<void*>(&re_regex);
-}
 
 unsigned long regex_calls() {
   return calls;

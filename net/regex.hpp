@@ -3,9 +3,6 @@
 
 namespace pbx::net {
 
-/// True when libre's calls to re_regex reach net/regex.cpp (checked at start-up).
-bool regex_in_use();
-
 /// Calls to re_regex on this thread so far (tests: libre's own calls count).
 unsigned long regex_calls();
 

@@ -5,6 +5,7 @@
 
 #include <caf/send.hpp>
 
+#include "actors/messages/security.hpp"
 #include "engine/log.hpp"
 
 namespace pbx::net {
@@ -26,17 +27,53 @@ void reply_plain(struct sip* sip, const struct sip_msg* msg, uint16_t code,
   sip_replyf(sip, msg, code, reason, "%sContent-Length: 0\r\n\r\n", extra);
 }
 
-bool sip_stack::impl::on_request(const struct sip_msg* msg) {
-  // Phones register in bursts (a site after a power cut, a benchmark): a
-  // default 208 KiB receive buffer overflows long before the thread is busy.
-  // libre does not hand out its UDP socket, so it is tuned on first use.
-  if (!udp_tuned && msg->tp == SIP_TRANSP_UDP && msg->sock) {
-    udp_tuned = true;
-    udp_sockbuf_set(static_cast<struct udp_sock*>(msg->sock), 8 << 20);
+namespace {
+
+bool is_method(const struct sip_msg* msg, const char* m) {
+  return pl_strcmp(&msg->met, m) == 0;
+}
+
+// A request that asks for something without credentials: the first leg of
+// a challenge, OPTIONS, a scanner's probe. Requests inside a dialog and the
+// ones that never carry credentials (ACK, CANCEL, BYE) do not count.
+bool unauthenticated(const struct sip_msg* msg) {
+  return !pl_isset(&msg->to.tag) && !is_method(msg, "ACK") && !is_method(msg, "CANCEL")
+         && !is_method(msg, "BYE") && !sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION)
+         && !sip_msg_hdr(msg, SIP_HDR_PROXY_AUTHORIZATION);
+}
+
+} // namespace
+
+// Scanners and floods end here, before any answer: false drops `msg`.
+bool sip_stack::impl::admit(const struct sip_msg* msg) {
+  auto* ua = sip_msg_hdr(msg, SIP_HDR_USER_AGENT);
+  auto ip = sa_af(&msg->src) == AF_INET6 ? ip_addr::from_v6(&msg->src.u.in6.sin6_addr)
+                                         : ip_addr::from_v4(&msg->src.u.in.sin_addr);
+  if (ua && guard.ua_blocked(std::string_view{ua->val.p, ua->val.l})) {
+    std::uint32_t dropped = 0;
+    if (guard.ua_report_due(ip, now_ms(), dropped))
+      caf::anon_send(cfg.security, ua_blocked{flow_of(msg), user_agent_of(msg), dropped});
+    return false;
   }
+  if (unauthenticated(msg)
+      && guard.unauthenticated(ip, now_ms()) == ingress_guard::verdict::ban) {
+    report_ban(msg->src, "unauth_rate", guard.settings().unauth_rate, msg);
+    return false;
+  }
+  return true;
+}
+
+bool sip_stack::impl::on_request(const struct sip_msg* msg) {
+  // libre does not hand out its UDP socket: the first request brings it (the
+  // start-up self-test sends one).
+  if (!udp_helper && msg->tp == SIP_TRANSP_UDP && msg->sock)
+    attach_udp(msg->sock);
+  if (!admit(msg))
+    return true;
   const char* reason = nullptr;
   int verdict = check_request(msg, &reason);
-  if (verdict < 0)
+  // An ACK is never answered, not even a malformed one (RFC 3261 17.2.1).
+  if (verdict < 0 || (verdict > 0 && is_method(msg, "ACK")))
     return true;
   if (verdict > 0) {
     std::string extra;

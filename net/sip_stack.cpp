@@ -1,8 +1,5 @@
 #include "net/stack_impl.hpp"
-#include "net/max_forwards.hpp"
-#include "net/random.hpp"
-#include "net/regex.hpp"
-#include "net/timers.hpp"
+#include "net/self_test.hpp"
 
 #include <future>
 
@@ -54,6 +51,12 @@ std::string setup(sip_stack::impl& s) {
   struct sa sip_addr, shell_addr;
   if (!parse_addr(s.cfg.sip_listen, sip_addr))
     return "bad --sip-listen address '" + s.cfg.sip_listen + "' (want IP:PORT)";
+  if (sa_is_any(&sip_addr))
+    return "--sip-listen " + s.cfg.sip_listen + ": give the IP address phones reach (libre "
+           "puts it in Via and Contact; the any address 0.0.0.0 or :: cannot be used)";
+  s.sip_laddr = sip_addr;
+  s.guard = ingress_guard{s.cfg.guard};
+  watch_tcp_accepts(s);
   if (!parse_addr(s.cfg.shell_listen, shell_addr))
     return "bad --shell-listen address '" + s.cfg.shell_listen + "' (want IP:PORT)";
   if (int err = mqueue_alloc(&s.mq, mqueue_handler, &s))
@@ -79,6 +82,11 @@ std::string setup(sip_stack::impl& s) {
 
 void teardown(sip_stack::impl& s) {
   tmr_cancel(&s.sweep_tmr);
+  // Ours to release while the socket lives; the connections free their own.
+  s.udp_helper = static_cast<struct udp_helper*>(mem_deref(s.udp_helper));
+  for (auto* p : s.tcp_peers)
+    delete p;
+  s.tcp_peers.clear();
   for (auto& [id, t] : s.txns)
     mem_deref(t.msg);
   s.txns.clear();
@@ -106,6 +114,8 @@ void sip_stack::impl::sweep() {
       ++i;
     }
   }
+  shell_sweep(*this);
+  sweep_tcp();
   tmr_start(&sweep_tmr, 5000, sweep_handler, this);
 }
 
@@ -130,6 +140,8 @@ std::string sip_stack::start(const stack_config& cfg) {
       ready.set_value(std::string{"libre_init: "} + strerror(err));
       return;
     }
+    if (s.cfg.max_fds > 1024)
+      fd_setsize(s.cfg.max_fds);
     auto err = setup(s);
     if (!err.empty()) {
       teardown(s);
@@ -137,20 +149,30 @@ std::string sip_stack::start(const stack_config& cfg) {
       ready.set_value(err);
       return;
     }
-    if (timers_in_use())
-      log::debug("libre timers: kept in delay classes (net/timers.cpp)");
-    else
-      log::warn("libre timers: libre's single sorted list is in use (slow under call load)");
-    if (!regex_in_use())
-      log::warn("libre's re_regex reads its pattern again at every position (net/regex.cpp not linked in)");
-    if (!random_in_use())
-      log::warn("libre draws every random number from OpenSSL one call at a time (net/random.cpp not linked in)");
-    if (!max_forwards_in_use())
-      log::warn("libre writes Max-Forwards: 70 on B legs (net/max_forwards.cpp not linked in)");
-    s.running = true;
-    ready.set_value({});
+    // Commands posted while the thread started (the security actor's bans)
+    // wait in the queue until now.
+    {
+      std::lock_guard<std::mutex> guard{s.cmd_mtx};
+      s.running = true;
+    }
+    s.drain();
+    // Ready once libre proved it calls our replacements (net/self_test.hpp).
+    self_test_start(s, [&ready](const std::string& failure) {
+      if (failure.empty()) {
+        ready.set_value({});
+        return;
+      }
+      ready.set_value("libre self-test failed: " + failure
+                      + "; this node cannot run on this build of libre");
+      re_cancel();
+    });
     re_main(nullptr);
-    s.running = false;
+    {
+      std::lock_guard<std::mutex> guard{s.cmd_mtx};
+      s.running = false;
+      s.stopped = true;
+      s.cmds.clear();
+    }
     teardown(s);
     libre_close();
   });
@@ -168,13 +190,13 @@ void sip_stack::stop() {
   impl_->thread.join();
 }
 
-void sip_stack::impl::post(std::variant<sip_reply, shell_out, leg_command> cmd) {
-  if (!running)
-    return;
+void sip_stack::impl::post(std::variant<sip_reply, shell_output, leg_command, guard_command> cmd) {
   bool ring;
   {
     std::lock_guard<std::mutex> guard{cmd_mtx};
-    ring = cmds.empty();
+    if (stopped)
+      return;
+    ring = running && cmds.empty();
     cmds.push_back(std::move(cmd));
   }
   if (ring)
@@ -182,7 +204,7 @@ void sip_stack::impl::post(std::variant<sip_reply, shell_out, leg_command> cmd) 
 }
 
 void sip_stack::impl::drain() {
-  std::vector<std::variant<sip_reply, shell_out, leg_command>> batch;
+  std::vector<std::variant<sip_reply, shell_output, leg_command, guard_command>> batch;
   {
     std::lock_guard<std::mutex> guard{cmd_mtx};
     batch.swap(cmds);
@@ -190,10 +212,12 @@ void sip_stack::impl::drain() {
   for (auto& cmd : batch) {
     if (auto* r = std::get_if<sip_reply>(&cmd))
       send_reply(*r);
-    else if (auto* o = std::get_if<shell_out>(&cmd))
-      shell_send(*this, o->conn, o->text, o->close);
+    else if (auto* o = std::get_if<shell_output>(&cmd))
+      shell_send(*this, *o);
     else if (auto* c = std::get_if<leg_command>(&cmd))
       on_leg_command(*c);
+    else if (auto* g = std::get_if<guard_command>(&cmd))
+      on_guard_command(*g);
   }
 }
 
@@ -205,8 +229,8 @@ void sip_stack::leg(leg_command c) {
   impl_->post(std::move(c));
 }
 
-void sip_stack::shell_write(std::uint64_t conn, std::string text, bool close) {
-  impl_->post(shell_out{conn, std::move(text), close});
+void sip_stack::shell_write(shell_output out) {
+  impl_->post(std::move(out));
 }
 
 } // namespace pbx::net

@@ -11,6 +11,7 @@
 
 #include "engine/directory.hpp"
 #include "engine/sip_port.hpp"
+#include "net/guard.hpp"
 
 namespace pbx::net {
 
@@ -24,6 +25,15 @@ struct stack_config {
   // and unknown users alike; everything that needs a record stays in actors.
   std::function<std::string(const std::string& realm)> make_nonce;
   caf::actor shell_hub;  // shell lines go here
+  caf::actor security;   // bans the SIP thread made, scanners seen
+  guard_settings guard;
+  int max_fds = 1024;    // libre's loop watches fds below this
+  // Admin shell connections: how many at once, from one address and in all;
+  // one that sends no complete line, or does not read its output, for
+  // `shell_timeout` seconds is closed.
+  std::uint32_t shell_max_connections = 256;
+  std::uint32_t shell_max_per_source = 16;
+  std::uint32_t shell_timeout = 60;
 };
 
 class sip_stack final : public sip_port {
@@ -39,7 +49,8 @@ public:
 
   void reply(sip_reply r) override;
   void leg(leg_command c) override;
-  void shell_write(std::uint64_t conn, std::string text, bool close) override;
+  void shell_write(shell_output out) override;
+  void guard(guard_command c) override;
 
   struct impl;
 

@@ -19,6 +19,7 @@
 #undef MIN
 #undef MAX
 
+#include "net/guard.hpp"
 #include "net/sip_stack.hpp"
 #include "net/translate.hpp"
 
@@ -32,15 +33,18 @@ struct pending_txn {
   std::chrono::steady_clock::time_point since;
 };
 
-/// Text for an admin shell connection.
-struct shell_out {
-  std::uint64_t conn = 0;
-  std::string text;
-  bool close = false;
-};
-
 struct shell_conn;
 struct call_leg;
+
+/// A SIP connection (TCP or TLS) libre accepted: its fd and peer, so the
+/// per-source caps can count it and a ban can close it. libre tells nobody
+/// when it frees a connection; the sweep sees the fd gone or reused.
+struct tcp_peer {
+  sip_stack::impl* stack = nullptr;
+  int fd = -1;
+  struct sa peer {};
+  ip_addr ip;
+};
 
 struct sip_stack::impl {
   stack_config cfg;
@@ -54,12 +58,19 @@ struct sip_stack::impl {
   std::unordered_map<std::uint64_t, pending_txn> txns;
   std::uint64_t next_conn = 0;
   std::unordered_map<std::uint64_t, shell_conn*> conns;
-  std::atomic<bool> running{false};
-  bool udp_tuned = false;
+  std::unordered_map<std::string, std::uint32_t> conns_per_source; // by IP
+  std::atomic<bool> running{false}; // the loop takes commands (set under cmd_mtx)
+  bool stopped = false;              // the loop ended: commands are dropped (cmd_mtx)
   // Commands from actors. The mqueue only rings a doorbell when the queue
   // turns non-empty, so a burst of replies costs one wakeup, not one each.
   std::mutex cmd_mtx;
-  std::vector<std::variant<sip_reply, shell_out, leg_command>> cmds;
+  std::vector<std::variant<sip_reply, shell_output, leg_command, guard_command>> cmds;
+  // The ingress guard: bans, rate limits, scanners, connection caps.
+  struct sa sip_laddr {};
+  ingress_guard guard;
+  struct udp_helper* udp_helper = nullptr; // on libre's SIP UDP socket
+  std::vector<tcp_peer*> tcp_peers;
+  std::uint64_t refused_tcp = 0;
   // INVITE dialogs (call_legs.cpp).
   struct sipsess_sock* sess_sock = nullptr;
   std::uint64_t next_leg = 0;
@@ -68,13 +79,21 @@ struct sip_stack::impl {
   struct sip_lsnr* dlg_req_lsnr = nullptr;  // in-dialog requests, ahead of sipsess
   struct sip_lsnr* dlg_resp_lsnr = nullptr; // 2xx retransmissions to our re-INVITEs
 
-  void post(std::variant<sip_reply, shell_out, leg_command> cmd);
+  void post(std::variant<sip_reply, shell_output, leg_command, guard_command> cmd);
+  void on_guard_command(const guard_command& c);
+  void attach_udp(void* udp_sock);
+  bool admit_tcp(struct tcp_conn* tc);
+  void sweep_tcp(const ip_addr* only = nullptr);
+  void report_ban(const struct sa& src, const char* limit, std::uint32_t rate,
+                  const struct sip_msg* msg = nullptr);
+  std::int64_t now_ms() const;
   void on_invite(const struct sip_msg* msg);
   void on_leg_command(const leg_command& c);
   void drain();
 
   // Called on the SIP thread.
   bool on_request(const struct sip_msg* msg);
+  bool admit(const struct sip_msg* msg);
   void on_register(const struct sip_msg* msg);
   void send_reply(const sip_reply& r);
   void sweep();
@@ -97,8 +116,12 @@ void calls_close(sip_stack::impl& s);
 
 // Shell server (shell_server.cpp).
 int shell_listen(sip_stack::impl& s, const struct sa& laddr);
-void shell_send(sip_stack::impl& s, std::uint64_t conn, const std::string& text,
-                bool close);
+void shell_send(sip_stack::impl& s, const shell_output& out);
+void shell_sweep(sip_stack::impl& s); // timeouts, from the sweep timer
+void shell_drop_source(sip_stack::impl& s, const std::string& ip); // a ban: its connections end
+
+// The ingress guard's hooks (ingress.cpp).
+void watch_tcp_accepts(sip_stack::impl& s);
 void shell_close_all(sip_stack::impl& s);
 
 } // namespace pbx::net

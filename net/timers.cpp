@@ -8,7 +8,7 @@
 // (bench/README.md). The fix that keeps libre as is: this file defines
 // libre's own tmr_* functions. libre calls them through its PLT and the
 // executable's definitions come first in the dynamic lookup, so every libre
-// timer lands here (checked at start-up: timers_in_use()).
+// timer lands here (proved at start-up by net/self_test.cpp).
 //
 // Each loop has one list per delay value: the clock only moves forward, so a
 // timer started with the same delay as the list's others always belongs at
@@ -20,7 +20,6 @@
 
 #include "net/timers.hpp"
 
-#include <dlfcn.h>
 
 #include <array>
 #include <cstring>
@@ -188,11 +187,6 @@ void tmr_debug(void) {}
 } // extern "C"
 
 namespace pbx::net {
-
-bool timers_in_use() {
-  // libre resolves tmr_start through the global scope, like dlsym does.
-  return dlsym(RTLD_DEFAULT, "tmr_start") == reinterpret_cast<void*>(&tmr_start);
-}
 
 std::size_t timers_pending() {
   auto* q = queue_for(tmrl_get());

@@ -5,10 +5,8 @@
 
 namespace pbx::net {
 
-/// True when libre's tmr_* calls reach net/timers.cpp (checked at start-up).
-bool timers_in_use();
-
-/// Timers pending in the calling thread's libre loop.
+/// Timers pending in the calling thread's libre loop (the start-up self-test
+/// sees libre's own timers land here: net/self_test.cpp).
 std::size_t timers_pending();
 
 } // namespace pbx::net

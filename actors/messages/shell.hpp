@@ -9,9 +9,22 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "actors/messages/registration.hpp"
+
 namespace pbx {
 
 using field_list = std::vector<std::pair<std::string, std::string>>;
+
+/// A connection was accepted from `source`: its session starts.
+struct shell_opened {
+  std::uint64_t conn = 0;
+  flow_info source;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shell_opened& x) {
+  return f(caf::meta::type_name("shell_opened"), x.conn, x.source);
+}
 
 /// A line typed into connection `conn` (without its line end).
 struct shell_line {
@@ -24,7 +37,7 @@ typename Inspector::result_type inspect(Inspector& f, shell_line& x) {
   return f(caf::meta::type_name("shell_line"), x.conn, x.text);
 }
 
-/// The connection went away.
+/// The client went away or half-closed: what it sent is still answered.
 struct shell_closed {
   std::uint64_t conn = 0;
 };

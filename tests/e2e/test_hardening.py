@@ -3,12 +3,15 @@
 Everything runs on loopback; every wait is bounded; only processes started here are signalled."""
 
 import os
+import socket
+import struct
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Node, SipUdpClient, status_code
+from harness import Node, SipUdpClient, status_code, wait_until
 
 
 class NodeCase(unittest.TestCase):
@@ -42,6 +45,148 @@ class TestDataDirLock(NodeCase):
         second.start()
         with second.shell() as sh:
             self.assertEqual(sh.records('tenant list')[0]['domain'], 'lock.example.test')
+
+
+
+def fd_count(pid):
+    return len(os.listdir(f'/proc/{pid}/fd'))
+
+
+def proc_status(pid, key):
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1])
+    raise AssertionError(f'{key} not in /proc/{pid}/status')
+
+
+class TestShellConnections(NodeCase):
+    """Defects 1-3: the shell port leaked fds, buffered output without bound and took a
+    thread per connection, all without a login."""
+
+    def node(self, *args):
+        return self.make_node(extra_args=list(args)).start()
+
+    def test_connections_closed_before_a_line_leave_no_fd(self):
+        node = self.node()
+        with node.shell() as sh:  # a first session, so lazily made things exist
+            sh.ok('stats')
+        base = fd_count(node.proc.pid)
+        for i in range(300):
+            s = socket.create_connection((node.host, node.shell_port), timeout=5)
+            if i % 3 == 1:
+                s.sendall(b'hel')  # half a line, then gone
+            if i % 3 == 2:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))  # RST
+            s.close()
+        self.assertTrue(wait_until(lambda: fd_count(node.proc.pid) <= base, 10),
+                        f'{fd_count(node.proc.pid)} fds open, {base} before 300 connect+close')
+        with node.shell() as sh:
+            self.assertEqual(sh.records('stats')[0]['tenants'], '0')
+
+    def test_output_of_a_client_that_never_reads_is_bounded_and_it_is_dropped(self):
+        node = self.node('--shell-timeout', '3')
+        rss_before = proc_status(node.proc.pid, 'VmRSS')
+        s = socket.create_connection((node.host, node.shell_port), timeout=5)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        s.setblocking(False)
+        # 2,000,000 lines (10 MB): more than the kernel's buffers hold, so
+        # the node must stop reading for the sends to stop.
+        payload = b'help\n' * 2_000_000
+        sent, peak, dropped = 0, 0, False
+        deadline = time.monotonic() + 20
+        while sent < len(payload) and time.monotonic() < deadline:
+            try:
+                sent += s.send(payload[sent:sent + 65536])
+            except BlockingIOError:
+                time.sleep(0.05)  # the node stopped reading: its output is backed up
+            except (ConnectionResetError, BrokenPipeError):
+                dropped = True  # the node gave up on us (--shell-timeout 3)
+                break
+            peak = max(peak, proc_status(node.proc.pid, 'VmRSS'))
+        self.assertLess(sent, len(payload), 'the node read 2,000,000 lines from a client that '
+                                            'reads none of its answers')
+        self.assertLess(peak - rss_before, 30 * 1024,
+                        f'RSS grew by {peak - rss_before} KiB for a client that never reads')
+        self.assertTrue(wait_until(lambda: 'read none of its output' in node.stderr(), 15),
+                        node.stderr_tail())
+        s.close()
+        with node.shell() as sh:
+            self.assertTrue(sh.cmd('help')[0])
+
+    def test_no_thread_per_connection(self):
+        node = self.node('--shell-max-per-source', '1000', '--shell-max-connections', '1000')
+        with node.shell() as sh:
+            sh.ok('stats')
+        threads = proc_status(node.proc.pid, 'Threads')
+        conns = []
+        try:
+            for _ in range(900):
+                c = socket.create_connection((node.host, node.shell_port), timeout=5)
+                c.sendall(b'help\n')
+                conns.append(c)
+            with node.shell() as sh:  # every session has answered its line
+                self.assertTrue(wait_until(
+                    lambda: int(sh.records('stats')[0]['actors']) >= 900, 20))
+            self.assertLessEqual(proc_status(node.proc.pid, 'Threads'), threads + 2,
+                                 '900 shell sessions')
+        finally:
+            for c in conns:
+                c.close()
+
+    def test_connections_are_capped_per_source(self):
+        node = self.node('--shell-max-per-source', '4')
+        held = [socket.create_connection((node.host, node.shell_port), timeout=5)
+                for _ in range(4)]
+        try:
+            with socket.create_connection((node.host, node.shell_port), timeout=5) as extra, \
+                    extra.makefile('rb') as f:
+                self.assertEqual(f.readline(), b'ERR too many shell connections from this address\n')
+        finally:
+            for c in held:
+                c.close()
+        self.assertTrue(wait_until(lambda: self._logs_in(node), 10))
+
+    @staticmethod
+    def _logs_in(node):
+        try:
+            node.shell().close()
+            return True
+        except (OSError, AssertionError):
+            return False
+
+
+class TestShellLogin(NodeCase):
+    def test_failed_logins_back_off_and_are_logged(self):
+        node = self.make_node().start()
+        with node.shell(login=False, timeout=20) as sh:
+            t0 = time.monotonic()
+            self.assertEqual(sh.cmd('login admin wrong-1'), (False, [], 'wrong password'))
+            t1 = time.monotonic()
+            self.assertEqual(sh.cmd('login admin wrong-2'), (False, [], 'wrong password'))
+            t2 = time.monotonic()
+            self.assertGreaterEqual(t1 - t0, 0.9)
+            self.assertGreaterEqual(t2 - t1, 1.9)
+            # A good login is answered at once and starts the backoff over.
+            self.assertEqual(sh.cmd(f'login admin {node.admin_password}'), (True, [], None))
+        lines = [l for l in node.stderr().splitlines() if 'event=auth_failed' in l]
+        self.assertEqual(len(lines), 2, node.stderr_tail())
+        self.assertRegex(lines[0], r' WARN  security event=auth_failed src=127\.0\.0\.1:\d+ '
+                                   r'transport=tcp user=admin ua="" service=shell')
+
+    def test_admin_password_can_be_changed_and_survives_a_restart(self):
+        node = self.make_node().start()
+        with node.shell() as sh:
+            self.assertFalse(sh.cmd('admin password short')[0])
+            sh.ok('admin password brand-new-secret')
+        with node.shell(login=False) as sh:
+            self.assertFalse(sh.cmd(f'login admin {node.admin_password}')[0])
+        node.admin_password = 'brand-new-secret'
+        node.restart()
+        with node.shell() as sh:
+            sh.ok('stats')
+        self.assertIn('ACTORPBX_ADMIN_PASSWORD is ignored', node.stderr())
 
 
 if __name__ == '__main__':
