@@ -559,8 +559,11 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
     legs.emplace(l->id, l);
     // libre appends ";lr" to each route itself.
     std::string route = "sip:" + c.route.ip + ":" + std::to_string(c.route.port);
-    if (c.route.transport == "tcp")
-      route += ";transport=tcp";
+    // A TCP or TLS phone is reached over the connection it registered on:
+    // libre reuses a connection to the route's address (phones rarely
+    // listen for TLS).
+    if (c.route.transport == "tcp" || c.route.transport == "tls")
+      route += ";transport=" + c.route.transport;
     const char* routev[] = {route.c_str()};
     auto* desc = sdp_mbuf(c.sdp);
     max_forwards_scope mf(c.max_forwards);
