@@ -4,7 +4,8 @@ and the protocol floor (TLS 1.2) and cipher suites enforced.
 
 The phones are the headless baresip 1.0 of test_baresip_call.py (ctrl_tcp drives them) with an
 account whose outbound proxy is `sip:127.0.0.1:TLSPORT;transport=tls`; their `sip_cafile` is the
-node's generated certificate, so a phone that checks the server accepts it. baresip's own TLS
+node's generated certificate (baresip 1.0 on libre 1.1.0 does not check the server's certificate
+at all, so Python's ssl module checks it here: trusted as its own CA, IP SAN). baresip's own TLS
 listener (its SIP port + 1) has no certificate: the node can reach a phone only over the
 connection the phone opened, which is what a call to a phone registered over TLS must use.
 Python's ssl module plays the old and the picky clients. Loopback only; every wait is bounded.
