@@ -84,6 +84,13 @@ const std::vector<option_def>& options() {
      [](node_config& c, const std::string& v) { c.data_dir = v; return std::string{}; }},
     {"sip-listen", "IP:PORT", "SIP address, UDP and TCP (default 127.0.0.1:5060)",
      [](node_config& c, const std::string& v) { c.sip_listen = v; return std::string{}; }},
+    {"sip-tls-listen", "IP:PORT", "SIP over TLS address (default: off; PortSIP uses 5061)",
+     [](node_config& c, const std::string& v) { c.sip_tls_listen = v; return std::string{}; }},
+    {"tls-cert", "FILE",
+     "PEM certificate (chain) for SIP/TLS (default DATA/tls/cert.pem, self-signed if missing)",
+     [](node_config& c, const std::string& v) { c.tls_cert = v; return std::string{}; }},
+    {"tls-key", "FILE", "PEM private key (default DATA/tls/key.pem, or in the --tls-cert file)",
+     [](node_config& c, const std::string& v) { c.tls_key = v; return std::string{}; }},
     {"shell-listen", "IP:PORT", "admin shell address (default 127.0.0.1:5039)",
      [](node_config& c, const std::string& v) { c.shell_listen = v; return std::string{}; }},
     {"log-level", "LEVEL", "debug, info, warn or error (default info)",
@@ -200,7 +207,8 @@ std::string usage() {
     line(std::string{"--"} + d.name + " " + d.arg, d.help);
   out += "\nenvironment: ACTORPBX_ADMIN_PASSWORD sets the admin password on first start\n"
          "(later, change it in the shell: admin password NEW).\n"
-         "exit codes: 0 clean shutdown, 1 runtime failure (port, data dir), 2 bad usage.\n";
+         "exit codes: 0 clean shutdown, 1 runtime failure (port, data dir, TLS certificate),\n"
+         "            2 bad usage.\n";
   return out;
 }
 
@@ -254,6 +262,14 @@ parse_status parse_config(int argc, char** argv, node_config& cfg,
       error = std::string{flag} + " wants IP:PORT, got '" + *addr + "'";
       return parse_status::error;
     }
+  if (!cfg.sip_tls_listen.empty() && !valid_listen_address(cfg.sip_tls_listen)) {
+    error = "--sip-tls-listen wants IP:PORT, got '" + cfg.sip_tls_listen + "'";
+    return parse_status::error;
+  }
+  if (!cfg.tls_key.empty() && cfg.tls_cert.empty()) {
+    error = "--tls-key needs --tls-cert";
+    return parse_status::error;
+  }
   auto host = cfg.sip_listen.substr(0, cfg.sip_listen.rfind(':'));
   if (host == "0.0.0.0" || host == "[::]" || host == "[0:0:0:0:0:0:0:0]") {
     // libre writes this address into Via and Contact: phones must reach it.

@@ -12,6 +12,10 @@ struct node_config {
   std::string data_dir = "./data";
   std::string sip_listen = "127.0.0.1:5060";
   std::string shell_listen = "127.0.0.1:5039";
+  // SIP over TLS: off unless an address is given (never a listener by surprise).
+  std::string sip_tls_listen;
+  std::string tls_cert; // empty: DATA/tls/cert.pem (generated self-signed if absent)
+  std::string tls_key;  // empty: DATA/tls/key.pem, or the --tls-cert file when that is given
   log::level log_level = log::level::info;
   registrar_settings registrar;
   std::uint32_t passivate_after = 60; // seconds an idle extension actor lives on

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 #include <caf/all.hpp>
 
@@ -28,6 +29,7 @@
 #include "engine/router.hpp"
 #include "engine/shell_client.hpp"
 #include "net/sip_stack.hpp"
+#include "net/tls_cert.hpp"
 #include "storage/store.hpp"
 
 using namespace pbx;
@@ -122,6 +124,43 @@ int raise_fd_limit() {
   return static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 65536));
 }
 
+// The host a SIP/TLS address names, for a generated certificate: the
+// machine's name when it listens on every address.
+std::string tls_host(const std::string& listen) {
+  auto host = listen.substr(0, listen.rfind(':'));
+  if (host.size() > 2 && host.front() == '[')
+    host = host.substr(1, host.size() - 2);
+  if (host == "0.0.0.0" || host == "::") {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) == 0 && name[0])
+      return name;
+    return "localhost";
+  }
+  return host;
+}
+
+// The SIP/TLS certificate; a self-signed one is made at first start.
+bool prepare_tls(const node_config& ncfg, net::tls_identity& id) {
+  auto host = tls_host(ncfg.sip_tls_listen);
+  if (auto e = net::prepare_identity(ncfg.tls_cert, ncfg.tls_key, ncfg.data_dir, host, id);
+      !e.empty()) {
+    std::fprintf(stderr, "actorpbx: %s\n", e.c_str());
+    return false;
+  }
+  if (id.generated)
+    log::warn("TLS: generated a self-signed certificate for ", host, " (", id.cert_file,
+              ", key ", id.key_file, "); phones trust it only if told to. To replace it, "
+              "put a PEM certificate and key in those two files, or start with --tls-cert "
+              "FILE --tls-key FILE");
+  else
+    log::info("TLS certificate ", id.cert_file, ": ", id.subject, ", valid until ",
+              id.not_after);
+  if (id.expired)
+    log::warn("TLS certificate ", id.cert_file, " is not valid now (until ", id.not_after,
+              "): phones will refuse it");
+  return true;
+}
+
 int run_node(const node_config& ncfg) {
   log::set_level(ncfg.log_level);
   if (auto e = log::set_security_file(ncfg.security.log_file); !e.empty()) {
@@ -145,6 +184,13 @@ int run_node(const node_config& ncfg) {
   }
   if (!bootstrap_admin(*store, ncfg.data_dir))
     return 1;
+  net::tls_identity tls;
+  if (!ncfg.sip_tls_listen.empty()) {
+    if (!prepare_tls(ncfg, tls))
+      return 1;
+  } else if (!ncfg.tls_cert.empty()) {
+    log::warn("--tls-cert is set but --sip-tls-listen is not: no SIP over TLS");
+  }
   auto live = sweep_bindings(*store);
 
   local_directory dir;
@@ -175,6 +221,9 @@ int run_node(const node_config& ncfg) {
     net::stack_config scfg;
     scfg.sip_listen = ncfg.sip_listen;
     scfg.shell_listen = ncfg.shell_listen;
+    scfg.sip_tls_listen = ncfg.sip_tls_listen;
+    scfg.tls_cert_file = tls.cert_file;
+    scfg.tls_key_file = tls.key_file;
     scfg.router = ctx.router;
     scfg.dir = &dir;
     scfg.make_nonce = [&ctx](const std::string& realm) {
@@ -199,8 +248,9 @@ int run_node(const node_config& ncfg) {
       for (auto& [domain, number] : live)
         caf::anon_send(ctx.router, activate_extension{domain, number});
       // Printed whatever the level: scripts and operators wait for it.
-      log::write(log::level::info, "ready sip=" + ncfg.sip_listen + " shell=" + ncfg.shell_listen
-                                     + " data=" + ncfg.data_dir);
+      auto tls_part = ncfg.sip_tls_listen.empty() ? "" : " sip_tls=" + ncfg.sip_tls_listen;
+      log::write(log::level::info, "ready sip=" + ncfg.sip_listen + tls_part
+                                     + " shell=" + ncfg.shell_listen + " data=" + ncfg.data_dir);
       int sig = 0;
       sigwait(&sigs, &sig);
       log::info("signal ", sig, ": shutting down");

@@ -53,6 +53,9 @@ struct call_leg {
   bool answered = false;  // 2xx sent (A) or received (B): in-dialog requests are relayed
   bool cancelled = false; // A leg: CANCEL before a session existed (487 sent)
   std::string callid;     // key in stack->dialogs
+  struct sa flow {};      // the peer's address as we reach it (TLS: its connection)
+  enum sip_transp flow_tp = SIP_TRANSP_NONE;
+  bool proxied = false;   // the dialog has a route set (Record-Route)
   std::uint64_t next_txn = 0;
   pending_request reinvite_in;
   std::vector<pending_request> infos_in;
@@ -153,6 +156,37 @@ call_leg* find_dialog(sip_stack::impl& s, const struct sip_msg* msg) {
     if (auto* dlg = dialog_of(i->second); dlg && sip_dialog_cmp(dlg, msg))
       return i->second;
   return nullptr;
+}
+
+// Phones do not listen for TLS, yet their Contact names a listening port:
+// in-dialog requests to a TLS peer must go over the connection it uses. The
+// dialog's remote target, just set from `msg`'s Contact, becomes that
+// connection's address (what Asterisk's rewrite_contact does; peers match
+// in-dialog requests by Call-ID and tags). Not with a Record-Route: the proxy
+// it names reaches the phone itself.
+void pin_to_flow(call_leg* l, const struct sip_msg* msg) {
+  auto* dlg = dialog_of(l);
+  if (!dlg || l->proxied || l->flow_tp != SIP_TRANSP_TLS || !sa_isset(&l->flow, SA_ALL))
+    return;
+  auto* contact = sip_msg_hdr(msg, SIP_HDR_CONTACT);
+  struct sip_addr addr;
+  if (!contact || sip_addr_decode(&addr, &contact->val) != 0)
+    return;
+  // libre changes a dialog's target only from a message's Contact.
+  auto* mb = mbuf_alloc(256);
+  int err = mbuf_printf(mb, "OPTIONS sip:pbx SIP/2.0\r\nContact: <sip:%r%s%J;transport=tls>\r\n"
+                            "Content-Length: 0\r\n\r\n",
+                        &addr.uri.user, pl_isset(&addr.uri.user) ? "@" : "", &l->flow);
+  mb->pos = 0;
+  struct sip_msg* fake = nullptr;
+  if (!err)
+    err = sip_msg_decode(&fake, mb);
+  if (!err)
+    err = sip_dialog_update(dlg, fake);
+  if (err)
+    log::warn("leg ", l->id, ": cannot aim the dialog at its TLS connection: ", strerror(err));
+  mem_deref(fake);
+  mem_deref(mb);
 }
 
 int contact_handler(enum sip_transp tp, const struct sa* src, const struct sa*,
@@ -341,6 +375,7 @@ void reinvite_response_handler(int err, const struct sip_msg* msg, void* arg) {
   }
   if (msg->scode < 300) {
     sip_dialog_update(dialog_of(l), msg); // target refresh
+    pin_to_flow(l, msg);
     send_ack(l, msg->cseq.num);
     l->acked_cseq = msg->cseq.num;
     reinvite_result(l, 200, "OK", body_of(msg));
@@ -393,6 +428,7 @@ void reply_reinvite(call_leg* l, const leg_command& c) {
     return;
   }
   sip_dialog_update(dialog_of(l), p.msg); // target refresh
+  pin_to_flow(l, p.msg);
   struct mbuf* mb = nullptr;
   int err = sip_treplyf(&p.st, &mb, s.sip, p.msg, false, 200, "OK",
                         "Contact: <sip:pbx@%J%s>\r\n%s"
@@ -473,7 +509,13 @@ int offer_handler(struct mbuf**, const struct sip_msg*, void*) {
   return EPROTO;
 }
 
-int answer_handler(const struct sip_msg*, void*) {
+// A B leg's 2xx (our INVITE always carries the offer). libre ACKs after this.
+int answer_handler(const struct sip_msg* msg, void* arg) {
+  auto* l = static_cast<call_leg*>(arg);
+  if (!l->uas) {
+    l->proxied = sip_msg_hdr(msg, SIP_HDR_RECORD_ROUTE) != nullptr;
+    pin_to_flow(l, msg); // before the ACK goes out
+  }
   return 0;
 }
 
@@ -540,6 +582,9 @@ void sip_stack::impl::on_invite(const struct sip_msg* msg) {
   l->id = ++next_leg;
   l->uas = true;
   l->invite = static_cast<struct sip_msg*>(mem_ref(const_cast<struct sip_msg*>(msg)));
+  l->flow = msg->src;
+  l->flow_tp = msg->tp;
+  l->proxied = sip_msg_hdr(msg, SIP_HDR_RECORD_ROUTE) != nullptr;
   legs.emplace(l->id, l);
   index_dialog(l, to_string(msg->callid));
   call_offer offer;
@@ -557,10 +602,16 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
     l->id = c.leg;
     l->owner = c.owner;
     legs.emplace(l->id, l);
+    if (c.route.transport == "tls"
+        && sa_set_str(&l->flow, c.route.ip.c_str(), c.route.port) == 0)
+      l->flow_tp = SIP_TRANSP_TLS;
     // libre appends ";lr" to each route itself.
     std::string route = "sip:" + c.route.ip + ":" + std::to_string(c.route.port);
-    if (c.route.transport == "tcp")
-      route += ";transport=tcp";
+    // A TCP or TLS phone is reached over the connection it registered on:
+    // libre reuses a connection to the route's address (phones rarely
+    // listen for TLS).
+    if (c.route.transport == "tcp" || c.route.transport == "tls")
+      route += ";transport=" + c.route.transport;
     const char* routev[] = {route.c_str()};
     auto* desc = sdp_mbuf(c.sdp);
     max_forwards_scope mf(c.max_forwards);
@@ -616,6 +667,8 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
                              "application/sdp", desc, nullptr, nullptr, false, offer_handler,
                              answer_handler, estab_handler, nullptr, nullptr, close_handler, l,
                              nullptr);
+        if (!err)
+          pin_to_flow(l, l->invite);
       } else if (l->sess && c.what == leg_command::op::progress) {
         err = sipsess_progress(l->sess, c.code, c.reason.c_str(), desc, nullptr);
       } else if (l->sess) {

@@ -57,6 +57,10 @@ std::string setup(sip_stack::impl& s) {
   s.sip_laddr = sip_addr;
   s.guard = ingress_guard{s.cfg.guard};
   watch_tcp_accepts(s);
+  struct sa tls_addr;
+  bool tls = !s.cfg.sip_tls_listen.empty();
+  if (tls && !parse_addr(s.cfg.sip_tls_listen, tls_addr))
+    return "bad --sip-tls-listen address '" + s.cfg.sip_tls_listen + "' (want IP:PORT)";
   if (!parse_addr(s.cfg.shell_listen, shell_addr))
     return "bad --shell-listen address '" + s.cfg.shell_listen + "' (want IP:PORT)";
   if (int err = mqueue_alloc(&s.mq, mqueue_handler, &s))
@@ -68,6 +72,9 @@ std::string setup(sip_stack::impl& s) {
     return "cannot listen on UDP " + s.cfg.sip_listen + ": " + strerror(err);
   if (int err = sip_transp_add(s.sip, SIP_TRANSP_TCP, &sip_addr))
     return "cannot listen on TCP " + s.cfg.sip_listen + ": " + strerror(err);
+  if (tls)
+    if (auto err = tls_listen(s, tls_addr); !err.empty())
+      return err;
   if (int err = sip_listen(&s.lsnr, s.sip, true, request_handler, &s))
     return std::string{"sip listen: "} + strerror(err);
   // Registered after our listener: requests are checked before sipsess sees them.
@@ -96,6 +103,7 @@ void teardown(sip_stack::impl& s) {
   if (s.sip)
     sip_close(s.sip, true);
   s.sip = static_cast<struct sip*>(mem_deref(s.sip));
+  s.tls = static_cast<struct tls*>(mem_deref(s.tls));
   s.mq = static_cast<struct mqueue*>(mem_deref(s.mq));
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// The SIP thread: libre's event loop with the SIP stack (UDP and TCP), the
+// The SIP thread: libre's event loop with the SIP stack (UDP, TCP, TLS), the
 // admin shell's TCP listener, and the mqueue that carries commands in from
 // actors. No domain state lives here: requests leave as messages.
 
@@ -18,6 +18,9 @@ namespace pbx::net {
 struct stack_config {
   std::string sip_listen = "127.0.0.1:5060";
   std::string shell_listen = "127.0.0.1:5039";
+  std::string sip_tls_listen; // empty: no TLS
+  std::string tls_cert_file;  // PEM, checked before start (net/tls_cert.hpp)
+  std::string tls_key_file;
   caf::actor router;     // REGISTER goes here unless its extension is live
   const directory* dir = nullptr;  // live extension actors, read directly
   // The first leg of digest: a REGISTER without credentials to a live tenant

@@ -51,6 +51,7 @@ struct sip_stack::impl {
   std::thread thread;
   struct sip* sip = nullptr;
   struct sip_lsnr* lsnr = nullptr;
+  struct tls* tls = nullptr; // SIP/TLS, when listening
   struct mqueue* mq = nullptr;
   int shell_fd = -1;
   struct tmr sweep_tmr;
@@ -113,6 +114,9 @@ std::string challenge_header(const char* name, const std::string& realm,
 // INVITE dialogs (call_legs.cpp).
 int calls_listen(sip_stack::impl& s);
 void calls_close(sip_stack::impl& s);
+
+// SIP over TLS (sip_tls.cpp): listens on `laddr`; returns an error text.
+std::string tls_listen(sip_stack::impl& s, const struct sa& laddr);
 
 // Shell server (shell_server.cpp).
 int shell_listen(sip_stack::impl& s, const struct sa& laddr);
