@@ -284,6 +284,40 @@ caf::result<shell_result> rules_command(self_ptr self, rules_cmd& cmd) {
   return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), std::move(r));
 }
 
+// Once it asked to be forgotten, the extension hands everything to its
+// tenant, which routes it to the extension's next incarnation: what the
+// tenant sent before forgetting it, and what the SIP thread sent after
+// looking it up just before (a REGISTER, an INVITE and its retransmissions).
+// After passivate_ok the tenant sends nothing more; the SIP thread's last
+// lookups arrive within moments, and a second later the actor ends.
+caf::behavior draining(self_ptr self) {
+  auto tenant = self->state.tenant;
+  return {
+    [=](register_request& m) { self->send(tenant, std::move(m)); },
+    [=](call_offer& m) { self->send(tenant, std::move(m)); },
+    [=](line_state& m) { self->send(tenant, std::move(m)); },
+    [=](callee_query& q) -> caf::result<callee_targets> {
+      self->delegate(tenant, std::move(q));
+      return caf::delegated<callee_targets>{};
+    },
+    [=](rules_cmd& c) -> caf::result<shell_result> {
+      self->delegate(tenant, std::move(c));
+      return caf::delegated<shell_result>{};
+    },
+    [=](extension_cmd& c) -> caf::result<shell_result> {
+      self->delegate(tenant, std::move(c));
+      return caf::delegated<shell_result>{};
+    },
+    [=](const write_done& w) { self->state.writes.done(w); },
+    [=](const passivate_ok&) {
+      sync_phones(self, {});
+      self->delayed_send(self, std::chrono::seconds(1), stop_atom::value);
+    },
+    [=](stop_atom) { self->quit(); },
+    [=](idle_check_atom) {},
+  };
+}
+
 } // namespace
 
 void send_auth_failure(node_context* ctx, std::uint64_t leg, digest::verdict v,
@@ -329,47 +363,25 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
     st.writes.submit(self, *ctx->store, std::move(expired), [](const std::string&) {});
   return {
     [=](register_request& req) {
-      // Once we asked to be forgotten, the tenant owns routing: it handles
-      // our request after the passivate_request and activates a fresh actor.
-      if (self->state.passivating) {
-        self->send(self->state.tenant, std::move(req));
-        return;
-      }
       self->state.active_since_check = true;
       handle_register(self, req);
     },
     [=](const binding_expired& e) { handle_expired(self, e); },
     [=](binding_write_failed& f) { handle_write_failed(self, f); },
     [=](call_offer& offer) {
-      if (self->state.passivating) {
-        self->send(self->state.tenant, std::move(offer));
-        return;
-      }
       self->state.active_since_check = true;
       handle_offer(self, offer);
     },
     [=](const callee_query& q) -> caf::result<callee_targets> {
-      if (self->state.passivating) {
-        self->delegate(self->state.tenant, q);
-        return caf::delegated<callee_targets>{};
-      }
       self->state.active_since_check = true;
       return targets(self, q);
     },
     [=](rules_cmd& cmd) -> caf::result<shell_result> {
-      if (self->state.passivating) {
-        self->delegate(self->state.tenant, std::move(cmd));
-        return caf::delegated<shell_result>{};
-      }
       self->state.active_since_check = true;
       return rules_command(self, cmd);
     },
     [=](line_state& l) {
       auto& st = self->state;
-      if (st.passivating) {
-        self->send(st.tenant, std::move(l));
-        return;
-      }
       st.active_since_check = true;
       if (l.use == line_use::idle) {
         st.lines.erase(l.call_id);
@@ -384,10 +396,6 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
     [=](const write_done& w) { self->state.writes.done(w); },
     [=](extension_cmd& cmd) -> caf::result<shell_result> {
       auto& st = self->state;
-      if (st.passivating) {
-        self->delegate(st.tenant, std::move(cmd));
-        return caf::delegated<shell_result>{};
-      }
       st.active_since_check = true;
       if (cmd.op == extension_op::set) {
         auto next = st.rec;
@@ -417,24 +425,14 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
       sync_phones(self, {});
       self->quit();
     },
-    [=](const passivate_ok&) {
-      // The SIP thread may have looked us up just before the tenant forgot
-      // us: for a moment, hand such requests back to the tenant, then end.
-      sync_phones(self, {});
-      auto tenant = self->state.tenant;
-      self->become(
-        [=](register_request& req) { self->send(tenant, std::move(req)); },
-        [=](const write_done& w) { self->state.writes.done(w); },
-        caf::after(std::chrono::seconds(1)) >> [=] { self->quit(); });
-    },
     // One timer per idle period, not CAF's `after`, which re-arms a clock
     // entry on every message (a clock-thread wakeup per REGISTER).
     [=](idle_check_atom) {
       auto& st = self->state;
-      if (st.bindings.empty() && st.writes.idle() && !st.passivating
-          && !st.active_since_check && st.lines.empty()) {
-        st.passivating = true;
+      if (st.bindings.empty() && st.writes.idle() && !st.active_since_check
+          && st.lines.empty()) {
         self->send(st.tenant, passivate_request{st.rec.number});
+        self->become(draining(self));
         return;
       }
       st.active_since_check = false;

@@ -29,7 +29,6 @@ struct extension_state {
   storage::extension_record rec;
   std::map<std::string, binding> bindings; // by contact URI
   write_tracker writes;
-  bool passivating = false;
   bool active_since_check = true;
   struct line {
     line_use use = line_use::idle;

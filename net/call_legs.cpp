@@ -52,6 +52,7 @@ struct call_leg {
   bool uas = false;
   bool answered = false;  // 2xx sent (A) or received (B): in-dialog requests are relayed
   bool cancelled = false; // A leg: CANCEL before a session existed (487 sent)
+  std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
   std::string callid;     // key in stack->dialogs
   struct sa flow {};      // the peer's address as we reach it (TLS: its connection)
   enum sip_transp flow_tp = SIP_TRANSP_NONE;
@@ -707,6 +708,23 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
       break;
     case leg_command::op::dial:
       break;
+  }
+}
+
+void calls_sweep(sip_stack::impl& s) {
+  // An A leg no actor took within an INVITE transaction's lifetime (its
+  // offer was lost) must not absorb the caller's retransmissions forever.
+  auto now = std::chrono::steady_clock::now();
+  std::vector<call_leg*> lost;
+  for (auto& [id, l] : s.legs)
+    if (l->uas && !l->owner && now - l->since > std::chrono::milliseconds(64 * SIP_T1))
+      lost.push_back(l);
+  for (auto* l : lost) {
+    log::warn("leg ", l->id, ": no actor took the INVITE in ", 64 * SIP_T1 / 1000, " s");
+    if (l->invite && !l->sess)
+      sip_treplyf(nullptr, nullptr, s.sip, l->invite, false, 500, "Server Internal Error",
+                  "Content-Length: 0\r\n\r\n");
+    forget(l);
   }
 }
 

@@ -124,6 +124,7 @@ void sip_stack::impl::sweep() {
   }
   shell_sweep(*this);
   sweep_tcp();
+  calls_sweep(*this);
   tmr_start(&sweep_tmr, 5000, sweep_handler, this);
 }
 

@@ -114,6 +114,7 @@ std::string challenge_header(const char* name, const std::string& realm,
 // INVITE dialogs (call_legs.cpp).
 int calls_listen(sip_stack::impl& s);
 void calls_close(sip_stack::impl& s);
+void calls_sweep(sip_stack::impl& s); // A legs whose offer no actor took
 
 // SIP over TLS (sip_tls.cpp): listens on `laddr`; returns an error text.
 std::string tls_listen(sip_stack::impl& s, const struct sa& laddr);
