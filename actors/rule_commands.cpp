@@ -114,7 +114,9 @@ std::string parse_days(const field_list& fields, storage::week_hours& week, bool
 
 std::string unknown_key(const field_list& fields, std::initializer_list<const char*> known,
                         bool days) {
-  for (auto& [k, v] : fields) {
+  for (auto& kv : fields) {
+    // A named reference: C++17 lambdas cannot capture a structured binding (clang refuses).
+    const auto& k = kv.first;
     if (days && office_hours::parse_weekday(k))
       continue;
     if (std::none_of(known.begin(), known.end(), [&](const char* n) { return k == n; }))
