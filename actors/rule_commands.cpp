@@ -655,6 +655,10 @@ std::optional<std::chrono::system_clock::time_point> parse_instant(const std::st
   in >> date::parse(fmt, t);
   if (in.fail() || in.peek() != std::char_traits<char>::eof())
     return std::nullopt;
+  // system_clock counts nanoseconds (years 1678-2262): beyond, the cast overflows.
+  if (t < time_point_cast<seconds>(system_clock::time_point::min())
+      || t > time_point_cast<seconds>(system_clock::time_point::max()))
+    return std::nullopt;
   return time_point_cast<system_clock::duration>(t);
 }
 
