@@ -285,6 +285,28 @@ def rule_parser_seeds():
     return seeds
 
 
+def regex_seeds():
+    """Each pattern of the regex unit test with each of its inputs: PATTERN NUL TEXT."""
+    text = (ROOT / 'tests/unit/regex.test.cpp').read_text()
+
+    def strings(name):
+        body = re.search(rf'{name} = \{{(.*?)\}};', text, re.S).group(1)
+        items, cur = [], ''
+        for tok in (m.group(0) for m in re.finditer(CPP_STRING + '|,', body)):
+            if tok == ',':
+                items.append(cur)
+                cur = ''
+            else:
+                cur += cpp_string(tok)  # adjacent literals are one string
+        return items + [cur] if cur else items
+
+    seeds = {}
+    for i, p in enumerate(strings('patterns')):
+        for j, t in enumerate(strings('inputs')):
+            seeds[f'unit-{i:02d}-{j:02d}'] = p.encode('latin-1') + b'\0' + t.encode('latin-1')
+    return seeds
+
+
 def write(target, seeds):
     out = CORPUS / target
     out.mkdir(parents=True, exist_ok=True)
@@ -309,6 +331,7 @@ def main():
         'csv': write('csv', csv_seeds(lists)),
         'rule_parsers': write('rule_parsers', rule_parser_seeds()),
         'rule_commands': write('rule_commands', rule_command_seeds(lines)),
+        'regex': write('regex', regex_seeds()),
     }
     for target, n in counts.items():
         print(f'{target}: {n} seeds')
