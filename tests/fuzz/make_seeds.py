@@ -9,6 +9,7 @@ Run from anywhere: python3 tests/fuzz/make_seeds.py
 """
 
 import ast
+import hashlib
 import re
 import sys
 from pathlib import Path
@@ -318,6 +319,10 @@ def write(target, seeds):
         if data in seen:
             continue
         seen.add(data)
+        # Numbered seeds are named by content, so a new test string renames nothing.
+        m = re.fullmatch(r'(unit|e2e)-[0-9-]+', name)
+        if m:
+            name = f'{m.group(1)}-{hashlib.sha1(data).hexdigest()[:12]}'
         (out / name).write_bytes(data)
     return len(seen)
 
