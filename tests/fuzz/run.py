@@ -80,16 +80,21 @@ def replay(build_dir, target):
     files = seeds(target)
     if not files:
         raise Failure(f'{target}: no seeds in tests/fuzz/corpus/{target}')
-    proc = subprocess.run([str(binary(build_dir, target)), *options(target), *map(str, files)],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment(),
-                          timeout=600)
-    out = proc.stdout.decode(errors='replace')
+    run = lambda fs: subprocess.run([str(binary(build_dir, target)), *options(target),
+                                     *map(str, fs)], stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, env=environment(), timeout=600)
+    proc = run(files)
     if proc.returncode != 0:
-        last = out.rfind('Running: ')
-        crashed = out[last:].split('\n', 1)[0][len('Running: '):] if last >= 0 else '?'
-        report = out[last:] if last >= 0 else out
-        raise Failure(f'{target}: seed {crashed} fails (exit {proc.returncode}):\n'
-                      + '\n'.join(report.splitlines()[:80]))
+        # LeakSanitizer reports at exit, after the last seed: find the seed alone.
+        for f in files:
+            alone = run([f])
+            if alone.returncode != 0:
+                out = alone.stdout.decode(errors='replace')
+                raise Failure(f'{target}: seed {f} fails (exit {alone.returncode}):\n'
+                              + '\n'.join(out.splitlines()[:80]))
+        out = proc.stdout.decode(errors='replace')
+        raise Failure(f'{target}: the seeds fail together (exit {proc.returncode}), '
+                      f'none alone:\n' + '\n'.join(out.splitlines()[-80:]))
     print(f'{target}: {len(files)} seeds replayed, no failure', flush=True)
 
 
