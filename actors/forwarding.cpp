@@ -188,14 +188,15 @@ bool caller_matches(std::string_view pattern, std::string_view caller) {
   std::size_t p = 0, c = 0;
   std::size_t star = std::string_view::npos, star_c = 0;
   while (c < caller.size()) {
-    if (p < pattern.size()
-        && (pattern[p] == 'x' || pattern[p] == 'X' || pattern[p] == '?'
-            || pattern[p] == caller[c])) {
-      ++p;
-      ++c;
-    } else if (p < pattern.size() && pattern[p] == '*') {
+    // '*' first: a caller may hold a '*' too, and it must not use the star up as a literal.
+    if (p < pattern.size() && pattern[p] == '*') {
       star = p++;
       star_c = c;
+    } else if (p < pattern.size()
+               && (pattern[p] == 'x' || pattern[p] == 'X' || pattern[p] == '?'
+                   || pattern[p] == caller[c])) {
+      ++p;
+      ++c;
     } else if (star != std::string_view::npos) {
       p = star + 1;
       c = ++star_c;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <sstream>
+#include <string_view>
 
 #include <date/date.h>
 
@@ -114,7 +115,9 @@ std::string parse_days(const field_list& fields, storage::week_hours& week, bool
 
 std::string unknown_key(const field_list& fields, std::initializer_list<const char*> known,
                         bool days) {
-  for (auto& [k, v] : fields) {
+  for (auto& kv : fields) {
+    // A named reference: C++17 lambdas cannot capture a structured binding (clang refuses).
+    const auto& k = kv.first;
     if (days && office_hours::parse_weekday(k))
       continue;
     if (std::none_of(known.begin(), known.end(), [&](const char* n) { return k == n; }))
@@ -611,16 +614,52 @@ shell_result explain(const storage::extension_record& first,
   return r;
 }
 
+namespace {
+
+// Does `text` hold `shape` at `at`: 'd' a digit, '+' a sign, else itself.
+bool shaped(const std::string& text, std::size_t at, std::string_view shape) {
+  if (text.size() < at + shape.size())
+    return false;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    char c = text[at + i];
+    bool ok = shape[i] == 'd'   ? std::isdigit(static_cast<unsigned char>(c)) != 0
+              : shape[i] == '+' ? c == '+' || c == '-'
+                                : c == shape[i];
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+} // namespace
+
 std::optional<std::chrono::system_clock::time_point> parse_instant(const std::string& text) {
   using namespace std::chrono;
-  for (auto fmt : {"%FT%TZ", "%FT%T%Ez", "%FT%RZ", "%FT%R%Ez"}) {
-    std::istringstream in(text);
-    date::sys_time<seconds> t;
-    in >> date::parse(fmt, t);
-    if (!in.fail() && in.peek() == std::char_traits<char>::eof())
-      return time_point_cast<system_clock::duration>(t);
-  }
-  return std::nullopt;
+  // The format is picked by the text's shape, so date::parse never fails
+  // halfway: date 3.0.1 then rounds an uninitialized value (%T cut short)
+  // or negates minutes::min() (%Ez with a sign but no digits).
+  if (!shaped(text, 0, "dddd-dd-ddTdd:dd"))
+    return std::nullopt;
+  bool secs = shaped(text, 16, ":dd");
+  std::size_t zone = secs ? 19 : 16;
+  const char* fmt = nullptr;
+  if (text.size() == zone + 1 && text[zone] == 'Z')
+    fmt = secs ? "%FT%TZ" : "%FT%RZ";
+  else if ((text.size() == zone + 3 && shaped(text, zone, "+dd"))
+           || (text.size() == zone + 6 && shaped(text, zone, "+dd:dd")))
+    fmt = secs ? "%FT%T%Ez" : "%FT%R%Ez";
+  if (!fmt)
+    return std::nullopt;
+  std::istringstream in(text);
+  date::sys_time<seconds> t;
+  in >> date::parse(fmt, t);
+  if (in.fail() || in.peek() != std::char_traits<char>::eof())
+    return std::nullopt;
+  // system_clock counts nanoseconds (years 1678-2262): beyond, the cast overflows.
+  if (t < time_point_cast<seconds>(system_clock::time_point::min())
+      || t > time_point_cast<seconds>(system_clock::time_point::max()))
+    return std::nullopt;
+  return time_point_cast<system_clock::duration>(t);
 }
 
 route_step to_step(forward_slot slot, const storage::forward_rule& r, const char* reason) {

@@ -201,3 +201,21 @@ TEST_CASE("explain follows forwards and stops a loop") {
   CHECK(decision(w.explain("5", "101", "2026-11-30T10:00:00Z")).find("external numbers need a trunk")
         != std::string::npos);
 }
+
+TEST_CASE("explain's at=: the ISO-8601 forms it takes") {
+  using namespace std::chrono;
+  auto base = at("2026-11-30T12:30:00Z");
+  CHECK(at("2026-11-30T12:30Z") == base);
+  CHECK(at("2026-11-30T13:30:00+01:00") == base);
+  CHECK(at("2026-11-30T13:30+01:00") == base);
+  CHECK(at("2026-11-30T13:30:00+01") == base);
+  CHECK(at("2026-11-30T11:00:00-01:30") == base);
+  for (std::string bad : {"", "yesterday", "2026-11-30", "2026-11-30T12:30", "2026-11-30T1x:30Z",
+                          "2026-11-30T12:30:0Z", "2026-11-30T12:30:00+a1:00", "2026-1-3T1:3:5Z",
+                          " 2026-11-30T12:30Z", "2026-11-30T12:30Z ", "2026-02-30T12:30Z",
+                          "2026-11-30T24:00Z", "2026-11-30T12:30:00+0100",
+                          "2620-03-29T09:00:00+02:00", "1600-01-01T00:00Z"}) {
+    INFO(bad);
+    CHECK_FALSE(rule_commands::parse_instant(bad));
+  }
+}

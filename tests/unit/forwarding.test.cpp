@@ -452,6 +452,11 @@ TEST_CASE("caller patterns") {
   CHECK(caller_matches("1*2*3", "1a2b3"));
   CHECK(caller_matches("a*b", "aXbXb"));
   CHECK(caller_matches("*5x", "12355"));
+  // A '*' in the caller is still matched by the pattern's star (found by tests/fuzz).
+  CHECK(caller_matches("+9*", "+9*1"));
+  CHECK(caller_matches("*", "*1"));
+  CHECK(caller_matches("1*", "1**"));
+  CHECK_FALSE(caller_matches("1*2", "1*3"));
   CHECK_FALSE(caller_matches("", ""));
   CHECK_FALSE(caller_matches("", "101"));
 }
