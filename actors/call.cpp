@@ -218,6 +218,10 @@ void route(self_ptr self, callee_targets& t) {
     end(self, st.ending, st.ending_code);
     return;
   }
+  if (t.code == 480) {
+    fail_call(self, 480, "Temporarily Unavailable", "extension " + st.chain.back() + " disabled");
+    return;
+  }
   if (t.code == 404) {
     if (st.chain.size() == 1)
       fail_call(self, 404, "Not Found", "unknown number");

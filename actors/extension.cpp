@@ -229,6 +229,8 @@ void handle_offer(self_ptr self, call_offer& offer) {
 // The callee's side: its rules decide; its devices ring when that is the decision.
 callee_targets targets(self_ptr self, const callee_query& q) {
   auto& st = self->state;
+  if (!st.rec.enabled)
+    return callee_targets{480, {}, 0, {}, {}, {}}; // no calls in or out, no voicemail
   auto d = forwarding::decide(st.rec, tenant_now(self), facts_now(self, q.caller));
   callee_targets t;
   t.now = rule_commands::to_step(d.slot, d.rule, d.reroute_reason.c_str());
@@ -401,7 +403,24 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
         auto next = st.rec;
         if (auto err = apply_extension_fields(next, cmd.fields, false); !err.empty())
           return shell_result{false, err, {}};
-        return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), shell_result{});
+        if (next.enabled || !st.rec.enabled)
+          return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), shell_result{});
+        // Disabled: its phones stop ringing now, not when their bindings expire.
+        auto rp = self->make_response_promise<shell_result>();
+        storage::batch b;
+        b.put(next);
+        b.erase_bindings(st.rec.domain, st.rec.number);
+        st.writes.submit(self, *st.ctx->store, std::move(b),
+                         [self, rp, next](const std::string& err) mutable {
+                           if (!err.empty()) {
+                             rp.deliver(shell_result{false, "storage: " + err, {}});
+                             return;
+                           }
+                           self->state.rec = next;
+                           sync_phones(self, {});
+                           rp.deliver(shell_result{});
+                         });
+        return rp;
       }
       if (cmd.op == extension_op::del) {
         auto rp = self->make_response_promise<shell_result>();

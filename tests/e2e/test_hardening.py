@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Node, SipUdpClient, status_code, wait_until
+from harness import CallCase, Node, SipUdpClient, status_code, wait_until
 
 
 class NodeCase(unittest.TestCase):
@@ -187,6 +187,39 @@ class TestShellLogin(NodeCase):
         with node.shell() as sh:
             sh.ok('stats')
         self.assertIn('ACTORPBX_ADMIN_PASSWORD is ignored', node.stderr())
+
+
+
+class TestDisabledExtension(CallCase):
+    """Defect 4: a disabled extension's phones kept ringing until their bindings expired."""
+    DOMAIN = 'disabled.example.test'
+    EXTENSIONS = {n: f'secret{n}' for n in (101, 102, 103)}
+
+    def test_disabled_extension_drops_its_bindings_and_takes_no_calls(self):
+        port = self.register_callee(102)
+        uas = self.callee('uas_answer.xml', port)  # it would answer, if it rang
+        with self.node.shell() as sh:
+            self.assertEqual(len(sh.records(f'registrations {self.DOMAIN} 102')), 1)
+            sh.ok(f'extension set {self.DOMAIN} 102 enabled=false')
+            self.assertEqual(sh.records(f'registrations {self.DOMAIN} 102'), [])
+        self.assert_ok(self.caller('uac_expect.xml', 101, 102, ['-key', 'expect', '480']),
+                       'a call to a disabled extension')
+        self.assertIsNone(uas.poll(), 'the disabled extension\'s phone was rung')
+        uas.kill()
+        uas.communicate(timeout=5)
+        cdr = self.last_cdr(102)
+        self.assertEqual((cdr['sip_code'], cdr['end_reason']), ('480', 'extension 102 disabled'))
+        # Calls out are refused too, and it cannot register again.
+        self.assert_ok(self.caller('uac_expect.xml', 102, 103, ['-key', 'expect', '403']),
+                       'a call from a disabled extension')
+        with SipUdpClient(self.node, '102', self.DOMAIN, 'secret102') as c:
+            self.assertEqual(status_code(c.register(expires=60)), 403)
+        # Enabled again, it registers and is called as before.
+        with self.node.shell() as sh:
+            sh.ok(f'extension set {self.DOMAIN} 102 enabled=true')
+        self.register_callee(102)
+        with self.node.shell() as sh:
+            self.assertEqual(len(sh.records(f'registrations {self.DOMAIN} 102')), 1)
 
 
 if __name__ == '__main__':
