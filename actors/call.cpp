@@ -378,7 +378,8 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
   st.tenant = tenant;
   st.offer = std::move(offer);
   st.cdr.domain = st.offer.domain;
-  st.cdr.call_id = std::to_string(st.offer.leg);
+  // Leg ids start over with every start: the start count makes the id unique.
+  st.cdr.call_id = std::to_string(ctx->boot) + "-" + std::to_string(st.offer.leg);
   st.cdr.caller = st.offer.caller;
   st.cdr.callee = st.offer.callee;
   st.cdr.start_ms = now_ms();
@@ -396,7 +397,8 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
     // end() quits normally, which a linked ringing actor would ignore: pass the reason on.
     if (self->state.ringing)
       self->send_exit(self->state.ringing, m.reason);
-    end(self, "node shutdown", 503);
+    // An answered call was a good call; one still being set up failed (503).
+    end(self, "node shutdown", self->state.cdr.answer_ms ? 200 : 503);
   });
   if (st.offer.max_forwards == 0) {
     fail_call(self, 483, "Too Many Hops", "too many hops");

@@ -44,6 +44,7 @@ struct node_context {
   sip_port* sip = nullptr;
   registrar_settings registrar;
   std::string nonce_secret;                  // random per node start
+  std::uint64_t boot = 1;                    // this start's number (stored): ids unique across restarts
   std::chrono::seconds idle_passivation{60}; // extension actors with no binding
   caf::actor router;                         // entry point for tenants
   security_settings security;

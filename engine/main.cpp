@@ -184,6 +184,17 @@ int run_node(const node_config& ncfg) {
   }
   if (!bootstrap_admin(*store, ncfg.data_dir))
     return 1;
+  std::uint64_t boot = 1;
+  if (auto last = store->meta("boots"))
+    boot = std::strtoull(last->c_str(), nullptr, 10) + 1;
+  {
+    storage::batch b;
+    b.put_meta("boots", std::to_string(boot));
+    if (auto err = store->write(std::move(b)); !err.empty()) {
+      std::fprintf(stderr, "actorpbx: cannot write to the data dir: %s\n", err.c_str());
+      return 1;
+    }
+  }
   net::tls_identity tls;
   if (!ncfg.sip_tls_listen.empty()) {
     if (!prepare_tls(ncfg, tls))
@@ -201,6 +212,7 @@ int run_node(const node_config& ncfg) {
   ctx.sip = &sip;
   ctx.registrar = ncfg.registrar;
   ctx.nonce_secret = random_secret();
+  ctx.boot = boot;
   ctx.now = unix_now;
   ctx.idle_passivation = std::chrono::seconds(std::max<std::uint32_t>(1, ncfg.passivate_after));
   ctx.security = ncfg.security;

@@ -30,7 +30,7 @@ bool udp_recv(struct sa* src, struct mbuf*, void* arg) {
     case ingress_guard::verdict::pass:
       return false;
     case ingress_guard::verdict::ban:
-      s.report_ban(*src, "packet_rate", s.guard.settings().packet_rate);
+      s.report_ban(*src, "udp", "packet_rate", s.guard.settings().packet_rate);
       return true;
     case ingress_guard::verdict::drop:
       return true;
@@ -46,7 +46,7 @@ bool tcp_recv(int* err, struct mbuf*, bool*, void* arg) {
   if (v == ingress_guard::verdict::pass)
     return false;
   if (v == ingress_guard::verdict::ban)
-    s.report_ban(p->peer, "packet_rate", s.guard.settings().packet_rate);
+    s.report_ban(p->peer, "tcp", "packet_rate", s.guard.settings().packet_rate);
   *err = ECONNABORTED; // libre closes the connection
   return true;
 }
@@ -141,12 +141,12 @@ void sip_stack::impl::sweep_tcp(const ip_addr* only) {
   }
 }
 
-void sip_stack::impl::report_ban(const struct sa& src, const char* limit, std::uint32_t rate,
-                                 const struct sip_msg* msg) {
+void sip_stack::impl::report_ban(const struct sa& src, const std::string& transport, const char* limit,
+                                 std::uint32_t rate, const struct sip_msg* msg) {
   char ip[64] = "";
   sa_ntop(&src, ip, sizeof(ip));
   rate_exceeded r;
-  r.source = flow_info{ip, sa_port(&src), msg ? flow_of(msg).transport : ""};
+  r.source = flow_info{ip, sa_port(&src), transport};
   r.limit = limit;
   r.rate = rate;
   if (msg)

@@ -80,6 +80,17 @@ unsigned long libre_lines() {
   return lines.load(std::memory_order_relaxed);
 }
 
+void libre_lines_flush() {
+  unsigned long skipped = 0;
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    skipped = held_back;
+    held_back = 0;
+  }
+  if (skipped > 0)
+    pbx::log::warn("libre: ", skipped, " more lines like the ones above held back");
+}
+
 void libre_lines_expected(unsigned n) {
   expected = n;
 }

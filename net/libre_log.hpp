@@ -11,6 +11,10 @@ namespace pbx::net {
 /// Lines libre printed to stderr through re_fprintf so far (all threads).
 unsigned long libre_lines();
 
+/// Says how many lines were held back since the last one logged (the sweep
+/// calls it: a burst that ends leaves no later line to say it).
+void libre_lines_flush();
+
 /// The next `n` lines are expected (the start-up self-test provokes one):
 /// logged at debug level only.
 void libre_lines_expected(unsigned n);

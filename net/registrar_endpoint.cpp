@@ -57,7 +57,8 @@ bool sip_stack::impl::admit(const struct sip_msg* msg) {
   }
   if (unauthenticated(msg)
       && guard.unauthenticated(ip, now_ms()) == ingress_guard::verdict::ban) {
-    report_ban(msg->src, "unauth_rate", guard.settings().unauth_rate, msg);
+    report_ban(msg->src, flow_of(msg).transport, "unauth_rate", guard.settings().unauth_rate,
+               msg);
     return false;
   }
   return true;

@@ -1,4 +1,5 @@
 #include "net/stack_impl.hpp"
+#include "net/libre_log.hpp"
 #include "net/self_test.hpp"
 
 #include <future>
@@ -125,6 +126,7 @@ void sip_stack::impl::sweep() {
   shell_sweep(*this);
   sweep_tcp();
   calls_sweep(*this);
+  libre_lines_flush();
   tmr_start(&sweep_tmr, 5000, sweep_handler, this);
 }
 

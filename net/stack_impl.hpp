@@ -85,8 +85,8 @@ struct sip_stack::impl {
   void attach_udp(void* udp_sock);
   bool admit_tcp(struct tcp_conn* tc);
   void sweep_tcp(const ip_addr* only = nullptr);
-  void report_ban(const struct sa& src, const char* limit, std::uint32_t rate,
-                  const struct sip_msg* msg = nullptr);
+  void report_ban(const struct sa& src, const std::string& transport, const char* limit,
+                  std::uint32_t rate, const struct sip_msg* msg = nullptr);
   std::int64_t now_ms() const;
   void on_invite(const struct sip_msg* msg);
   void on_leg_command(const leg_command& c);

@@ -11,7 +11,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import CallCase, Node, SipUdpClient, status_code, wait_until
+from harness import (CallCase, Node, SipUdpClient, options_ping, require_binary, status_code,
+                     wait_until)
 
 
 class NodeCase(unittest.TestCase):
@@ -220,6 +221,113 @@ class TestDisabledExtension(CallCase):
         self.register_callee(102)
         with self.node.shell() as sh:
             self.assertEqual(len(sh.records(f'registrations {self.DOMAIN} 102')), 1)
+
+
+
+class TestSmallDefects(NodeCase):
+    """Defect 9: the smaller ones."""
+
+    def test_ack_is_never_answered_even_malformed(self):
+        node = self.make_node().start()
+        base = ('ACK sip:101@d.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKack{i}'
+                '\r\nMax-Forwards: 70\r\nFrom: <sip:1@d.test>;tag=a\r\nTo: <sip:101@d.test>;tag=b'
+                '\r\nCall-ID: ack{i}@x\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n')
+        variants = {
+            'well formed, no dialog': lambda m: m,
+            'CSeq method mismatch': lambda m: m.replace('CSeq: 1 ACK', 'CSeq: 1 INVITE'),
+            'no Call-ID': lambda m: m.replace('Call-ID: ack', 'X-Call: ack'),
+            'unbalanced quote in From': lambda m: m.replace('From: <', 'From: "unbalanced <'),
+            'bad Max-Forwards': lambda m: m.replace('Max-Forwards: 70', 'Max-Forwards: abc'),
+            'two CSeq': lambda m: m.replace('CSeq: 1 ACK', 'CSeq: 1 ACK\r\nCSeq: 2 ACK'),
+            'tel: URI': lambda m: m.replace('ACK sip:101@d.test', 'ACK tel:101'),
+            'CSeq above 2^32': lambda m: m.replace('CSeq: 1 ACK', 'CSeq: 99999999999 ACK'),
+            'Require': lambda m: m.replace('Content-Length', 'Require: nothing\r\nContent-Length'),
+        }
+        for i, (what, make) in enumerate(variants.items()):
+            with self.subTest(what), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(('127.0.0.1', 0))
+                s.settimeout(0.7)
+                s.sendto(make(base.format(port=s.getsockname()[1], i=i)).encode(),
+                         ('127.0.0.1', node.sip_port))
+                with self.assertRaises(socket.timeout, msg=f'{what}: the node answered an ACK'):
+                    s.recv(65535)
+
+    def test_garbage_is_logged_with_time_and_level_and_a_limit(self):
+        # Allowed: this is about the log, not the packet-rate ban.
+        node = self.make_node(extra_args=['--security-allow', '127.0.0.1']).start()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for i in range(3000):
+                s.sendto(b'garbage %d that is no SIP at all\r\n\r\n' % i,
+                         ('127.0.0.1', node.sip_port))
+                if i % 200 == 199:
+                    time.sleep(0.05)  # 3000 in ~1 s: the garbage, not a rate ban
+        self.assertTrue(wait_until(lambda: 'held back' in node.stderr(), 10), node.stderr_tail())
+        libre = [l for l in node.stderr().splitlines() if 'libre' in l]
+        self.assertTrue(libre, node.stderr_tail())
+        self.assertLess(len(libre), 60, f'{len(libre)} log lines for 3000 garbage datagrams')
+        for line in libre:
+            self.assertRegex(line, r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (WARN |DEBUG) libre')
+        self.assertEqual(options_ping(node), 200)
+
+    def test_any_address_is_refused_with_a_reason(self):
+        p = subprocess.run([require_binary(), '--sip-listen', '0.0.0.0:5060'],
+                           capture_output=True, timeout=10)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b'give the IP address phones reach', p.stderr)
+
+    def test_err_lines_do_not_echo_long_values(self):
+        node = self.make_node().start()
+        with node.shell() as sh:
+            ok, _, err = sh.cmd('x' * 60000)
+            self.assertFalse(ok)
+            self.assertLess(len(err), 400)
+            self.assertRegex(err, r"^unknown command 'x+\.\.\. \(600\d\d bytes\)$")
+
+    def test_import_reports_every_bad_line_in_file_order_and_takes_quoted_newlines(self):
+        node = self.make_node().start()
+        with node.shell() as sh:
+            sh.ok('tenant add csv.example.test')
+            ok, data, err = sh.send_lines([
+                'extension import csv.example.test',
+                'extension_number,extension_password,display_name,address',
+                '201,good-pass-201,One,"Main Street 1',
+                'Springfield"',
+                '12,good-pass-202,Too Short,x',
+                '203,good-pass-203,"Unterminated,x',
+                'still in the quote",y',
+                '203,good-pass-203,Duplicate,x',
+                '204,pw,Short Password,x',
+                '.'])
+            self.assertFalse(ok)
+            self.assertEqual([l.split(':')[0] for l in data], ['line 4', 'line 7', 'line 8'], data)
+            self.assertIn('line 4: extension_number must be 3-64 digits', err)
+            self.assertIn('3 bad lines', err)
+            self.assertEqual(sh.ok('extension list csv.example.test'), [])
+            ok, data, err = sh.send_lines([
+                'extension import csv.example.test',
+                'extension_number,extension_password,address',
+                '201,good-pass-201,"Main Street 1',
+                'Springfield, ""North"""',
+                '.'])
+            self.assertTrue(ok, err)
+            self.assertEqual(data, ['imported=1'])
+            # One record over two lines; the shell prints its line break as a space.
+            self.assertEqual(sh.records('extension show csv.example.test 201')[0]['address'],
+                             'Main Street 1 Springfield, "North"')
+
+
+class TestCdrIds(CallCase):
+    DOMAIN = 'cdr.example.test'
+    EXTENSIONS = {101: 'secret101'}
+
+    def test_call_ids_are_unique_across_restarts(self):
+        ids = []
+        for _ in range(2):
+            self.assert_ok(self.caller('uac_expect.xml', 101, 999, ['-key', 'expect', '404']),
+                           'a call to no one')
+            ids.append(self.last_cdr(101)['call_id'])
+            self.node.restart()
+        self.assertNotEqual(ids[0], ids[1])
 
 
 if __name__ == '__main__':
