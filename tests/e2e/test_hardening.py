@@ -7,6 +7,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -314,6 +315,54 @@ class TestSmallDefects(NodeCase):
             # One record over two lines; the shell prints its line break as a space.
             self.assertEqual(sh.records('extension show csv.example.test 201')[0]['address'],
                              'Main Street 1 Springfield, "North"')
+
+
+class TestBigImport(NodeCase):
+    """Defect 7: a 100,000-line import stalled SIP for other tenants (a REGISTER waited
+    3.25 s) and peaked at 465-774 MB."""
+
+    def test_100k_line_import_lets_other_tenants_register_and_stays_small(self):
+        node = self.make_node().start()
+        rss = lambda: proc_status(node.proc.pid, 'VmRSS')
+        with node.shell(timeout=300) as sh:
+            sh.ok('tenant add big.example.test')
+            sh.ok('tenant add other.example.test')
+            sh.ok('extension add other.example.test 500 extension_password=pw-500-secret')
+            base = rss()
+            peak, waits, done = [base], [], threading.Event()
+
+            def watch():
+                while not done.is_set():
+                    peak[0] = max(peak[0], rss())
+                    time.sleep(0.05)
+
+            def register():
+                with SipUdpClient(node, '500', 'other.example.test', 'pw-500-secret') as c:
+                    while not done.is_set():
+                        t = time.monotonic()
+                        self.assertEqual(status_code(c.register(expires=300, timeout=10)), 200)
+                        waits.append(time.monotonic() - t)
+                        time.sleep(0.02)
+
+            threads = [threading.Thread(target=watch), threading.Thread(target=register)]
+            for t in threads:
+                t.start()
+            try:
+                ok, data, err = sh.send_lines(
+                    ['extension import big.example.test',
+                     'extension_number,extension_password,display_name']
+                    + [f'{100000 + i},pw-{i:06d}-x,User {i}' for i in range(100000)] + ['.'])
+            finally:
+                done.set()
+                for t in threads:
+                    t.join(15)
+            self.assertTrue(ok, err)
+            self.assertEqual(data, ['imported=100000'])
+            self.assertEqual(sh.records('tenant show big.example.test')[0]['extensions'], '100000')
+        self.assertGreater(len(waits), 10)
+        self.assertLess(max(waits), 1.0, f'a REGISTER of another tenant waited {max(waits):.2f} s')
+        # LMDB's pages of 100,000 records are part of RSS (~30 MB); the rows are not kept.
+        self.assertLess(peak[0] - base, 150 * 1024, f'RSS rose by {(peak[0] - base) >> 10} MiB')
 
 
 class TestCdrIds(CallCase):
