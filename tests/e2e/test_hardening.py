@@ -365,6 +365,29 @@ class TestBigImport(NodeCase):
         self.assertLess(peak[0] - base, 150 * 1024, f'RSS rose by {(peak[0] - base) >> 10} MiB')
 
 
+class TestLibreSelfTest(NodeCase):
+    """Defect 10: the start-up check of libre's replaced functions compared symbol addresses,
+    which passes when libre binds its own calls inside. Now libre proves it by behaviour; a
+    libre that binds inside cannot be had here, so ACTORPBX_SELFTEST_FAULT makes one check fail."""
+
+    def test_a_node_whose_libre_does_not_call_our_functions_refuses_to_start(self):
+        for fault, says in [('timer', 'a timer started by net/ never fired'),
+                            ('retransmit', "libre's retransmission timer never fired"),
+                            ('tcp_accept', "libre's tcp_accept does not reach")]:
+            with self.subTest(fault):
+                node = self.make_node(env={'ACTORPBX_SELFTEST_FAULT': fault})
+                with self.assertRaises(RuntimeError):
+                    node.start(timeout=15)
+                self.assertEqual(node.proc.returncode, 1)
+                self.assertIn(f'actorpbx: libre self-test failed: {says}', node.stderr())
+                self.assertNotIn('ready sip=', node.stderr())
+
+    def test_a_normal_start_passes_it_quietly(self):
+        node = self.make_node().start()
+        self.assertNotIn('self-test', node.stderr())
+        self.assertNotIn('WARN', node.stderr())
+
+
 class TestCdrIds(CallCase):
     DOMAIN = 'cdr.example.test'
     EXTENSIONS = {101: 'secret101'}
