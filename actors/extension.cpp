@@ -13,6 +13,7 @@
 #include "actors/messages/shell.hpp"
 #include "actors/phone.hpp"
 #include "actors/registrar.hpp"
+#include "actors/security.hpp"
 #include "engine/log.hpp"
 #include "engine/sip_port.hpp"
 #include "storage/store.hpp"
@@ -64,6 +65,9 @@ void handle_register(self_ptr self, register_request& req) {
                                st.rec.sip_password, "REGISTER", ctx->nonce_secret,
                                now, ctx->registrar.nonce_ttl);
   if (digest::fill_failure(verdict, reply, st.rec.domain, ctx->nonce_secret, now)) {
+    if (verdict == digest::verdict::forbidden)
+      report_auth_failure(ctx, false, req.source, st.rec.number + "@" + st.rec.domain,
+                          req.user_agent, "wrong password");
     ctx->sip->reply(std::move(reply));
     return;
   }
@@ -208,6 +212,9 @@ void handle_offer(self_ptr self, call_offer& offer) {
   auto now = ctx->now();
   auto verdict = digest::check(offer.auth, st.rec.number, st.rec.domain, st.rec.sip_password,
                                "INVITE", ctx->nonce_secret, now, ctx->registrar.nonce_ttl);
+  if (verdict == digest::verdict::forbidden)
+    report_auth_failure(ctx, true, offer.source, st.rec.number + "@" + st.rec.domain,
+                        offer.user_agent, "wrong password");
   if (verdict == digest::verdict::ok && !st.rec.enabled)
     verdict = digest::verdict::forbidden;
   if (verdict != digest::verdict::ok) {

@@ -97,6 +97,9 @@ void ban(self_ptr self, const flow_info& f, std::uint32_t seconds, const std::st
   if (auto i = st.bans.find(f.ip); i != st.bans.end() && i->second.until >= rec.until)
     return;
   st.bans[f.ip] = rec;
+  // Logged before it takes effect: whoever sees its effect finds the line.
+  log::security(head("banned", f, user, ua) + " reason=" + reason + " for="
+                + std::to_string(seconds) + " until=" + iso(rec.until) + extra);
   guard_command g;
   g.what = guard_command::op::ban;
   g.ip = f.ip;
@@ -105,8 +108,6 @@ void ban(self_ptr self, const flow_info& f, std::uint32_t seconds, const std::st
   storage::batch b;
   b.put(rec);
   persist(self, std::move(b), "a ban");
-  log::security(head("banned", f, user, ua) + " reason=" + reason + " for="
-                + std::to_string(seconds) + " until=" + iso(rec.until) + extra);
 }
 
 bool unban(self_ptr self, const std::string& ip, const std::string& why) {
@@ -115,6 +116,7 @@ bool unban(self_ptr self, const std::string& ip, const std::string& why) {
   if (i == st.bans.end())
     return false;
   st.bans.erase(i);
+  log::security(head("unbanned", flow_info{ip, 0, ""}, {}, {}) + " reason=" + why);
   guard_command g;
   g.what = guard_command::op::unban;
   g.ip = ip;
@@ -122,7 +124,6 @@ bool unban(self_ptr self, const std::string& ip, const std::string& why) {
   storage::batch b;
   b.erase_ban(ip);
   persist(self, std::move(b), "an unban");
-  log::security(head("unbanned", flow_info{ip, 0, ""}, {}, {}) + " reason=" + why);
   return true;
 }
 
@@ -285,6 +286,15 @@ shell_result command(self_ptr self, const security_cmd& cmd) {
 }
 
 } // namespace
+
+void report_auth_failure(node_context* ctx, bool invite, const flow_info& source,
+                         const std::string& user, const std::string& user_agent,
+                         const char* reason) {
+  // Anonymous: the security actor's answer (a shell's delay) is not for us.
+  caf::anon_send(ctx->security_actor,
+                 auth_failure{invite ? auth_service::sip_invite : auth_service::sip_register,
+                              source, user, user_agent, reason});
+}
 
 std::uint32_t login_backoff_ms(std::uint32_t n, std::uint32_t max_seconds) {
   if (n == 0)

@@ -12,6 +12,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/messages/registration.hpp"
 #include "actors/write_tracker.hpp"
 #include "engine/cidr.hpp"
 #include "engine/context.hpp"
@@ -35,6 +36,12 @@ struct security_state {
 };
 
 caf::behavior security_actor(caf::stateful_actor<security_state>* self, node_context* ctx);
+
+/// Tells the security actor a SIP request's credentials were wrong (the
+/// digest check said forbidden): logged, and counted toward a ban.
+void report_auth_failure(node_context* ctx, bool invite, const flow_info& source,
+                         const std::string& user, const std::string& user_agent,
+                         const char* reason);
 
 /// The delay before a shell answers its `n`th failed login in a row (ms).
 std::uint32_t login_backoff_ms(std::uint32_t n, std::uint32_t max_seconds);

@@ -11,6 +11,7 @@
 #include "actors/messages/registration.hpp"
 #include "actors/messages/shell.hpp"
 #include "actors/rule_commands.hpp"
+#include "actors/security.hpp"
 #include "engine/directory.hpp"
 #include "engine/sip_port.hpp"
 #include "storage/store.hpp"
@@ -141,6 +142,9 @@ void handle_register(self_ptr self, register_request& req) {
   auto v = digest::check(req.auth, req.user, st.rec.domain, std::nullopt,
                          "REGISTER", ctx->nonce_secret, now,
                          ctx->registrar.nonce_ttl);
+  if (v == digest::verdict::forbidden)
+    report_auth_failure(ctx, false, req.source, req.user + "@" + st.rec.domain, req.user_agent,
+                        "unknown user");
   sip_reply reply;
   reply.txn = req.txn;
   digest::fill_failure(v, reply, st.rec.domain, ctx->nonce_secret, now);
@@ -179,6 +183,9 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
       auto& st = self->state;
       auto v = digest::check(offer.auth, offer.caller, st.rec.domain, std::nullopt, "INVITE",
                              st.ctx->nonce_secret, st.ctx->now(), st.ctx->registrar.nonce_ttl);
+      if (v == digest::verdict::forbidden)
+        report_auth_failure(st.ctx, true, offer.source, offer.caller + "@" + st.rec.domain,
+                            offer.user_agent, "unknown user");
       send_auth_failure(st.ctx, offer.leg, v, st.rec.domain);
     },
     [=](callee_query& q) -> caf::result<callee_targets> {

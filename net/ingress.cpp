@@ -6,7 +6,10 @@
 
 #include "net/stack_impl.hpp"
 
+#include <dirent.h>
 #include <sys/socket.h>
+
+#include <cstdlib>
 
 #include <caf/send.hpp>
 
@@ -91,6 +94,31 @@ void sip_stack::impl::attach_udp(void* udp_sock) {
 
 void watch_tcp_accepts(sip_stack::impl& s) {
   set_accept_hook(on_accept, &s);
+}
+
+// libre listens with a backlog of 5: phones reconnecting at once (after a
+// restart, or a storm) lose SYNs and wait a second each. Its listening
+// socket is found by its address and given the system's backlog.
+void widen_listen_backlog(const struct sa& laddr) {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d)
+    return;
+  while (auto* e = ::readdir(d)) {
+    int fd = std::atoi(e->d_name);
+    int listening = 0, type = 0;
+    socklen_t len = sizeof(int);
+    if (fd <= 2 || ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0
+        || !listening)
+      continue;
+    len = sizeof(int);
+    struct sa local;
+    sa_init(&local, AF_UNSPEC);
+    local.len = sizeof(local.u);
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM
+        && ::getsockname(fd, &local.u.sa, &local.len) == 0 && sa_cmp(&local, &laddr, SA_ALL))
+      ::listen(fd, SOMAXCONN);
+  }
+  ::closedir(d);
 }
 
 bool sip_stack::impl::admit_tcp(struct tcp_conn* tc) {

@@ -216,7 +216,7 @@ int shell_listen(sip_stack::impl& s, const struct sa& laddr) {
     return errno;
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(fd, &laddr.u.sa, laddr.len) != 0 || ::listen(fd, 64) != 0) {
+  if (::bind(fd, &laddr.u.sa, laddr.len) != 0 || ::listen(fd, SOMAXCONN) != 0) {
     int err = errno;
     ::close(fd);
     return err;

@@ -73,6 +73,7 @@ std::string setup(sip_stack::impl& s) {
     return "cannot listen on UDP " + s.cfg.sip_listen + ": " + strerror(err);
   if (int err = sip_transp_add(s.sip, SIP_TRANSP_TCP, &sip_addr))
     return "cannot listen on TCP " + s.cfg.sip_listen + ": " + strerror(err);
+  widen_listen_backlog(sip_addr);
   if (tls)
     if (auto err = tls_listen(s, tls_addr); !err.empty())
       return err;

@@ -63,6 +63,7 @@ std::string tls_listen(sip_stack::impl& s, const struct sa& laddr) {
   SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
   if (int err = sip_transp_add(s.sip, SIP_TRANSP_TLS, &laddr, s.tls))
     return "cannot listen on TLS " + s.cfg.sip_tls_listen + ": " + strerror(err);
+  widen_listen_backlog(laddr);
   return {};
 }
 

@@ -127,6 +127,7 @@ void shell_drop_source(sip_stack::impl& s, const std::string& ip); // a ban: its
 
 // The ingress guard's hooks (ingress.cpp).
 void watch_tcp_accepts(sip_stack::impl& s);
+void widen_listen_backlog(const struct sa& laddr);
 void shell_close_all(sip_stack::impl& s);
 
 } // namespace pbx::net

@@ -582,12 +582,15 @@ def digest_authorization(challenge, method, uri, username, password, cnonce=None
 class SipUdpClient:
     """A tiny UDP UAC on a fixed loopback port: builds requests, handles a digest challenge."""
 
-    def __init__(self, node, user=None, domain=None, password=None, user_agent='actorpbx-e2e/1'):
+    def __init__(self, node, user=None, domain=None, password=None, user_agent='actorpbx-e2e/1',
+                 host=HOST):
+        """host: the loopback address to send from (127.0.0.0/8: a second source)."""
         self.node = node
         self.user, self.domain, self.password = user, domain, password
         self.user_agent = user_agent
+        self.host = host
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((HOST, 0))
+        self.sock.bind((host, 0))
         self.port = self.sock.getsockname()[1]
         self.call_id = rand_token(16) + '@e2e'
         self.from_tag = rand_token(8)
@@ -605,9 +608,9 @@ class SipUdpClient:
     def request(self, method, ruri, to_uri, headers=(), body=b''):
         self.cseq += 1
         lines = [f'{method} {ruri} SIP/2.0',
-                 f'Via: SIP/2.0/UDP {HOST}:{self.port};rport;branch=z9hG4bK{rand_token(12)}',
+                 f'Via: SIP/2.0/UDP {self.host}:{self.port};rport;branch=z9hG4bK{rand_token(12)}',
                  'Max-Forwards: 70',
-                 f'From: <sip:{self.user or "probe"}@{self.domain or HOST}>;tag={self.from_tag}',
+                 f'From: <sip:{self.user or "probe"}@{self.domain or self.host}>;tag={self.from_tag}',
                  f'To: <{to_uri}>',
                  f'Call-ID: {self.call_id}',
                  f'CSeq: {self.cseq} {method}',
@@ -624,7 +627,7 @@ class SipUdpClient:
         """REGISTER (answering one digest challenge); returns the final response or None."""
         aor = f'sip:{self.user}@{self.domain}'
         ruri = f'sip:{self.domain}'
-        contact = contact or f'<sip:{self.user}@{HOST}:{self.port}>'
+        contact = contact or f'<sip:{self.user}@{self.host}:{self.port}>'
         hdrs = [f'Contact: {contact}', *extra_headers]
         if expires is not None:
             hdrs.append(f'Expires: {expires}')
@@ -643,9 +646,9 @@ class SipUdpClient:
         return resp
 
 
-def options_ping(node, domain=None, timeout=2.0):
-    """Send an OPTIONS to the node; return its status code (None if no answer)."""
-    with SipUdpClient(node, domain=domain) as c:
+def options_ping(node, domain=None, timeout=2.0, host=HOST, user_agent='actorpbx-e2e/1'):
+    """Send an OPTIONS to the node from `host`; return its status code (None if no answer)."""
+    with SipUdpClient(node, domain=domain, host=host, user_agent=user_agent) as c:
         target = f'sip:{domain}' if domain else f'sip:{HOST}:{node.sip_port}'
         return status_code(c.send(c.request('OPTIONS', target, target,
                                             ['Accept: application/sdp']), timeout))
