@@ -98,7 +98,8 @@ field_list tenant_fields(const storage::tenant_record& t, storage::store& st) {
   return {{"domain", t.domain},
           {"name", t.name},
           {"timezone", t.timezone},
-          {"extensions", std::to_string(st.extension_count(t.domain))}};
+          {"extensions", std::to_string(st.extension_count(t.domain))},
+          {"allow_weak_passwords", t.allow_weak_passwords ? "true" : "false"}};
 }
 
 shell_result registrations(self_ptr self, const std::string& domain,
@@ -280,18 +281,20 @@ void tenant_command(self_ptr self, const words_t& w) {
       return write(self, shell_error("no tenant " + domain));
     return write(self, shell_result{true, {}, {shell::format_record(tenant_fields(*t, store))}});
   }
-  if (sub == "add") {
-    tenant_add cmd{domain, {}};
-    if (auto e = shell::parse_fields(w, 3, cmd.fields); !e.empty())
+  if (sub == "add" || sub == "set") {
+    field_list fields;
+    if (auto e = shell::parse_fields(w, 3, fields); !e.empty())
       return write(self, shell_error(e));
-    return ask_router(self, std::move(cmd));
+    if (sub == "set")
+      return ask_router(self, tenant_set{domain, std::move(fields)});
+    return ask_router(self, tenant_add{domain, std::move(fields)});
   }
   if (sub == "del") {
     if (w.size() != 3)
       return write(self, shell_error("usage: tenant del DOMAIN"));
     return ask_router(self, tenant_del{domain});
   }
-  write(self, shell_error("usage: tenant add|list|show|del ..."));
+  write(self, shell_error("usage: tenant add|set|list|show|del ..."));
 }
 
 void extension_command(self_ptr self, const words_t& w) {
@@ -317,6 +320,7 @@ void extension_command(self_ptr self, const words_t& w) {
       return write(self, shell_error("no tenant " + domain));
     st.import.emplace();
     st.import->domain = domain;
+    st.import->allow_weak = store.tenant(domain)->allow_weak_passwords;
     return; // answered after the line "."
   }
   if (w.size() < 4)
@@ -415,7 +419,7 @@ void import_record(self_ptr self, std::size_t line, std::string record) {
   storage::extension_record scratch;
   scratch.domain = job.domain;
   scratch.number = number;
-  if (auto e = apply_extension_fields(scratch, row, true); !e.empty())
+  if (auto e = apply_extension_fields(scratch, row, true, job.allow_weak); !e.empty())
     return import_error(job, line, e);
   job.rows.emplace_back(line, std::move(record));
 }
@@ -669,7 +673,8 @@ void process_next(self_ptr self) {
 const std::vector<std::string>& shell_help() {
   static const std::vector<std::string> lines = {
     "login admin PASSWORD",
-    "tenant add DOMAIN [name=NAME] [timezone=ZONE]",
+    "tenant add DOMAIN [name=NAME] [timezone=ZONE] [allow_weak_passwords=true|false]",
+    "tenant set DOMAIN field=value ...",
     "tenant list",
     "tenant show DOMAIN",
     "tenant del DOMAIN",

@@ -25,6 +25,7 @@ namespace pbx {
 /// committed in batches once the closing "." came and no row was bad.
 struct import_job {
   std::string domain;
+  bool allow_weak = false;       // the tenant's allow_weak_passwords
   std::vector<std::string> header;
   std::size_t line = 0;          // input lines read
   std::string partial;           // a record whose quoted field goes on

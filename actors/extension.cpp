@@ -408,7 +408,9 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
       st.active_since_check = true;
       if (cmd.op == extension_op::set) {
         auto next = st.rec;
-        if (auto err = apply_extension_fields(next, cmd.fields, false); !err.empty())
+        if (auto err = apply_extension_fields(next, cmd.fields, false,
+                                              tenant_now(self).allow_weak_passwords);
+            !err.empty())
           return shell_result{false, err, {}};
         if (next.enabled || !st.rec.enabled)
           return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), shell_result{});

@@ -85,7 +85,7 @@ bool valid_extension_number(std::string_view number) {
 }
 
 std::string apply_extension_fields(storage::extension_record& rec,
-                                   const field_list& fields, bool creating) {
+                                   const field_list& fields, bool creating, bool allow_weak) {
   auto next = rec;
   for (auto& [key, value] : fields) {
     if (key == "extension_number") {
@@ -96,6 +96,9 @@ std::string apply_extension_fields(storage::extension_record& rec,
     } else if (key == "extension_password") {
       if (value.size() < 4 || value.size() > 64)
         return "extension_password must be 4-64 characters";
+      if (!allow_weak && (value.size() < 8 || value == next.number))
+        return "extension_password is weak: it needs 8 characters and must not be the "
+               "extension number (the tenant's allow_weak_passwords=true allows it)";
       next.sip_password = value;
     } else if (key == "display_name") {
       if (value.size() > 128)

@@ -29,9 +29,12 @@ bool valid_extension_number(std::string_view number);
 
 /// Applies `fields` to `rec`; returns an error and leaves `rec` unchanged on bad input.
 /// `creating` allows extension_number (which must equal rec.number) and requires
-/// extension_password once all fields are applied.
+/// extension_password once all fields are applied. Unless `allow_weak`, an
+/// extension_password must have 8 characters and differ from the number
+/// (scanners try the number first).
 std::string apply_extension_fields(storage::extension_record& rec,
-                                   const field_list& fields, bool creating);
+                                   const field_list& fields, bool creating,
+                                   bool allow_weak = false);
 
 /// The fields `extension show` prints: never a password.
 field_list describe_extension(const storage::extension_record& rec);

@@ -12,6 +12,7 @@
 #include "actors/messages/shell.hpp"
 #include "actors/rule_commands.hpp"
 #include "actors/security.hpp"
+#include "actors/office_hours.hpp"
 #include "engine/directory.hpp"
 #include "engine/sip_port.hpp"
 #include "storage/store.hpp"
@@ -85,7 +86,9 @@ caf::result<shell_result> handle_add(self_ptr self, extension_cmd& cmd) {
   if (taken(self, cmd.number))
     return shell_error("extension " + cmd.number + " exists");
   auto rec = blank(self, cmd.number);
-  if (auto err = apply_extension_fields(rec, cmd.fields, true); !err.empty())
+  if (auto err = apply_extension_fields(rec, cmd.fields, true,
+                                        self->state.rec.allow_weak_passwords);
+      !err.empty())
     return shell_error(err);
   return create(self, {std::move(rec)}, {});
 }
@@ -101,7 +104,8 @@ caf::result<shell_result> handle_copy(self_ptr self, extension_cmd& cmd) {
     return shell_error("extension " + cmd.target + " exists");
   auto rec = blank(self, cmd.target);
   copy_extension_settings(*from, rec);
-  if (auto err = apply_extension_fields(rec, cmd.fields, true); !err.empty())
+  if (auto err = apply_extension_fields(rec, cmd.fields, true, st.rec.allow_weak_passwords);
+      !err.empty())
     return shell_error(err);
   return create(self, {std::move(rec)}, {});
 }
@@ -120,7 +124,9 @@ caf::result<shell_result> handle_import(self_ptr self, extension_cmd& cmd) {
     if (!seen.insert(number).second || taken(self, number))
       return shell_error(where + "extension " + number + " exists");
     auto rec = blank(self, number);
-    if (auto err = apply_extension_fields(rec, cmd.rows[i], true); !err.empty())
+    if (auto err = apply_extension_fields(rec, cmd.rows[i], true,
+                                          self->state.rec.allow_weak_passwords);
+        !err.empty())
       return shell_error(where + err);
     recs.push_back(std::move(rec));
   }
@@ -152,6 +158,29 @@ void handle_register(self_ptr self, register_request& req) {
 }
 
 } // namespace
+
+std::string apply_tenant_fields(storage::tenant_record& rec, const field_list& fields) {
+  auto next = rec;
+  for (auto& [k, v] : fields) {
+    if (k == "name") {
+      if (v.empty() || v.size() > 128)
+        return "name must be 1-128 characters";
+      next.name = v;
+    } else if (k == "timezone") {
+      if (!office_hours::valid_zone(v))
+        return "unknown time zone '" + v + "'";
+      next.timezone = v;
+    } else if (k == "allow_weak_passwords") {
+      if (v != "true" && v != "false")
+        return "allow_weak_passwords must be true or false";
+      next.allow_weak_passwords = v == "true";
+    } else {
+      return "unknown field '" + k + "'";
+    }
+  }
+  rec = std::move(next);
+  return {};
+}
 
 caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
                            node_context* ctx, storage::tenant_record rec) {
@@ -244,6 +273,15 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
     [=](line_state& l) {
       if (auto ext = activate(self, l.number))
         self->send(ext, std::move(l));
+    },
+    [=](const tenant_set& cmd) -> caf::result<shell_result> {
+      auto& st = self->state;
+      auto next = st.rec;
+      if (cmd.fields.empty())
+        return shell_error("nothing to set");
+      if (auto err = apply_tenant_fields(next, cmd.fields); !err.empty())
+        return shell_error(err);
+      return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), shell_result{});
     },
     [=](const tenant_del&) -> caf::result<shell_result> {
       auto& st = self->state;

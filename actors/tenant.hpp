@@ -27,4 +27,9 @@ struct tenant_state {
 caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
                            node_context* ctx, storage::tenant_record rec);
 
+/// Applies a tenant's shell fields (name, timezone, allow_weak_passwords) to
+/// `rec`; an error leaves it unchanged.
+std::string apply_tenant_fields(storage::tenant_record& rec,
+                                const std::vector<std::pair<std::string, std::string>>& fields);
+
 } // namespace pbx

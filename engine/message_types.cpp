@@ -23,6 +23,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<shell_closed>("shell_closed");
   cfg.add_message_type<shell_result>("shell_result");
   cfg.add_message_type<tenant_add>("tenant_add");
+  cfg.add_message_type<tenant_set>("tenant_set");
   cfg.add_message_type<tenant_del>("tenant_del");
   cfg.add_message_type<extension_cmd>("extension_cmd");
   cfg.add_message_type<passivate_request>("passivate_request");

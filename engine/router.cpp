@@ -3,7 +3,6 @@
 #include <caf/all.hpp>
 
 #include <cctype>
-#include <sys/stat.h>
 
 #include "actors/activation.hpp"
 #include "actors/messages/call.hpp"
@@ -42,19 +41,8 @@ caf::result<shell_result> handle_add(self_ptr self, tenant_add& cmd) {
   storage::tenant_record rec;
   rec.domain = domain;
   rec.name = domain;
-  for (auto& [k, v] : cmd.fields) {
-    if (k == "name") {
-      if (v.empty() || v.size() > 128)
-        return shell_error("name must be 1-128 characters");
-      rec.name = v;
-    } else if (k == "timezone") {
-      if (!valid_timezone(v))
-        return shell_error("unknown time zone '" + v + "'");
-      rec.timezone = v;
-    } else {
-      return shell_error("unknown field '" + k + "'");
-    }
-  }
+  if (auto err = apply_tenant_fields(rec, cmd.fields); !err.empty())
+    return shell_error(err);
   storage::batch b;
   b.put(rec);
   st.creating.insert(domain);
@@ -71,18 +59,6 @@ caf::result<shell_result> handle_add(self_ptr self, tenant_add& cmd) {
 }
 
 } // namespace
-
-bool valid_timezone(const std::string& tz) {
-  if (tz.empty() || tz.size() > 64 || tz.front() == '/' || tz.find("..") != std::string::npos)
-    return false;
-  for (char c : tz)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '_'
-        && c != '-' && c != '+')
-      return false;
-  struct stat sb;
-  auto path = "/usr/share/zoneinfo/" + tz;
-  return ::stat(path.c_str(), &sb) == 0 && S_ISREG(sb.st_mode);
-}
 
 std::string normalize_domain(std::string_view domain) {
   if (domain.empty() || domain.size() > 253)
@@ -146,6 +122,13 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
     [=](const write_done& w) { self->state.writes.done(w); },
     [=](tenant_add& cmd) -> caf::result<shell_result> {
       return handle_add(self, cmd);
+    },
+    [=](tenant_set& cmd) -> caf::result<shell_result> {
+      auto t = activate(self, normalize_domain(cmd.domain));
+      if (!t)
+        return shell_error("no tenant " + cmd.domain);
+      self->delegate(t, std::move(cmd));
+      return caf::delegated<shell_result>{};
     },
     [=](tenant_del& cmd) -> caf::result<shell_result> {
       auto domain = normalize_domain(cmd.domain);

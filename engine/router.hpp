@@ -23,9 +23,6 @@ struct router_state {
 caf::behavior router_actor(caf::stateful_actor<router_state>* self,
                            node_context* ctx);
 
-/// True when `tz` names a zone of the system's tz database.
-bool valid_timezone(const std::string& tz);
-
 /// Lower-cases a domain; returns empty when it is not a host name.
 std::string normalize_domain(std::string_view domain);
 

@@ -24,13 +24,16 @@ struct tenant_record {
   std::string name;
   std::string timezone = "UTC";
   tenant_rules_record rules;  // version 2
+  bool allow_weak_passwords = false;  // version 3: short SIP passwords, or the number
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
     ar(domain, name, timezone);
     if (version >= 2)
       ar(rules);
-    // version >= 3: append new fields here.
+    if (version >= 3)
+      ar(allow_weak_passwords);
+    // version >= 4: append new fields here.
   }
 };
 
@@ -149,6 +152,6 @@ CEREAL_CLASS_VERSION(pbx::storage::ban_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::allow_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::cdr_device, 1)
 CEREAL_CLASS_VERSION(pbx::storage::cdr_record, 2)
-CEREAL_CLASS_VERSION(pbx::storage::tenant_record, 2)
+CEREAL_CLASS_VERSION(pbx::storage::tenant_record, 3)
 CEREAL_CLASS_VERSION(pbx::storage::extension_record, 2)
 CEREAL_CLASS_VERSION(pbx::storage::binding_record, 1)

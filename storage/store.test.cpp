@@ -50,16 +50,18 @@ struct tenant_v1 {
   }
 };
 
-// What a future tenant_record version 3 would look like.
-struct tenant_v3 {
+// What a future tenant_record version 4 would look like.
+struct tenant_v4 {
   std::string domain, name, timezone = "UTC";
   tenant_rules_record rules;  // version 2
-  std::string locale = "en";  // added in version 3
+  bool allow_weak_passwords = false;  // version 3
+  std::string locale = "en";  // added in version 4
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
     ar(domain, name, timezone);
     if (version >= 2) ar(rules);
-    if (version >= 3) ar(locale);
+    if (version >= 3) ar(allow_weak_passwords);
+    if (version >= 4) ar(locale);
   }
 };
 
@@ -67,7 +69,7 @@ struct tenant_v3 {
 
 CEREAL_CLASS_VERSION(legacy::extension_v1, 1)
 CEREAL_CLASS_VERSION(legacy::tenant_v1, 1)
-CEREAL_CLASS_VERSION(legacy::tenant_v3, 3)
+CEREAL_CLASS_VERSION(legacy::tenant_v4, 4)
 
 TEST_CASE("cdrs are listed newest first, per tenant, filtered by extension") {
   temp_dir dir;
@@ -169,16 +171,20 @@ TEST_CASE("version-1 records load with current and future code", "[records]") {
   CHECK_FALSE(t2.rules.hours.days[5].enabled);  // default global hours: Saturday closed
   CHECK(t2.rules.hours.days[0].shifts.size() == 1);
 
+  CHECK_FALSE(t2.allow_weak_passwords);  // version 3's default
+
   // A later version appending a field still reads what the current one writes.
   t2.rules.feature_codes["dnd_on"] = "*178";
-  legacy::tenant_v3 v3;
+  t2.allow_weak_passwords = true;
+  legacy::tenant_v4 v3;
   REQUIRE(detail::decode(detail::encode(t2), v3));
   CHECK(v3.domain == "a.test");
   CHECK(v3.timezone == "America/New_York");
   CHECK(v3.rules.feature_codes.at("dnd_on") == "*178");
+  CHECK(v3.allow_weak_passwords);
   CHECK(v3.locale == "en");
   v3.locale = "fr";
-  legacy::tenant_v3 back;
+  legacy::tenant_v4 back;
   REQUIRE(detail::decode(detail::encode(v3), back));
   CHECK(back.locale == "fr");
 

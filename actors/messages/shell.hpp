@@ -75,6 +75,17 @@ typename Inspector::result_type inspect(Inspector& f, tenant_add& x) {
   return f(caf::meta::type_name("tenant_add"), x.domain, x.fields);
 }
 
+/// `tenant set DOMAIN field=value...`, handled by the tenant actor.
+struct tenant_set {
+  std::string domain;
+  field_list fields;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tenant_set& x) {
+  return f(caf::meta::type_name("tenant_set"), x.domain, x.fields);
+}
+
 struct tenant_del {
   std::string domain;
 };

@@ -36,8 +36,8 @@ class ConfigFile(unittest.TestCase):
             node.start()
             with node.shell() as sh:
                 sh.ok('tenant add cfg.example.test')
-                sh.ok('extension add cfg.example.test 100 extension_password=pw-100')
-            with SipUdpClient(node, user='100', domain='cfg.example.test', password='pw-100') as c:
+                sh.ok('extension add cfg.example.test 100 extension_password=pw-100-secret')
+            with SipUdpClient(node, user='100', domain='cfg.example.test', password='pw-100-secret') as c:
                 resp = c.register(expires=90)
                 self.assertEqual(status_code(resp), 423)
                 self.assertEqual(header(resp, 'Min-Expires'), ['120'])
@@ -50,8 +50,8 @@ class ConfigFile(unittest.TestCase):
             node.start()
             with node.shell() as sh:
                 sh.ok('tenant add cfg2.example.test')
-                sh.ok('extension add cfg2.example.test 100 extension_password=pw-100')
-            with SipUdpClient(node, user='100', domain='cfg2.example.test', password='pw-100') as c:
+                sh.ok('extension add cfg2.example.test 100 extension_password=pw-100-secret')
+            with SipUdpClient(node, user='100', domain='cfg2.example.test', password='pw-100-secret') as c:
                 self.assertEqual(status_code(c.register(expires=60)), 200)
 
     def test_bad_line_exits_2_naming_file_and_line(self):

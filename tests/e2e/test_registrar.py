@@ -30,7 +30,7 @@ class Registrar(NodeCase):
         super().setUpClass()
         cls.shell = cls.node.shell()
         lines = [f'extension import {DOMAIN}', 'extension_number,extension_password']
-        lines += [f'{n},pw-{n}' for n in range(1000, 1200)]
+        lines += [f'{n},pw-{n}-secret' for n in range(1000, 1200)]
         lines.append('.')
         ok, data, err = cls.shell.send_lines(lines)
         assert ok, err
@@ -41,7 +41,7 @@ class Registrar(NodeCase):
         super().tearDownClass()
 
     def register(self, number, expires=300, password=None):
-        c = SipUdpClient(self.node, user=str(number), domain=DOMAIN, password=f'pw-{number}')
+        c = SipUdpClient(self.node, user=str(number), domain=DOMAIN, password=f'pw-{number}-secret')
         resp = c.register(expires=expires, password=password)
         return c, resp
 
@@ -77,13 +77,13 @@ class Registrar(NodeCase):
         c, resp = self.register(1110)
         self.assertEqual(status_code(resp), 200)
         # Resend the authenticated REGISTER byte for byte (a lost 200): same answer.
-        chal_c = SipUdpClient(self.node, user='1111', domain=DOMAIN, password='pw-1111')
+        chal_c = SipUdpClient(self.node, user='1111', domain=DOMAIN, password='pw-1111-secret')
         ruri, aor = f'sip:{DOMAIN}', f'sip:1111@{DOMAIN}'
         contact = f'<sip:1111@127.0.0.1:{chal_c.port}>'
         first = chal_c.send(chal_c.request('REGISTER', ruri, aor, [f'Contact: {contact}', 'Expires: 300']))
         self.assertEqual(status_code(first), 401)
         auth = digest_authorization(header(first, 'WWW-Authenticate')[0], 'REGISTER', ruri, '1111',
-                                    'pw-1111')
+                                    'pw-1111-secret')
         msg = chal_c.request('REGISTER', ruri, aor,
                              [f'Contact: {contact}', 'Expires: 300', f'Authorization: {auth}'])
         self.assertEqual(status_code(chal_c.send(msg)), 200)
@@ -100,13 +100,13 @@ class Registrar(NodeCase):
         c.close()
 
     def test_stale_nonce_gets_stale_true(self):
-        c = SipUdpClient(self.node, user='1120', domain=DOMAIN, password='pw-1120')
+        c = SipUdpClient(self.node, user='1120', domain=DOMAIN, password='pw-1120-secret')
         ruri, aor = f'sip:{DOMAIN}', f'sip:1120@{DOMAIN}'
         hdrs = [f'Contact: <sip:1120@127.0.0.1:{c.port}>', 'Expires: 300']
         first = c.send(c.request('REGISTER', ruri, aor, hdrs))
         chal = header(first, 'WWW-Authenticate')[0]
         time.sleep(3.5)  # past --nonce-ttl 2
-        auth = digest_authorization(chal, 'REGISTER', ruri, '1120', 'pw-1120')
+        auth = digest_authorization(chal, 'REGISTER', ruri, '1120', 'pw-1120-secret')
         resp = c.send(c.request('REGISTER', ruri, aor, [*hdrs, f'Authorization: {auth}']))
         self.assertEqual(status_code(resp), 401)
         self.assertIn('stale=true', header(resp, 'WWW-Authenticate')[0].replace(' ', ''))
@@ -114,14 +114,14 @@ class Registrar(NodeCase):
 
     def test_algorithm_parameter_is_read_in_any_case_and_quoting(self):
         # A correct MD5 response; only the algorithm parameter changes.
-        c = SipUdpClient(self.node, user='1125', domain=DOMAIN, password='pw-1125')
+        c = SipUdpClient(self.node, user='1125', domain=DOMAIN, password='pw-1125-secret')
         ruri, aor = f'sip:{DOMAIN}', f'sip:1125@{DOMAIN}'
         hdrs = [f'Contact: <sip:1125@127.0.0.1:{c.port}>', 'Expires: 300']
         for alg, code in (('ALGORITHM="MD5"', 200), ('algorithm="SHA-256"', 401),
                           ('Algorithm=SHA-512-256', 401), ('xalgorithm=SHA-256', 200)):
             first = c.send(c.request('REGISTER', ruri, aor, hdrs))
             chal = header(first, 'WWW-Authenticate')[0]
-            auth = digest_authorization(chal, 'REGISTER', ruri, '1125', 'pw-1125')
+            auth = digest_authorization(chal, 'REGISTER', ruri, '1125', 'pw-1125-secret')
             auth = auth.replace('algorithm=MD5', alg)
             resp = c.send(c.request('REGISTER', ruri, aor, [*hdrs, f'Authorization: {auth}']))
             self.assertEqual(status_code(resp), code, alg)
@@ -154,10 +154,10 @@ class Registrar(NodeCase):
         c2.close()
 
     def test_password_change_takes_effect_on_next_register(self):
-        self.shell.ok(f'extension set {DOMAIN} 1150 extension_password=new-pw-1150')
+        self.shell.ok(f'extension set {DOMAIN} 1150 extension_password=new-pw-1150-secret')
         c, resp = self.register(1150)
         self.assertEqual(status_code(resp), 403)
-        c2, resp = self.register(1150, password='new-pw-1150')
+        c2, resp = self.register(1150, password='new-pw-1150-secret')
         self.assertEqual(status_code(resp), 200)
         c.close()
         c2.close()

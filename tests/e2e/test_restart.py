@@ -46,10 +46,10 @@ class TestDurability(NodeCase):
         with node.shell() as sh:
             sh.ok(f'tenant add {D} name="Durable Ltd" timezone=America/New_York')
             sh.ok('tenant add other.example.test')
-            sh.ok(f'extension add {D} 101 extension_password=pw101 display_name="Alice Smith" '
+            sh.ok(f'extension add {D} 101 extension_password=pw101-secret display_name="Alice Smith" '
                   f'email=a@example.test role=admin department=Ops')
-            sh.ok(f'extension add {D} 102 extension_password=pw102 enabled=false')
-            sh.ok(f'extension add {D} 103 extension_password=pw103')
+            sh.ok(f'extension add {D} 102 extension_password=pw102-secret enabled=false')
+            sh.ok(f'extension add {D} 103 extension_password=pw103-secret')
             sh.ok(f'extension del {D} 103')
             sh.ok(f'extension set {D} 102 display_name=Bob')
             tenant_before = sh.records(f'tenant show {D}')
@@ -63,7 +63,7 @@ class TestDurability(NodeCase):
                              shows_before)
             self.assertFalse(sh.cmd(f'extension show {D} 103')[0], 'deleted extension came back')
         # the SIP password survived too
-        with SipUdpClient(node, '101', D, 'pw101') as c:
+        with SipUdpClient(node, '101', D, 'pw101-secret') as c:
             self.assertEqual(status_code(c.register(expires=60)), 200)
 
     def test_acknowledged_changes_survive_kill9(self):
@@ -71,11 +71,11 @@ class TestDurability(NodeCase):
         node.start()
         with node.shell() as sh:
             sh.ok(f'tenant add {D}')
-            sh.ok(f'extension add {D} 201 extension_password=pw201')
-            sh.ok(f'extension add {D} 202 extension_password=pw202')
+            sh.ok(f'extension add {D} 201 extension_password=pw201-secret')
+            sh.ok(f'extension add {D} 202 extension_password=pw202-secret')
             sh.ok(f'extension del {D} 202')
             sh.ok(f'extension set {D} 201 display_name="Set Before Kill"')
-            sh.ok(f'extension add {D} 203 extension_password=pw203 display_name=Last')
+            sh.ok(f'extension add {D} 203 extension_password=pw203-secret display_name=Last')
             node.kill9()  # right after the OK
         self.assertEqual(node.proc.returncode, -signal.SIGKILL)
         node.start()
@@ -93,7 +93,7 @@ class TestDurability(NodeCase):
             sh.ok(f'tenant add {D}')
             ok, _, err = sh.send_lines([f'extension import {D}',
                                         'extension_number,extension_password',
-                                        *[f'{n},pw{n}' for n in range(300, 340)], '.'])
+                                        *[f'{n},pw{n}-secret' for n in range(300, 340)], '.'])
             self.assertTrue(ok, err)
             node.kill9()
         node.start()
@@ -117,7 +117,7 @@ class TestBindings(NodeCase):
         with node.shell() as sh:
             sh.ok(f'tenant add {D}')
             for n in numbers:
-                sh.ok(f'extension add {D} {n} extension_password=pw{n}')
+                sh.ok(f'extension add {D} {n} extension_password=pw{n}-secret')
 
     def registrations(self, node, number=None):
         with node.shell() as sh:
@@ -127,7 +127,7 @@ class TestBindings(NodeCase):
         node = self.make_node()
         node.start()
         self.setup_ext(node, 101, 102)
-        with SipUdpClient(node, '101', D, 'pw101', user_agent='Restart Phone') as c:
+        with SipUdpClient(node, '101', D, 'pw101-secret', user_agent='Restart Phone') as c:
             self.assertEqual(status_code(c.register(expires=300)), 200)
             port = c.port
         before = self.registrations(node)
@@ -145,7 +145,7 @@ class TestBindings(NodeCase):
         node = self.make_node()
         node.start()
         self.setup_ext(node, 101)
-        with SipUdpClient(node, '101', D, 'pw101') as c:
+        with SipUdpClient(node, '101', D, 'pw101-secret') as c:
             self.assertEqual(status_code(c.register(expires=300)), 200)
         node.kill9()
         node.start()
@@ -155,7 +155,7 @@ class TestBindings(NodeCase):
         node = self.make_node()
         node.start()
         self.setup_ext(node, 101)
-        with SipUdpClient(node, '101', D, 'pw101') as c:
+        with SipUdpClient(node, '101', D, 'pw101-secret') as c:
             self.assertEqual(status_code(c.register(expires=300)), 200)
             self.assertEqual(status_code(c.register(expires=0)), 200)
         self.assertEqual(self.registrations(node), [])
@@ -166,7 +166,7 @@ class TestBindings(NodeCase):
         node = self.make_node(extra_args=['--min-expires', '1'])
         node.start()
         self.setup_ext(node, 101)
-        with SipUdpClient(node, '101', D, 'pw101') as c:
+        with SipUdpClient(node, '101', D, 'pw101-secret') as c:
             resp = c.register(expires=2)
             self.assertEqual(status_code(resp), 200, resp)
         recs = self.registrations(node)
@@ -181,7 +181,7 @@ class TestBindings(NodeCase):
         node = self.make_node(extra_args=['--min-expires', '1'])
         node.start()
         self.setup_ext(node, 101)
-        with SipUdpClient(node, '101', D, 'pw101') as c:
+        with SipUdpClient(node, '101', D, 'pw101-secret') as c:
             self.assertEqual(status_code(c.register(expires=2)), 200)
         self.assertEqual(len(self.registrations(node)), 1)
         self.assertTrue(wait_until(lambda: self.registrations(node) == [], 6, 0.5),
@@ -193,7 +193,7 @@ class TestBindings(NodeCase):
         self.setup_ext(node, 101)
         # One shell connection throughout: another one would add (and, a
         # little later, remove) a session actor while actors are counted.
-        with SipUdpClient(node, '101', D, 'pw101') as c, node.shell() as sh:
+        with SipUdpClient(node, '101', D, 'pw101-secret') as c, node.shell() as sh:
             def actors():
                 return int(sh.records('stats')[0]['actors'])
 
@@ -218,7 +218,7 @@ class TestBindings(NodeCase):
         node = self.make_node(extra_args=['--min-expires', '30'])
         node.start()
         self.setup_ext(node, 101)
-        with SipUdpClient(node, '101', D, 'pw101') as c:
+        with SipUdpClient(node, '101', D, 'pw101-secret') as c:
             resp = c.register(expires=5)
             self.assertEqual(status_code(resp), 423, resp)
             self.assertEqual(header(resp, 'Min-Expires'), ['30'])

@@ -48,7 +48,7 @@ from harness import (HOST, NodeCase, data_file, digest_authorization, header, op
                      status_code)
 
 DOMAIN = 'torture.example.test'
-PASSWORDS = {n: f'tp-{n}' for n in range(101, 111)}
+PASSWORDS = {n: f'tp-{n}-secret' for n in range(101, 111)}
 
 _HOST_RE = rb'(?:[A-Za-z0-9-]+\.)*(?:example\.(?:com|org|net|edu)|company\.com)'
 _URI_RE = re.compile(rb'(sips?:)((?:[^@\s<>"]*@)?)(' + _HOST_RE + rb')(?=[;>:?\s,]|$)')

@@ -356,5 +356,33 @@ class TestBansAndLists(SecurityCase):
                          r'src=127\.0\.0\.1:\d+ transport=tcp user=admin .*reason=auth_failures')
 
 
+
+class TestWeakPasswords(SecurityCase):
+    def test_weak_extension_passwords_are_refused_unless_the_tenant_allows_them(self):
+        node = self.make_node()
+        d = self.DOMAIN
+        with node.shell() as sh:
+            for number, pw in (('201', 'short12'), ('20000001', '20000001')):
+                ok, _, err = sh.cmd(f'extension add {d} {number} extension_password={pw}')
+                self.assertFalse(ok, pw)
+                self.assertIn('extension_password is weak', err)
+            self.assertFalse(sh.cmd(f'extension set {d} 101 extension_password=101')[0])
+            ok, data, err = sh.send_lines([f'extension import {d}', 'extension_number,extension_password',
+                                           '301,Strong-Pass-301', '30200000,30200000', '.'])
+            self.assertFalse(ok)
+            self.assertIn('line 3: extension_password is weak', err)
+            self.assertEqual(sh.records(f'tenant show {d}')[0]['allow_weak_passwords'], 'false')
+            sh.ok(f'tenant set {d} allow_weak_passwords=true')
+            self.assertFalse(sh.cmd(f'tenant set {d} allow_weak_passwords=maybe')[0])
+            self.assertEqual(sh.records(f'tenant show {d}')[0]['allow_weak_passwords'], 'true')
+            sh.ok(f'extension add {d} 201 extension_password=short12')
+            sh.ok(f'extension set {d} 101 extension_password=101-pass')
+        node.restart()  # the setting is stored
+        with node.shell() as sh:
+            self.assertEqual(sh.records(f'tenant show {d}')[0]['allow_weak_passwords'], 'true')
+        with SipUdpClient(node, '201', d, 'short12', host=PHONE) as c:
+            self.assertEqual(status_code(c.register(expires=60)), 200)
+
+
 if __name__ == '__main__':
     unittest.main()

@@ -307,23 +307,23 @@ class TestExtension(ShellNodeCase):
 class TestCopy(ShellNodeCase):
     def test_copy_settings_not_credentials(self):
         d = self.new_tenant()
-        self.sh.ok(f'extension add {d} 201 extension_password=pw-201 display_name="Sales Desk" '
+        self.sh.ok(f'extension add {d} 201 extension_password=pw-201-secret display_name="Sales Desk" '
                    f'email=sales@example.test role=admin department=Sales no_answer_timeout=25 '
                    f'work_phone=+15550201')
         # the new one needs its own extension_password
         self.assertErr(f'extension copy {d} 201 202')
         self.assertErr(f'extension show {d} 202')
-        self.sh.ok(f'extension copy {d} 201 202 extension_password=pw-202')
+        self.sh.ok(f'extension copy {d} 201 202 extension_password=pw-202-secret')
         src, dst = self.show_ext(d, 201), self.show_ext(d, 202)
         self.assertEqual(dst.get('extension_number'), '202')
         for key in ('display_name', 'email', 'role', 'department', 'no_answer_timeout', 'work_phone'):
             self.assertEqual(dst.get(key), src.get(key), key)
         self.assertEqual(src.get('extension_number'), '201', 'copy changed the source')
         # credentials: 202 registers with its own password, not with 201's
-        with SipUdpClient(self.node, '202', d, 'pw-201') as c:
+        with SipUdpClient(self.node, '202', d, 'pw-201-secret') as c:
             code = status_code(c.register(expires=60))
             self.assertIn(code, (401, 403), "the copy accepted the source's password")
-        with SipUdpClient(self.node, '202', d, 'pw-202') as c:
+        with SipUdpClient(self.node, '202', d, 'pw-202-secret') as c:
             self.assertEqual(status_code(c.register(expires=60)), 200)
 
     def test_copy_bad_input(self):
@@ -347,9 +347,9 @@ class TestImport(ShellNodeCase):
         ok, data, err = self.sh.send_lines([
             f'extension import {d}',
             'extension_number,extension_password,display_name,email,role',
-            '301,pw301,Carol One,c1@example.test,user',
-            '302,pw302,"Smith, Carol",c2@example.test,admin',
-            '303,pw303,Dave,,user',
+            '301,pw301-secret,Carol One,c1@example.test,user',
+            '302,pw302-secret,"Smith, Carol",c2@example.test,admin',
+            '303,pw303-secret,Dave,,user',
             '.'])
         self.assertTrue(ok, f'import failed: {err}')
         self.assertEqual(self.ext_numbers(d), ['301', '302', '303'])
@@ -357,8 +357,8 @@ class TestImport(ShellNodeCase):
         self.assertEqual(self.show_ext(d, 302).get('role'), 'admin')
         self.assertEqual(self.show_ext(d, 301).get('display_name'), 'Carol One')
         # passwords imported too (and never shown)
-        self.assertNotIn('pw301', '\n'.join(self.sh.ok(f'extension list {d}')))
-        with SipUdpClient(self.node, '301', d, 'pw301') as c:
+        self.assertNotIn('pw301-secret', '\n'.join(self.sh.ok(f'extension list {d}')))
+        with SipUdpClient(self.node, '301', d, 'pw301-secret') as c:
             self.assertEqual(status_code(c.register(expires=60)), 200)
         # the shell is in command mode again
         self.assertTrue(self.sh.cmd('tenant list')[0])
@@ -370,9 +370,9 @@ class TestImport(ShellNodeCase):
         ok, data, err = self.sh.send_lines([
             f'extension import {d}',
             'extension_number,extension_password,display_name',
-            '401,pw401,Good One',
-            '12,pw12,Too Short',
-            '403,pw403,Good Two',
+            '401,pw401-secret,Good One',
+            '12,pw12-secret,Too Short',
+            '403,pw403-secret,Good Two',
             '.'])
         self.assertFalse(ok, 'import with a bad line succeeded')
         self.assertIn('line 3', err, f'reason does not name the line: {err!r}')
@@ -408,9 +408,9 @@ class TestRegistrations(ShellNodeCase):
 
     def test_lists_a_binding(self):
         d = self.new_tenant()
-        self.sh.ok(f'extension add {d} 101 extension_password=pw101')
-        self.sh.ok(f'extension add {d} 102 extension_password=pw102')
-        with SipUdpClient(self.node, '101', d, 'pw101', user_agent='E2E Phone/1.0') as c:
+        self.sh.ok(f'extension add {d} 101 extension_password=pw101-secret')
+        self.sh.ok(f'extension add {d} 102 extension_password=pw102-secret')
+        with SipUdpClient(self.node, '101', d, 'pw101-secret', user_agent='E2E Phone/1.0') as c:
             resp = c.register(expires=120)
             self.assertEqual(status_code(resp), 200, resp)
             recs = self.sh.records(f'registrations {d}')

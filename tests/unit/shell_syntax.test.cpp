@@ -39,24 +39,36 @@ TEST_CASE("extension fields validate and leave the record alone on error") {
   CHECK(apply_extension_fields(r, {{"display_name", "Bob"}}, true)
         == "extension_password is required");
   CHECK(r.display_name.empty());
-  CHECK(apply_extension_fields(r, {{"extension_password", "secret1"}, {"role", "superuser"}}, true)
+  CHECK(apply_extension_fields(r, {{"extension_password", "secret12"}, {"role", "superuser"}}, true)
         == "role must be user or admin");
-  CHECK(apply_extension_fields(r, {{"extension_password", "secret1"}, {"bogus", "1"}}, true)
+  CHECK(apply_extension_fields(r, {{"extension_password", "secret12"}, {"bogus", "1"}}, true)
         == "unknown field 'bogus'");
-  CHECK(apply_extension_fields(r, {{"extension_password", "secret1"}, {"name", "admin"}}, true)
+  CHECK(apply_extension_fields(r, {{"extension_password", "secret12"}, {"name", "admin"}}, true)
         == "name 'admin' is reserved");
-  CHECK(apply_extension_fields(r, {{"extension_password", "secret1"}, {"enabled", "maybe"}}, true)
+  CHECK(apply_extension_fields(r, {{"extension_password", "secret12"}, {"enabled", "maybe"}}, true)
         == "enabled must be true or false");
-  REQUIRE(apply_extension_fields(r, {{"extension_password", "secret1"}, {"enabled", "false"},
+  REQUIRE(apply_extension_fields(r, {{"extension_password", "secret12"}, {"enabled", "false"},
                                      {"password", "webpass99"}, {"display_name", "Bob"}},
                                  true)
             .empty());
-  CHECK(r.sip_password == "secret1");
+  CHECK(r.sip_password == "secret12");
   CHECK(!r.enabled);
   CHECK(password::verify("webpass99", r.web_password_hash));
   CHECK(!password::verify("webpass98", r.web_password_hash));
   for (auto& [k, v] : describe_extension(r))
     CHECK((k != "extension_password" && k != "password"));
+  // Weak SIP passwords: short, or the extension number, unless the tenant allows them.
+  storage::extension_record w;
+  w.domain = "a.test";
+  w.number = "10000001";
+  CHECK(apply_extension_fields(w, {{"extension_password", "short12"}}, true).rfind(
+          "extension_password is weak", 0) == 0);
+  CHECK(apply_extension_fields(w, {{"extension_password", "10000001"}}, true).rfind(
+          "extension_password is weak", 0) == 0);
+  CHECK(w.sip_password.empty());
+  CHECK(apply_extension_fields(w, {{"extension_password", "10000001"}}, true, true).empty());
+  CHECK(apply_extension_fields(w, {{"extension_password", "abc"}}, true, true)
+        == "extension_password must be 4-64 characters");
   CHECK(valid_extension_number("101"));
   CHECK(!valid_extension_number("12"));
   CHECK(!valid_extension_number("10a"));
