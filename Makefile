@@ -8,21 +8,31 @@ FUZZ_BUILD ?= $(BUILD)-fuzz
 FUZZ_SECONDS ?= 60
 JOBS ?= 2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# The last line is for tests/fuzz: clang, libFuzzer and the sanitizer
-# runtimes (libclang-rt-dev), llvm-symbolizer for readable reports (llvm).
+# What building and running a node needs.
 PACKAGES := cmake g++ make pkg-config ccache libcaf-dev libre-dev librem-dev \
-  liblmdb-dev libcereal-dev libssl-dev libedit-dev catch2 tzdata python3 \
-  libhowardhinnant-date-dev libjemalloc-dev sip-tester baresip netcat-openbsd \
+  liblmdb-dev libcereal-dev libssl-dev libedit-dev catch2 tzdata \
+  libhowardhinnant-date-dev libjemalloc-dev
+# What the tests add: their peers (SIPp, baresip, SIPVicious, fail2ban-regex),
+# and for tests/fuzz clang, libFuzzer and the sanitizer runtimes
+# (libclang-rt-dev), llvm-symbolizer for readable reports (llvm).
+TEST_PACKAGES := python3 sip-tester baresip netcat-openbsd sipvicious fail2ban \
   clang libclang-rt-dev llvm
 
-.PHONY: deps configure build run test fuzz clean
+.PHONY: deps test-deps configure build run test fuzz clean
 
-deps:
-	@if ! dpkg -s $(PACKAGES) >/dev/null 2>&1; then \
+define install
+	@if ! dpkg -s $(1) >/dev/null 2>&1; then \
 	  $(SUDO) apt-get update -q && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    -o DPkg::Lock::Timeout=600 $(PACKAGES); \
+	    -o DPkg::Lock::Timeout=600 $(1); \
 	fi
+endef
+
+deps:
+	$(call install,$(PACKAGES))
+
+test-deps: deps
+	$(call install,$(TEST_PACKAGES))
 
 configure: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -33,11 +43,11 @@ build: configure
 run: build
 	$(BUILD)/engine/actorpbx --data-dir ./data
 
-test: build
+test: test-deps build
 	cd $(BUILD) && ctest --output-on-failure --timeout 900
 
 # Stops at the first crash, sanitizer report, leak or hang, keeping the input.
-fuzz: deps
+fuzz: test-deps
 	python3 tests/fuzz/run.py --build $(FUZZ_BUILD) --jobs $(JOBS) --seconds $(FUZZ_SECONDS) all
 
 clean:
