@@ -86,6 +86,8 @@ const std::vector<option_def>& options() {
      [](node_config& c, const std::string& v) { c.sip_listen = v; return std::string{}; }},
     {"sip-tls-listen", "IP:PORT", "SIP over TLS address (default: off; PortSIP uses 5061)",
      [](node_config& c, const std::string& v) { c.sip_tls_listen = v; return std::string{}; }},
+    {"shell-tls-listen", "IP:PORT", "admin shell over TLS, same certificate as SIP/TLS (default: off)",
+     [](node_config& c, const std::string& v) { c.shell_tls_listen = v; return std::string{}; }},
     {"tls-cert", "FILE",
      "PEM certificate (chain) for SIP/TLS (default DATA/tls/cert.pem, self-signed if missing)",
      [](node_config& c, const std::string& v) { c.tls_cert = v; return std::string{}; }},
@@ -194,7 +196,7 @@ std::uint32_t node_config::default_workers() {
 
 std::string usage() {
   std::string out = "usage: actorpbx [OPTIONS]\n"
-                    "       actorpbx shell [IP:PORT]   admin shell client\n\n"
+                    "       actorpbx shell [--tls [--ca FILE]] [IP:PORT]   admin shell client\n\n"
                     "options (also as 'name = value' lines in a --config file):\n";
   auto line = [&](const std::string& flag, const std::string& help) {
     out += "  " + flag;
@@ -264,6 +266,10 @@ parse_status parse_config(int argc, char** argv, node_config& cfg,
     }
   if (!cfg.sip_tls_listen.empty() && !valid_listen_address(cfg.sip_tls_listen)) {
     error = "--sip-tls-listen wants IP:PORT, got '" + cfg.sip_tls_listen + "'";
+    return parse_status::error;
+  }
+  if (!cfg.shell_tls_listen.empty() && !valid_listen_address(cfg.shell_tls_listen)) {
+    error = "--shell-tls-listen wants IP:PORT, got '" + cfg.shell_tls_listen + "'";
     return parse_status::error;
   }
   if (!cfg.tls_key.empty() && cfg.tls_cert.empty()) {

@@ -12,6 +12,7 @@ struct node_config {
   std::string data_dir = "./data";
   std::string sip_listen = "127.0.0.1:5060";
   std::string shell_listen = "127.0.0.1:5039";
+  std::string shell_tls_listen; // empty: the shell has no TLS listener
   // SIP over TLS: off unless an address is given (never a listener by surprise).
   std::string sip_tls_listen;
   std::string tls_cert; // empty: DATA/tls/cert.pem (generated self-signed if absent)

@@ -141,7 +141,7 @@ std::string tls_host(const std::string& listen) {
 
 // The SIP/TLS certificate; a self-signed one is made at first start.
 bool prepare_tls(const node_config& ncfg, net::tls_identity& id) {
-  auto host = tls_host(ncfg.sip_tls_listen);
+  auto host = tls_host(ncfg.sip_tls_listen.empty() ? ncfg.shell_tls_listen : ncfg.sip_tls_listen);
   if (auto e = net::prepare_identity(ncfg.tls_cert, ncfg.tls_key, ncfg.data_dir, host, id);
       !e.empty()) {
     std::fprintf(stderr, "actorpbx: %s\n", e.c_str());
@@ -196,11 +196,11 @@ int run_node(const node_config& ncfg) {
     }
   }
   net::tls_identity tls;
-  if (!ncfg.sip_tls_listen.empty()) {
+  if (!ncfg.sip_tls_listen.empty() || !ncfg.shell_tls_listen.empty()) {
     if (!prepare_tls(ncfg, tls))
       return 1;
   } else if (!ncfg.tls_cert.empty()) {
-    log::warn("--tls-cert is set but --sip-tls-listen is not: no SIP over TLS");
+    log::warn("--tls-cert is set but neither --sip-tls-listen nor --shell-tls-listen: no TLS");
   }
   auto live = sweep_bindings(*store);
 
@@ -234,6 +234,7 @@ int run_node(const node_config& ncfg) {
     scfg.sip_listen = ncfg.sip_listen;
     scfg.shell_listen = ncfg.shell_listen;
     scfg.sip_tls_listen = ncfg.sip_tls_listen;
+    scfg.shell_tls_listen = ncfg.shell_tls_listen;
     scfg.tls_cert_file = tls.cert_file;
     scfg.tls_key_file = tls.key_file;
     scfg.router = ctx.router;
@@ -261,8 +262,9 @@ int run_node(const node_config& ncfg) {
         caf::anon_send(ctx.router, activate_extension{domain, number});
       // Printed whatever the level: scripts and operators wait for it.
       auto tls_part = ncfg.sip_tls_listen.empty() ? "" : " sip_tls=" + ncfg.sip_tls_listen;
-      log::write(log::level::info, "ready sip=" + ncfg.sip_listen + tls_part
-                                     + " shell=" + ncfg.shell_listen + " data=" + ncfg.data_dir);
+      auto shell_tls = ncfg.shell_tls_listen.empty() ? "" : " shell_tls=" + ncfg.shell_tls_listen;
+      log::write(log::level::info, "ready sip=" + ncfg.sip_listen + tls_part + " shell="
+                                     + ncfg.shell_listen + shell_tls + " data=" + ncfg.data_dir);
       int sig = 0;
       sigwait(&sigs, &sig);
       log::info("signal ", sig, ": shutting down");
@@ -299,7 +301,7 @@ int run_node(const node_config& ncfg) {
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::string{argv[1]} == "shell")
-    return run_shell_client(argc >= 3 ? argv[2] : "127.0.0.1:5039");
+    return run_shell_client(argc - 2, argv + 2);
   node_config cfg;
   std::string err;
   switch (parse_config(argc, argv, cfg, err)) {

@@ -9,9 +9,16 @@
 // read while its output is backed up (a client that never reads holds about
 // `out_high` bytes); it is closed when it sends no complete line, or reads
 // nothing, for `shell_timeout` seconds. Connections are capped per source
-// address and in all.
+// address and in all. Over TLS (--shell-tls-listen) the same, through an
+// OpenSSL session on the connection's fd.
 
+// libre's TLS context wraps OpenSSL's (net/sip_tls.cpp): the shell's TLS
+// connections are OpenSSL sessions on the same context, over our own fds.
+#define USE_OPENSSL 1
 #include "net/stack_impl.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -41,6 +48,8 @@ struct shell_conn {
   sip_stack::impl* stack = nullptr;
   std::uint64_t id = 0;
   int fd = -1;
+  SSL* ssl = nullptr;          // over TLS
+  bool ssl_wants_write = false; // OpenSSL must write before it can read on
   std::string ip;
   std::string in;              // bytes not yet handed on as lines
   std::string out;             // bytes the socket did not take yet
@@ -70,8 +79,49 @@ void drop(shell_conn* c) {
   if (auto i = s.conns_per_source.find(c->ip); i != s.conns_per_source.end() && --i->second == 0)
     s.conns_per_source.erase(i);
   fd_close(c->fd);
+  if (c->ssl) {
+    SSL_shutdown(c->ssl); // one close_notify, never waited for
+    SSL_free(c->ssl);
+  }
   ::close(c->fd);
   delete c;
+}
+
+// recv/send, or their OpenSSL twins: > 0 bytes, 0 the peer closed, -1 with
+// errno EAGAIN to wait, -1 otherwise gone.
+long conn_recv(shell_conn* c, char* buf, std::size_t n) {
+  if (!c->ssl)
+    return ::recv(c->fd, buf, n, 0);
+  ERR_clear_error();
+  int r = SSL_read(c->ssl, buf, static_cast<int>(n));
+  if (r > 0)
+    return r;
+  int e = SSL_get_error(c->ssl, r);
+  c->ssl_wants_write = e == SSL_ERROR_WANT_WRITE;
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    errno = EAGAIN;
+    return -1;
+  }
+  if (e == SSL_ERROR_ZERO_RETURN)
+    return 0;
+  errno = ECONNRESET; // a failed handshake (a plain-text client), or a reset
+  return -1;
+}
+
+long conn_send(shell_conn* c, const char* buf, std::size_t n) {
+  if (!c->ssl)
+    return ::send(c->fd, buf, n, MSG_NOSIGNAL);
+  ERR_clear_error();
+  int r = SSL_write(c->ssl, buf, static_cast<int>(n));
+  if (r > 0)
+    return r;
+  int e = SSL_get_error(c->ssl, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    errno = EAGAIN;
+    return -1;
+  }
+  errno = ECONNRESET;
+  return -1;
 }
 
 void io_handler(int flags, void* arg);
@@ -100,7 +150,8 @@ void dispatch(shell_conn* c) {
 bool settle(shell_conn* c) {
   if (c->out.empty() && (c->closing || (c->peer_done && c->inflight == 0)))
     return false;
-  int flags = (wants_read(c) ? FD_READ : 0) | (c->out.empty() ? 0 : FD_WRITE);
+  int flags = (wants_read(c) ? FD_READ : 0)
+              | (c->out.empty() && !c->ssl_wants_write ? 0 : FD_WRITE);
   if (flags != c->watching) {
     if (flags == 0)
       fd_close(c->fd); // waiting for the session: nothing to read or write
@@ -114,7 +165,7 @@ bool settle(shell_conn* c) {
 // Writes what the socket takes; false when the connection is gone.
 bool flush(shell_conn* c) {
   while (!c->out.empty()) {
-    auto n = ::send(c->fd, c->out.data(), c->out.size(), MSG_NOSIGNAL);
+    auto n = conn_send(c, c->out.data(), c->out.size());
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       break;
     if (n <= 0)
@@ -128,7 +179,7 @@ bool flush(shell_conn* c) {
 // Reads one chunk; false when the connection is gone.
 bool read_some(shell_conn* c) {
   char buf[4096];
-  auto n = ::recv(c->fd, buf, sizeof(buf), 0);
+  auto n = conn_recv(c, buf, sizeof(buf));
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     return true;
   if (n < 0)
@@ -157,17 +208,17 @@ void io_handler(int flags, void* arg) {
   bool alive = true;
   if (flags & FD_WRITE)
     alive = flush(c);
-  if (alive && (flags & FD_READ) && wants_read(c))
+  if (alive && (flags & (FD_READ | FD_WRITE)) && wants_read(c)
+      && ((flags & FD_READ) || c->ssl_wants_write))
     alive = read_some(c);
   if (!alive || !settle(c))
     drop(c);
 }
 
-void accept_handler(int, void* arg) {
-  auto& s = *static_cast<sip_stack::impl*>(arg);
+void accept_on(sip_stack::impl& s, int listener, bool tls) {
   sockaddr_storage peer{};
   socklen_t len = sizeof(peer);
-  int fd = ::accept4(s.shell_fd, reinterpret_cast<sockaddr*>(&peer), &len,
+  int fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0)
     return;
@@ -189,28 +240,50 @@ void accept_handler(int, void* arg) {
     if (from_here == 0)
       s.conns_per_source.erase(ip);
     log::warn("shell: refused a connection from ", ip, ": ", refusal + 4);
-    (void)!::send(fd, refusal, std::strlen(refusal), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (!tls) // a TLS client could not read it
+      (void)!::send(fd, refusal, std::strlen(refusal), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::close(fd);
     return;
+  }
+  SSL* ssl = nullptr;
+  if (tls) {
+    ssl = SSL_new(tls_openssl_context(s.tls));
+    if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+      SSL_free(ssl);
+      ::close(fd);
+      return;
+    }
+    SSL_set_accept_state(ssl); // the handshake runs inside the first reads
   }
   ++from_here;
   auto* c = new shell_conn;
   c->stack = &s;
   c->id = ++s.next_conn;
   c->fd = fd;
+  c->ssl = ssl;
   c->ip = ip;
   c->since = c->progress = clock::now();
   s.conns.emplace(c->id, c);
-  flow_info source{ip, sa_port(&src), "tcp"};
+  flow_info source{ip, sa_port(&src), tls ? "tls" : "tcp"};
   caf::anon_send(s.cfg.shell_hub, shell_opened{c->id, std::move(source)});
   if (!settle(c))
     drop(c);
-  log::info("shell: connection ", c->id, " from ", ip);
+  log::info("shell: connection ", c->id, " from ", ip, tls ? " (TLS)" : "");
+}
+
+void accept_handler(int, void* arg) {
+  auto& s = *static_cast<sip_stack::impl*>(arg);
+  accept_on(s, s.shell_fd, false);
+}
+
+void accept_tls_handler(int, void* arg) {
+  auto& s = *static_cast<sip_stack::impl*>(arg);
+  accept_on(s, s.shell_tls_fd, true);
 }
 
 } // namespace
 
-int shell_listen(sip_stack::impl& s, const struct sa& laddr) {
+int shell_listen(sip_stack::impl& s, const struct sa& laddr, bool tls) {
   int fd = ::socket(laddr.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return errno;
@@ -221,8 +294,8 @@ int shell_listen(sip_stack::impl& s, const struct sa& laddr) {
     ::close(fd);
     return err;
   }
-  s.shell_fd = fd;
-  return fd_listen(fd, FD_READ, accept_handler, &s);
+  (tls ? s.shell_tls_fd : s.shell_fd) = fd;
+  return fd_listen(fd, FD_READ, tls ? accept_tls_handler : accept_handler, &s);
 }
 
 void shell_send(sip_stack::impl& s, const shell_output& o) {
@@ -277,11 +350,12 @@ void shell_sweep(sip_stack::impl& s) {
 void shell_close_all(sip_stack::impl& s) {
   while (!s.conns.empty())
     drop(s.conns.begin()->second);
-  if (s.shell_fd >= 0) {
-    fd_close(s.shell_fd);
-    ::close(s.shell_fd);
-    s.shell_fd = -1;
-  }
+  for (int* fd : {&s.shell_fd, &s.shell_tls_fd})
+    if (*fd >= 0) {
+      fd_close(*fd);
+      ::close(*fd);
+      *fd = -1;
+    }
 }
 
 } // namespace pbx::net

@@ -84,6 +84,15 @@ std::string setup(sip_stack::impl& s) {
     return std::string{"sipsess listen: "} + strerror(err);
   if (int err = shell_listen(s, shell_addr))
     return "cannot listen on shell " + s.cfg.shell_listen + ": " + strerror(err);
+  if (!s.cfg.shell_tls_listen.empty()) {
+    struct sa shell_tls_addr;
+    if (!parse_addr(s.cfg.shell_tls_listen, shell_tls_addr))
+      return "bad --shell-tls-listen address '" + s.cfg.shell_tls_listen + "' (want IP:PORT)";
+    if (auto err = tls_context(s); !err.empty())
+      return err;
+    if (int err = shell_listen(s, shell_tls_addr, true))
+      return "cannot listen on shell (TLS) " + s.cfg.shell_tls_listen + ": " + strerror(err);
+  }
   tmr_init(&s.sweep_tmr);
   tmr_start(&s.sweep_tmr, 5000, sweep_handler, &s);
   return {};

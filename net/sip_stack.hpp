@@ -19,6 +19,7 @@ struct stack_config {
   std::string sip_listen = "127.0.0.1:5060";
   std::string shell_listen = "127.0.0.1:5039";
   std::string sip_tls_listen; // empty: no TLS
+  std::string shell_tls_listen; // empty: the shell has no TLS listener
   std::string tls_cert_file;  // PEM, checked before start (net/tls_cert.hpp)
   std::string tls_key_file;
   caf::actor router;     // REGISTER goes here unless its extension is live

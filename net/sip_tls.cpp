@@ -37,7 +37,9 @@ std::string ssl_reason() {
 
 } // namespace
 
-std::string tls_listen(sip_stack::impl& s, const struct sa& laddr) {
+std::string tls_context(sip_stack::impl& s) {
+  if (s.tls)
+    return {};
   // No key file here: libre would read the certificate and the key from one file.
   if (int err = tls_alloc(&s.tls, TLS_METHOD_SSLV23, nullptr, nullptr))
     return std::string{"tls: "} + strerror(err);
@@ -61,6 +63,12 @@ std::string tls_listen(sip_stack::impl& s, const struct sa& laddr) {
   // none is asked for. libre 1.1.0 asks none either (checked); said here so
   // that stays true whatever libre's default becomes.
   SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  return {};
+}
+
+std::string tls_listen(sip_stack::impl& s, const struct sa& laddr) {
+  if (auto err = tls_context(s); !err.empty())
+    return err;
   if (int err = sip_transp_add(s.sip, SIP_TRANSP_TLS, &laddr, s.tls))
     return "cannot listen on TLS " + s.cfg.sip_tls_listen + ": " + strerror(err);
   widen_listen_backlog(laddr);

@@ -54,6 +54,7 @@ struct sip_stack::impl {
   struct tls* tls = nullptr; // SIP/TLS, when listening
   struct mqueue* mq = nullptr;
   int shell_fd = -1;
+  int shell_tls_fd = -1;
   struct tmr sweep_tmr;
   std::uint64_t next_txn = 0;
   std::unordered_map<std::uint64_t, pending_txn> txns;
@@ -118,9 +119,12 @@ void calls_sweep(sip_stack::impl& s); // A legs whose offer no actor took
 
 // SIP over TLS (sip_tls.cpp): listens on `laddr`; returns an error text.
 std::string tls_listen(sip_stack::impl& s, const struct sa& laddr);
+// The node's TLS context (certificate, protocol floor, ciphers) in s.tls,
+// made once for SIP and the shell; returns an error text.
+std::string tls_context(sip_stack::impl& s);
 
 // Shell server (shell_server.cpp).
-int shell_listen(sip_stack::impl& s, const struct sa& laddr);
+int shell_listen(sip_stack::impl& s, const struct sa& laddr, bool tls = false);
 void shell_send(sip_stack::impl& s, const shell_output& out);
 void shell_sweep(sip_stack::impl& s); // timeouts, from the sweep timer
 void shell_drop_source(sip_stack::impl& s, const std::string& ip); // a ban: its connections end

@@ -311,6 +311,75 @@ class TestTlsCertificateLifecycle(unittest.TestCase):
         self.assertEqual((code, err.strip()), (2, 'actorpbx: --tls-key needs --tls-cert'))
 
 
+
+class TestShellOverTls(unittest.TestCase):
+    """--shell-tls-listen: the admin shell over TLS with the node's certificate."""
+
+    def setUp(self):
+        self.port = free_port(udp_and_tcp=False)
+        self.node = Node(extra_args=['--shell-tls-listen', f'{HOST}:{self.port}'])
+        self.addCleanup(self.node.cleanup)
+        self.node.start()
+        self.cert = os.path.join(self.node.data_dir, 'tls', 'cert.pem')
+
+    def tls_shell(self, min_version=None, max_version=None):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(self.cert)  # the generated certificate, IP SAN checked
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)
+            if min_version:
+                ctx.minimum_version = min_version
+            if max_version:
+                ctx.maximum_version = max_version
+        raw = socket.create_connection((HOST, self.port), timeout=5)
+        return ctx.wrap_socket(raw, server_hostname=HOST)
+
+    def test_commands_over_tls(self):
+        self.assertIn(f' shell_tls={HOST}:{self.port} ', self.node.stderr())
+        with self.tls_shell() as s:
+            self.assertIn(s.version(), ('TLSv1.2', 'TLSv1.3'))
+            f = s.makefile('rwb')
+            f.write(f'login admin {self.node.admin_password}\nstats\nquit\n'.encode())
+            f.flush()
+            lines = f.read().decode().splitlines()
+        self.assertEqual(lines[0], 'OK')
+        self.assertTrue(lines[1].startswith('tenants=0 '), lines)
+        self.assertEqual(lines[2:], ['OK', 'OK'])
+        self.assertIn('(TLS)', self.node.stderr())
+
+    def test_the_cli_client_checks_the_certificate(self):
+        run = lambda *args: subprocess.run([require_binary(), 'shell', *args, f'{HOST}:{self.port}'],
+                                           input=f'login admin {self.node.admin_password}\nstats\n',
+                                           capture_output=True, text=True, timeout=20)
+        p = run('--ca', self.cert)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.splitlines()[0], 'OK')
+        self.assertTrue(p.stdout.splitlines()[1].startswith('tenants=0 '), p.stdout)
+        p = run('--tls')  # the self-signed certificate is no system CA's
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('self-signed certificate (give the node\'s certificate with --ca FILE)',
+                      p.stderr)
+
+    def test_plain_text_and_old_tls_are_refused_and_leave_no_trace(self):
+        with socket.create_connection((HOST, self.port), timeout=5) as s:
+            s.sendall(b'login admin x\nhelp\n')
+            got = b''
+            try:  # no handshake: a TLS alert at most, then closed (reset: unread input)
+                while chunk := s.recv(100):
+                    got += chunk
+            except ConnectionResetError:
+                pass
+            self.assertNotIn(b'OK', got)
+            self.assertNotIn(b'ERR', got)
+        with self.assertRaises(ssl.SSLError):
+            with self.tls_shell(min_version=ssl.TLSVersion.TLSv1,
+                                max_version=ssl.TLSVersion.TLSv1_1):
+                pass
+        with self.tls_shell() as s:  # the listener still serves
+            s.sendall(b'help\n')
+            self.assertTrue(s.recv(100))
+
+
 if __name__ == '__main__':
     require_binary()
     unittest.main()
