@@ -360,16 +360,15 @@ class NodeCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.node = Node(**cls.NODE_KWARGS)
-        try:
-            cls.node.start()
-            if cls.DOMAIN:
-                with cls.node.shell() as sh:
-                    sh.ok(f'tenant add {cls.DOMAIN}')
-                    for number, password in cls.EXTENSIONS.items():
-                        sh.ok(f'extension add {cls.DOMAIN} {number} extension_password={password}')
-        except BaseException:
-            cls.node.cleanup()
-            raise
+        # A class cleanup runs even when setUpClass fails later, in a subclass's
+        # own setUpClass too (tearDownClass would not): no node outlives its test.
+        cls.addClassCleanup(cls.node.cleanup)
+        cls.node.start()
+        if cls.DOMAIN:
+            with cls.node.shell() as sh:
+                sh.ok(f'tenant add {cls.DOMAIN}')
+                for number, password in cls.EXTENSIONS.items():
+                    sh.ok(f'extension add {cls.DOMAIN} {number} extension_password={password}')
 
     @classmethod
     def tearDownClass(cls):
