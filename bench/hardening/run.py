@@ -21,8 +21,6 @@ nothing is passed to it. Every loop is bounded in count and time."""
 
 import argparse
 import os
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -32,51 +30,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'tests', 'e2e'))
 import harness  # noqa: E402
-from harness import Node, SipUdpClient, status_code  # noqa: E402
+from harness import (Node, RegisteringPhone, connection_storm, cpu_seconds, fd_count,  # noqa: E402
+                     percentile as pct, proc_status as status, udp_flood)
 
 D = 'bench.example.test'
-
-
-def status(pid, key):
-    with open(f'/proc/{pid}/status') as f:
-        for line in f:
-            if line.startswith(key + ':'):
-                return int(line.split()[1])
-
-
-def fds(pid):
-    return len(os.listdir(f'/proc/{pid}/fd'))
-
-
-def cpu(pid):
-    with open(f'/proc/{pid}/stat') as f:
-        x = f.read().rsplit(')', 1)[1].split()
-    return (int(x[11]) + int(x[12])) / os.sysconf('SC_CLK_TCK')
-
-
-def pct(values, p):
-    v = sorted(values)
-    return v[min(len(v) - 1, int(len(v) * p))] if v else float('nan')
-
-
-class Phone(threading.Thread):
-    def __init__(self, node, user, domain, password, host, every):
-        super().__init__(daemon=True)
-        self.c = SipUdpClient(node, user, domain, password, host=host)
-        self.every, self.waits, self.codes = every, [], []
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            t = time.monotonic()
-            self.codes.append(status_code(self.c.register(expires=300, timeout=5)))
-            self.waits.append(time.monotonic() - t)
-            self.done.wait(self.every)
-
-    def stop(self):
-        self.done.set()
-        self.join(15)
-        self.c.close()
 
 
 def node_for(binary, after, *args):
@@ -94,39 +51,15 @@ def storm(binary, after):
     node = node_for(binary, after)
     pid = node.proc.pid
     time.sleep(0.5)
-    before = (fds(pid), status(pid, 'Threads'))
-    held, peak = [], before
+    before = (fd_count(pid), status(pid, 'Threads'))
+    peak = [before]
     t0 = time.monotonic()
-    for port in (node.sip_port, node.shell_port):
-        for i in range(2000):
-            try:
-                s = socket.create_connection(('127.0.0.1', port), timeout=3,
-                                             source_address=('127.0.0.4', 0))
-            except OSError:
-                continue
-            way = i % 4
-            if way == 0:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
-                s.close()
-            elif way == 1:
-                try:
-                    s.sendall(b'OPTIONS sip:x SIP/2.0\r\nVia: ' if port == node.sip_port else b'hel')
-                    s.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
-                held.append(s)
-            elif way == 2:
-                held.append(s)
-            else:
-                s.close()
-            if i % 200 == 0:
-                peak = max(peak, (fds(pid), status(pid, 'Threads')))
-    peak = max(peak, (fds(pid), status(pid, 'Threads')))
-    for s in held:
-        s.close()
+    connection_storm(node, '127.0.0.4',
+                     sample=lambda: peak.append((fd_count(pid), status(pid, 'Threads'))))
+    peak = max(peak)
     took = time.monotonic() - t0
     time.sleep(20)
-    after_ = (fds(pid), status(pid, 'Threads'))
+    after_ = (fd_count(pid), status(pid, 'Threads'))
     node.cleanup()
     return (f'fds {before[0]} -> peak {peak[0]} -> {after_[0]} after 20 s; threads {before[1]} -> '
             f'peak {peak[1]} -> {after_[1]}; the 4,000 connects took {took:.1f} s')
@@ -148,7 +81,7 @@ def big_import(binary, after):
 
     w = threading.Thread(target=watch, daemon=True)
     w.start()
-    phone = Phone(node, '500', 'other.example.test', 'pw-500-secret', '127.0.0.2', 0.02)
+    phone = RegisteringPhone(node, '500', 'other.example.test', 'pw-500-secret', '127.0.0.2', 0.02)
     phone.start()
     t = time.monotonic()
     with node.shell(timeout=600) as sh:
@@ -173,7 +106,7 @@ def svcrack(binary, after):
     words[150] = 'Zebra-Quartz-91'
     with tempfile.NamedTemporaryFile('w', suffix='.txt', delete=False) as f:
         f.write('\n'.join(words) + '\n')
-    phone = Phone(node, '102', D, 'Otter-Maple-42', '127.0.0.2', 0.1)
+    phone = RegisteringPhone(node, '102', D, 'Otter-Maple-42', '127.0.0.2', 0.1)
     phone.start()
     t = time.monotonic()
     p = subprocess.run(['svcrack', '-u', '101', '-d', f.name, '--domain', D, '-b', '127.0.0.1',
@@ -194,34 +127,24 @@ def svcrack(binary, after):
 def flood(binary, after):
     node = node_for(binary, after)
     pid = node.proc.pid
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(('127.0.0.3', 0))
-    port = s.getsockname()[1]
-    valid = ('OPTIONS sip:{n}@' + D + ' SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.3:%d;branch=z9hG4bK{n}'
-             '\r\nMax-Forwards: 70\r\nFrom: <sip:x@127.0.0.3>;tag={n}\r\nTo: <sip:{n}@' + D + '>'
-             '\r\nCall-ID: {n}@flood\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n') % port
-    c0, t0, banned = cpu(pid), time.monotonic(), None
-    for i in range(100_000):
-        data = valid.format(n=i).encode() if i % 2 else b'\x00garbage %d \xff\xfe' % i * 8
-        try:
-            s.sendto(data, ('127.0.0.1', node.sip_port))
-        except BlockingIOError:
-            pass
-        if i % 1000 == 999:
-            if after and banned is None and 'event=banned' in node.stderr():
-                banned = (i, cpu(pid), time.monotonic())
-            time.sleep(0.002)
-    t1, c1 = time.monotonic(), cpu(pid)
+    c0, t0, banned = cpu_seconds(pid), time.monotonic(), None
+
+    def check_ban(sent):
+        nonlocal banned
+        if after and banned is None and 'event=banned' in node.stderr():
+            banned = (sent, cpu_seconds(pid), time.monotonic())
+
+    udp_flood(node, '127.0.0.3', D, every_thousand=check_ban)
+    t1, c1 = time.monotonic(), cpu_seconds(pid)
     time.sleep(2)
-    c2 = cpu(pid)
-    s.close()
+    c2 = cpu_seconds(pid)
     node.cleanup()
     line = (f'100,000 datagrams in {t1 - t0:.1f} s: node {c1 - c0:.2f} CPU-s during, '
             f'{(c2 - c1) / 2:.0%} CPU after')
     if banned:
         i, cb, tb = banned
-        line += (f'; banned after ~{i + 1}; then {100_000 - i - 1:,} dropped in {c1 - cb:.2f} CPU-s '
-                 f'= {(100_000 - i - 1) / max(c1 - cb, 0.01):,.0f} per CPU-second')
+        line += (f'; banned after ~{i}; then {100_000 - i:,} dropped in {c1 - cb:.2f} CPU-s '
+                 f'= {(100_000 - i) / max(c1 - cb, 0.01):,.0f} per CPU-second')
     else:
         line += f' = {100_000 / max(c1 - c0, 0.01):,.0f} datagrams per CPU-second, none dropped'
     return line

@@ -17,8 +17,10 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -665,3 +667,124 @@ def external_data(*parts):
     """Path in an external corpus (ACTORPBX_TESTDATA), or None when it is not there."""
     p = TESTDATA.joinpath(*parts)
     return p if p.exists() else None
+
+
+# ---------------------------------------------------------------- hostile clients and figures
+# Shared by tests/e2e/test_security.py, test_hardening.py and bench/hardening/run.py.
+
+def proc_status(pid, key):
+    """A number from /proc/PID/status (VmRSS in KiB, Threads)."""
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1])
+    raise AssertionError(f'{key} not in /proc/{pid}/status')
+
+
+def fd_count(pid):
+    return len(os.listdir(f'/proc/{pid}/fd'))
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    with open(f'/proc/{pid}/stat') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))] if values else float('nan')
+
+
+class RegisteringPhone(threading.Thread):
+    """A legitimate phone on loopback address `host`: REGISTERs every `every` seconds until
+    stopped (bounded by the caller), keeping every answer's code and latency."""
+
+    def __init__(self, node, user, domain, password, host, every=0.1):
+        super().__init__(daemon=True)
+        self.client = SipUdpClient(node, user, domain, password, host=host,
+                                   user_agent='Yealink SIP-T46S')
+        self.every = every
+        self.codes, self.waits = [], []
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            t = time.monotonic()
+            self.codes.append(status_code(self.client.register(expires=300, timeout=3)))
+            self.waits.append(time.monotonic() - t)
+            self.done.wait(self.every)
+
+    def stop(self):
+        self.done.set()
+        self.join(10)
+        self.client.close()
+
+
+def connection_storm(node, source, count=2000, sample=None):
+    """`count` TCP connections from `source` to the SIP port, then as many to the shell,
+    opened and dropped in four ways in turn: RST, half-close after a partial message, held
+    idle (dropped at the end), plain close. `sample()` runs every 200 connections.
+    Returns the number of connects that waited for a SYN resend (a full accept queue)."""
+    held, syn_retries = [], 0
+    try:
+        for port in (node.sip_port, node.shell_port):
+            for i in range(count):
+                t = time.monotonic()
+                try:
+                    s = socket.create_connection((HOST, port), timeout=5,
+                                                 source_address=(source, 0))
+                except OSError:
+                    continue  # refused: over a cap
+                syn_retries += time.monotonic() - t > 0.9  # a SYN is resent after 1 s
+                way = i % 4
+                if way == 0:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+                    s.close()
+                elif way == 1:
+                    try:
+                        s.sendall(b'OPTIONS sip:x SIP/2.0\r\nVia: ' if port == node.sip_port
+                                  else b'hel')
+                        s.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+                    held.append(s)
+                elif way == 2:
+                    held.append(s)
+                else:
+                    s.close()
+                if sample and i % 200 == 0:
+                    sample()
+        if sample:
+            sample()
+    finally:
+        for s in held:
+            s.close()
+    return syn_retries
+
+
+def udp_flood(node, source, domain, count=100_000, every_thousand=None):
+    """`count` datagrams from `source` to the SIP port, every other one garbage and the rest
+    OPTIONS without credentials; a short pause each thousand, when `every_thousand(sent)`
+    runs. Returns the number sent."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((source, 0))
+        port = s.getsockname()[1]
+        valid = (f'OPTIONS sip:{{n}}@{domain} SIP/2.0\r\n'
+                 f'Via: SIP/2.0/UDP {source}:{port};branch=z9hG4bK{{n}}\r\nMax-Forwards: 70\r\n'
+                 f'From: <sip:x@{source}>;tag={{n}}\r\nTo: <sip:{{n}}@{domain}>\r\n'
+                 f'Call-ID: {{n}}@flood\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n')
+        sent = 0
+        for i in range(count):
+            data = valid.format(n=i).encode() if i % 2 else b'\x00garbage %d \xff\xfe' % i * 8
+            try:
+                s.sendto(data, (HOST, node.sip_port))
+                sent += 1
+            except BlockingIOError:
+                pass
+            if i % 1000 == 999:
+                if every_thousand:
+                    every_thousand(sent)
+                time.sleep(0.002)
+        return sent

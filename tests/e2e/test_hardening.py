@@ -12,8 +12,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (CallCase, Node, SipUdpClient, options_ping, require_binary, status_code,
-                     wait_until)
+from harness import (CallCase, Node, SipUdpClient, fd_count, options_ping, proc_status,
+                     require_binary, status_code, wait_until)
 
 
 class NodeCase(unittest.TestCase):
@@ -48,18 +48,6 @@ class TestDataDirLock(NodeCase):
         with second.shell() as sh:
             self.assertEqual(sh.records('tenant list')[0]['domain'], 'lock.example.test')
 
-
-
-def fd_count(pid):
-    return len(os.listdir(f'/proc/{pid}/fd'))
-
-
-def proc_status(pid, key):
-    with open(f'/proc/{pid}/status') as f:
-        for line in f:
-            if line.startswith(key + ':'):
-                return int(line.split()[1])
-    raise AssertionError(f'{key} not in /proc/{pid}/status')
 
 
 class TestShellConnections(NodeCase):

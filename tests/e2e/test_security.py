@@ -9,74 +9,25 @@ bounded; only processes started here are signalled."""
 import os
 import re
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Node, SipUdpClient, options_ping, rand_token, require_tool, status_code,
-                     wait_until)
+from harness import (Node, RegisteringPhone, SipUdpClient, connection_storm, cpu_seconds,
+                     fd_count, options_ping, percentile, proc_status, require_tool, status_code,
+                     udp_flood, wait_until)
 
 PHONE = '127.0.0.2'
 STORM = '127.0.0.4'
-
-
-def proc_status(pid, key):
-    with open(f'/proc/{pid}/status') as f:
-        for line in f:
-            if line.startswith(key + ':'):
-                return int(line.split()[1])
-    raise AssertionError(f'{key} not in /proc/{pid}/status')
-
-
-def cpu_seconds(pid):
-    with open(f'/proc/{pid}/stat') as f:
-        fields = f.read().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
-
-
-def fd_count(pid):
-    return len(os.listdir(f'/proc/{pid}/fd'))
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))] if values else None
 
 
 def security_lines(node, event, wait=0):
     """The security log lines of `event`, waiting up to `wait` seconds for one."""
     lines = lambda: [l for l in node.stderr().splitlines() if f' security event={event} ' in l]
     return wait_until(lines, wait) if wait else lines()
-
-
-class Phone(threading.Thread):
-    """A legitimate phone on PHONE: REGISTERs every `every` seconds until stopped, keeping
-    every answer's code and latency."""
-
-    def __init__(self, node, user, domain, password, every=0.1):
-        super().__init__(daemon=True)
-        self.client = SipUdpClient(node, user, domain, password, host=PHONE,
-                                   user_agent='Yealink SIP-T46S')
-        self.every = every
-        self.codes, self.waits = [], []
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            t = time.monotonic()
-            self.codes.append(status_code(self.client.register(expires=300, timeout=3)))
-            self.waits.append(time.monotonic() - t)
-            self.done.wait(self.every)
-
-    def stop(self):
-        self.done.set()
-        self.join(10)
-        self.client.close()
 
 
 class SecurityCase(unittest.TestCase):
@@ -104,7 +55,7 @@ class TestSipVicious(SecurityCase):
         with tempfile.NamedTemporaryFile('w', suffix='.txt', delete=False) as f:
             f.write('\n'.join(words) + '\n')
         self.addCleanup(os.unlink, f.name)
-        phone = Phone(node, '102', self.DOMAIN, 'Otter-Maple-42')
+        phone = RegisteringPhone(node, '102', self.DOMAIN, 'Otter-Maple-42', PHONE)
         phone.start()
         try:
             p = subprocess.run([svcrack, '-u', '101', '-d', f.name, '--domain', self.DOMAIN,
@@ -156,31 +107,17 @@ class TestSipVicious(SecurityCase):
 class TestFlood(SecurityCase):
     def test_flood_of_garbage_and_unauthenticated_requests_is_banned_and_dropped(self):
         node = self.make_node()
-        phone = Phone(node, '102', self.DOMAIN, 'Otter-Maple-42', every=0.05)
+        phone = RegisteringPhone(node, '102', self.DOMAIN, 'Otter-Maple-42', PHONE, every=0.05)
         phone.start()
-        attacker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        attacker.bind(('127.0.0.3', 0))
-        self.addCleanup(attacker.close)
-        port = attacker.getsockname()[1]
-        valid = ('OPTIONS sip:{n}@secure.example.test SIP/2.0\r\n'
-                 'Via: SIP/2.0/UDP 127.0.0.3:%d;branch=z9hG4bK{n}\r\nMax-Forwards: 70\r\n'
-                 'From: <sip:x@127.0.0.3>;tag={n}\r\nTo: <sip:{n}@secure.example.test>\r\n'
-                 'Call-ID: {n}@flood\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n') % port
-        sent, t0, cpu0 = 0, time.monotonic(), cpu_seconds(node.proc.pid)
-        banned_at = None
+        t0, banned_at = time.monotonic(), None
+
+        def check_ban(sent):
+            nonlocal banned_at
+            if banned_at is None and security_lines(node, 'banned'):
+                banned_at = (sent, time.monotonic(), cpu_seconds(node.proc.pid))
+
         try:
-            for i in range(100_000):
-                data = (valid.format(n=i).encode() if i % 2 else
-                        b'\x00garbage %d \xff\xfe' % i * 8)
-                try:
-                    attacker.sendto(data, ('127.0.0.1', node.sip_port))
-                    sent += 1
-                except BlockingIOError:
-                    pass
-                if i % 1000 == 999:
-                    if banned_at is None and security_lines(node, 'banned'):
-                        banned_at = (sent, time.monotonic(), cpu_seconds(node.proc.pid))
-                    time.sleep(0.002)
+            sent = udp_flood(node, '127.0.0.3', self.DOMAIN, every_thousand=check_ban)
         finally:
             flood_end, cpu_end = time.monotonic(), cpu_seconds(node.proc.pid)
         # After the flood the node is idle again at once.
@@ -212,38 +149,10 @@ class TestConnectionStorm(SecurityCase):
         # libre's and the shell's first connections made what they keep.
         time.sleep(0.5)
         fds, threads = fd_count(pid), proc_status(pid, 'Threads')
-        held, syn_retries = [], 0
-        try:
-            for port in (node.sip_port, node.shell_port):
-                for i in range(2000):
-                    t = time.monotonic()
-                    try:  # from 127.0.0.4: the storm may get itself banned
-                        s = socket.create_connection(('127.0.0.1', port), timeout=5,
-                                                     source_address=(STORM, 0))
-                    except OSError:
-                        continue  # refused: over a cap, which is the point
-                    # A SYN dropped by a full accept queue is resent after 1 s.
-                    syn_retries += time.monotonic() - t > 0.9
-                    way = i % 4
-                    if way == 0:  # RST
-                        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
-                        s.close()
-                    elif way == 1:  # half-close after a partial message
-                        try:
-                            s.sendall(b'OPTIONS sip:x SIP/2.0\r\nVia: ' if port == node.sip_port
-                                      else b'hel')
-                            s.shutdown(socket.SHUT_WR)
-                        except OSError:
-                            pass
-                        held.append(s)
-                    elif way == 2:  # idle, dropped at the end
-                        held.append(s)
-                    else:  # plain close
-                        s.close()
-            peak_fds = fd_count(pid)
-        finally:
-            for s in held:
-                s.close()
+        peak = [fds]
+        syn_retries = connection_storm(  # from 127.0.0.4: the storm may get itself banned
+            node, STORM, sample=lambda: peak.append(fd_count(pid)))
+        peak_fds = max(peak)
         self.assertTrue(wait_until(lambda: fd_count(pid) <= fds, 20),
                         f'{fd_count(pid)} fds open, {fds} before (peak {peak_fds})')
         self.assertLessEqual(proc_status(pid, 'Threads'), threads)
