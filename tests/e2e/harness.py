@@ -7,6 +7,10 @@ Environment:
   ACTORPBX_BIN       path of the node binary (default <repo>/build/engine/actorpbx)
   ACTORPBX_TESTDATA  external test corpora (default <repo>/../shared/testdata): the PROTOS
                      c07-sip cases, which stay outside the repository (GPLv2)
+  ACTORPBX_TIME_FACTOR  multiplies the node's start and stop timeouts (default 1; the
+                     sanitizer build, `make test-asan`, runs 2-3 times slower)
+A node's stderr is checked for sanitizer reports (ASan, LSan, UBSan) whenever it is
+stopped, killed or cleaned up; a report fails the test, in any build.
 The RFC 4475 messages the tests need live in the repository (tests/data/rfc4475).
 """
 
@@ -28,6 +32,12 @@ BIN = os.environ.get('ACTORPBX_BIN', str(REPO / 'build' / 'engine' / 'actorpbx')
 TESTDATA = Path(os.environ.get('ACTORPBX_TESTDATA', str(REPO.parent / 'shared' / 'testdata')))
 REPO_DATA = REPO / 'tests' / 'data'
 HOST = '127.0.0.1'
+TIME_FACTOR = max(1.0, float(os.environ.get('ACTORPBX_TIME_FACTOR') or 1))
+
+# What ASan, LSan and UBSan print (UBSan: "file:line:col: runtime error: ...").
+# LeakSanitizer reports only at a normal exit, so nodes are stopped with SIGTERM.
+_SANITIZER_REPORT = re.compile(
+    r'ERROR: \w*Sanitizer|Sanitizer has encountered a fatal error|: runtime error: ')
 
 _handed_out = set()
 
@@ -237,6 +247,7 @@ class Node:
         self.stderr_path = os.path.join(self.tmp, 'stderr.log')
         self.stdout_path = os.path.join(self.tmp, 'stdout.log')
         self._starts = 0
+        self._checked = 0  # stderr bytes already checked for sanitizer reports
 
     # -- lifecycle
     def argv(self):
@@ -247,6 +258,7 @@ class Node:
     def start(self, timeout=15):
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError('node already running')
+        timeout *= TIME_FACTOR
         env = os.environ.copy()
         if self.admin_password is not None:
             env['ACTORPBX_ADMIN_PASSWORD'] = self.admin_password
@@ -269,6 +281,7 @@ class Node:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
+                self.check_sanitizers()
                 raise RuntimeError(f'node exited with {self.proc.returncode} before ready; '
                                    f'stderr:\n{self.stderr_tail()}')
             if 'ready sip=' in self.stderr() and self._shell_accepts():
@@ -292,14 +305,33 @@ class Node:
         """SIGTERM, wait, return the exit code (None if it was never started)."""
         if self.proc is None:
             return None
+        timeout *= TIME_FACTOR
         if not terminate(self.proc, timeout):
+            self.check_sanitizers()
             raise AssertionError(f'node did not exit within {timeout}s of SIGTERM')
+        self.check_sanitizers()
         return self.proc.returncode
 
     def kill9(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        self.check_sanitizers()
+
+    def check_sanitizers(self):
+        """Fail on a sanitizer report in stderr not checked before (cheap: reads the new part)."""
+        try:
+            with open(self.stderr_path, 'rb') as f:
+                f.seek(self._checked)
+                text = f.read().decode('utf-8', errors='replace')
+                self._checked = f.tell()
+        except FileNotFoundError:
+            return
+        m = _SANITIZER_REPORT.search(text)
+        if m:
+            start = text.rfind('\n', 0, max(0, m.start() - 200)) + 1
+            raise AssertionError(f'sanitizer report in the node\'s stderr:\n'
+                                 f'{text[start:start + 8000]}')
 
     def restart(self, timeout=15):
         code = self.stop()
@@ -308,11 +340,9 @@ class Node:
 
     def cleanup(self):
         try:
-            if self.running():
-                try:
-                    self.stop(timeout=10)
-                except AssertionError:
-                    pass
+            # SIGTERM first, even here: LeakSanitizer reports only at a normal exit.
+            terminate(self.proc, 10 * TIME_FACTOR)
+            self.check_sanitizers()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
