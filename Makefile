@@ -53,6 +53,7 @@ test-asan: export ASAN_OPTIONS = detect_leaks=1:halt_on_error=1:abort_on_error=0
 test-asan: export LSAN_OPTIONS = suppressions=$(SANITIZERS)/lsan.supp:print_suppressions=0
 test-asan: export UBSAN_OPTIONS = halt_on_error=1:print_stacktrace=1:report_error_type=1:color=never:suppressions=$(SANITIZERS)/ubsan.supp
 test-asan: export ACTORPBX_TIME_FACTOR = 3
+test-asan: export ACTORPBX_MEMORY_FACTOR = 3
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DACTORPBX_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j$(JOBS)

@@ -9,6 +9,8 @@ Environment:
                      c07-sip cases, which stay outside the repository (GPLv2)
   ACTORPBX_TIME_FACTOR  multiplies the node's start and stop timeouts (default 1; the
                      sanitizer build, `make test-asan`, runs 2-3 times slower)
+  ACTORPBX_MEMORY_FACTOR  multiplies absolute RSS limits (default 1; ASan's shadow memory
+                     and its quarantine of freed blocks make the node larger)
 A node's stderr is checked for sanitizer reports (ASan, LSan, UBSan) whenever it is
 stopped, killed or cleaned up; a report fails the test, in any build.
 The RFC 4475 messages the tests need live in the repository (tests/data/rfc4475).
@@ -33,6 +35,7 @@ TESTDATA = Path(os.environ.get('ACTORPBX_TESTDATA', str(REPO.parent / 'shared' /
 REPO_DATA = REPO / 'tests' / 'data'
 HOST = '127.0.0.1'
 TIME_FACTOR = max(1.0, float(os.environ.get('ACTORPBX_TIME_FACTOR') or 1))
+MEMORY_FACTOR = max(1.0, float(os.environ.get('ACTORPBX_MEMORY_FACTOR') or 1))
 
 # What ASan, LSan and UBSan print (UBSan: "file:line:col: runtime error: ...").
 # LeakSanitizer reports only at a normal exit, so nodes are stopped with SIGTERM.
