@@ -9,8 +9,8 @@ Environment:
                      c07-sip cases, which stay outside the repository (GPLv2)
   ACTORPBX_TIME_FACTOR  multiplies the node's start and stop timeouts (default 1; the
                      sanitizer build, `make test-asan`, runs 2-3 times slower)
-  ACTORPBX_MEMORY_FACTOR  multiplies absolute RSS limits (default 1; ASan's shadow memory
-                     and its quarantine of freed blocks make the node larger)
+  ACTORPBX_MEMORY_FACTOR  multiplies the tests' RSS limits and allowed growth (default 1;
+                     ASan's shadow memory and its quarantine of freed blocks make the node larger)
 A node's stderr is checked for sanitizer reports (ASan, LSan, UBSan) whenever it is
 stopped, killed or cleaned up; a report fails the test, in any build.
 The RFC 4475 messages the tests need live in the repository (tests/data/rfc4475).
