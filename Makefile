@@ -54,8 +54,10 @@ test-asan: export LSAN_OPTIONS = suppressions=$(SANITIZERS)/lsan.supp:print_supp
 test-asan: export UBSAN_OPTIONS = halt_on_error=1:print_stacktrace=1:report_error_type=1:color=never:suppressions=$(SANITIZERS)/ubsan.supp
 test-asan: export ACTORPBX_TIME_FACTOR = 3
 test-asan: export ACTORPBX_MEMORY_FACTOR = 3
+# The fuzz tests build their clang targets apart from this build: share make test's.
 test-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DACTORPBX_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DACTORPBX_SANITIZE=ON \
+	  -DACTORPBX_FUZZ_BUILD=$(abspath $(FUZZ_BUILD))
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 1800
 
