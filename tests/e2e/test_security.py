@@ -18,8 +18,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Node, SipUdpClient, options_ping, rand_token, require_tool, status_code,
-                     wait_until)
+from harness import (TIME_FACTOR, Node, SipUdpClient, options_ping, rand_token, require_tool,
+                     status_code, wait_until)
 
 PHONE = '127.0.0.2'
 STORM = '127.0.0.4'
@@ -69,7 +69,7 @@ class Phone(threading.Thread):
     def run(self):
         while not self.done.is_set():
             t = time.monotonic()
-            self.codes.append(status_code(self.client.register(expires=300, timeout=3)))
+            self.codes.append(status_code(self.client.register(expires=300, timeout=3 * TIME_FACTOR)))
             self.waits.append(time.monotonic() - t)
             self.done.wait(self.every)
 
