@@ -2,6 +2,8 @@
 # in ./data) and `make test` (build and pass the whole suite). Both install
 # the Debian packages they need first. `make fuzz` runs each libFuzzer target
 # of tests/fuzz for FUZZ_SECONDS (clang, in its own build directory).
+# `make test-asan` passes the same suite built with AddressSanitizer,
+# LeakSanitizer and UBSan (in build-asan).
 
 BUILD ?= build
 FUZZ_BUILD ?= $(BUILD)-fuzz
@@ -18,7 +20,10 @@ PACKAGES := cmake g++ make pkg-config ccache libcaf-dev libre-dev librem-dev \
 TEST_PACKAGES := python3 sip-tester baresip netcat-openbsd sipvicious fail2ban \
   clang libclang-rt-dev llvm
 
-.PHONY: deps test-deps configure build run test fuzz clean
+ASAN_BUILD ?= build-asan
+SANITIZERS := $(CURDIR)/tests/sanitizers
+
+.PHONY: deps test-deps configure build run test test-asan fuzz clean
 
 define install
 	@if ! dpkg -s $(1) >/dev/null 2>&1; then \
@@ -50,5 +55,21 @@ test: test-deps build
 fuzz: test-deps
 	python3 tests/fuzz/run.py --build $(FUZZ_BUILD) --jobs $(JOBS) --seconds $(FUZZ_SECONDS) all
 
+# Any report fails: ASan and UBSan end the process at the first error (exit
+# 1), LSan fails a process at its exit (23), and the e2e harness fails a test
+# whose node printed a report (its stderr is a file, so no log_path here).
+# Exported for the build too: catch_discover_tests runs the test binaries.
+test-asan: export ASAN_OPTIONS = detect_leaks=1:halt_on_error=1:abort_on_error=0:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1:color=never
+test-asan: export LSAN_OPTIONS = suppressions=$(SANITIZERS)/lsan.supp:print_suppressions=0
+test-asan: export UBSAN_OPTIONS = halt_on_error=1:print_stacktrace=1:report_error_type=1:color=never:suppressions=$(SANITIZERS)/ubsan.supp
+test-asan: export ACTORPBX_TIME_FACTOR = 3
+test-asan: export ACTORPBX_MEMORY_FACTOR = 3
+# The fuzz tests build their clang targets apart from this build: share make test's.
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DACTORPBX_SANITIZE=ON \
+	  -DACTORPBX_FUZZ_BUILD=$(abspath $(FUZZ_BUILD))
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 1800
+
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) $(ASAN_BUILD)

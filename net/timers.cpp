@@ -49,9 +49,11 @@ struct timer_queue {
 };
 
 // One queue per libre loop (libre has one per thread at most); looked up by
-// libre's list pointer. A handful at most, never freed.
+// libre's list pointer. A handful at most, never freed. The registry is never
+// destroyed either: once its destructor ran at exit, LeakSanitizer found the
+// queues unreachable and reported them.
 std::mutex registry_lock;
-std::vector<timer_queue*> registry;
+std::vector<timer_queue*>& registry = *new std::vector<timer_queue*>;
 thread_local timer_queue* last = nullptr;
 
 timer_queue* queue_for(struct list* owner) {

@@ -7,6 +7,12 @@ Environment:
   ACTORPBX_BIN       path of the node binary (default <repo>/build/engine/actorpbx)
   ACTORPBX_TESTDATA  external test corpora (default <repo>/../shared/testdata): the PROTOS
                      c07-sip cases, which stay outside the repository (GPLv2)
+  ACTORPBX_TIME_FACTOR  multiplies the node's start and stop timeouts (default 1; the
+                     sanitizer build, `make test-asan`, runs 2-3 times slower)
+  ACTORPBX_MEMORY_FACTOR  multiplies the tests' RSS limits and allowed growth (default 1;
+                     ASan's shadow memory and its quarantine of freed blocks make the node larger)
+A node's stderr is checked for sanitizer reports (ASan, LSan, UBSan) whenever it is
+stopped, killed or cleaned up; a report fails the test, in any build.
 The RFC 4475 messages the tests need live in the repository (tests/data/rfc4475).
 """
 
@@ -30,6 +36,13 @@ BIN = os.environ.get('ACTORPBX_BIN', str(REPO / 'build' / 'engine' / 'actorpbx')
 TESTDATA = Path(os.environ.get('ACTORPBX_TESTDATA', str(REPO.parent / 'shared' / 'testdata')))
 REPO_DATA = REPO / 'tests' / 'data'
 HOST = '127.0.0.1'
+TIME_FACTOR = max(1.0, float(os.environ.get('ACTORPBX_TIME_FACTOR') or 1))
+MEMORY_FACTOR = max(1.0, float(os.environ.get('ACTORPBX_MEMORY_FACTOR') or 1))
+
+# What ASan, LSan and UBSan print (UBSan: "file:line:col: runtime error: ...").
+# LeakSanitizer reports only at a normal exit, so nodes are stopped with SIGTERM.
+_SANITIZER_REPORT = re.compile(
+    r'ERROR: \w*Sanitizer|Sanitizer has encountered a fatal error|: runtime error: ')
 
 _handed_out = set()
 
@@ -239,6 +252,7 @@ class Node:
         self.stderr_path = os.path.join(self.tmp, 'stderr.log')
         self.stdout_path = os.path.join(self.tmp, 'stdout.log')
         self._starts = 0
+        self._checked = 0  # stderr bytes already checked for sanitizer reports
 
     # -- lifecycle
     def argv(self):
@@ -249,6 +263,7 @@ class Node:
     def start(self, timeout=15):
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError('node already running')
+        timeout *= TIME_FACTOR
         env = os.environ.copy()
         if self.admin_password is not None:
             env['ACTORPBX_ADMIN_PASSWORD'] = self.admin_password
@@ -271,6 +286,7 @@ class Node:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
+                self.check_sanitizers()
                 raise RuntimeError(f'node exited with {self.proc.returncode} before ready; '
                                    f'stderr:\n{self.stderr_tail()}')
             if 'ready sip=' in self.stderr() and self._shell_accepts():
@@ -294,14 +310,33 @@ class Node:
         """SIGTERM, wait, return the exit code (None if it was never started)."""
         if self.proc is None:
             return None
+        timeout *= TIME_FACTOR
         if not terminate(self.proc, timeout):
+            self.check_sanitizers()
             raise AssertionError(f'node did not exit within {timeout}s of SIGTERM')
+        self.check_sanitizers()
         return self.proc.returncode
 
     def kill9(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        self.check_sanitizers()
+
+    def check_sanitizers(self):
+        """Fail on a sanitizer report in stderr not checked before (cheap: reads the new part)."""
+        try:
+            with open(self.stderr_path, 'rb') as f:
+                f.seek(self._checked)
+                text = f.read().decode('utf-8', errors='replace')
+                self._checked = f.tell()
+        except FileNotFoundError:
+            return
+        m = _SANITIZER_REPORT.search(text)
+        if m:
+            start = text.rfind('\n', 0, max(0, m.start() - 200)) + 1
+            raise AssertionError(f'sanitizer report in the node\'s stderr:\n'
+                                 f'{text[start:start + 8000]}')
 
     def restart(self, timeout=15):
         code = self.stop()
@@ -310,11 +345,9 @@ class Node:
 
     def cleanup(self):
         try:
-            if self.running():
-                try:
-                    self.stop(timeout=10)
-                except AssertionError:
-                    pass
+            # SIGTERM first, even here: LeakSanitizer reports only at a normal exit.
+            terminate(self.proc, 10 * TIME_FACTOR)
+            self.check_sanitizers()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -502,7 +535,9 @@ def send_udp(node, data, timeout=2.0, final=False):
         return _recv_response(s, timeout, final)
 
 
-def _recv_response(s, timeout, final):
+def _recv_response(s, timeout, final, cseq=None):
+    """The first response within `timeout` (final ones only if `final`; with `cseq`, only
+    responses to that CSeq: a late answer to an earlier request is skipped)."""
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
@@ -515,6 +550,8 @@ def _recv_response(s, timeout, final):
             return None
         code = status_code(resp)
         if final and code is not None and code < 200:
+            continue
+        if cseq and header(resp, 'CSeq') != [cseq]:
             continue
         return resp
 
@@ -620,11 +657,24 @@ class SipUdpClient:
                  f'Content-Length: {len(body)}', '', '']
         return '\r\n'.join(lines).encode('utf-8') + body
 
-    def send(self, data, timeout=3.0, final=True):
-        self.sock.sendto(data, (HOST, self.node.sip_port))
-        return _recv_response(self.sock, timeout, final)
+    def send(self, data, timeout=3.0, final=True, retransmit=False):
+        """Sends `data` and waits for its answer. With `retransmit`, resends it as a UA does
+        over UDP (after 0.5 s, doubling up to 4 s) until answered or `timeout`."""
+        if not retransmit:
+            self.sock.sendto(data, (HOST, self.node.sip_port))
+            return _recv_response(self.sock, timeout, final)
+        cseq = header(data, 'CSeq')[0]
+        deadline, wait = time.monotonic() + timeout, 0.5
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.sendto(data, (HOST, self.node.sip_port))
+            resp = _recv_response(self.sock, min(wait, left), final, cseq)
+            if resp:
+                return resp
+            wait = min(wait * 2, 4.0)
+        return None
 
-    def register(self, expires=None, contact=None, password=None, timeout=3.0, extra_headers=()):
+    def register(self, expires=None, contact=None, password=None, timeout=3.0, extra_headers=(),
+                 retransmit=False):
         """REGISTER (answering one digest challenge); returns the final response or None."""
         aor = f'sip:{self.user}@{self.domain}'
         ruri = f'sip:{self.domain}'
@@ -632,7 +682,7 @@ class SipUdpClient:
         hdrs = [f'Contact: {contact}', *extra_headers]
         if expires is not None:
             hdrs.append(f'Expires: {expires}')
-        resp = self.send(self.request('REGISTER', ruri, aor, hdrs), timeout)
+        resp = self.send(self.request('REGISTER', ruri, aor, hdrs), timeout, retransmit=retransmit)
         code = status_code(resp)
         if code in (401, 407):
             hname = 'WWW-Authenticate' if code == 401 else 'Proxy-Authenticate'
@@ -643,7 +693,7 @@ class SipUdpClient:
             auth = digest_authorization(chal[0], 'REGISTER', ruri, self.user,
                                         self.password if password is None else password)
             resp = self.send(self.request('REGISTER', ruri, aor, [*hdrs, f'{aname}: {auth}']),
-                             timeout)
+                             timeout, retransmit=retransmit)
         return resp
 
 
@@ -712,7 +762,9 @@ class RegisteringPhone(threading.Thread):
     def run(self):
         while not self.done.is_set():
             t = time.monotonic()
-            self.codes.append(status_code(self.client.register(expires=300, timeout=3)))
+            # A phone resends over UDP: a datagram lost in a flood is not a failed REGISTER.
+            self.codes.append(status_code(self.client.register(
+                expires=300, timeout=3 * TIME_FACTOR, retransmit=True)))
             self.waits.append(time.monotonic() - t)
             self.done.wait(self.every)
 

@@ -12,8 +12,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (CallCase, Node, SipUdpClient, fd_count, options_ping, proc_status,
-                     require_binary, status_code, wait_until)
+from harness import (MEMORY_FACTOR, CallCase, Node, SipUdpClient, fd_count, options_ping,
+                     proc_status, require_binary, status_code, wait_until)
 
 
 class NodeCase(unittest.TestCase):
@@ -97,7 +97,7 @@ class TestShellConnections(NodeCase):
             peak = max(peak, proc_status(node.proc.pid, 'VmRSS'))
         self.assertLess(sent, len(payload), 'the node read 2,000,000 lines from a client that '
                                             'reads none of its answers')
-        self.assertLess(peak - rss_before, 30 * 1024,
+        self.assertLess(peak - rss_before, 30 * 1024 * MEMORY_FACTOR,
                         f'RSS grew by {peak - rss_before} KiB for a client that never reads')
         self.assertTrue(wait_until(lambda: 'read none of its output' in node.stderr(), 15),
                         node.stderr_tail())
@@ -350,7 +350,7 @@ class TestBigImport(NodeCase):
         self.assertGreater(len(waits), 10)
         self.assertLess(max(waits), 1.0, f'a REGISTER of another tenant waited {max(waits):.2f} s')
         # LMDB's pages of 100,000 records are part of RSS (~30 MB); the rows are not kept.
-        self.assertLess(peak[0] - base, 150 * 1024, f'RSS rose by {(peak[0] - base) >> 10} MiB')
+        self.assertLess(peak[0] - base, 150 * 1024 * MEMORY_FACTOR, f'RSS rose by {(peak[0] - base) >> 10} MiB')
 
 
 class TestLibreSelfTest(NodeCase):

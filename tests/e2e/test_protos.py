@@ -40,7 +40,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HOST, TESTDATA, NodeCase, external_data, options_ping, rand_token, status_code, wait_until
+from harness import (HOST, MEMORY_FACTOR, TESTDATA, NodeCase, external_data, options_ping,
+                     rand_token, status_code, wait_until)
 
 DOMAIN = 'protos.example.test'
 TO = f'user@{DOMAIN}'
@@ -50,7 +51,7 @@ UDP_MAX = 65507
 BURST_CASES = 8            # cases per burst
 BURST_BYTES = 96 * 1024    # ... or fewer, so the node's receive buffer is not flooded
 CHECK_EVERY = 100          # OPTIONS + process check every this many cases
-RSS_LIMIT_KB = 300 * 1024
+RSS_LIMIT_KB = int(300 * 1024 * MEMORY_FACTOR)
 RUN_BUDGET = 400           # seconds for the whole barrage, a hang guard
 
 CORPUS = external_data('protos-c07-sip')
