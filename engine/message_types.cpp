@@ -7,6 +7,7 @@
 #include "actors/messages/registration.hpp"
 #include "actors/messages/security.hpp"
 #include "actors/messages/shell.hpp"
+#include "actors/messages/media.hpp"
 #include "engine/leg_command.hpp"
 
 namespace pbx {
@@ -42,6 +43,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<callee_targets>("callee_targets");
   cfg.add_message_type<leg_event>("leg_event");
   cfg.add_message_type<leg_command>("leg_command");
+  cfg.add_message_type<media_command>("media_command");
+  cfg.add_message_type<media_event>("media_event");
   cfg.add_message_type<device_result>("device_result");
   cfg.add_message_type<std::vector<device_result>>("device_results");
   cfg.add_message_type<ring_progress>("ring_progress");

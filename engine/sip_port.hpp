@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "actors/messages/registration.hpp"
+#include "actors/messages/media.hpp"
 #include "engine/leg_command.hpp"
 
 namespace pbx {
@@ -42,6 +43,8 @@ public:
   virtual void shell_write(shell_output out) = 0;
   /// Updates the SIP thread's ban and allow lists.
   virtual void guard(guard_command c) = 0;
+  /// Acts on a media endpoint (actors/messages/media.hpp).
+  virtual void media(media_command c) = 0;
 };
 
 } // namespace pbx

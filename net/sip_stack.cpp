@@ -211,7 +211,7 @@ void sip_stack::stop() {
   impl_->thread.join();
 }
 
-void sip_stack::impl::post(std::variant<sip_reply, shell_output, leg_command, guard_command> cmd) {
+void sip_stack::impl::post(std::variant<sip_reply, shell_output, leg_command, guard_command, media_command> cmd) {
   bool ring;
   {
     std::lock_guard<std::mutex> guard{cmd_mtx};
@@ -225,7 +225,7 @@ void sip_stack::impl::post(std::variant<sip_reply, shell_output, leg_command, gu
 }
 
 void sip_stack::impl::drain() {
-  std::vector<std::variant<sip_reply, shell_output, leg_command, guard_command>> batch;
+  std::vector<std::variant<sip_reply, shell_output, leg_command, guard_command, media_command>> batch;
   {
     std::lock_guard<std::mutex> guard{cmd_mtx};
     batch.swap(cmds);
@@ -239,6 +239,8 @@ void sip_stack::impl::drain() {
       on_leg_command(*c);
     else if (auto* g = std::get_if<guard_command>(&cmd))
       on_guard_command(*g);
+    else if (auto* m = std::get_if<media_command>(&cmd))
+      on_media_command(*this, *m);
   }
 }
 
@@ -247,6 +249,10 @@ void sip_stack::reply(sip_reply r) {
 }
 
 void sip_stack::leg(leg_command c) {
+  impl_->post(std::move(c));
+}
+
+void sip_stack::media(media_command c) {
   impl_->post(std::move(c));
 }
 

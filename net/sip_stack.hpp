@@ -55,6 +55,7 @@ public:
   void leg(leg_command c) override;
   void shell_write(shell_output out) override;
   void guard(guard_command c) override;
+  void media(media_command c) override;
 
   struct impl;
 

@@ -66,7 +66,7 @@ struct sip_stack::impl {
   // Commands from actors. The mqueue only rings a doorbell when the queue
   // turns non-empty, so a burst of replies costs one wakeup, not one each.
   std::mutex cmd_mtx;
-  std::vector<std::variant<sip_reply, shell_output, leg_command, guard_command>> cmds;
+  std::vector<std::variant<sip_reply, shell_output, leg_command, guard_command, media_command>> cmds;
   // The ingress guard: bans, rate limits, scanners, connection caps.
   struct sa sip_laddr {};
   ingress_guard guard;
@@ -81,7 +81,7 @@ struct sip_stack::impl {
   struct sip_lsnr* dlg_req_lsnr = nullptr;  // in-dialog requests, ahead of sipsess
   struct sip_lsnr* dlg_resp_lsnr = nullptr; // 2xx retransmissions to our re-INVITEs
 
-  void post(std::variant<sip_reply, shell_output, leg_command, guard_command> cmd);
+  void post(std::variant<sip_reply, shell_output, leg_command, guard_command, media_command> cmd);
   void on_guard_command(const guard_command& c);
   void attach_udp(void* udp_sock);
   bool admit_tcp(struct tcp_conn* tc);
@@ -116,6 +116,9 @@ std::string challenge_header(const char* name, const std::string& realm,
 int calls_listen(sip_stack::impl& s);
 void calls_close(sip_stack::impl& s);
 void calls_sweep(sip_stack::impl& s); // A legs whose offer no actor took
+
+// The media plane (media.cpp): endpoints that terminate RTP on answered A legs.
+void on_media_command(sip_stack::impl& s, const media_command& c);
 
 // SIP over TLS (sip_tls.cpp): listens on `laddr`; returns an error text.
 std::string tls_listen(sip_stack::impl& s, const struct sa& laddr);

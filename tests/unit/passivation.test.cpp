@@ -26,6 +26,7 @@ struct no_sip final : sip_port {
   void leg(leg_command) override {}
   void shell_write(shell_output) override {}
   void guard(guard_command) override {}
+  void media(media_command) override {}
 };
 
 struct heard {
