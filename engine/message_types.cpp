@@ -8,6 +8,7 @@
 #include "actors/messages/security.hpp"
 #include "actors/messages/shell.hpp"
 #include "actors/messages/media.hpp"
+#include "actors/messages/voicemail.hpp"
 #include "engine/leg_command.hpp"
 
 namespace pbx {
@@ -45,6 +46,14 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<leg_command>("leg_command");
   cfg.add_message_type<media_command>("media_command");
   cfg.add_message_type<media_event>("media_event");
+  cfg.add_message_type<voicemail_message>("voicemail_message");
+  cfg.add_message_type<std::vector<voicemail_message>>("voicemail_messages");
+  cfg.add_message_type<mailbox_query>("mailbox_query");
+  cfg.add_message_type<mailbox_info>("mailbox_info");
+  cfg.add_message_type<mailbox_deposit>("mailbox_deposit");
+  cfg.add_message_type<mailbox_change>("mailbox_change");
+  cfg.add_message_type<mailbox_result>("mailbox_result");
+  cfg.add_message_type<voicemail_done>("voicemail_done");
   cfg.add_message_type<device_result>("device_result");
   cfg.add_message_type<std::vector<device_result>>("device_results");
   cfg.add_message_type<ring_progress>("ring_progress");
