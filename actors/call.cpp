@@ -6,6 +6,7 @@
 #include "actors/forwarding.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/ringing.hpp"
+#include "actors/voicemail.hpp"
 #include "engine/directory.hpp"
 #include "engine/log.hpp"
 #include "storage/store.hpp"
@@ -68,6 +69,7 @@ const char* phase_name(phase p) {
     case phase::offered: return "offered";
     case phase::ringing: return "ringing";
     case phase::answered: return "answered";
+    case phase::voicemail: return "voicemail";
     case phase::ended: return "ended";
   }
   return "?";
@@ -128,6 +130,46 @@ void fail_call(self_ptr self, std::uint16_t code, const char* reason, const std:
 
 void route(self_ptr self, callee_targets& t);
 
+// The media plane takes the caller: a message for `mailbox`, or listening.
+void start_voicemail(self_ptr self, voicemail_job::mode mode, std::string mailbox) {
+  auto& st = self->state;
+  mark_line(self, line_use::idle);
+  st.now = phase::voicemail;
+  voicemail_job job;
+  job.what = mode;
+  job.leg = st.offer.leg;
+  job.a_leg = st.a_leg;
+  job.call = caf::actor_cast<caf::actor>(self);
+  job.tenant = st.tenant;
+  job.domain = st.offer.domain;
+  job.mailbox = std::move(mailbox);
+  job.caller = st.offer.caller;
+  job.caller_name = st.offer.caller_name;
+  job.called = st.offer.callee;
+  job.sdp = st.offer.sdp;
+  st.cdr.answered_by = "voicemail";
+  st.voicemail = self->spawn<caf::linked>(voicemail_actor, st.ctx, std::move(job));
+}
+
+// The voicemail actor is done: hang up or reject the leg, write the CDR.
+void voicemail_over(self_ptr self, const voicemail_done& d) {
+  auto& st = self->state;
+  st.voicemail = caf::actor{};
+  st.cdr.voicemail_id = d.message_id;
+  if (d.answered && st.cdr.answer_ms == 0)
+    st.cdr.answer_ms = st.cdr.ring_ms = now_ms();
+  auto why = "voicemail " + d.outcome;
+  if (!st.caller_gone.empty()) {
+    end(self, st.caller_gone + "; " + why, 200);
+  } else if (!d.answered) {
+    fail_call(self, 480, "Temporarily Unavailable", why);
+  } else {
+    if (d.hang_up)
+      command(self, leg_command::op::hangup, st.offer.leg);
+    end(self, why, 200);
+  }
+}
+
 // Asks the tenant for `number`'s decision (its extension evaluates its rules).
 void query(self_ptr self, const std::string& number) {
   auto& st = self->state;
@@ -171,11 +213,8 @@ void apply(self_ptr self, const route_step& s, const callee_targets* t,
       return;
     case storage::forward_action::forward_to_voicemail:
       st.cdr.reroute_reason = s.reroute_reason;
-      // Until the voicemail actor exists the caller hears 480 and the CDR says why.
-      fail_call(self, 480, "Temporarily Unavailable",
-                context + "forward to voicemail " + (s.mailbox.empty() ? "(own mailbox)"
-                                                                        : s.mailbox)
-                  + ": voicemail not available yet");
+      start_voicemail(self, voicemail_job::mode::deposit,
+                      s.mailbox.empty() ? st.chain.back() : s.mailbox);
       return;
     case storage::forward_action::hangup:
       st.cdr.reroute_reason = s.reroute_reason;
@@ -405,9 +444,14 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
     return {};
   }
   st.chain.push_back(st.offer.callee);
+  auto tenant_rec = ctx->store->tenant(st.offer.domain);
   if (!st.offer.feature.empty()) {
     st.cdr.end_reason = "feature code: " + st.offer.feature;
     confirm_feature(self);
+  } else if (auto box = voicemail_service_box(
+               st.offer.callee, tenant_rec ? tenant_rec->voicemail_number : "777",
+               st.offer.caller)) {
+    start_voicemail(self, voicemail_job::mode::listen, *box);
   } else {
     query(self, st.offer.callee);
   }
@@ -465,7 +509,14 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
         end(self, "callee hangup", 200);
       } else if (e.leg == st.offer.leg) {
         // Caller's BYE, or CANCEL before the answer (libre sent the 487).
-        if (!st.offer.feature.empty()) {
+        if (st.now == phase::voicemail) {
+          // The voicemail actor keeps what was recorded and reports back.
+          st.caller_gone = e.code == 487 ? "cancel" : "caller hangup";
+          if (st.voicemail)
+            self->send(st.voicemail, hangup_atom::value);
+          else
+            end(self, st.caller_gone, e.code == 487 ? 487 : 200);
+        } else if (!st.offer.feature.empty()) {
           end(self, st.cdr.end_reason, 200);
         } else if (st.winner != 0 && e.code == 487) {
           // The CANCEL crossed our answer: the caller never got the 200.
@@ -488,9 +539,17 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
               phase_name(st.now), std::to_string((now_ms() - st.cdr.start_ms) / 1000),
               legs_text(self)};
     },
+    [=](voicemail_done& d) { voicemail_over(self, d); },
     [=](hangup_atom) {
       auto& st = self->state;
-      if (!st.offer.feature.empty()) { // the confirmation is done
+      if (st.now == phase::voicemail) {
+        command(self, leg_command::op::hangup, st.offer.leg);
+        st.caller_gone = "admin hangup";
+        if (st.voicemail)
+          self->send(st.voicemail, hangup_atom::value);
+        else
+          end(self, st.caller_gone, 200);
+      } else if (!st.offer.feature.empty()) { // the confirmation is done
         command(self, leg_command::op::hangup, st.offer.leg);
         end(self, st.cdr.end_reason, 200);
       } else if (st.winner != 0) {

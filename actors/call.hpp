@@ -7,6 +7,7 @@
 //            +--(rule: forward to N; no answer / busy rule)--+
 //            v                                                 |
 //   offered --(the callee's rules say ring)--> ringing --(ring_answered)--> answered
+//      |  \--(voicemail rule, 777, *57)--> voicemail --(voicemail_done)--> ended
 //      |                                     |                                 |
 //      | 404/480/483, voicemail,  ring_failed, caller's CANCEL,       BYE either side,
 //      | hangup rule, loop        admin hangup                         admin hangup
@@ -30,7 +31,7 @@ namespace pbx {
 
 struct call_state {
   static inline const char* name = "call";
-  enum class phase { offered, ringing, answered, ended };
+  enum class phase { offered, ringing, answered, voicemail, ended };
   node_context* ctx = nullptr;
   caf::actor tenant;
   call_offer offer;
@@ -54,6 +55,8 @@ struct call_state {
   route_step on_no_answer, on_busy; // the rung extension's fallbacks
   std::size_t device_base = 0;      // cdr.devices of the current ringing start here
   bool relaying_offer = false;      // a re-INVITE is being relayed to the other leg
+  caf::actor voicemail;             // while the media plane serves the caller
+  std::string caller_gone;          // the caller left during voicemail (end reason)
 };
 
 caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ctx,

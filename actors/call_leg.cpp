@@ -142,6 +142,16 @@ caf::behavior call_leg_actor(caf::stateful_actor<call_leg_state>* self, node_con
         self->quit();
     },
     [=](leg_command& c) { issue(self, std::move(c)); },
+    // The node's media endpoint answers this A leg (200 with its own SDP).
+    [=](media_command& c) {
+      auto& st = self->state;
+      if (c.what != media_command::op::answer || !st.caller_side
+          || !allowed(st.now, leg_command::op::answer))
+        return;
+      st.now = leg_phase::answered;
+      c.leg = st.leg;
+      st.ctx->sip->media(std::move(c));
+    },
     [=](set_parent_atom, caf::actor& p) {
       auto& st = self->state;
       if (p == st.parent)

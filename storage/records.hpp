@@ -110,6 +110,8 @@ struct cdr_record {
   std::vector<cdr_device> devices;
   std::string reroute_reason;          // version 2: FORWARDING_... of the last reroute
   std::vector<std::string> forwarded;  // version 2: the extensions reached, in order
+  std::string answered_by;   // version 3: "voicemail" when the media plane took the call
+  std::string voicemail_id;  // version 3: the message it left
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
@@ -117,6 +119,8 @@ struct cdr_record {
        sip_code, end_reason, devices);
     if (version >= 2)
       ar(reroute_reason, forwarded);
+    if (version >= 3)
+      ar(answered_by, voicemail_id);
   }
 };
 
@@ -151,7 +155,7 @@ struct allow_record {
 CEREAL_CLASS_VERSION(pbx::storage::ban_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::allow_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::cdr_device, 1)
-CEREAL_CLASS_VERSION(pbx::storage::cdr_record, 2)
+CEREAL_CLASS_VERSION(pbx::storage::cdr_record, 3)
 CEREAL_CLASS_VERSION(pbx::storage::tenant_record, 3)
 CEREAL_CLASS_VERSION(pbx::storage::extension_record, 2)
 CEREAL_CLASS_VERSION(pbx::storage::binding_record, 1)

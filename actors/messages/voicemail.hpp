@@ -117,15 +117,20 @@ typename Inspector::result_type inspect(Inspector& f, mailbox_result& x) {
 }
 
 /// Voicemail actor -> call actor, when it is done: the message left (empty:
-/// none), for the CDR; `outcome` is recorded | discarded | full | listened | failed.
+/// none), for the CDR; `outcome` is recorded | discarded | full | listened |
+/// no mailbox | failed. `hang_up`: the caller is still there (the call sends
+/// BYE); `answered`: the leg was answered (else the call rejects it).
 struct voicemail_done {
   std::string message_id;
   std::string outcome;
+  bool hang_up = false;
+  bool answered = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, voicemail_done& x) {
-  return f(caf::meta::type_name("voicemail_done"), x.message_id, x.outcome);
+  return f(caf::meta::type_name("voicemail_done"), x.message_id, x.outcome, x.hang_up,
+           x.answered);
 }
 
 } // namespace pbx
