@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+"""Voicemail on the media plane, end to end: callers leave messages (RTP from
+SIPp's g711a.pcap and from our own peer), # and silence end a recording, short
+ones are discarded, the owner listens with a PIN and hears the recorded audio,
+deletes it, full boxes, forwards to another box, CDRs, and kill -9 during a
+recording."""
+
+import audioop
+import math
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (CallCase, NodeCase, free_port, require_tool, sipp_call_argv,  # noqa: E402
+                     wait_until)
+from media_peer import (PCAP_DIR, MediaCall, best_alignment, pcap_pcm, wav_pcm,  # noqa: E402
+                        wav_seconds)
+
+DOMAIN = 'vm.example.test'
+G711A = os.path.join(PCAP_DIR, 'g711a.pcap')
+
+
+def beep_end(call, timeout=20):
+    """Waits until the node's beep (1 kHz) has been heard and has ended; returns True then."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pcm = call.received_pcm()
+        seen = False
+        for i in range(0, len(pcm) - 320 + 1, 320):
+            frame = pcm[i:i + 320]
+            if tone_share(frame, 1000) > 0.6 and audioop.rms(frame, 2) > 500:
+                seen = True
+            elif seen:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+def tone_share(frame, freq, rate=8000):
+    """The share of a frame's energy at `freq` (Goertzel)."""
+    n = len(frame) // 2
+    samples = [int.from_bytes(frame[2 * i:2 * i + 2], 'little', signed=True) for i in range(n)]
+    total = sum(s * s for s in samples)
+    if not total:
+        return 0.0
+    k = 2 * math.cos(2 * math.pi * freq / rate)
+    s1 = s2 = 0.0
+    for s in samples:
+        s0 = s + k * s1 - s2
+        s2, s1 = s1, s0
+    power = s1 * s1 + s2 * s2 - k * s1 * s2
+    return min(1.0, 2 * power / (n * total))
+
+
+class VoicemailCase(CallCase):
+    DOMAIN = DOMAIN
+    EXTENSIONS = {n: f'secret{n}' for n in (101, 102, 103, 104)}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        with cls.node.shell() as sh:
+            # Nobody registers: every call goes to voicemail (offline). 103's box is 102's.
+            for slot in ('offline_office_hours', 'offline_non_office_hours'):
+                sh.ok(f'forward set {DOMAIN} 103 {slot} action=FORWARD_TO_VOICEMAIL mailbox=102')
+
+    def setUp(self):
+        super().setUp()
+        with self.node.shell() as sh:
+            for m in sh.records(f'voicemail list {DOMAIN} 102'):
+                sh.ok(f'voicemail del {DOMAIN} 102 {m["id"]}')
+
+    def call(self, caller, target, codecs=(8, 0)):
+        c = MediaCall(self.node, str(caller), f'secret{caller}', DOMAIN, str(target), codecs)
+        self.addCleanup(c.close)
+        return c
+
+    def messages(self, box='102'):
+        with self.node.shell() as sh:
+            return sh.records(f'voicemail list {DOMAIN} {box}')
+
+    def path(self, m):
+        return os.path.join(self.node.data_dir, m['file'])
+
+    def leave(self, caller, target, pcm_seconds, end='bye'):
+        """Calls `target`, waits for the beep, sends `pcm_seconds` of the pcap's audio, then
+        ends the message (`bye`, `pound`, `info`, `silence`); returns (call, sent PCM)."""
+        c = self.call(caller, target)
+        self.assertEqual(c.dial(), 200, self.node.stderr_tail(30))
+        self.assertIn('PCMA', c.answer_sdp)  # the caller's first choice
+        self.assertTrue(beep_end(c), 'no beep heard:\n' + self.node.stderr_tail(30))
+        sent = c.send_pcap(G711A, seconds=pcm_seconds)
+        pcm = b''.join(__import__('media_peer').decode_g711(8, p[12:]) for p in sent)
+        if end == 'bye':
+            self.assertEqual(c.bye(), 200)
+        elif end == 'pound':
+            c.send_digit('#')
+        elif end == 'info':
+            self.assertEqual(c.info_dtmf('#'), 200)
+        if end != 'bye':
+            self.assertTrue(c.byed.wait(15), 'the node did not hang up:\n'
+                            + self.node.stderr_tail(30))
+        return c, pcm
+
+    def assert_same_audio(self, recorded, sent, what):
+        at = best_alignment(recorded, sent)
+        self.assertIsNotNone(at, f'{what}: the recorded audio is not the audio sent')
+        n = min(len(recorded) // 2, len(sent) // 2 - at) if at >= 0 else 0
+        self.assertGreater(n, 8000, what)
+        same = sum(1 for i in range(n)
+                   if recorded[2 * i:2 * i + 2] == sent[2 * (at + i):2 * (at + i) + 2])
+        self.assertGreater(same / n, 0.95, f'{what}: {same} of {n} samples equal')
+
+
+class TestLeaveMessage(VoicemailCase):
+
+    def test_a_message_is_the_audio_that_was_sent(self):
+        call, sent = self.leave(101, 102, 5.0)
+        self.assertTrue(wait_until(lambda: len(self.messages()) == 1, 10), self.messages())
+        m = self.messages()[0]
+        self.assertEqual(m['caller'], '101')
+        self.assertEqual(m['read'], 'false')
+        path = self.path(m)
+        rate, ch, width, pcm = wav_pcm(path)
+        self.assertEqual((rate, ch, width), (8000, 1, 2))
+        self.assertAlmostEqual(len(pcm) / 16000, 5.0, delta=0.6)
+        self.assertAlmostEqual(int(m['duration']) / 1000, 5.0, delta=0.6)
+        self.assert_same_audio(pcm, sent, 'message')
+        cdr = self.last_cdr('102')
+        self.assertEqual(cdr['answered_by'], 'voicemail', cdr)
+        self.assertEqual(cdr['voicemail_id'], m['id'], cdr)
+        self.assertEqual(cdr['status'], 'answered', cdr)
+
+    def test_sipp_leaves_a_message_from_the_pcap(self):
+        """SIPp plays g711a.pcap after the 200 (the greeting is waited out by -d)."""
+        require_tool('sipp')
+        with self.node.shell() as sh:
+            sh.ok(f'voicemail greeting {DOMAIN} 102 reset')
+        p = self.caller('uac_voicemail.xml', 101, 102, ['-d', '9000'], timeout=40)
+        self.assert_ok(p, 'sipp voicemail caller')
+        self.assertTrue(wait_until(lambda: len(self.messages()) == 1, 10), self.messages())
+        m = self.messages()[0]
+        rate, ch, width, pcm = wav_pcm(self.path(m))
+        self.assertGreater(len(pcm) / 16000, 3.0)
+        # What SIPp sent is the pcap; the recording holds a stretch of it.
+        self.assert_same_audio(pcm, pcap_pcm(G711A), 'sipp message')
+
+    def test_half_a_second_is_discarded(self):
+        self.leave(101, 102, 0.5)
+        time.sleep(1.5)
+        self.assertEqual(self.messages(), [])
+        self.assertIn('voicemail discarded', self.last_cdr('102')['end_reason'])
+
+    def test_pound_ends_the_recording(self):
+        self.leave(101, 102, 2.0, end='pound')
+        self.assertTrue(wait_until(lambda: len(self.messages()) == 1, 10))
+        self.assertAlmostEqual(int(self.messages()[0]['duration']) / 1000, 2.0, delta=0.6)
+
+    def test_info_dtmf_relay_ends_the_recording(self):
+        self.leave(101, 102, 2.0, end='info')
+        self.assertTrue(wait_until(lambda: len(self.messages()) == 1, 10))
+
+    def test_forward_to_another_extensions_box(self):
+        self.leave(104, 103, 2.0)
+        self.assertTrue(wait_until(lambda: len(self.messages('102')) == 1, 10))
+        self.assertEqual(self.messages('102')[0]['caller'], '104')
+        self.assertEqual(self.messages('103'), [])
+
+
+class TestSilenceAndLimits(VoicemailCase):
+
+    def test_silence_ends_the_recording(self):
+        with self.node.shell() as sh:
+            sh.ok(f'tenant set {DOMAIN} voicemail_silence_seconds=2')
+        self.addCleanup(lambda: self.node.shell().ok(f'tenant set {DOMAIN} voicemail_silence_seconds=5'))
+        c, _ = self.leave(101, 102, 1.5, end='silence')
+        self.assertTrue(wait_until(lambda: len(self.messages()) == 1, 10))
+        self.assertLess(int(self.messages()[0]['duration']) / 1000, 2.5)
+
+    def test_a_full_box_says_so_and_keeps_nothing(self):
+        with self.node.shell() as sh:
+            sh.ok(f'extension set {DOMAIN} 102 max_messages=1')
+        self.addCleanup(lambda: self.node.shell().ok(f'extension set {DOMAIN} 102 max_messages=100'))
+        self.leave(101, 102, 1.5)
+        self.assertTrue(wait_until(lambda: len(self.messages()) == 1, 10))
+        c = self.call(104, 102)
+        self.assertEqual(c.dial(), 200)
+        self.assertTrue(c.byed.wait(20), 'a full box hangs up')
+        self.assertFalse(beep_end(c, timeout=0.5), 'no beep for a full box')
+        self.assertEqual(len(self.messages()), 1)
+        self.assertIn('voicemail full', self.last_cdr('102')['end_reason'])
+
+
+class TestListen(VoicemailCase):
+
+    def setUp(self):
+        super().setUp()
+        with self.node.shell() as sh:
+            sh.ok(f'extension set {DOMAIN} 102 voicemail_pin=24680 pin_auth=on')
+
+    def dial_box(self):
+        c = self.call(102, '*57')
+        self.assertEqual(c.dial(), 200, self.node.stderr_tail(30))
+        time.sleep(1.0)
+        return c
+
+    def enter(self, c, digits):
+        for d in digits:
+            c.send_digit(d)
+
+    def test_three_wrong_pins_end_the_call(self):
+        c = self.dial_box()
+        for _ in range(3):
+            self.enter(c, '1111#')
+            time.sleep(1.5)
+        self.assertTrue(c.byed.wait(15), 'three wrong PINs hang up')
+
+    def test_the_right_pin_plays_the_message_and_delete_removes_it(self):
+        _, sent = self.leave(101, 102, 3.0)
+        self.assertTrue(wait_until(lambda: len(self.messages()) == 1, 10))
+        m = self.messages()[0]
+        recorded = wav_pcm(self.path(m))[3]
+        c = self.dial_box()
+        self.enter(c, '9999#')  # wrong once
+        time.sleep(1.5)
+        before = time.monotonic()
+        self.enter(c, '24680#')
+        # The counts, "message 1", its date, then the audio: the recording's samples (a
+        # second of its middle) come back exactly, G.711 decoding being deterministic.
+        probe = recorded[16000:32000]
+        self.assertTrue(wait_until(lambda: c.received_pcm(before).find(probe) >= 0, 40, 0.5),
+                        'the recorded audio was not played back:\n' + self.node.stderr_tail(30))
+        self.assertTrue(wait_until(lambda: self.messages()[0]['read'] == 'true', 10))
+        c.send_digit('3')  # delete
+        self.assertTrue(wait_until(lambda: self.messages() == [], 10), self.messages())
+        self.assertFalse(os.path.exists(self.path(m)))
+        self.assertEqual(c.bye(), 200)
+
+
+class TestCrash(VoicemailCase):
+
+    def test_kill9_during_a_recording_leaves_no_broken_record(self):
+        c = self.call(101, 102)
+        self.assertEqual(c.dial(), 200)
+        self.assertTrue(beep_end(c))
+        c.send_pcap(G711A, seconds=2.0)
+        self.node.kill9()
+        self.node.start()
+        msgs = self.messages()
+        for m in msgs:
+            self.assertGreater(wav_seconds(self.path(m)), 0.5)
+        spool = os.path.join(self.node.data_dir, 'voicemail', 'spool')
+        self.assertEqual(os.listdir(spool) if os.path.isdir(spool) else [], [])
+
+
+if __name__ == '__main__':
+    unittest.main()
