@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "engine/cidr.hpp"
+#include "net/media_math.hpp"
 #include <thread>
 #include <functional>
 #include <map>
@@ -149,6 +150,15 @@ const std::vector<option_def>& options() {
      [](node_config& c, const std::string& v) { return set_count(c.tcp_max_connections, v, "sip-tcp-max-connections"); }},
     {"sip-tcp-max-per-source", "N", "...from one address (default 100)",
      [](node_config& c, const std::string& v) { return set_count(c.tcp_max_per_source, v, "sip-tcp-max-per-source"); }},
+    {"rtp-ports", "LO-HI", "UDP ports of the media plane's RTP, even ones used (default 10000-20000)",
+     [](node_config& c, const std::string& v) {
+       auto r = net::media::parse_port_range(v);
+       if (!r)
+         return "--rtp-ports wants LO-HI with at least one even port in 1..65535, got '" + v + "'";
+       c.rtp_port_min = r->lo;
+       c.rtp_port_max = r->hi;
+       return std::string{};
+     }},
   };
   return defs;
 }

@@ -27,6 +27,9 @@ struct node_config {
   std::uint32_t shell_timeout = 60;
   std::uint32_t tcp_max_connections = 4096;
   std::uint32_t tcp_max_per_source = 100;
+  // RTP ports of the media plane (--rtp-ports LO-HI), on the SIP address's IP.
+  std::uint16_t rtp_port_min = 10000;
+  std::uint16_t rtp_port_max = 20000;
 
   static std::uint32_t default_workers();
 };

@@ -247,6 +247,8 @@ int run_node(const node_config& ncfg) {
     scfg.shell_max_connections = ncfg.shell_max_connections;
     scfg.shell_max_per_source = ncfg.shell_max_per_source;
     scfg.shell_timeout = ncfg.shell_timeout;
+    scfg.rtp_port_min = ncfg.rtp_port_min;
+    scfg.rtp_port_max = ncfg.rtp_port_max;
     scfg.max_fds = raise_fd_limit();
     scfg.guard.packet_rate = ncfg.security.packet_rate;
     scfg.guard.unauth_rate = ncfg.security.unauth_rate;

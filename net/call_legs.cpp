@@ -52,6 +52,7 @@ struct call_leg {
   bool uas = false;
   bool answered = false;  // 2xx sent (A) or received (B): in-dialog requests are relayed
   bool cancelled = false; // A leg: CANCEL before a session existed (487 sent)
+  bool media = false;     // A leg answered by a media endpoint (net/media_legs.cpp)
   std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
   std::string callid;     // key in stack->dialogs
   struct sa flow {};      // the peer's address as we reach it (TLS: its connection)
@@ -125,6 +126,8 @@ void finish(sip_stack::impl& s, pending_request& p, std::uint16_t code, const ch
 
 void forget(call_leg* l) {
   auto& s = *l->stack;
+  if (l->media) // its endpoint ends first: record_done, then hangup
+    media_leg_gone(s, l->id);
   s.legs.erase(l->id);
   auto range = s.dialogs.equal_range(l->callid);
   for (auto i = range.first; i != range.second; ++i)
@@ -243,6 +246,11 @@ void on_info(call_leg* l, const struct sip_msg* msg) {
   auto* ctype = sip_msg_hdr(msg, SIP_HDR_CONTENT_TYPE);
   if (mbuf_get_left(msg->mb) == 0 || !ctype) {
     sip_treply(nullptr, s.sip, msg, 200, "OK"); // nothing to pass on
+    return;
+  }
+  // DTMF on a leg the node's media plane answered is the endpoint's digit.
+  if (l->media && media_info(s, l->id, to_string(ctype->val), body_of(msg))) {
+    sip_treply(nullptr, s.sip, msg, 200, "OK");
     return;
   }
   pending_request p;
@@ -546,7 +554,83 @@ void close_handler(int err, const struct sip_msg* msg, void* arg) {
   forget(l);
 }
 
+// A 1xx or 2xx with `sdp` on an A leg (the first one takes the session) or
+// a B leg's answer; false, with the leg closed (500 to its owner), if libre
+// refused it.
+bool respond(call_leg* l, bool progress, std::uint16_t code, const std::string& reason,
+             const std::string& sdp) {
+  auto& s = *l->stack;
+  auto* desc = sdp_mbuf(sdp);
+  int err = 0;
+  if (!l->sess && l->invite) {
+    err = sipsess_accept(&l->sess, s.sess_sock, l->invite, code, reason.c_str(), "pbx",
+                         "application/sdp", desc, nullptr, nullptr, false, offer_handler,
+                         answer_handler, estab_handler, nullptr, nullptr, close_handler, l,
+                         nullptr);
+    if (!err)
+      pin_to_flow(l, l->invite);
+  } else if (l->sess && progress) {
+    err = sipsess_progress(l->sess, code, reason.c_str(), desc, nullptr);
+  } else if (l->sess) {
+    err = sipsess_answer(l->sess, code, reason.c_str(), desc, nullptr);
+  }
+  mem_deref(desc);
+  if (err) {
+    log::warn("leg ", l->id, ": response ", code, " failed: ", strerror(err));
+    report(l, leg_event_kind::closed, 500);
+    forget(l);
+    return false;
+  }
+  if (!progress && l->sess && code >= 200 && code < 300)
+    l->answered = true;
+  return true;
+}
+
+void reject(call_leg* l, std::uint16_t code, const std::string& reason) {
+  if (l->sess)
+    sipsess_reject(l->sess, code, reason.c_str(), nullptr);
+  else if (l->invite)
+    sip_treplyf(nullptr, nullptr, l->stack->sip, l->invite, false, code, reason.c_str(),
+                "Content-Length: 0\r\n\r\n");
+  forget(l);
+}
+
+call_leg* media_candidate(sip_stack::impl& s, std::uint64_t leg) {
+  auto i = s.legs.find(leg);
+  if (i == s.legs.end())
+    return nullptr;
+  auto* l = i->second;
+  if (!l->uas || l->answered || l->cancelled || l->media || !(l->sess || l->invite))
+    return nullptr;
+  return l;
+}
+
 } // namespace
+
+bool leg_answerable(sip_stack::impl& s, std::uint64_t leg, std::string* offer) {
+  auto* l = media_candidate(s, leg);
+  if (l && offer && l->invite)
+    *offer = body_of(l->invite);
+  return l != nullptr;
+}
+
+bool leg_answer_media(sip_stack::impl& s, std::uint64_t leg, const std::string& sdp) {
+  auto* l = media_candidate(s, leg);
+  if (!l || !respond(l, false, 200, "OK", sdp))
+    return false;
+  l->media = true;
+  return true;
+}
+
+void leg_reject(sip_stack::impl& s, std::uint64_t leg, std::uint16_t code,
+                const std::string& reason, const caf::actor& told) {
+  auto* l = media_candidate(s, leg);
+  if (!l)
+    return;
+  if (l->owner && l->owner != told)
+    report(l, leg_event_kind::closed, code);
+  reject(l, code, reason);
+}
 
 // A retransmission of an INVITE whose leg no session took yet (our 100 was
 // stateless, so libre has no transaction to absorb it): the same leg.
@@ -652,40 +736,12 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
       break;
     }
     case leg_command::op::reject:
-      if (l->sess)
-        sipsess_reject(l->sess, c.code, c.reason.c_str(), nullptr);
-      else if (l->invite)
-        sip_treplyf(nullptr, nullptr, sip, l->invite, false, c.code, c.reason.c_str(),
-                    "Content-Length: 0\r\n\r\n");
-      forget(l);
+      reject(l, c.code, c.reason);
       break;
     case leg_command::op::progress:
-    case leg_command::op::answer: {
-      auto* desc = sdp_mbuf(c.sdp);
-      int err = 0;
-      if (!l->sess && l->invite) {
-        err = sipsess_accept(&l->sess, sess_sock, l->invite, c.code, c.reason.c_str(), "pbx",
-                             "application/sdp", desc, nullptr, nullptr, false, offer_handler,
-                             answer_handler, estab_handler, nullptr, nullptr, close_handler, l,
-                             nullptr);
-        if (!err)
-          pin_to_flow(l, l->invite);
-      } else if (l->sess && c.what == leg_command::op::progress) {
-        err = sipsess_progress(l->sess, c.code, c.reason.c_str(), desc, nullptr);
-      } else if (l->sess) {
-        err = sipsess_answer(l->sess, c.code, c.reason.c_str(), desc, nullptr);
-      }
-      mem_deref(desc);
-      if (err) {
-        log::warn("leg ", l->id, ": response ", c.code, " failed: ", strerror(err));
-        report(l, leg_event_kind::closed, 500);
-        forget(l);
-      } else if (c.what == leg_command::op::answer && l->sess && c.code >= 200
-                 && c.code < 300) {
-        l->answered = true;
-      }
+    case leg_command::op::answer:
+      respond(l, c.what == leg_command::op::progress, c.code, c.reason, c.sdp);
       break;
-    }
     case leg_command::op::hangup:
       if (l->sess && c.code == 200)
         sipsess_set_close_headers(l->sess,

@@ -56,6 +56,8 @@ std::string setup(sip_stack::impl& s) {
     return "--sip-listen " + s.cfg.sip_listen + ": give the IP address phones reach (libre "
            "puts it in Via and Contact; the any address 0.0.0.0 or :: cannot be used)";
   s.sip_laddr = sip_addr;
+  if (auto err = media_open(s, sip_addr); !err.empty())
+    return err;
   s.guard = ingress_guard{s.cfg.guard};
   watch_tcp_accepts(s);
   struct sa tls_addr;
@@ -109,6 +111,7 @@ void teardown(sip_stack::impl& s) {
     mem_deref(t.msg);
   s.txns.clear();
   calls_close(s);
+  media_close(s); // after the legs: their endpoints report hangup as they end
   shell_close_all(s);
   s.lsnr = static_cast<struct sip_lsnr*>(mem_deref(s.lsnr));
   if (s.sip)

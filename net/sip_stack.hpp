@@ -38,6 +38,9 @@ struct stack_config {
   std::uint32_t shell_max_connections = 256;
   std::uint32_t shell_max_per_source = 16;
   std::uint32_t shell_timeout = 60;
+  // RTP ports of the media plane (even ones; bound to sip_listen's IP).
+  std::uint16_t rtp_port_min = 10000;
+  std::uint16_t rtp_port_max = 20000;
 };
 
 class sip_stack final : public sip_port {

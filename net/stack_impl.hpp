@@ -25,6 +25,10 @@
 
 namespace pbx::net {
 
+namespace media {
+class plane;
+}
+
 /// A request waiting for an actor's answer. Answers are stateless: the
 /// registrar treats a retransmission (same Call-ID and CSeq) as idempotent,
 /// so no server transaction is kept for 32 s after every REGISTER.
@@ -80,6 +84,8 @@ struct sip_stack::impl {
   std::unordered_multimap<std::string, call_leg*> dialogs; // by Call-ID
   struct sip_lsnr* dlg_req_lsnr = nullptr;  // in-dialog requests, ahead of sipsess
   struct sip_lsnr* dlg_resp_lsnr = nullptr; // 2xx retransmissions to our re-INVITEs
+  // The media plane (media_legs.cpp): RTP endpoints on answered A legs.
+  media::plane* media = nullptr;
 
   void post(std::variant<sip_reply, shell_output, leg_command, guard_command, media_command> cmd);
   void on_guard_command(const guard_command& c);
@@ -117,8 +123,24 @@ int calls_listen(sip_stack::impl& s);
 void calls_close(sip_stack::impl& s);
 void calls_sweep(sip_stack::impl& s); // A legs whose offer no actor took
 
-// The media plane (media.cpp): endpoints that terminate RTP on answered A legs.
+// The media plane (media_legs.cpp): endpoints that terminate RTP on answered A legs.
+std::string media_open(sip_stack::impl& s, const struct sa& sip_laddr); // error text
+void media_close(sip_stack::impl& s); // after calls_close
 void on_media_command(sip_stack::impl& s, const media_command& c);
+// An INFO on a leg with an endpoint: true if it was DTMF (the owner got the digit).
+bool media_info(sip_stack::impl& s, std::uint64_t leg, const std::string& content_type,
+                const std::string& body);
+void media_leg_gone(sip_stack::impl& s, std::uint64_t leg); // from forget()
+
+// A legs for the media plane (call_legs.cpp). Answerable: an A leg not
+// answered, cancelled or taken by an endpoint yet; `offer` gets its INVITE's body.
+bool leg_answerable(sip_stack::impl& s, std::uint64_t leg, std::string* offer = nullptr);
+// 200 with `sdp` through the path leg_command::answer takes; the leg is the
+// endpoint's from then on. False: the leg is gone (its owner was told 500).
+bool leg_answer_media(sip_stack::impl& s, std::uint64_t leg, const std::string& sdp);
+// Rejects an answerable leg; its owner hears `closed` unless it is `told`.
+void leg_reject(sip_stack::impl& s, std::uint64_t leg, std::uint16_t code,
+                const std::string& reason, const caf::actor& told);
 
 // SIP over TLS (sip_tls.cpp): listens on `laddr`; returns an error text.
 std::string tls_listen(sip_stack::impl& s, const struct sa& laddr);

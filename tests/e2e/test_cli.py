@@ -68,6 +68,13 @@ class ConfigFile(unittest.TestCase):
         finally:
             os.unlink(path)
 
+    def test_bad_rtp_port_range_exits_2(self):
+        for bad in ('20000-10000', '5001-5001', '10000', '10000-70000'):
+            p = subprocess.run([require_binary(), '--rtp-ports', bad], capture_output=True,
+                               timeout=10)
+            self.assertEqual(p.returncode, 2, bad)
+            self.assertIn('--rtp-ports', p.stderr.decode())
+
 
 class ShellClient(unittest.TestCase):
     def test_piped_commands_and_import(self):
