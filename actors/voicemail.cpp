@@ -1,5 +1,6 @@
 #include "actors/voicemail.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -277,7 +278,9 @@ void next_message(self_ptr self) {
 }
 
 void message_menu(self_ptr self) {
-  ask(self, {prompt::message_options}, 1, [=](const std::string& d, bool timed_out) {
+  ask(self, {prompt::opt_replay, prompt::opt_save, prompt::opt_delete, prompt::opt_next,
+             prompt::opt_callback},
+      1, [=](const std::string& d, bool timed_out) {
     auto& st = self->state;
     auto& m = st.box.messages[st.current];
     if (timed_out && d.empty()) {
@@ -336,7 +339,8 @@ void play_message(self_ptr self) {
   std::vector<std::string> names{prompt::message};
   for (auto& n : say_number(static_cast<unsigned>(st.current + 1)))
     names.push_back(n);
-  for (auto& n : say_received(m.time, st.box.timezone, st.box.time_readout))
+  for (auto& n : say_received(m.time, st.box.timezone,
+                               parse_time_readout(st.box.time_readout).value_or(time_readout::h12)))
     names.push_back(n);
   auto files = paths(self, names);
   files.push_back(m.file);
@@ -354,12 +358,19 @@ void play_message(self_ptr self) {
   });
 }
 
+// 1 new messages, 2 saved ones (the list holds new ones first), 0 settings.
 void main_menu(self_ptr self) {
-  ask(self, {prompt::main_menu}, 1, [=](const std::string& d, bool) {
+  ask(self, {prompt::opt_new, prompt::opt_saved, prompt::opt_settings}, 1,
+      [=](const std::string& d, bool) {
     auto& st = self->state;
-    if (d == "1" && !st.box.messages.empty()) {
-      st.current = 0;
+    auto& ms = st.box.messages;
+    auto first_saved = static_cast<std::size_t>(
+      std::find_if(ms.begin(), ms.end(), [](auto& m) { return m.read; }) - ms.begin());
+    if ((d == "1" && first_saved > 0) || (d == "2" && first_saved < ms.size())) {
+      st.current = d == "1" ? 0 : first_saved;
       play_message(self);
+    } else if (d == "1" || d == "2") {
+      play(self, {prompt::end_of_messages}, [=] { main_menu(self); });
     } else if (d == "0") {
       settings_menu(self);
     } else if (d.empty() || d == "*") {
@@ -399,14 +410,14 @@ void change_pin(self_ptr self) {
     to_extension(self, std::move(ch), [=](mailbox_result& r) {
       if (r.code == 200)
         self->state.box.pin = d;
-      play(self, {r.code == 200 ? prompt::pin_changed : prompt::pin_rules},
+      play(self, {r.code == 200 ? prompt::pin_changed : prompt::pin_invalid},
            [=] { settings_menu(self); });
     });
   });
 }
 
 void settings_menu(self_ptr self) {
-  ask(self, {prompt::settings_menu}, 1, [=](const std::string& d, bool timed_out) {
+  ask(self, {prompt::opt_greeting, prompt::opt_pin, prompt::opt_back}, 1, [=](const std::string& d, bool timed_out) {
     if (d == "1")
       record_greeting(self);
     else if (d == "2")
