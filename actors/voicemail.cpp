@@ -44,12 +44,11 @@ void await_record_end(self_ptr self) {
 
 std::vector<std::string> paths(self_ptr self, const std::vector<std::string>& names) {
   auto& st = self->state;
-  auto tenant_dir = st.ctx->data_dir.empty() ? std::string{}
-                                             : st.ctx->data_dir + "/prompts/" + st.job.domain;
+  auto tenant_dir = tenant_prompt_dir(st.ctx->data_dir, st.job.domain);
   std::vector<std::string> out;
   out.reserve(names.size());
   for (auto& n : names)
-    out.push_back(prompt_path(st.ctx->prompts_dir, tenant_dir, n));
+    out.push_back(prompt_path(st.ctx->system_prompts, tenant_dir, n));
   return out;
 }
 

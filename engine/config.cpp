@@ -1,7 +1,10 @@
 #include "engine/config.hpp"
 
 #include <arpa/inet.h>
+#include <climits>
 #include <netinet/in.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -83,6 +86,9 @@ const std::vector<option_def>& options() {
   static const std::vector<option_def> defs = {
     {"data-dir", "DIR", "LMDB data folder (default ./data)",
      [](node_config& c, const std::string& v) { c.data_dir = v; return std::string{}; }},
+    {"prompts", "DIR", "system prompt set, DIR/en/NAME.wav (default: ../prompts or "
+                       "../share/actorpbx/prompts beside the executable)",
+     [](node_config& c, const std::string& v) { c.prompts_dir = v; return std::string{}; }},
     {"sip-listen", "IP:PORT", "SIP address, UDP and TCP (default 127.0.0.1:5060)",
      [](node_config& c, const std::string& v) { c.sip_listen = v; return std::string{}; }},
     {"sip-tls-listen", "IP:PORT", "SIP over TLS address (default: off; PortSIP uses 5061)",
@@ -204,6 +210,24 @@ std::uint32_t node_config::default_workers() {
   return cores > 2 ? cores - 1 : 1;
 }
 
+std::string node_config::default_prompts_dir() {
+  char exe[PATH_MAX];
+  auto n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0)
+    return {};
+  std::string dir(exe, static_cast<std::size_t>(n));
+  dir.erase(dir.rfind('/'));
+  for (const char* rel : {"/../prompts", "/../share/actorpbx/prompts"}) {
+    char real[PATH_MAX];
+    struct stat st{};
+    auto candidate = dir + rel;
+    if (::stat((candidate + "/en").c_str(), &st) == 0 && S_ISDIR(st.st_mode)
+        && ::realpath(candidate.c_str(), real) != nullptr)
+      return real;
+  }
+  return {};
+}
+
 std::string usage() {
   std::string out = "usage: actorpbx [OPTIONS]\n"
                     "       actorpbx shell [--tls [--ca FILE]] [IP:PORT]   admin shell client\n\n"
@@ -296,6 +320,18 @@ parse_status parse_config(int argc, char** argv, node_config& cfg,
   if (cfg.registrar.min_expires > cfg.registrar.max_expires) {
     error = "--min-expires is above --max-expires";
     return parse_status::error;
+  }
+  if (cfg.prompts_dir.empty()) {
+    cfg.prompts_dir = node_config::default_prompts_dir(); // none: main warns
+  } else {
+    struct stat st{};
+    char real[PATH_MAX];
+    if (::stat((cfg.prompts_dir + "/en").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)
+        || ::realpath(cfg.prompts_dir.c_str(), real) == nullptr) {
+      error = "--prompts " + cfg.prompts_dir + ": no en/ folder of prompts in it";
+      return parse_status::error;
+    }
+    cfg.prompts_dir = real; // the SIP thread opens the files: absolute paths
   }
   return parse_status::run;
 }

@@ -10,6 +10,9 @@ namespace pbx {
 
 struct node_config {
   std::string data_dir = "./data";
+  // The system prompt set: DIR/en/NAME.wav. Empty after parsing only when no
+  // default was found (default_prompts_dir).
+  std::string prompts_dir;
   std::string sip_listen = "127.0.0.1:5060";
   std::string shell_listen = "127.0.0.1:5039";
   std::string shell_tls_listen; // empty: the shell has no TLS listener
@@ -32,6 +35,10 @@ struct node_config {
   std::uint16_t rtp_port_max = 20000;
 
   static std::uint32_t default_workers();
+  /// The prompt set beside the executable: EXE_DIR/../prompts (the build
+  /// tree: build/engine/actorpbx, build/prompts), else
+  /// EXE_DIR/../share/actorpbx/prompts (installed); empty when neither has en/.
+  static std::string default_prompts_dir();
 };
 
 enum class parse_status { run, help, error };

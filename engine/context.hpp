@@ -50,6 +50,8 @@ struct node_context {
   security_settings security;
   caf::actor security_actor;                 // failed logins, bans (actors/security.hpp)
   caf::actor hasher;                         // the slow KDF, on its own thread
+  std::string system_prompts;  // the prompt set (PROMPTS/en; actors/prompt.hpp), empty: none
+  std::string data_dir;        // a tenant's prompts: tenant_prompt_dir(data_dir, domain)
   std::function<std::int64_t()> now;         // unix seconds; tests fix it
   std::atomic<std::uint64_t> next_leg{1ull << 62}; // B-leg ids (the SIP thread counts from 1)
 };

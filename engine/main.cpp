@@ -3,6 +3,7 @@
 // failure, 2 bad usage.
 
 #include <algorithm>
+#include <climits>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -216,6 +217,15 @@ int run_node(const node_config& ncfg) {
   ctx.now = unix_now;
   ctx.idle_passivation = std::chrono::seconds(std::max<std::uint32_t>(1, ncfg.passivate_after));
   ctx.security = ncfg.security;
+  ctx.data_dir = ncfg.data_dir;
+  if (char real[PATH_MAX]; ::realpath(ncfg.data_dir.c_str(), real) != nullptr)
+    ctx.data_dir = real; // paths handed to the SIP thread are absolute
+  if (!ncfg.prompts_dir.empty()) {
+    ctx.system_prompts = ncfg.prompts_dir + "/en";
+    log::info("prompt set ", ctx.system_prompts);
+  } else {
+    log::warn("no prompt set found beside the executable (--prompts DIR): voicemail is silent");
+  }
   int rc = 0;
   {
     caf::actor_system_config cfg;
