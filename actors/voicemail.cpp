@@ -210,7 +210,7 @@ void deposit_recorded(self_ptr self, const media_event& e) {
         st.outcome = r.code == 200 ? "recorded" : r.code == 507 ? "full" : "failed";
         st.message_id = r.id;
         if (r.code != 200)
-          log::warning("voicemail ", st.box.number, "@", st.job.domain, ": not kept: ", r.code,
+          log::warn("voicemail ", st.box.number, "@", st.job.domain, ": not kept: ", r.code,
                        " ", r.error);
         if (hang_up)
           play(self, {prompt::goodbye}, [=] { finish(self, true); });
@@ -554,7 +554,7 @@ void on_media(self_ptr self, media_event& e) {
         listen_answered(self);
       return;
     case media_event_kind::failed:
-      log::warning("voicemail for leg ", st.job.leg, ": media failed (", e.code, " ", e.reason,
+      log::warn("voicemail for leg ", st.job.leg, ": media failed (", e.code, " ", e.reason,
                    ")");
       st.outcome = "failed";
       st.hung_up = true; // net/ rejected the leg
@@ -570,7 +570,7 @@ void on_media(self_ptr self, media_event& e) {
         auto next = std::move(st.after_play);
         st.after_play = nullptr;
         if (e.reason == "error")
-          log::warning("voicemail: a prompt could not be played (leg ", st.job.leg, ")");
+          log::warn("voicemail: a prompt could not be played (leg ", st.job.leg, ")");
         next();
       }
       return;
