@@ -52,6 +52,9 @@ struct node_context {
   caf::actor hasher;                         // the slow KDF, on its own thread
   std::function<std::int64_t()> now;         // unix seconds; tests fix it
   std::atomic<std::uint64_t> next_leg{1ull << 62}; // B-leg ids (the SIP thread counts from 1)
+  std::string data_dir;    // absolute; voicemail files live under DATA/voicemail
+  std::string prompts_dir; // the system prompt set; empty: not configured
+  std::atomic<std::uint64_t> next_voicemail{1}; // message ids BOOT-N
 };
 
 } // namespace pbx
