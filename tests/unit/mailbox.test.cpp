@@ -72,7 +72,8 @@ struct node {
   std::unique_ptr<caf::actor_system> sys;
   caf::actor tenant;
 
-  explicit node(std::uint32_t max_messages = 100) {
+  explicit node(std::uint32_t max_messages = 100,
+                std::chrono::seconds idle = std::chrono::seconds(60)) {
     store = storage::store::open(dir.path, {}, nullptr);
     REQUIRE(store);
     storage::tenant_record t;
@@ -91,6 +92,7 @@ struct node {
     ctx.boot = 7;
     ctx.data_dir = dir.path;
     ctx.now = [] { return now_s; };
+    ctx.idle_passivation = idle;
     sys = std::make_unique<caf::actor_system>(cfg);
     tenant = sys->spawn(tenant_actor, &ctx, t);
     ctx.router = tenant;
@@ -258,4 +260,21 @@ TEST_CASE("the retention sweep removes expired messages through the extension", 
   REQUIRE(n.store->write(std::move(b)) == "");
   CHECK(expired_messages(*n.store, now_s + 1000 * 86400).empty());
   caf::anon_send_exit(sweeper, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("an extension with messages passivates and finds them again", "[mailbox]") {
+  node n(100, std::chrono::seconds(1));
+  REQUIRE(n.leave(n.spool_wav("a.part"), now_s).code == 200);
+  auto key = extension_key("m.test", "101");
+  REQUIRE(n.directory.lookup(key));
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    gone = !n.directory.lookup(key);
+  }
+  REQUIRE(gone);
+  auto info = n.ask<mailbox_info>(mailbox_query{"101", true}); // a new incarnation
+  CHECK(info.new_count == 1);
+  REQUIRE(info.messages.size() == 1);
+  CHECK(info.messages[0].id == "7-1");
 }
