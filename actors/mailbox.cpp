@@ -84,26 +84,40 @@ void remove_message(self_ptr self, const std::string& id, const char* what, answ
 }
 
 // `file` empty: back to the system prompt. Otherwise it is moved (a
-// recording of ours) or copied (a file of the operator's) into the mailbox.
+// recording of ours) or copied (a file of the operator's) into the mailbox
+// and made durable first; the record naming it follows, built from the
+// record as it is then (a field set meanwhile is kept). A crash between the
+// two leaves a file no record names: removed at the next start.
 void set_greeting(self_ptr self, const std::string& file, bool copy, answer_fn answer) {
   auto& st = self->state;
-  auto next = st.rec;
+  auto store_record = [self, answer](std::string greeting) {
+    auto& st = self->state;
+    auto next = st.rec;
+    auto old = next.greeting;
+    next.greeting = std::move(greeting);
+    storage::batch b;
+    b.put(next);
+    if (next.greeting.empty() && !old.empty())
+      b.remove_file(old);
+    commit(self, std::move(b), "greeting", answer, [self, next] { self->state.rec = next; });
+  };
+  if (file.empty())
+    return store_record({});
+  auto dest = greeting_file(st.rec.domain, st.rec.number);
   storage::batch b;
-  if (file.empty()) {
-    next.greeting.clear();
-    b.put(next);
-    if (!st.rec.greeting.empty())
-      b.remove_file(st.rec.greeting);
-  } else {
-    next.greeting = greeting_file(st.rec.domain, st.rec.number);
-    if (copy)
-      b.copy_file(file, next.greeting);
-    else
-      b.move_file(file, next.greeting);
-    b.put(next);
-  }
-  commit(self, std::move(b), "greeting", std::move(answer),
-         [self, next] { self->state.rec = next; });
+  if (copy)
+    b.copy_file(file, dest);
+  else
+    b.move_file(file, dest);
+  st.writes.submit(self, *st.ctx->store, std::move(b),
+                   [=](const std::string& err) {
+                     if (!err.empty()) {
+                       log::error("mailbox ", self->state.rec.number, "@",
+                                  self->state.rec.domain, ": greeting failed: ", err);
+                       return answer(500, "storage: " + err, {});
+                     }
+                     store_record(dest);
+                   });
 }
 
 void set_pin(self_ptr self, const std::string& pin, answer_fn answer) {

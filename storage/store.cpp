@@ -136,13 +136,18 @@ struct store::impl {
   std::string dir_;
   reconcile_report reconciled_;
 
-  // File steps of batches that carry audio: one thread, so the writer's
-  // group commit never waits for their fsyncs.
-  std::mutex file_mutex_;
-  std::condition_variable file_cv_;
-  std::deque<pending> file_queue_;
-  bool file_stopping_ = false;
-  std::thread filer_;
+  // File steps of batches that carry audio run on their own threads, so the
+  // writer's group commit never waits for their fsyncs. Several, because
+  // fsyncs in parallel share the file system's journal commits; one mailbox
+  // folder always goes to the same one, which keeps its changes in order.
+  struct file_worker {
+    std::mutex m;
+    std::condition_variable cv;
+    std::deque<pending> q;
+    bool stopping = false;
+    std::thread t;
+  };
+  std::vector<std::unique_ptr<file_worker>> filers_;
   std::atomic<std::uint64_t> copies_{0};
 
   std::atomic<std::uint64_t> commits_{0};
@@ -151,13 +156,13 @@ struct store::impl {
 
   ~impl() {
     // The file thread feeds the writer: it stops (drained) first.
-    if (filer_.joinable()) {
+    for (auto& f : filers_) {
       {
-        std::lock_guard<std::mutex> l(file_mutex_);
-        file_stopping_ = true;
+        std::lock_guard<std::mutex> l(f->m);
+        f->stopping = true;
       }
-      file_cv_.notify_one();
-      filer_.join();
+      f->cv.notify_one();
+      if (f->t.joinable()) f->t.join();
     }
     if (writer_.joinable()) {
       {
@@ -484,15 +489,25 @@ struct store::impl {
     return error;
   }
 
-  void run_files() {
+  // The worker of the folder the batch's first file goes to.
+  file_worker& filer_for(const batch& b) {
+    for (const op& o : b.ops())
+      if (is_pre_commit(o.what)) {
+        auto dir = std::filesystem::path(resolve(o.value)).parent_path().string();
+        return *filers_[std::hash<std::string>{}(dir) % filers_.size()];
+      }
+    return *filers_.front();
+  }
+
+  void run_files(file_worker& w) {
     for (;;) {
       pending p;
       {
-        std::unique_lock<std::mutex> l(file_mutex_);
-        file_cv_.wait(l, [&] { return file_stopping_ || !file_queue_.empty(); });
-        if (file_queue_.empty()) return;
-        p = std::move(file_queue_.front());
-        file_queue_.pop_front();
+        std::unique_lock<std::mutex> l(w.m);
+        w.cv.wait(l, [&] { return w.stopping || !w.q.empty(); });
+        if (w.q.empty()) return;
+        p = std::move(w.q.front());
+        w.q.pop_front();
       }
       std::string error;
       try {
@@ -655,10 +670,14 @@ std::unique_ptr<store> store::open(const std::string& dir, const options& opts,
       pthread_setname_np(pthread_self(), "pbx.storage");
       raw->run();
     });
-    p->filer_ = std::thread([raw] {
-      pthread_setname_np(pthread_self(), "pbx.files");
-      raw->run_files();
-    });
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, opts.file_threads); ++i) {
+      p->filers_.push_back(std::make_unique<impl::file_worker>());
+      auto* w = p->filers_.back().get();
+      w->t = std::thread([raw, w] {
+        pthread_setname_np(pthread_self(), "pbx.files");
+        raw->run_files(*w);
+      });
+    }
     return std::unique_ptr<store>(new store(std::move(p)));
   } catch (const std::exception& e) {
     *error = std::string("store::open: ") + e.what();
@@ -808,14 +827,15 @@ std::optional<std::string> store::meta(std::string_view key) const {
 void store::submit(batch b, done_fn done) {
   pending p{std::move(b), std::move(done), {}};
   if (p.b.has_file_steps()) {
+    auto& w = impl_->filer_for(p.b);
     try {
-      std::lock_guard<std::mutex> l(impl_->file_mutex_);
-      impl_->file_queue_.push_back(std::move(p));
+      std::lock_guard<std::mutex> l(w.m);
+      w.q.push_back(std::move(p));
     } catch (...) {
       if (p.done) p.done("store::submit: out of memory");
       return;
     }
-    impl_->file_cv_.notify_one();
+    w.cv.notify_one();
     return;
   }
   bool wake = false;  // the writer waits for a first write or a full linger group

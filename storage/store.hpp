@@ -27,6 +27,9 @@ struct options {
   // serves many writes. An idle store commits a write at once.
   std::chrono::microseconds linger{5000};
   std::size_t linger_until = 64;
+  // Threads that sync voicemail files (fsync, rename, fsync(dir)) before
+  // their batch reaches the writer.
+  std::size_t file_threads = 4;
   // One store per data dir (DIR/node.lock). Off only for tests of LMDB's
   // own multi-process paths (a map grown by another process).
   bool exclusive = true;

@@ -1,7 +1,9 @@
 // Voicemail records and their files: commit order, cascades, reconciliation.
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 
 #include <catch2/catch.hpp>
 
@@ -204,4 +206,45 @@ TEST_CASE("opening a store reconciles the voicemail folder with the records",
   CHECK_FALSE(fs::exists(dir.path + "/voicemail/spool/3-7.part"));
   CHECK(fs::is_directory(dir.path + "/voicemail/spool"));
   CHECK_FALSE(fs::exists(dir.path + "/voicemail/v.test/102/.tmp-4-greeting.wav"));
+}
+
+TEST_CASE("500 deposits at once do not hold up other writes", "[store][voicemail][group]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+  constexpr std::size_t n = 500;
+  for (std::size_t i = 0; i < n; ++i)
+    write_file(dir.path + "/voicemail/spool/" + std::to_string(i) + ".part", 16000);
+  std::mutex m;
+  std::condition_variable cv;
+  std::size_t deposits_done = 0, done_before_plain = n + 1;
+  std::vector<std::string> errors;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto r = make_vm(std::to_string(100 + i % 50), "1-" + std::to_string(i), std::int64_t(i));
+    batch b;
+    b.move_file(dir.path + "/voicemail/spool/" + std::to_string(i) + ".part", r.file);
+    b.put(r);
+    s->submit(std::move(b), [&](const std::string& e) {
+      std::lock_guard<std::mutex> l(m);
+      ++deposits_done;
+      if (!e.empty()) errors.push_back(e);
+      cv.notify_all();
+    });
+  }
+  batch plain;
+  plain.put(make_ext("v.test", "999"));
+  REQUIRE(s->write(std::move(plain)) == "");
+  {
+    std::unique_lock<std::mutex> l(m);
+    done_before_plain = deposits_done;
+    REQUIRE(cv.wait_for(l, std::chrono::seconds(120), [&] { return deposits_done == n; }));
+  }
+  CHECK(errors.empty());
+  // The plain write went straight to the writer, not behind 500 fsyncs.
+  CHECK(done_before_plain < n);
+  CHECK(s->voicemails("v.test").size() == n);
+  std::size_t files = 0;
+  for (auto& e : fs::recursive_directory_iterator(dir.path + "/voicemail/v.test"))
+    files += e.is_regular_file();
+  CHECK(files == n);
+  CHECK(fs::is_empty(dir.path + "/voicemail/spool"));
 }
