@@ -99,7 +99,12 @@ field_list tenant_fields(const storage::tenant_record& t, storage::store& st) {
           {"name", t.name},
           {"timezone", t.timezone},
           {"extensions", std::to_string(st.extension_count(t.domain))},
-          {"allow_weak_passwords", t.allow_weak_passwords ? "true" : "false"}};
+          {"allow_weak_passwords", t.allow_weak_passwords ? "true" : "false"},
+          {"voicemail_number", t.voicemail_number},
+          {"voicemail_max_seconds", std::to_string(t.voicemail_max_seconds)},
+          {"voicemail_min_seconds", std::to_string(t.voicemail_min_seconds)},
+          {"voicemail_silence_seconds", std::to_string(t.voicemail_silence_seconds)},
+          {"voicemail_retain_days", std::to_string(t.voicemail_retain_days)}};
 }
 
 shell_result registrations(self_ptr self, const std::string& domain,
@@ -377,6 +382,41 @@ void extension_command(self_ptr self, const words_t& w) {
       });
 }
 
+// `voicemail list|del|play|greeting DOMAIN NUMBER ...`: the extension that
+// owns the mailbox answers.
+void voicemail_command(self_ptr self, const words_t& w) {
+  auto sub = w.size() > 1 ? w[1] : "";
+  const char* usage = "usage: voicemail list|del|play|greeting DOMAIN NUMBER ...";
+  if (sub != "list" && sub != "del" && sub != "play" && sub != "greeting")
+    return write(self, shell_error(usage));
+  std::string err;
+  auto domain = domain_arg(w, 2, err);
+  if (!err.empty())
+    return write(self, shell_error(err));
+  if (w.size() < 4)
+    return write(self, shell_error("missing NUMBER"));
+  voicemail_cmd cmd{domain, w[3], sub, {}};
+  if (sub == "list") {
+    if (w.size() != 4)
+      return write(self, shell_error("usage: voicemail list DOMAIN NUMBER"));
+  } else if (sub == "del" || sub == "play") {
+    if (w.size() != 5)
+      return write(self, shell_error("usage: voicemail " + sub + " DOMAIN NUMBER ID"));
+    cmd.arg = w[4];
+  } else if (w.size() == 6 && w[4] == "set") {
+    // A path on the node: relative paths would depend on its working directory.
+    if (w[5].empty() || w[5][0] != '/')
+      return write(self, shell_error("FILE must be an absolute path on the node"));
+    cmd.verb = "greeting_set";
+    cmd.arg = w[5];
+  } else if (w.size() == 5 && w[4] == "reset") {
+    cmd.verb = "greeting_reset";
+  } else {
+    return write(self, shell_error("usage: voicemail greeting DOMAIN NUMBER set FILE|reset"));
+  }
+  ask_router(self, std::move(cmd));
+}
+
 void import_error(import_job& job, std::size_t line, const std::string& why) {
   if (job.errors.size() < max_listed)
     job.errors.push_back("line " + std::to_string(line) + ": " + why);
@@ -617,6 +657,8 @@ void command(self_ptr self, const std::string& line) {
     return extension_command(self, w);
   if (w[0] == "calls")
     return calls_command(self, w);
+  if (w[0] == "voicemail")
+    return voicemail_command(self, w);
   if (w[0] == "hangup")
     return hangup_command(self, w);
   if (w[0] == "cdr")
@@ -673,7 +715,9 @@ void process_next(self_ptr self) {
 const std::vector<std::string>& shell_help() {
   static const std::vector<std::string> lines = {
     "login admin PASSWORD",
-    "tenant add DOMAIN [name=NAME] [timezone=ZONE] [allow_weak_passwords=true|false]",
+    "tenant add DOMAIN [name=NAME] [timezone=ZONE] [allow_weak_passwords=true|false] "
+    "[voicemail_number=777] [voicemail_max_seconds=180] [voicemail_min_seconds=1] "
+    "[voicemail_silence_seconds=5] [voicemail_retain_days=30]",
     "tenant set DOMAIN field=value ...",
     "tenant list",
     "tenant show DOMAIN",
@@ -692,6 +736,9 @@ const std::vector<std::string>& shell_help() {
     "calls [DOMAIN]   (live calls with their legs and states)",
     "hangup CALL_ID",
     "cdr DOMAIN [limit=N] [extension=NUMBER]   (newest first)",
+    "voicemail list DOMAIN NUMBER   (id= caller= time= duration= read= file=)",
+    "voicemail del DOMAIN NUMBER ID | voicemail play DOMAIN NUMBER ID   (the WAV's path)",
+    "voicemail greeting DOMAIN NUMBER set FILE|reset   (FILE: 8 kHz mono 16-bit WAV on the node)",
     "stats   (provisioned records against live actors)",
     "status set DOMAIN NUMBER available|away|dnd|lunch|trip [note=TEXT]",
     "status show DOMAIN NUMBER",
@@ -710,7 +757,9 @@ const std::vector<std::string>& shell_help() {
     "quit",
     "fields: extension_number extension_password display_name email role(user|admin) "
     "enabled(true|false) name password mobile_phone work_phone home_phone address "
-    "department voicemail_pin no_answer_timeout timezone(IANA, blank = the tenant's)",
+    "department voicemail_pin no_answer_timeout timezone(IANA, blank = the tenant's) "
+    "pin_auth(true|false) time_readout(12h|24h|off) max_messages(1-9999) "
+    "mwi_unsolicited(true|false)",
   };
   return lines;
 }

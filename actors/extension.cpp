@@ -7,6 +7,7 @@
 #include "actors/extension_fields.hpp"
 #include "actors/feature_code.hpp"
 #include "actors/forwarding.hpp"
+#include "actors/mailbox.hpp"
 #include "actors/rule_commands.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/messages/registration.hpp"
@@ -317,6 +318,22 @@ caf::behavior draining(self_ptr self) {
       self->delegate(tenant, std::move(c));
       return caf::delegated<shell_result>{};
     },
+    [=](voicemail_cmd& c) -> caf::result<shell_result> {
+      self->delegate(tenant, std::move(c));
+      return caf::delegated<shell_result>{};
+    },
+    [=](mailbox_query& q) -> caf::result<mailbox_info> {
+      self->delegate(tenant, std::move(q));
+      return caf::delegated<mailbox_info>{};
+    },
+    [=](mailbox_deposit& d) -> caf::result<mailbox_result> {
+      self->delegate(tenant, std::move(d));
+      return caf::delegated<mailbox_result>{};
+    },
+    [=](mailbox_change& c) -> caf::result<mailbox_result> {
+      self->delegate(tenant, std::move(c));
+      return caf::delegated<mailbox_result>{};
+    },
     [=](const write_done& w) { self->state.writes.done(w); },
     [=](const passivate_ok&) {
       sync_phones(self, {});
@@ -403,6 +420,24 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
       line = extension_state::line{l.use, caf::actor_cast<caf::actor_addr>(sender)};
     },
     [=](const write_done& w) { self->state.writes.done(w); },
+    // The mailbox (actors/mailbox): its records are in LMDB, so an extension
+    // with messages passivates like any other.
+    [=](const mailbox_query& q) -> mailbox_info {
+      self->state.active_since_check = true;
+      return mailbox::query(self, q);
+    },
+    [=](mailbox_deposit& d) -> caf::result<mailbox_result> {
+      self->state.active_since_check = true;
+      return mailbox::deposit(self, d);
+    },
+    [=](mailbox_change& c) -> caf::result<mailbox_result> {
+      self->state.active_since_check = true;
+      return mailbox::change(self, c);
+    },
+    [=](voicemail_cmd& c) -> caf::result<shell_result> {
+      self->state.active_since_check = true;
+      return mailbox::command(self, c);
+    },
     [=](extension_cmd& cmd) -> caf::result<shell_result> {
       auto& st = self->state;
       st.active_since_check = true;

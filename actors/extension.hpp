@@ -35,6 +35,7 @@ struct extension_state {
     caf::actor_addr call;
   };
   std::map<std::string, line> lines; // calls on this extension's line, by call id
+  std::size_t deposits_pending = 0;  // messages being committed (the box limit counts them)
 };
 
 /// Answers a call leg whose digest check failed: 407 with a fresh nonce, or 403.

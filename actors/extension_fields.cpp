@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "actors/mailbox.hpp"
 #include "actors/office_hours.hpp"
 #include "actors/password.hpp"
 
@@ -126,9 +127,27 @@ std::string apply_extension_fields(storage::extension_record& rec,
     } else if (key == hashed_password_field) {
       next.web_password_hash = value; // hashed by the shell session already
     } else if (key == "voicemail_pin") {
-      if (!value.empty() && (!all_digits(value) || value.size() > 16))
-        return "voicemail_pin must be digits";
+      // Blank: no PIN set.
+      if (!value.empty())
+        if (auto err = mailbox::check_pin(value); !err.empty())
+          return err;
       next.voicemail_pin = value;
+    } else if (key == "pin_auth") {
+      if (!parse_bool(value, next.pin_auth))
+        return "pin_auth must be true or false";
+    } else if (key == "mwi_unsolicited") {
+      if (!parse_bool(value, next.mwi_unsolicited))
+        return "mwi_unsolicited must be true or false";
+    } else if (key == "time_readout") {
+      if (value != "12h" && value != "24h" && value != "off")
+        return "time_readout must be 12h, 24h or off";
+      next.time_readout = value;
+    } else if (key == "max_messages") {
+      if (!all_digits(value) || value.size() > 4 || std::stoi(value) < 1)
+        return "max_messages must be 1-9999";
+      next.max_messages = static_cast<std::uint32_t>(std::stoi(value));
+    } else if (key == "greeting") {
+      return "greeting is set by 'voicemail greeting DOMAIN NUMBER set FILE|reset'";
     } else if (key == "no_answer_timeout") {
       if (!all_digits(value) || value.size() > 4 || std::stoi(value) < 5
           || std::stoi(value) > 600)
@@ -177,6 +196,11 @@ field_list describe_extension(const storage::extension_record& rec) {
     {"department", rec.department},
     {"no_answer_timeout", std::to_string(rec.no_answer_timeout)},
     {"timezone", rec.forwarding.timezone},
+    {"pin_auth", rec.pin_auth ? "true" : "false"},
+    {"time_readout", rec.time_readout},
+    {"max_messages", std::to_string(rec.max_messages)},
+    {"mwi_unsolicited", rec.mwi_unsolicited ? "true" : "false"},
+    {"greeting", rec.greeting},
   };
 }
 
@@ -192,6 +216,11 @@ void copy_extension_settings(const storage::extension_record& from,
   to.address = from.address;
   to.department = from.department;
   to.no_answer_timeout = from.no_answer_timeout;
+  // Mailbox settings, not its PIN or greeting (the other box's file).
+  to.pin_auth = from.pin_auth;
+  to.time_readout = from.time_readout;
+  to.max_messages = from.max_messages;
+  to.mwi_unsolicited = from.mwi_unsolicited;
   // Forwarding rules, hours, holidays and exceptions are settings; the
   // presence (status, note) belongs to the person.
   auto status = to.forwarding.status;

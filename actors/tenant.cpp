@@ -10,12 +10,15 @@
 #include "actors/messages/directory.hpp"
 #include "actors/messages/registration.hpp"
 #include "actors/messages/shell.hpp"
+#include "actors/messages/voicemail.hpp"
 #include "actors/rule_commands.hpp"
 #include "actors/security.hpp"
 #include "actors/office_hours.hpp"
 #include "engine/directory.hpp"
 #include "engine/sip_port.hpp"
 #include "storage/store.hpp"
+
+#include <filesystem>
 
 namespace pbx {
 
@@ -174,10 +177,30 @@ std::string apply_tenant_fields(storage::tenant_record& rec, const field_list& f
       if (v != "true" && v != "false")
         return "allow_weak_passwords must be true or false";
       next.allow_weak_passwords = v == "true";
+    } else if (k == "voicemail_number") {
+      if (v.size() < 2 || v.size() > 16 || v.find_first_not_of("0123456789") != std::string::npos)
+        return "voicemail_number must be 2-16 digits";
+      next.voicemail_number = v;
+    } else if (auto* n = k == "voicemail_max_seconds"       ? &next.voicemail_max_seconds
+                         : k == "voicemail_min_seconds"     ? &next.voicemail_min_seconds
+                         : k == "voicemail_silence_seconds" ? &next.voicemail_silence_seconds
+                         : k == "voicemail_retain_days"     ? &next.voicemail_retain_days
+                                                            : nullptr) {
+      // max 1-3600 s; min and silence 0-60 s (0: none); retain 0-3650 days (0: forever)
+      std::uint32_t lo = k == "voicemail_max_seconds" ? 1 : 0;
+      std::uint32_t hi = k == "voicemail_max_seconds"   ? 3600
+                         : k == "voicemail_retain_days" ? 3650
+                                                        : 60;
+      if (v.empty() || v.size() > 5 || v.find_first_not_of("0123456789") != std::string::npos
+          || std::stoul(v) < lo || std::stoul(v) > hi)
+        return k + " must be " + std::to_string(lo) + "-" + std::to_string(hi);
+      *n = static_cast<std::uint32_t>(std::stoul(v));
     } else {
       return "unknown field '" + k + "'";
     }
   }
+  if (next.voicemail_min_seconds >= next.voicemail_max_seconds)
+    return "voicemail_min_seconds must be below voicemail_max_seconds";
   rec = std::move(next);
   return {};
 }
@@ -269,6 +292,42 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
         return r;
       // Extensions read the tenant's rules from storage per call: committed is current.
       return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), std::move(r));
+    },
+    [=](voicemail_cmd& cmd) -> caf::result<shell_result> {
+      auto ext = valid_extension_number(cmd.number) ? activate(self, cmd.number) : caf::actor{};
+      if (!ext)
+        return shell_error("no extension " + cmd.number);
+      self->delegate(ext, std::move(cmd));
+      return caf::delegated<shell_result>{};
+    },
+    // The mailbox belongs to the extension; an unknown one answers 404.
+    [=](mailbox_query& q) -> caf::result<mailbox_info> {
+      auto ext = valid_extension_number(q.number) ? activate(self, q.number) : caf::actor{};
+      if (!ext) {
+        mailbox_info i;
+        i.code = 404;
+        i.number = q.number;
+        return i;
+      }
+      self->delegate(ext, std::move(q));
+      return caf::delegated<mailbox_info>{};
+    },
+    [=](mailbox_deposit& d) -> caf::result<mailbox_result> {
+      auto ext = valid_extension_number(d.number) ? activate(self, d.number) : caf::actor{};
+      if (!ext) {
+        std::error_code ec;
+        std::filesystem::remove(d.temp_file, ec); // the recording has no box to go to
+        return mailbox_result{404, {}, "no extension " + d.number};
+      }
+      self->delegate(ext, std::move(d));
+      return caf::delegated<mailbox_result>{};
+    },
+    [=](mailbox_change& c) -> caf::result<mailbox_result> {
+      auto ext = valid_extension_number(c.number) ? activate(self, c.number) : caf::actor{};
+      if (!ext)
+        return mailbox_result{404, {}, "no extension " + c.number};
+      self->delegate(ext, std::move(c));
+      return caf::delegated<mailbox_result>{};
     },
     [=](line_state& l) {
       if (auto ext = activate(self, l.number))

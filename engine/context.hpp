@@ -51,9 +51,10 @@ struct node_context {
   caf::actor security_actor;                 // failed logins, bans (actors/security.hpp)
   caf::actor hasher;                         // the slow KDF, on its own thread
   std::string system_prompts;  // the prompt set (PROMPTS/en; actors/prompt.hpp), empty: none
-  std::string data_dir;        // a tenant's prompts: tenant_prompt_dir(data_dir, domain)
   std::function<std::int64_t()> now;         // unix seconds; tests fix it
   std::atomic<std::uint64_t> next_leg{1ull << 62}; // B-leg ids (the SIP thread counts from 1)
+  std::string data_dir;    // absolute: DATA/voicemail, a tenant's prompts (tenant_prompt_dir)
+  std::atomic<std::uint64_t> next_voicemail{1}; // message ids BOOT-N
 };
 
 } // namespace pbx

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <climits>
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include "actors/messages/directory.hpp"
 #include "actors/password.hpp"
 #include "actors/password_hasher.hpp"
+#include "actors/retention.hpp"
 #include "actors/security.hpp"
 #include "engine/config.hpp"
 #include "engine/directory.hpp"
@@ -183,6 +185,10 @@ int run_node(const node_config& ncfg) {
                  err.c_str());
     return 1;
   }
+  if (auto r = store->reconciled(); r.files_removed + r.temps_removed + r.records_removed > 0)
+    log::warn("voicemail: removed ", r.files_removed, " files without a record, ",
+              r.temps_removed, " unfinished files, ", r.records_removed,
+              " records whose file was missing or truncated");
   if (!bootstrap_admin(*store, ncfg.data_dir))
     return 1;
   std::uint64_t boot = 1;
@@ -217,9 +223,13 @@ int run_node(const node_config& ncfg) {
   ctx.now = unix_now;
   ctx.idle_passivation = std::chrono::seconds(std::max<std::uint32_t>(1, ncfg.passivate_after));
   ctx.security = ncfg.security;
-  ctx.data_dir = ncfg.data_dir;
-  if (char real[PATH_MAX]; ::realpath(ncfg.data_dir.c_str(), real) != nullptr)
-    ctx.data_dir = real; // paths handed to the SIP thread are absolute
+  {
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(ncfg.data_dir, ec);
+    ctx.data_dir = (ec ? std::filesystem::path(ncfg.data_dir) : abs).lexically_normal().string();
+    while (ctx.data_dir.size() > 1 && ctx.data_dir.back() == '/')
+      ctx.data_dir.pop_back();
+  }
   if (!ncfg.prompts_dir.empty()) {
     ctx.system_prompts = ncfg.prompts_dir + "/en";
     log::info("prompt set ", ctx.system_prompts);
@@ -240,6 +250,7 @@ int run_node(const node_config& ncfg) {
     ctx.hasher = sys.spawn<caf::detached>(password_hasher);
     ctx.security_actor = sys.spawn(security_actor, &ctx);
     auto hub = sys.spawn(shell_hub_actor, &ctx);
+    auto retention = sys.spawn(retention_actor, &ctx, std::chrono::hours(1));
     net::stack_config scfg;
     scfg.sip_listen = ncfg.sip_listen;
     scfg.shell_listen = ncfg.shell_listen;
@@ -283,6 +294,7 @@ int run_node(const node_config& ncfg) {
     }
     caf::anon_send_exit(ctx.router, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(retention, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx.security_actor, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx.hasher, caf::exit_reason::user_shutdown);
     // Say what holds the shutdown up, once a second (calls end with their CDRs).

@@ -146,6 +146,13 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
       self->delegate(t, std::move(cmd));
       return caf::delegated<shell_result>{};
     },
+    [=](voicemail_cmd& cmd) -> caf::result<shell_result> {
+      auto t = activate(self, normalize_domain(cmd.domain));
+      if (!t)
+        return shell_error("no tenant " + cmd.domain);
+      self->delegate(t, std::move(cmd));
+      return caf::delegated<shell_result>{};
+    },
     [=](extension_cmd& cmd) -> caf::result<shell_result> {
       auto t = activate(self, normalize_domain(cmd.domain));
       if (!t)

@@ -41,6 +41,13 @@ std::string cdr_key(std::string_view domain, std::int64_t start_ms, std::string_
   return k;
 }
 
+std::string voicemail_key(std::string_view domain, std::string_view number,
+                          std::string_view id) {
+  std::string k = binding_prefix(domain, number);
+  k.append(id);
+  return k;
+}
+
 namespace {
 
 // Two 64-bit FNV-1a runs with different seeds, each finished with a
@@ -119,6 +126,8 @@ void batch::erase_tenant(std::string_view domain) {
   add(op::kind::erase_prefix, table::cdrs, detail::domain_prefix(domain));
   add(op::kind::erase_prefix, table::extensions, detail::domain_prefix(domain));
   add(op::kind::erase_prefix, table::bindings, detail::domain_prefix(domain));
+  add(op::kind::erase_prefix, table::voicemails, detail::domain_prefix(domain));
+  add(op::kind::dir_remove, table::voicemails, "voicemail/" + std::string(domain));
 }
 
 void batch::put(const extension_record& r) {
@@ -128,6 +137,9 @@ void batch::put(const extension_record& r) {
 void batch::erase_extension(std::string_view domain, std::string_view number) {
   add(op::kind::erase, table::extensions, detail::extension_key(domain, number));
   erase_bindings(domain, number);
+  add(op::kind::erase_prefix, table::voicemails, detail::binding_prefix(domain, number));
+  add(op::kind::dir_remove, table::voicemails,
+      "voicemail/" + std::string(domain) + "/" + std::string(number));
 }
 
 void batch::put(const binding_record& r) {
@@ -161,6 +173,38 @@ void batch::erase_allow(std::string_view cidr) {
 
 void batch::put_meta(std::string_view key, std::string_view value) {
   add(op::kind::put, table::meta, std::string(key), std::string(value));
+}
+
+void batch::put(const voicemail_record& r) {
+  put_encoded(table::voicemails, detail::voicemail_key(r.domain, r.number, r.id), r);
+}
+
+void batch::erase_voicemail(std::string_view domain, std::string_view number,
+                            std::string_view id) {
+  add(op::kind::erase, table::voicemails, detail::voicemail_key(domain, number, id));
+}
+
+void batch::move_file(std::string_view from, std::string_view to) {
+  add(op::kind::file_move, table::voicemails, std::string(from), std::string(to));
+}
+
+void batch::copy_file(std::string_view from, std::string_view to) {
+  add(op::kind::file_copy, table::voicemails, std::string(from), std::string(to));
+}
+
+void batch::remove_file(std::string_view path) {
+  add(op::kind::file_remove, table::voicemails, std::string(path));
+}
+
+void batch::remove_dir(std::string_view path) {
+  add(op::kind::dir_remove, table::voicemails, std::string(path));
+}
+
+bool batch::has_file_steps() const {
+  for (auto& o : ops_)
+    if (o.what == op::kind::file_move || o.what == op::kind::file_copy)
+      return true;
+  return false;
 }
 
 }  // namespace pbx::storage

@@ -13,7 +13,7 @@ namespace pbx::storage {
 
 namespace detail {
 
-enum class table : std::uint8_t { tenants, extensions, bindings, meta, cdrs, security };
+enum class table : std::uint8_t { tenants, extensions, bindings, meta, cdrs, security, voicemails };
 
 struct op {
   enum class kind : std::uint8_t {
@@ -21,6 +21,13 @@ struct op {
     erase,         // one key (missing is fine)
     erase_prefix,  // every key starting with `key`
     invalid,       // encoding failed: `value` holds the reason, fails the batch
+    // Files (paths relative to the store's dir unless absolute). Before the
+    // txn, on the store's file thread: key -> value made durable in place.
+    file_move,     // fsync(key), rename to value, fsync(value's dir)
+    file_copy,     // key copied to a temp beside value, fsync, rename, fsync(dir)
+    // After a successful commit, on the writer thread:
+    file_remove,   // unlink key (missing is fine)
+    dir_remove,    // remove key and everything under it
   };
   kind what = kind::put;
   table where = table::meta;
@@ -33,11 +40,13 @@ struct op {
 class batch {
  public:
   void put(const tenant_record& r);
-  // Also erases the tenant's extensions and bindings.
+  // Also erases the tenant's extensions, bindings, CDRs and voicemail
+  // records, and (after the commit) its voicemail folder.
   void erase_tenant(std::string_view domain);
 
   void put(const extension_record& r);
-  // Also erases that extension's bindings.
+  // Also erases that extension's bindings and voicemail records, and (after
+  // the commit) its voicemail folder.
   void erase_extension(std::string_view domain, std::string_view number);
 
   void put(const binding_record& r);
@@ -46,6 +55,23 @@ class batch {
   void erase_bindings(std::string_view domain, std::string_view number);
 
   void put_meta(std::string_view key, std::string_view value);
+
+  void put(const voicemail_record& r);
+  void erase_voicemail(std::string_view domain, std::string_view number, std::string_view id);
+
+  // File steps around the txn. A batch with moves or copies is committed
+  // only after every file is in place and synced (fsync(file), rename,
+  // fsync(dir)), so a record never points at audio that a crash can lose.
+  // A failed step fails the batch: a moved temp is removed, files already
+  // placed by the batch are removed again, and nothing of the txn applies.
+  // The same happens to placed files when the txn itself fails.
+  void move_file(std::string_view from, std::string_view to);
+  void copy_file(std::string_view from, std::string_view to);
+  // Done only once the txn committed: a record is gone before its file.
+  void remove_file(std::string_view path);
+  void remove_dir(std::string_view path);
+  // True when the batch has moves or copies (they run before the txn).
+  bool has_file_steps() const;
 
   void put(const cdr_record& r);
 

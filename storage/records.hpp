@@ -25,6 +25,12 @@ struct tenant_record {
   std::string timezone = "UTC";
   tenant_rules_record rules;  // version 2
   bool allow_weak_passwords = false;  // version 3: short SIP passwords, or the number
+  // version 4: voicemail (PortSIP's system number, min_seconds, retain_days)
+  std::string voicemail_number = "777";
+  std::uint32_t voicemail_max_seconds = 180;
+  std::uint32_t voicemail_min_seconds = 1;
+  std::uint32_t voicemail_silence_seconds = 5;
+  std::uint32_t voicemail_retain_days = 30;  // 0: kept until deleted
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
@@ -33,7 +39,10 @@ struct tenant_record {
       ar(rules);
     if (version >= 3)
       ar(allow_weak_passwords);
-    // version >= 4: append new fields here.
+    if (version >= 4)
+      ar(voicemail_number, voicemail_max_seconds, voicemail_min_seconds,
+         voicemail_silence_seconds, voicemail_retain_days);
+    // version >= 5: append new fields here.
   }
 };
 
@@ -48,6 +57,12 @@ struct extension_record {
   std::uint32_t no_answer_timeout = 60;
   std::int64_t created_at = 0;  // unix seconds
   forwarding_record forwarding;  // version 2
+  // version 3: the mailbox's settings
+  bool pin_auth = true;
+  std::string time_readout = "12h";  // 12h|24h|off
+  std::uint32_t max_messages = 100;
+  bool mwi_unsolicited = false;
+  std::string greeting;  // relative to the data dir; empty: the system prompt
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
@@ -62,7 +77,9 @@ struct extension_record {
       forwarding.rules[static_cast<std::size_t>(forward_slot::busy_no_answer)].timeout =
         no_answer_timeout;
     }
-    // version >= 3: append new fields here.
+    if (version >= 3)
+      ar(pin_auth, time_readout, max_messages, mwi_unsolicited, greeting);
+    // version >= 4: append new fields here.
   }
 };
 
@@ -150,12 +167,30 @@ struct allow_record {
   }
 };
 
+// One voicemail message (key: domain sep number sep id). Its WAV is made
+// durable before this record is committed.
+struct voicemail_record {
+  std::string domain, number, id;  // number: the mailbox; id: BOOT-N
+  std::string caller, caller_name, called;
+  std::int64_t time = 0;  // unix seconds
+  std::uint32_t duration_ms = 0;
+  bool read = false;
+  std::string file;  // relative to the data dir: voicemail/DOMAIN/NUMBER/ID.wav
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const version) {
+    ar(domain, number, id, caller, caller_name, called, time, duration_ms, read, file);
+    (void)version;
+  }
+};
+
 }  // namespace pbx::storage
 
 CEREAL_CLASS_VERSION(pbx::storage::ban_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::allow_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::cdr_device, 1)
 CEREAL_CLASS_VERSION(pbx::storage::cdr_record, 3)
-CEREAL_CLASS_VERSION(pbx::storage::tenant_record, 3)
-CEREAL_CLASS_VERSION(pbx::storage::extension_record, 2)
+CEREAL_CLASS_VERSION(pbx::storage::tenant_record, 4)
+CEREAL_CLASS_VERSION(pbx::storage::extension_record, 3)
 CEREAL_CLASS_VERSION(pbx::storage::binding_record, 1)
+CEREAL_CLASS_VERSION(pbx::storage::voicemail_record, 1)

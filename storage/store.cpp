@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <pthread.h>
 #include <fcntl.h>
@@ -34,8 +35,9 @@ using detail::txn;
 
 // New tables may be appended: an older data dir gets them created on open.
 constexpr const char* table_names[] = {"tenants", "extensions", "bindings", "meta", "cdrs",
-                                       "security"};
-constexpr std::size_t table_count = 6;
+                                       "security", "voicemails"};
+constexpr std::size_t table_count = 7;
+constexpr std::uintmax_t wav_header_size = 44;
 constexpr std::size_t min_map_size = 256u << 10;   // room for the first txn
 constexpr std::size_t max_map_size = std::size_t(1) << 40;  // stop doubling at 1 TiB
 constexpr unsigned max_readers = 512;
@@ -44,7 +46,59 @@ constexpr const char* schema_key = "schema_version";
 struct pending {
   batch b;
   done_fn done;
+  std::vector<std::string> placed;  // files the file thread put in place for it
 };
+
+bool is_pre_commit(op::kind k) { return k == op::kind::file_move || k == op::kind::file_copy; }
+bool is_post_commit(op::kind k) { return k == op::kind::file_remove || k == op::kind::dir_remove; }
+
+std::string errno_text(const std::string& what, const std::string& path, int err) {
+  return what + " " + path + ": " + std::strerror(err);
+}
+
+// "" or why the sync failed.
+std::string fsync_path(const std::string& path, bool directory) {
+  int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return errno_text("cannot open", path, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  return rc == 0 ? std::string() : errno_text("fsync failed for", path, err);
+}
+
+// Copies `from` into a new file `to` and syncs it; "" or the error.
+std::string copy_synced(const std::string& from, const std::string& to) {
+  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return errno_text("cannot open", from, errno);
+  int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (out < 0) {
+    int err = errno;
+    ::close(in);
+    return errno_text("cannot create", to, err);
+  }
+  std::string error;
+  char buf[64 * 1024];
+  for (;;) {
+    ssize_t n = ::read(in, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = errno_text("cannot read", from, errno);
+      break;
+    }
+    if (n == 0) break;
+    for (ssize_t off = 0; off < n && error.empty();) {
+      ssize_t w = ::write(out, buf + off, static_cast<std::size_t>(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) error = errno_text("cannot write", to, errno);
+      else off += w;
+    }
+    if (!error.empty()) break;
+  }
+  if (error.empty() && ::fsync(out) != 0) error = errno_text("fsync failed for", to, errno);
+  ::close(in);
+  if (::close(out) != 0 && error.empty()) error = errno_text("cannot close", to, errno);
+  return error;
+}
 
 struct failure {
   int rc = 0;
@@ -79,12 +133,37 @@ struct store::impl {
   std::thread writer_;
 
   int lock_fd_ = -1;  // DIR/node.lock, flock'd while the store is open
+  std::string dir_;
+  reconcile_report reconciled_;
+
+  // File steps of batches that carry audio run on their own threads, so the
+  // writer's group commit never waits for their fsyncs. Several, because
+  // fsyncs in parallel share the file system's journal commits; one mailbox
+  // folder always goes to the same one, which keeps its changes in order.
+  struct file_worker {
+    std::mutex m;
+    std::condition_variable cv;
+    std::deque<pending> q;
+    bool stopping = false;
+    std::thread t;
+  };
+  std::vector<std::unique_ptr<file_worker>> filers_;
+  std::atomic<std::uint64_t> copies_{0};
 
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> batches_{0};
   mutable std::atomic<std::size_t> map_size_{0};  // readers refresh it too
 
   ~impl() {
+    // The file thread feeds the writer: it stops (drained) first.
+    for (auto& f : filers_) {
+      {
+        std::lock_guard<std::mutex> l(f->m);
+        f->stopping = true;
+      }
+      f->cv.notify_one();
+      if (f->t.joinable()) f->t.join();
+    }
     if (writer_.joinable()) {
       {
         std::lock_guard<std::mutex> l(queue_mutex_);
@@ -267,6 +346,8 @@ struct store::impl {
           break;
         case op::kind::invalid:
           return {EINVAL, o.value};
+        default:
+          break;  // file steps happen outside the txn
       }
     }
     if ((rc = child.commit()) != 0) return {rc, mdb_error("mdb_txn_commit(nested)", rc)};
@@ -337,6 +418,152 @@ struct store::impl {
     }
   }
 
+  std::string resolve(const std::string& path) const {
+    return !path.empty() && path[0] == '/' ? path : dir_ + "/" + path;
+  }
+
+  // Committed: the files a record no longer names go. Failed: the files put
+  // in place for it go (no record will name them).
+  void after_commit(pending& p, const std::string& error) {
+    std::error_code ec;
+    if (!error.empty()) {
+      for (auto& f : p.placed) std::filesystem::remove(f, ec);
+      return;
+    }
+    for (const op& o : p.b.ops()) {
+      if (o.what == op::kind::file_remove)
+        std::filesystem::remove(resolve(o.key), ec);
+      else if (o.what == op::kind::dir_remove && !o.key.empty())
+        std::filesystem::remove_all(resolve(o.key), ec);
+    }
+  }
+
+  void enqueue_write(pending p) {
+    bool wake;
+    {
+      std::lock_guard<std::mutex> l(queue_mutex_);
+      queue_.push_back(std::move(p));
+      wake = queue_.size() == 1 || queue_.size() == opts_.linger_until;
+    }
+    if (wake) queue_cv_.notify_one();
+  }
+
+  // fsync(file) -> rename -> fsync(dir) for every move/copy of `p`; "" or
+  // the error, with the temps and the files already placed removed.
+  std::string place_files(pending& p) {
+    std::set<std::string> dirs;
+    std::string error;
+    std::error_code ec;
+    for (const op& o : p.b.ops()) {
+      if (!is_pre_commit(o.what) || !error.empty()) continue;
+      const std::string from = resolve(o.key), to = resolve(o.value);
+      const auto dir = std::filesystem::path(to).parent_path().string();
+      std::filesystem::create_directories(dir, ec);
+      if (ec) {
+        error = "cannot create directory " + dir + ": " + ec.message();
+        break;
+      }
+      if (o.what == op::kind::file_move) {
+        if ((error = fsync_path(from, false)).empty() && ::rename(from.c_str(), to.c_str()) != 0)
+          error = errno_text("cannot rename " + from + " to", to, errno);
+      } else {
+        auto tmp = dir + "/.tmp-" + std::to_string(++copies_) + "-" +
+                   std::filesystem::path(to).filename().string();
+        error = copy_synced(from, tmp);
+        if (error.empty() && ::rename(tmp.c_str(), to.c_str()) != 0)
+          error = errno_text("cannot rename " + tmp + " to", to, errno);
+        if (!error.empty()) std::filesystem::remove(tmp, ec);
+      }
+      if (error.empty()) {
+        p.placed.push_back(to);
+        dirs.insert(dir);
+      }
+    }
+    for (auto& d : dirs)
+      if (error.empty()) error = fsync_path(d, true);
+    if (error.empty()) return error;
+    for (const op& o : p.b.ops())  // a temp handed over is ours to remove
+      if (o.what == op::kind::file_move) std::filesystem::remove(resolve(o.key), ec);
+    for (auto& f : p.placed) std::filesystem::remove(f, ec);
+    p.placed.clear();
+    return error;
+  }
+
+  // The worker of the folder the batch's first file goes to.
+  file_worker& filer_for(const batch& b) {
+    for (const op& o : b.ops())
+      if (is_pre_commit(o.what)) {
+        auto dir = std::filesystem::path(resolve(o.value)).parent_path().string();
+        return *filers_[std::hash<std::string>{}(dir) % filers_.size()];
+      }
+    return *filers_.front();
+  }
+
+  void run_files(file_worker& w) {
+    for (;;) {
+      pending p;
+      {
+        std::unique_lock<std::mutex> l(w.m);
+        w.cv.wait(l, [&] { return w.stopping || !w.q.empty(); });
+        if (w.q.empty()) return;
+        p = std::move(w.q.front());
+        w.q.pop_front();
+      }
+      std::string error;
+      try {
+        error = place_files(p);
+      } catch (const std::exception& e) {
+        error = std::string("file step failed: ") + e.what();
+      }
+      if (error.empty()) {
+        enqueue_write(std::move(p));
+        continue;
+      }
+      try {
+        if (p.done) p.done(error);
+      } catch (...) {
+      }
+    }
+  }
+
+  // At open, before any write: the voicemail folder and the records agree.
+  reconcile_report reconcile() {
+    namespace fs = std::filesystem;
+    reconcile_report r;
+    std::error_code ec;
+    const fs::path root = fs::path(dir_) / "voicemail";
+    fs::create_directories(root / "spool", ec);
+    std::set<std::string> keep;  // relative paths named by a record
+    batch broken;
+    for (auto& v : list<voicemail_record>(table::voicemails, {})) {
+      auto size = fs::file_size(resolve(v.file), ec);
+      if (ec || size < wav_header_size) {
+        broken.erase_voicemail(v.domain, v.number, v.id);
+        ++r.records_removed;
+      } else {
+        keep.insert(v.file);
+      }
+    }
+    for (auto& e : list<extension_record>(table::extensions, {}))
+      if (!e.greeting.empty()) keep.insert(e.greeting);
+    std::vector<std::pair<fs::path, bool>> doomed;  // path, is a temp
+    for (auto i = fs::recursive_directory_iterator(root, ec);
+         !ec && i != fs::recursive_directory_iterator(); i.increment(ec)) {
+      if (!i->is_regular_file(ec)) continue;
+      auto rel = "voicemail/" + i->path().lexically_relative(root).generic_string();
+      auto name = i->path().filename().string();
+      bool temp = rel.rfind("voicemail/spool/", 0) == 0 || name.rfind(".tmp-", 0) == 0;
+      if (temp || keep.count(rel) == 0) doomed.emplace_back(i->path(), temp);
+    }
+    for (auto& [path, temp] : doomed)
+      if (fs::remove(path, ec)) ++(temp ? r.temps_removed : r.files_removed);
+    if (!broken.empty()) {
+      txn t;
+      if (t.begin(env_, nullptr, 0) == 0 && apply(t.get(), broken).rc == 0) t.commit();
+    }
+    return r;
+  }
+
   void run() {
     std::vector<pending> group;
     std::vector<std::string> errors;
@@ -362,6 +589,7 @@ struct store::impl {
         std::lock_guard<std::mutex> l(queue_mutex_);
         busy = !queue_.empty();
       }
+      for (std::size_t i = 0; i < group.size(); ++i) after_commit(group[i], errors[i]);
       for (std::size_t i = 0; i < group.size(); ++i) {
         if (!group[i].done) continue;
         try {
@@ -427,6 +655,7 @@ std::unique_ptr<store> store::open(const std::string& dir, const options& opts,
     }
     auto p = std::make_unique<impl>();
     p->opts_ = opts;
+    p->dir_ = dir;
     if (std::string e = opts.exclusive ? lock_dir(dir, p->lock_fd_) : ""; !e.empty()) {
       *error = std::move(e);
       return nullptr;
@@ -435,11 +664,20 @@ std::unique_ptr<store> store::open(const std::string& dir, const options& opts,
       *error = std::move(e);
       return nullptr;
     }
+    p->reconciled_ = p->reconcile();
     impl* raw = p.get();
     p->writer_ = std::thread([raw] {
       pthread_setname_np(pthread_self(), "pbx.storage");
       raw->run();
     });
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, opts.file_threads); ++i) {
+      p->filers_.push_back(std::make_unique<impl::file_worker>());
+      auto* w = p->filers_.back().get();
+      w->t = std::thread([raw, w] {
+        pthread_setname_np(pthread_self(), "pbx.files");
+        raw->run_files(*w);
+      });
+    }
     return std::unique_ptr<store>(new store(std::move(p)));
   } catch (const std::exception& e) {
     *error = std::string("store::open: ") + e.what();
@@ -539,6 +777,43 @@ std::vector<cdr_record> store::cdrs(std::string_view domain, std::size_t limit,
   });
 }
 
+std::vector<voicemail_record> store::voicemails(std::string_view domain,
+                                               std::string_view number) const {
+  return guarded<std::vector<voicemail_record>>([&] {
+    auto out = impl_->list<voicemail_record>(table::voicemails,
+                                             detail::binding_prefix(domain, number));
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+      return a.time < b.time;  // keys are in id order already
+    });
+    return out;
+  });
+}
+
+std::vector<voicemail_record> store::voicemails(std::string_view domain) const {
+  return guarded<std::vector<voicemail_record>>([&] {
+    return impl_->list<voicemail_record>(table::voicemails, detail::domain_prefix(domain));
+  });
+}
+
+std::optional<voicemail_record> store::voicemail(std::string_view domain,
+                                                 std::string_view number,
+                                                 std::string_view id) const {
+  return guarded<std::optional<voicemail_record>>([&] {
+    return impl_->get_record<voicemail_record>(table::voicemails,
+                                               detail::voicemail_key(domain, number, id));
+  });
+}
+
+voicemail_counts store::voicemail_count(std::string_view domain,
+                                        std::string_view number) const {
+  voicemail_counts c;
+  for (auto& v : voicemails(domain, number)) ++(v.read ? c.saved : c.fresh);
+  return c;
+}
+
+const std::string& store::dir() const { return impl_->dir_; }
+reconcile_report store::reconciled() const { return impl_->reconciled_; }
+
 std::optional<std::string> store::meta(std::string_view key) const {
   return guarded<std::optional<std::string>>([&]() -> std::optional<std::string> {
     impl::read_scope r(*impl_);
@@ -550,7 +825,19 @@ std::optional<std::string> store::meta(std::string_view key) const {
 }
 
 void store::submit(batch b, done_fn done) {
-  pending p{std::move(b), std::move(done)};
+  pending p{std::move(b), std::move(done), {}};
+  if (p.b.has_file_steps()) {
+    auto& w = impl_->filer_for(p.b);
+    try {
+      std::lock_guard<std::mutex> l(w.m);
+      w.q.push_back(std::move(p));
+    } catch (...) {
+      if (p.done) p.done("store::submit: out of memory");
+      return;
+    }
+    w.cv.notify_one();
+    return;
+  }
   bool wake = false;  // the writer waits for a first write or a full linger group
   try {
     std::lock_guard<std::mutex> l(impl_->queue_mutex_);

@@ -27,9 +27,23 @@ struct options {
   // serves many writes. An idle store commits a write at once.
   std::chrono::microseconds linger{5000};
   std::size_t linger_until = 64;
+  // Threads that sync voicemail files (fsync, rename, fsync(dir)) before
+  // their batch reaches the writer.
+  std::size_t file_threads = 4;
   // One store per data dir (DIR/node.lock). Off only for tests of LMDB's
   // own multi-process paths (a map grown by another process).
   bool exclusive = true;
+};
+
+// What store::open found and fixed under DIR/voicemail.
+struct reconcile_report {
+  std::size_t files_removed = 0;    // audio without a record
+  std::size_t temps_removed = 0;    // spool files, unfinished copies
+  std::size_t records_removed = 0;  // records whose file is missing or truncated
+};
+
+struct voicemail_counts {
+  std::size_t fresh = 0, saved = 0;  // unread, read
 };
 
 // error empty = committed.
@@ -37,7 +51,8 @@ using done_fn = std::function<void(const std::string& error)>;
 
 class store {
  public:
-  // Creates the directory if missing. Returns nullptr and sets *error on
+  // Creates the directory if missing, then reconciles DIR/voicemail with the
+  // voicemail records (reconciled() says what it removed). Returns nullptr and sets *error on
   // failure (permissions, newer schema version than we know, not LMDB, ...).
   static std::unique_ptr<store> open(const std::string& dir, const options& opts,
                                      std::string* error);
@@ -67,6 +82,22 @@ class store {
   std::vector<cdr_record> cdrs(std::string_view domain, std::size_t limit,
                                std::string_view extension = {}) const;
 
+  // A mailbox's messages, oldest first (then by id).
+  std::vector<voicemail_record> voicemails(std::string_view domain,
+                                           std::string_view number) const;
+  // Every message of a tenant, by mailbox then id.
+  std::vector<voicemail_record> voicemails(std::string_view domain) const;
+  std::optional<voicemail_record> voicemail(std::string_view domain, std::string_view number,
+                                            std::string_view id) const;
+  voicemail_counts voicemail_count(std::string_view domain, std::string_view number) const;
+
+  // The directory the store was opened on (relative file paths start here).
+  const std::string& dir() const;
+  reconcile_report reconciled() const;
+
+  // Writes: a batch with file moves or copies first goes to the file thread
+  // (fsync, rename, fsync(dir)), then joins the writer's queue, so those
+  // syncs never hold up the group commit of other writes.
   // Writes: queued to the writer thread; `done` runs on the writer thread
   // after the commit returned (or with an error; then nothing of the batch is
   // applied). `done` may be empty. Do not block long in it: it holds up the

@@ -50,18 +50,21 @@ struct tenant_v1 {
   }
 };
 
-// What a future tenant_record version 4 would look like.
-struct tenant_v4 {
+// What a future tenant_record version 5 would look like.
+struct tenant_v5 {
   std::string domain, name, timezone = "UTC";
   tenant_rules_record rules;  // version 2
   bool allow_weak_passwords = false;  // version 3
-  std::string locale = "en";  // added in version 4
+  std::string voicemail_number = "777";  // version 4
+  std::uint32_t vm_max = 180, vm_min = 1, vm_silence = 5, vm_retain = 30;
+  std::string locale = "en";  // added in version 5
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
     ar(domain, name, timezone);
     if (version >= 2) ar(rules);
     if (version >= 3) ar(allow_weak_passwords);
-    if (version >= 4) ar(locale);
+    if (version >= 4) ar(voicemail_number, vm_max, vm_min, vm_silence, vm_retain);
+    if (version >= 5) ar(locale);
   }
 };
 
@@ -69,7 +72,7 @@ struct tenant_v4 {
 
 CEREAL_CLASS_VERSION(legacy::extension_v1, 1)
 CEREAL_CLASS_VERSION(legacy::tenant_v1, 1)
-CEREAL_CLASS_VERSION(legacy::tenant_v4, 4)
+CEREAL_CLASS_VERSION(legacy::tenant_v5, 5)
 
 TEST_CASE("cdrs are listed newest first, per tenant, filtered by extension") {
   temp_dir dir;
@@ -163,6 +166,12 @@ TEST_CASE("version-1 records load with current and future code", "[records]") {
   CHECK(no_answer.action == forward_action::forward_to_voicemail);
   CHECK(now.forwarding.rules[0].action == forward_action::ring_anyway);
   CHECK(now.forwarding.status == presence::available);
+  // Version 3's mailbox settings start at their defaults.
+  CHECK(now.pin_auth);
+  CHECK(now.time_readout == "12h");
+  CHECK(now.max_messages == 100);
+  CHECK_FALSE(now.mwi_unsolicited);
+  CHECK(now.greeting.empty());
 
   legacy::tenant_v1 t1{"a.test", "Alpha", "America/New_York"};
   tenant_record t2;
@@ -172,21 +181,31 @@ TEST_CASE("version-1 records load with current and future code", "[records]") {
   CHECK(t2.rules.hours.days[0].shifts.size() == 1);
 
   CHECK_FALSE(t2.allow_weak_passwords);  // version 3's default
+  CHECK(t2.voicemail_number == "777");   // version 4's defaults
+  CHECK(t2.voicemail_retain_days == 30);
+  CHECK(t2.voicemail_max_seconds == 180);
 
   // A later version appending a field still reads what the current one writes.
   t2.rules.feature_codes["dnd_on"] = "*178";
   t2.allow_weak_passwords = true;
-  legacy::tenant_v4 v3;
+  t2.voicemail_number = "555";
+  t2.voicemail_retain_days = 7;
+  legacy::tenant_v5 v3;
   REQUIRE(detail::decode(detail::encode(t2), v3));
   CHECK(v3.domain == "a.test");
   CHECK(v3.timezone == "America/New_York");
   CHECK(v3.rules.feature_codes.at("dnd_on") == "*178");
   CHECK(v3.allow_weak_passwords);
+  CHECK(v3.voicemail_number == "555");
+  CHECK(v3.vm_retain == 7);
   CHECK(v3.locale == "en");
   v3.locale = "fr";
-  legacy::tenant_v4 back;
+  legacy::tenant_v5 back;
   REQUIRE(detail::decode(detail::encode(v3), back));
   CHECK(back.locale == "fr");
+  tenant_record current;  // and the current code reads the future record
+  REQUIRE(detail::decode(detail::encode(back), current));
+  CHECK(current.voicemail_number == "555");
 
   tenant_record junk;
   CHECK_FALSE(detail::decode(std::string_view("\x01\x02", 2), junk));

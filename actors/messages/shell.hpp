@@ -129,4 +129,18 @@ typename Inspector::result_type inspect(Inspector& f, rules_cmd& x) {
   return f(caf::meta::type_name("rules_cmd"), x.domain, x.number, x.verb, x.sub, x.args);
 }
 
+/// Mailbox commands, routed router -> tenant -> the extension that owns the
+/// mailbox. The retention sweep sends `expire` the same way.
+struct voicemail_cmd {
+  std::string domain;
+  std::string number;
+  std::string verb; // list | del | play | greeting_set | greeting_reset | expire
+  std::string arg;  // del/play/expire: the message id; greeting_set: a WAV file
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, voicemail_cmd& x) {
+  return f(caf::meta::type_name("voicemail_cmd"), x.domain, x.number, x.verb, x.arg);
+}
+
 } // namespace pbx
