@@ -444,8 +444,14 @@ void listen_counts(self_ptr self) {
 
 void ask_mailbox(self_ptr self);
 
-void ask_pin(self_ptr self, bool known) {
-  ask(self, {prompt::enter_pin}, 16, [=](const std::string& d, bool) {
+// `retry`: after a wrong PIN, which the same prompt says (digits typed during
+// it count: a user types on at once).
+void ask_pin(self_ptr self, bool known, bool retry = false) {
+  std::vector<std::string> names;
+  if (retry)
+    names.push_back(prompt::wrong_pin);
+  names.push_back(prompt::enter_pin);
+  ask(self, names, 16, [=](const std::string& d, bool) {
     auto& st = self->state;
     if (d == "*") { // another box
       ask_mailbox(self);
@@ -460,7 +466,7 @@ void ask_pin(self_ptr self, bool known) {
       play(self, {prompt::wrong_pin, prompt::goodbye}, [=] { finish(self, true); });
       return;
     }
-    play(self, {prompt::wrong_pin}, [=] { ask_pin(self, known); });
+    ask_pin(self, known, true);
   });
 }
 

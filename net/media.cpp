@@ -79,6 +79,8 @@ struct endpoint {
     recorder logic{recorder::limits{}};
     bool have_expected = false;
     std::uint32_t expected_ts = 0;
+    std::uint32_t ticks = 0, quiet_ticks = 0; // since the start, since the last audio packet
+    std::uint32_t max_ms = 0, silence_ms = 0;
   } rec;
   struct jbuf* jb = nullptr;
   std::uint32_t buffered = 0; // packets in jb (jbuf keeps no count we can read)
@@ -252,10 +254,23 @@ bool rec_pull(endpoint* ep) {
   return more;
 }
 
+void rec_end(endpoint* ep, const char* reason);
+
 void rec_tick(endpoint* ep) {
   for (std::uint32_t i = 0; i < jb_pull && ep->rec.active && ep->buffered > jb_keep; ++i)
     if (!rec_pull(ep))
       break;
+  auto& r = ep->rec;
+  if (!r.active)
+    return;
+  // A caller that sends nothing (DTX, a muted or one-way phone) is silent
+  // too, and the maximum holds by the clock when no packet comes to count it.
+  ++r.ticks;
+  ++r.quiet_ticks;
+  if (r.silence_ms && r.quiet_ticks * frame_ms >= r.silence_ms)
+    rec_end(ep, "silence");
+  else if (r.max_ms && r.ticks * frame_ms >= r.max_ms + 1000)
+    rec_end(ep, "max");
 }
 
 void rec_close(endpoint* ep) {
@@ -323,6 +338,7 @@ void rtp_handler(const struct sa*, const struct rtp_header* hdr, struct mbuf* mb
   if (!ep->rec.active || (hdr->pt != 0 && hdr->pt != 8) || mbuf_get_left(mb) == 0)
     return;
   // The buffer holds a reference to the packet's mbuf (libre allocates one per read).
+  ep->rec.quiet_ticks = 0;
   if (jbuf_put(ep->jb, hdr, mb) == 0)
     ep->buffered = std::min(ep->buffered + 1, jb_max);
 }
@@ -533,6 +549,9 @@ bool plane::command(const media_command& c) {
       r.id = c.id;
       r.file = c.file;
       r.logic = recorder{recorder::limits{c.max_ms, c.silence_ms}};
+      r.ticks = r.quiet_ticks = 0;
+      r.max_ms = c.max_ms;
+      r.silence_ms = c.silence_ms;
       r.have_expected = false;
       struct aufile_prm prm {8000, 1, AUFMT_S16LE};
       if (int err = aufile_open(&r.af, &prm, c.file.c_str(), AUFILE_WRITE)) {
