@@ -12,6 +12,7 @@
 
 #include "actors/digest.hpp"
 #include "actors/messages/call.hpp"
+#include "actors/mwi.hpp"
 #include "actors/write_tracker.hpp"
 #include "engine/context.hpp"
 #include "storage/records.hpp"
@@ -35,6 +36,7 @@ struct extension_state {
     caf::actor_addr call;
   };
   std::map<std::string, line> lines; // calls on this extension's line, by call id
+  mwi::state mwi; // message-summary subscriptions (actors/mwi.hpp)
 };
 
 /// Answers a call leg whose digest check failed: 407 with a fresh nonce, or 403.
