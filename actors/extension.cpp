@@ -305,6 +305,8 @@ caf::behavior draining(self_ptr self) {
   return {
     [=](register_request& m) { self->send(tenant, std::move(m)); },
     [=](call_offer& m) { self->send(tenant, std::move(m)); },
+    [=](subscribe_request& m) { self->send(tenant, std::move(m)); },
+    [=](const mwi_ended&) {},
     [=](line_state& m) { self->send(tenant, std::move(m)); },
     [=](callee_query& q) -> caf::result<callee_targets> {
       self->delegate(tenant, std::move(q));
@@ -368,6 +370,11 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
   st.ctx = ctx;
   st.tenant = tenant;
   st.rec = std::move(rec);
+  st.mwi.counts = [self] {
+    auto& st = self->state;
+    auto n = st.ctx->store->voicemail_count(st.rec.domain, st.rec.number);
+    return mwi_counts{static_cast<std::uint32_t>(n.fresh), static_cast<std::uint32_t>(n.saved)};
+  };
   // Bring back the persisted bindings; the ones that ran out are dropped.
   auto now = ctx->now();
   std::vector<storage::binding_record> live;
@@ -393,6 +400,12 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
       handle_register(self, req);
     },
     [=](const binding_expired& e) { handle_expired(self, e); },
+    [=](const subscribe_request& req) {
+      auto& st = self->state;
+      st.active_since_check = true;
+      mwi::on_subscribe(st.mwi, st.ctx, st.rec, req, self);
+    },
+    [=](const mwi_ended& e) { mwi::ended(self->state.mwi, e); },
     [=](binding_write_failed& f) { handle_write_failed(self, f); },
     [=](call_offer& offer) {
       self->state.active_since_check = true;
@@ -462,6 +475,7 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
                            }
                            self->state.rec = next;
                            sync_phones(self, {});
+                           mwi::end_all(self->state.mwi, *self->state.ctx->sip);
                            rp.deliver(shell_result{});
                          });
         return rp;
@@ -477,6 +491,7 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
                              return;
                            }
                            sync_phones(self, {});
+                           mwi::end_all(self->state.mwi, *self->state.ctx->sip);
                            rp.deliver(shell_result{});
                            self->quit();
                          });
@@ -493,7 +508,7 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
     [=](idle_check_atom) {
       auto& st = self->state;
       if (st.bindings.empty() && st.writes.idle() && !st.active_since_check
-          && st.lines.empty()) {
+          && st.lines.empty() && st.mwi.subs.empty()) {
         self->send(st.tenant, passivate_request{st.rec.number});
         self->become(draining(self));
         return;

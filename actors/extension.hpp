@@ -12,6 +12,7 @@
 
 #include "actors/digest.hpp"
 #include "actors/messages/call.hpp"
+#include "actors/mwi.hpp"
 #include "actors/write_tracker.hpp"
 #include "engine/context.hpp"
 #include "storage/records.hpp"
@@ -36,6 +37,7 @@ struct extension_state {
   };
   std::map<std::string, line> lines; // calls on this extension's line, by call id
   std::size_t deposits_pending = 0;  // messages being committed (the box limit counts them)
+  mwi::state mwi; // message-summary subscriptions (actors/mwi.hpp)
 };
 
 /// Answers a call leg whose digest check failed: 407 with a fresh nonce, or 403.

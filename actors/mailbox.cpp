@@ -12,6 +12,7 @@
 
 #include "actors/extension.hpp"
 #include "actors/extension_fields.hpp"
+#include "actors/mwi.hpp"
 #include "actors/prompt.hpp"
 #include "actors/shell_syntax.hpp"
 #include "engine/log.hpp"
@@ -365,6 +366,13 @@ void on_mailbox_changed(self_ptr self, const char* what) {
   auto n = st.ctx->store->voicemail_count(st.rec.domain, st.rec.number);
   log::debug("mailbox ", st.rec.number, "@", st.rec.domain, " ", what, ": new=", n.fresh,
              " saved=", n.saved);
+  std::vector<storage::binding_record> bindings;
+  for (auto& [contact, b] : st.bindings)
+    bindings.push_back(b.rec);
+  mwi::counts_changed(st.mwi,
+                      mwi_counts{static_cast<std::uint32_t>(n.fresh),
+                                 static_cast<std::uint32_t>(n.saved)},
+                      st.rec, bindings, st.ctx->now(), *st.ctx->sip);
 }
 
 } // namespace pbx::mailbox

@@ -28,6 +28,7 @@ const char* service_name(auth_service s) {
     case auth_service::sip_invite: return "sip-invite";
     case auth_service::shell: return "shell";
     case auth_service::api: return "api";
+    case auth_service::sip_subscribe: return "sip-subscribe";
   }
   return "?";
 }
@@ -290,10 +291,15 @@ shell_result command(self_ptr self, const security_cmd& cmd) {
 void report_auth_failure(node_context* ctx, bool invite, const flow_info& source,
                          const std::string& user, const std::string& user_agent,
                          const char* reason) {
+  report_auth_failure(ctx, invite ? auth_service::sip_invite : auth_service::sip_register,
+                      source, user, user_agent, reason);
+}
+
+void report_auth_failure(node_context* ctx, auth_service service, const flow_info& source,
+                         const std::string& user, const std::string& user_agent,
+                         const char* reason) {
   // Anonymous: the security actor's answer (a shell's delay) is not for us.
-  caf::anon_send(ctx->security_actor,
-                 auth_failure{invite ? auth_service::sip_invite : auth_service::sip_register,
-                              source, user, user_agent, reason});
+  caf::anon_send(ctx->security_actor, auth_failure{service, source, user, user_agent, reason});
 }
 
 std::uint32_t login_backoff_ms(std::uint32_t n, std::uint32_t max_seconds) {

@@ -13,6 +13,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/messages/registration.hpp"
+#include "actors/messages/security.hpp"
 #include "actors/write_tracker.hpp"
 #include "engine/cidr.hpp"
 #include "engine/context.hpp"
@@ -40,6 +41,11 @@ caf::behavior security_actor(caf::stateful_actor<security_state>* self, node_con
 /// Tells the security actor a SIP request's credentials were wrong (the
 /// digest check said forbidden): logged, and counted toward a ban.
 void report_auth_failure(node_context* ctx, bool invite, const flow_info& source,
+                         const std::string& user, const std::string& user_agent,
+                         const char* reason);
+
+/// The same for a request of `service` (SUBSCRIBE: sip_subscribe).
+void report_auth_failure(node_context* ctx, auth_service service, const flow_info& source,
                          const std::string& user, const std::string& user_agent,
                          const char* reason);
 

@@ -6,6 +6,7 @@
 #include "actors/digest.hpp"
 #include "actors/extension.hpp"
 #include "actors/extension_fields.hpp"
+#include "actors/mwi.hpp"
 #include "actors/messages/call.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/messages/registration.hpp"
@@ -226,6 +227,12 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
   });
   return {
     [=](register_request& req) { handle_register(self, req); },
+    [=](subscribe_request& req) {
+      if (auto ext = activate(self, req.user))
+        self->send(ext, std::move(req));
+      else
+        mwi::on_unknown_mailbox(self->state.ctx, self->state.rec.domain, req);
+    },
     [=](call_offer& offer) {
       if (auto ext = activate(self, offer.caller)) {
         self->send(ext, std::move(offer));

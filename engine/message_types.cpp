@@ -8,6 +8,7 @@
 #include "actors/messages/security.hpp"
 #include "actors/messages/shell.hpp"
 #include "actors/messages/media.hpp"
+#include "actors/messages/mwi.hpp"
 #include "actors/messages/voicemail.hpp"
 #include "engine/leg_command.hpp"
 
@@ -46,6 +47,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<leg_command>("leg_command");
   cfg.add_message_type<media_command>("media_command");
   cfg.add_message_type<media_event>("media_event");
+  cfg.add_message_type<subscribe_request>("subscribe_request");
+  cfg.add_message_type<mwi_command>("mwi_command");
+  cfg.add_message_type<mwi_ended>("mwi_ended");
   cfg.add_message_type<voicemail_message>("voicemail_message");
   cfg.add_message_type<std::vector<voicemail_message>>("voicemail_messages");
   cfg.add_message_type<mailbox_query>("mailbox_query");

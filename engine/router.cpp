@@ -7,6 +7,7 @@
 #include "actors/activation.hpp"
 #include "actors/messages/call.hpp"
 #include "actors/messages/directory.hpp"
+#include "actors/messages/mwi.hpp"
 #include "actors/messages/registration.hpp"
 #include "actors/messages/shell.hpp"
 #include "actors/tenant.hpp"
@@ -93,6 +94,17 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
   });
   return {
     [=](register_request& req) {
+      if (auto t = activate(self, req.domain)) {
+        self->send(t, std::move(req));
+        return;
+      }
+      sip_reply r;
+      r.txn = req.txn;
+      r.code = 404;
+      r.reason = "Domain Not Found";
+      self->state.ctx->sip->reply(std::move(r));
+    },
+    [=](subscribe_request& req) {
       if (auto t = activate(self, req.domain)) {
         self->send(t, std::move(req));
         return;

@@ -8,6 +8,7 @@
 
 #include "actors/messages/registration.hpp"
 #include "actors/messages/media.hpp"
+#include "actors/messages/mwi.hpp"
 #include "engine/leg_command.hpp"
 
 namespace pbx {
@@ -45,6 +46,8 @@ public:
   virtual void guard(guard_command c) = 0;
   /// Acts on a media endpoint (actors/messages/media.hpp).
   virtual void media(media_command c) = 0;
+  /// Acts on a message-summary subscription (actors/messages/mwi.hpp).
+  virtual void mwi(mwi_command c) = 0;
 };
 
 } // namespace pbx

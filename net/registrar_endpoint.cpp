@@ -12,7 +12,8 @@ namespace pbx::net {
 
 namespace {
 
-constexpr const char* allow_hdr = "Allow: REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL\r\n";
+constexpr const char* allow_hdr =
+  "Allow: REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, SUBSCRIBE\r\n";
 
 } // namespace
 
@@ -95,13 +96,18 @@ bool sip_stack::impl::on_request(const struct sip_msg* msg) {
     on_register(msg);
   } else if (pl_strcmp(&msg->met, "OPTIONS") == 0) {
     reply_plain(sip, msg, 200, "OK",
-                "Allow: REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL\r\nAccept: application/sdp\r\n");
+                "Allow: REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, SUBSCRIBE\r\n"
+                "Allow-Events: message-summary\r\nAccept: application/sdp\r\n");
+  } else if (pl_strcmp(&msg->met, "SUBSCRIBE") == 0) {
+    if (pl_isset(&msg->to.tag))
+      return false; // a refresh or unsubscribe: libre's notifier (mwi_endpoint.cpp)
+    on_subscribe(msg);
   } else if (pl_strcmp(&msg->met, "INVITE") == 0 || pl_strcmp(&msg->met, "ACK") == 0
              || pl_strcmp(&msg->met, "BYE") == 0 || pl_strcmp(&msg->met, "CANCEL") == 0
              || pl_strcmp(&msg->met, "INFO") == 0) {
     return false; // dialogs: libre's sipsess (call_legs.cpp) takes them
   } else {
-    static const char* known[] = {"PRACK", "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER",
+    static const char* known[] = {"PRACK", "UPDATE", "NOTIFY", "REFER",
                                   "MESSAGE", "PUBLISH"};
     bool is_known = false;
     for (auto* m : known)

@@ -81,6 +81,8 @@ std::string setup(sip_stack::impl& s) {
       return err;
   if (int err = sip_listen(&s.lsnr, s.sip, true, request_handler, &s))
     return std::string{"sip listen: "} + strerror(err);
+  if (int err = mwi_listen(s))
+    return std::string{"sipevent listen: "} + strerror(err);
   // Registered after our listener: requests are checked before sipsess sees them.
   if (int err = calls_listen(s))
     return std::string{"sipsess listen: "} + strerror(err);
@@ -110,6 +112,7 @@ void teardown(sip_stack::impl& s) {
   for (auto& [id, t] : s.txns)
     mem_deref(t.msg);
   s.txns.clear();
+  mwi_close(s);
   calls_close(s);
   media_close(s); // after the legs: their endpoints report hangup as they end
   shell_close_all(s);
@@ -139,6 +142,7 @@ void sip_stack::impl::sweep() {
   shell_sweep(*this);
   sweep_tcp();
   calls_sweep(*this);
+  mwi_sweep(*this);
   libre_lines_flush();
   tmr_start(&sweep_tmr, 5000, sweep_handler, this);
 }
@@ -214,7 +218,7 @@ void sip_stack::stop() {
   impl_->thread.join();
 }
 
-void sip_stack::impl::post(std::variant<sip_reply, shell_output, leg_command, guard_command, media_command> cmd) {
+void sip_stack::impl::post(stack_command cmd) {
   bool ring;
   {
     std::lock_guard<std::mutex> guard{cmd_mtx};
@@ -228,7 +232,7 @@ void sip_stack::impl::post(std::variant<sip_reply, shell_output, leg_command, gu
 }
 
 void sip_stack::impl::drain() {
-  std::vector<std::variant<sip_reply, shell_output, leg_command, guard_command, media_command>> batch;
+  std::vector<stack_command> batch;
   {
     std::lock_guard<std::mutex> guard{cmd_mtx};
     batch.swap(cmds);
@@ -244,6 +248,8 @@ void sip_stack::impl::drain() {
       on_guard_command(*g);
     else if (auto* m = std::get_if<media_command>(&cmd))
       on_media_command(*this, *m);
+    else if (auto* w = std::get_if<mwi_command>(&cmd))
+      on_mwi_command(*this, *w);
   }
 }
 
@@ -256,6 +262,10 @@ void sip_stack::leg(leg_command c) {
 }
 
 void sip_stack::media(media_command c) {
+  impl_->post(std::move(c));
+}
+
+void sip_stack::mwi(mwi_command c) {
   impl_->post(std::move(c));
 }
 

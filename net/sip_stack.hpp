@@ -59,6 +59,7 @@ public:
   void shell_write(shell_output out) override;
   void guard(guard_command c) override;
   void media(media_command c) override;
+  void mwi(mwi_command c) override;
 
   struct impl;
 

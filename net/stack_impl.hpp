@@ -39,6 +39,11 @@ struct pending_txn {
 
 struct shell_conn;
 struct call_leg;
+struct mwi_sub;
+
+/// What actors ask of the SIP thread (engine/sip_port.hpp).
+using stack_command = std::variant<sip_reply, shell_output, leg_command, guard_command,
+                                   media_command, mwi_command>;
 
 /// A SIP connection (TCP or TLS) libre accepted: its fd and peer, so the
 /// per-source caps can count it and a ban can close it. libre tells nobody
@@ -70,7 +75,7 @@ struct sip_stack::impl {
   // Commands from actors. The mqueue only rings a doorbell when the queue
   // turns non-empty, so a burst of replies costs one wakeup, not one each.
   std::mutex cmd_mtx;
-  std::vector<std::variant<sip_reply, shell_output, leg_command, guard_command, media_command>> cmds;
+  std::vector<stack_command> cmds;
   // The ingress guard: bans, rate limits, scanners, connection caps.
   struct sa sip_laddr {};
   ingress_guard guard;
@@ -86,8 +91,14 @@ struct sip_stack::impl {
   struct sip_lsnr* dlg_resp_lsnr = nullptr; // 2xx retransmissions to our re-INVITEs
   // The media plane (media_legs.cpp): RTP endpoints on answered A legs.
   media::plane* media = nullptr;
+  // message-summary subscriptions (mwi_endpoint.cpp), by id.
+  struct sipevent_sock* evsock = nullptr;
+  std::unordered_map<std::uint64_t, mwi_sub*> subs;
+  // Call-ID, From tag and CSeq of each SUBSCRIBE pending or accepted: a UDP
+  // retransmission must not become a second subscription.
+  std::unordered_map<std::string, std::uint64_t> sub_keys;
 
-  void post(std::variant<sip_reply, shell_output, leg_command, guard_command, media_command> cmd);
+  void post(stack_command cmd);
   void on_guard_command(const guard_command& c);
   void attach_udp(void* udp_sock);
   bool admit_tcp(struct tcp_conn* tc);
@@ -103,6 +114,7 @@ struct sip_stack::impl {
   bool on_request(const struct sip_msg* msg);
   bool admit(const struct sip_msg* msg);
   void on_register(const struct sip_msg* msg);
+  void on_subscribe(const struct sip_msg* msg);
   void send_reply(const sip_reply& r);
   void sweep();
 };
@@ -141,6 +153,13 @@ bool leg_answer_media(sip_stack::impl& s, std::uint64_t leg, const std::string& 
 // Rejects an answerable leg; its owner hears `closed` unless it is `told`.
 void leg_reject(sip_stack::impl& s, std::uint64_t leg, std::uint16_t code,
                 const std::string& reason, const caf::actor& told);
+
+// message-summary subscriptions (mwi_endpoint.cpp): libre's sipevent
+// notifier. Listens after our own listener, which takes initial SUBSCRIBEs.
+int mwi_listen(sip_stack::impl& s);
+void mwi_close(sip_stack::impl& s);
+void on_mwi_command(sip_stack::impl& s, const mwi_command& c);
+void mwi_sweep(sip_stack::impl& s); // keys of SUBSCRIBEs answered with an error
 
 // SIP over TLS (sip_tls.cpp): listens on `laddr`; returns an error text.
 std::string tls_listen(sip_stack::impl& s, const struct sa& laddr);

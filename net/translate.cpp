@@ -193,6 +193,23 @@ const char* decode_register(const struct sip_msg* msg, register_request& req) {
   return nullptr;
 }
 
+const char* decode_subscribe(const struct sip_msg* msg, subscribe_request& req) {
+  if (pl_strcasecmp(&msg->to.uri.scheme, "sip") != 0
+      && pl_strcasecmp(&msg->to.uri.scheme, "sips") != 0)
+    return "Bad To URI";
+  req.domain = lower(to_string(msg->to.uri.host));
+  req.user = uri_user(msg->to.uri.user);
+  if (pl_isset(&msg->expires)) {
+    req.expires = parse_expires(msg->expires);
+    if (req.expires == -2)
+      return "Bad Expires";
+  }
+  decode_credentials(msg, SIP_HDR_AUTHORIZATION, req.auth);
+  req.source = flow_of(msg);
+  req.user_agent = user_agent_of(msg);
+  return nullptr;
+}
+
 void decode_offer(const struct sip_msg* msg, call_offer& offer) {
   offer.domain = lower_host(msg->from.uri.host);
   offer.caller = uri_user(msg->from.uri.user);

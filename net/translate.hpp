@@ -10,6 +10,7 @@
 #undef MAX
 
 #include "actors/messages/call.hpp"
+#include "actors/messages/mwi.hpp"
 #include "actors/messages/registration.hpp"
 
 namespace pbx::net {
@@ -41,6 +42,10 @@ std::string user_agent_of(const struct sip_msg* msg);
 /// A checked REGISTER as a request for the registrar (txn left 0). Returns
 /// nullptr, or the reason phrase of the 400 it deserves.
 const char* decode_register(const struct sip_msg* msg, register_request& req);
+
+/// A checked initial SUBSCRIBE as a request for the mailbox's extension
+/// (txn left 0). Returns nullptr, or the reason phrase of the 400 it deserves.
+const char* decode_subscribe(const struct sip_msg* msg, subscribe_request& req);
 
 /// A checked initial INVITE as an offer to the caller's extension (leg left 0).
 void decode_offer(const struct sip_msg* msg, call_offer& offer);

@@ -14,7 +14,7 @@
 namespace pbx {
 
 /// What a source tried to authenticate to.
-enum class auth_service : std::uint8_t { sip_register, sip_invite, shell, api };
+enum class auth_service : std::uint8_t { sip_register, sip_invite, shell, api, sip_subscribe };
 
 /// A failed authentication: wrong password, unknown user with credentials,
 /// a bad admin login. The security actor logs it, counts it against the

@@ -27,6 +27,7 @@ struct no_sip final : sip_port {
   void shell_write(shell_output) override {}
   void guard(guard_command) override {}
   void media(media_command) override {}
+  void mwi(mwi_command) override {}
 };
 
 struct heard {
