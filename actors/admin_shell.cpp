@@ -209,6 +209,8 @@ shell_result cdr_command(self_ptr self, const words_t& w) {
       {"end_reason", c.end_reason},
       {"devices", devices},
       {"reroute_reason", c.reroute_reason},
+      {"answered_by", c.answered_by},
+      {"voicemail_id", c.voicemail_id},
       {"forwarded", [&] {
          std::string f;
          for (auto& n : c.forwarded)

@@ -540,6 +540,11 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
               legs_text(self)};
     },
     [=](voicemail_done& d) { voicemail_over(self, d); },
+    [=](voicemail_answered_atom) {
+      auto& st = self->state;
+      if (st.cdr.answer_ms == 0)
+        st.cdr.answer_ms = st.cdr.ring_ms = now_ms();
+    },
     [=](hangup_atom) {
       auto& st = self->state;
       if (st.now == phase::voicemail) {

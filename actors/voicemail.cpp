@@ -203,21 +203,24 @@ void deposit_recorded(self_ptr self, const media_event& e) {
   d.called = st.job.called;
   d.time = st.ctx->now();
   d.duration_ms = e.duration_ms;
+  st.depositing = true;
   self->request(st.job.tenant, std::chrono::seconds(30), std::move(d))
     .then(
       [=](mailbox_result& r) {
         auto& st = self->state;
+        st.depositing = false;
         st.outcome = r.code == 200 ? "recorded" : r.code == 507 ? "full" : "failed";
         st.message_id = r.id;
         if (r.code != 200)
           log::warn("voicemail ", st.box.number, "@", st.job.domain, ": not kept: ", r.code,
                        " ", r.error);
-        if (hang_up)
+        if (hang_up && !st.hung_up)
           play(self, {prompt::goodbye}, [=] { finish(self, true); });
         else
           finish(self, false);
       },
       [=](caf::error&) {
+        self->state.depositing = false;
         self->state.outcome = "failed";
         finish(self, hang_up);
       });
@@ -554,6 +557,7 @@ void on_media(self_ptr self, media_event& e) {
       if (st.answered)
         return;
       st.answered = true;
+      self->send(st.job.call, voicemail_answered_atom::value);
       if (st.job.what == voicemail_job::mode::deposit)
         deposit_answered(self);
       else
@@ -592,9 +596,9 @@ void on_media(self_ptr self, media_event& e) {
     case media_event_kind::hangup:
       st.hung_up = true;
       st.collecting = false;
-      if (!st.recording) // a recording reports record_done{hangup} first
+      if (!st.recording && !st.depositing) // a recording reports record_done{hangup} first
         finish(self, false);
-      else
+      else if (st.recording)
         await_record_end(self);
       return;
   }
@@ -657,9 +661,9 @@ caf::behavior voicemail_actor(caf::stateful_actor<voicemail_state>* self, node_c
     [=](hangup_atom) { // the call ended (caller's BYE seen there first, or admin hangup)
       auto& st = self->state;
       st.hung_up = true;
-      if (!st.recording)
+      if (!st.recording && !st.depositing)
         finish(self, false);
-      else
+      else if (st.recording)
         await_record_end(self);
     },
     [=](done_timeout_atom) {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 
 #include "actors/messages/media.hpp"
@@ -29,6 +30,9 @@
 #include "engine/context.hpp"
 
 namespace pbx {
+
+/// Voicemail -> call: the caller is answered (the CDR's answer time).
+using voicemail_answered_atom = caf::atom_constant<caf::atom("vmanswered")>;
 
 /// What a call asks of its voicemail actor.
 struct voicemail_job {
@@ -52,6 +56,7 @@ struct voicemail_state {
   bool answered = false, hung_up = false, finished = false;
   std::uint32_t op = 0;            // the play/record in flight (0: none)
   bool recording = false;
+  bool depositing = false;         // a message is being committed: wait for its id
   std::string digits;              // collected input
   std::uint32_t input_gen = 0;     // invalidates older input timeouts
   bool collecting = false;

@@ -14,8 +14,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (CallCase, NodeCase, free_port, require_tool, sipp_call_argv,  # noqa: E402
-                     wait_until)
+from harness import (HOST, CallCase, digest_authorization, header, rand_token,  # noqa: E402
+                     require_tool, status_code, wait_until)
+import socket  # noqa: E402
 from media_peer import (PCAP_DIR, MediaCall, best_alignment, pcap_pcm, wav_pcm,  # noqa: E402
                         wav_seconds)
 
@@ -58,6 +59,61 @@ def tone_share(frame, freq, rate=8000):
         s2, s1 = s1, s0
     power = s1 * s1 + s2 * s2 - k * s1 * s2
     return min(1.0, 2 * power / (n * total))
+
+
+class MwiSubscriber:
+    """SUBSCRIBE to message-summary (answering the digest challenge); keeps the dialog's
+    NOTIFY bodies, answering each 200."""
+
+    def __init__(self, node, user, password, domain):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((HOST, 0))
+        self.node, self.bodies = node, []
+        uri = f'sip:{user}@{domain}'
+        port = self.sock.getsockname()[1]
+        call_id, tag = rand_token(16) + '@mwi', rand_token(8)
+
+        def subscribe(cseq, extra=''):
+            msg = (f'SUBSCRIBE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {HOST}:{port};rport;branch=z9hG4bK'
+                   f'{rand_token(10)}\r\nMax-Forwards: 70\r\nFrom: <{uri}>;tag={tag}\r\nTo: <{uri}>\r\n'
+                   f'Call-ID: {call_id}\r\nCSeq: {cseq} SUBSCRIBE\r\nContact: <sip:{user}@{HOST}:{port}>\r\n'
+                   f'Event: message-summary\r\nAccept: application/simple-message-summary\r\n'
+                   f'Expires: 600\r\n{extra}Content-Length: 0\r\n\r\n')
+            self.sock.sendto(msg.encode(), (HOST, node.sip_port))
+        subscribe(1)
+        r = self.next(lambda m: m.startswith(b'SIP/2.0 401'))
+        auth = digest_authorization(header(r, 'WWW-Authenticate')[0], 'SUBSCRIBE', uri, user, password)
+        subscribe(2, f'Authorization: {auth}\r\n')
+        self.next(lambda m: status_code(m) == 200)
+
+    def next(self, want, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                m, src = self.sock.recvfrom(65535)
+            except socket.timeout:
+                break
+            if m.startswith(b'NOTIFY'):
+                head = m.split(b'\r\n\r\n', 1)[0].decode().split('\r\n')
+                keep = [l for l in head[1:] if l.split(':', 1)[0].lower() in
+                        ('via', 'from', 'to', 'call-id', 'cseq')]
+                self.sock.sendto(('\r\n'.join(['SIP/2.0 200 OK', *keep, 'Content-Length: 0', '', '']))
+                                 .encode(), src)
+                self.bodies.append(m.split(b'\r\n\r\n', 1)[1].decode())
+            if want(m):
+                return m
+        raise AssertionError('no such message from the node')
+
+    def wait_body(self, *needles, timeout=10):
+        """Until a NOTIFY body holding every needle has arrived."""
+        deadline = time.monotonic() + timeout
+        while not any(all(n in b for n in needles) for b in self.bodies):
+            self.next(lambda m: m.startswith(b'NOTIFY'), max(0.1, deadline - time.monotonic()))
+        return True
+
+    def close(self):
+        self.sock.close()
 
 
 class VoicemailCase(CallCase):
@@ -123,6 +179,9 @@ class VoicemailCase(CallCase):
 class TestLeaveMessage(VoicemailCase):
 
     def test_a_message_is_the_audio_that_was_sent(self):
+        mwi = MwiSubscriber(self.node, '102', 'secret102', DOMAIN)
+        self.addCleanup(mwi.close)
+        mwi.wait_body('Messages-Waiting: no', 'Voice-Message: 0/0')
         call, sent = self.leave(101, 102, 5.0)
         self.assertTrue(wait_until(lambda: len(self.messages()) == 1, 10), self.messages())
         m = self.messages()[0]
@@ -138,6 +197,11 @@ class TestLeaveMessage(VoicemailCase):
         self.assertEqual(cdr['answered_by'], 'voicemail', cdr)
         self.assertEqual(cdr['voicemail_id'], m['id'], cdr)
         self.assertEqual(cdr['status'], 'answered', cdr)
+        mwi.wait_body('Messages-Waiting: yes', 'Voice-Message: 1/0')
+        with self.node.shell() as sh:
+            sh.ok(f'voicemail del {DOMAIN} 102 {m["id"]}')
+        mwi.wait_body('Messages-Waiting: no', 'Voice-Message: 0/0')
+        self.assertFalse(os.path.exists(path))
 
     def test_sipp_leaves_a_message_from_the_pcap(self):
         """SIPp plays g711a.pcap after the 200 (the greeting is waited out by -d)."""

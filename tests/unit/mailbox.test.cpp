@@ -29,6 +29,7 @@ struct no_sip final : sip_port {
   void shell_write(shell_output) override {}
   void guard(guard_command) override {}
   void media(media_command) override {}
+  void mwi(mwi_command) override {}
 };
 
 void put16(std::ofstream& out, std::uint16_t v) { out.put(char(v & 0xff)).put(char(v >> 8)); }
