@@ -543,7 +543,8 @@ void finish(self_ptr self, bool hang_up) {
   }
   voicemail_done d;
   d.message_id = st.message_id;
-  d.outcome = st.outcome.empty() ? "failed" : st.outcome;
+  // A caller who leaves before anything was recorded abandoned the call.
+  d.outcome = !st.outcome.empty() ? st.outcome : st.answered && st.hung_up ? "abandoned" : "failed";
   d.hang_up = hang_up && !st.hung_up;
   d.answered = st.answered;
   self->send(st.job.call, std::move(d));

@@ -232,7 +232,7 @@ int run_node(const node_config& ncfg) {
   }
   if (!ncfg.prompts_dir.empty()) {
     ctx.system_prompts = ncfg.prompts_dir + "/en";
-    log::info("prompt set ", ctx.system_prompts);
+    log::debug("prompt set ", ctx.system_prompts);
   } else {
     log::warn("no prompt set found beside the executable (--prompts DIR): voicemail is silent");
   }

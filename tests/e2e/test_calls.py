@@ -13,6 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from media_peer import MediaCall  # noqa: E402
 from harness import (HOST, MEMORY_FACTOR, CallCase, SipUdpClient, digest_authorization, free_port, header,
                      rand_token, send_udp, sipp_call_argv as sipp, status_code, wait_until)
 
@@ -89,13 +90,20 @@ class Calls(CallCase):
         self.assertEqual((cdr['status'], cdr['sip_code'], cdr['end_reason']),
                          ('fail', '486', 'busy'))
 
+    def voicemail_answers(self, caller, callee, timeout=10):
+        """The caller is answered by voicemail (the media plane's SDP), then hangs up."""
+        c = MediaCall(self.node, str(caller), f'secret{caller}', DOMAIN, str(callee))
+        self.addCleanup(c.close)
+        self.assertEqual(c.dial(timeout=timeout), 200, self.node.stderr_tail(20))
+        self.assertIn('m=audio', c.answer_sdp)
+        self.assertEqual(c.bye(), 200)
+
     def test_callee_not_registered(self):
-        self.assert_ok(self.caller('uac_expect.xml', 101, 106, ['-key', 'expect', '480']),
-                       'caller expecting 480')
-        # The Offline rule's default: voicemail, which does not exist yet.
+        # The Offline rule's default: the callee's voicemail answers.
+        self.voicemail_answers(101, 106)
         cdr = self.last_cdr(106)
-        self.assertEqual((cdr['end_reason'], cdr['reroute_reason']),
-                         ('forward to voicemail (own mailbox): voicemail not available yet',
+        self.assertEqual((cdr['answered_by'], cdr['end_reason'], cdr['reroute_reason']),
+                         ('voicemail', 'caller hangup; voicemail abandoned',
                           'FORWARDING_NOT_REACHABLE'))
 
     def test_unknown_extension(self):
@@ -147,14 +155,14 @@ class Calls(CallCase):
             sh.ok(f'extension set {DOMAIN} 109 no_answer_timeout=5')
         port = self.register_callee(109)
         uas = self.callee('uas_ring_no_answer.xml', port)
-        self.assert_ok(self.caller('uac_expect.xml', 101, 109, ['-key', 'expect', '480'],
-                                   timeout=20), 'caller expecting 480 after 5 s')
+        # After 5 s of ringing the no-answer rule's default: voicemail answers.
+        self.voicemail_answers(101, 109, timeout=20)
         self.finish(uas, 'callee gets CANCEL at the timeout')
         cdr = self.last_cdr(109)
-        self.assertEqual((cdr['status'], cdr['end_reason'], cdr['reroute_reason']),
-                         ('noanswer',
-                          'no answer; forward to voicemail (own mailbox): voicemail not available yet',
+        self.assertEqual((cdr['answered_by'], cdr['end_reason'], cdr['reroute_reason']),
+                         ('voicemail', 'caller hangup; voicemail abandoned',
                           'FORWARDING_NO_ANSWER'))
+        self.assertIn('=487', cdr['devices'])
 
     def test_thousand_calls_leave_no_actor_behind(self):
         port = self.register_callee(111)
