@@ -159,6 +159,11 @@ void voicemail_over(self_ptr self, const voicemail_done& d) {
   if (d.answered && st.cdr.answer_ms == 0)
     st.cdr.answer_ms = st.cdr.ring_ms = now_ms();
   auto why = "voicemail " + d.outcome;
+  // Answered and not to be hung up: the line went under the voicemail actor.
+  // Its media endpoint saw the caller's BYE before the leg's `closed` got here
+  // (that takes a hop more, through the call-leg actor).
+  if (st.caller_gone.empty() && d.answered && !d.hang_up)
+    st.caller_gone = "caller hangup";
   if (!st.caller_gone.empty()) {
     end(self, st.caller_gone + "; " + why, 200);
   } else if (!d.answered) {

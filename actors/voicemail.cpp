@@ -261,8 +261,8 @@ void deposit_answered(self_ptr self) {
 
 // -- listen
 
-void main_menu(self_ptr self);
-void settings_menu(self_ptr self);
+void main_menu(self_ptr self, std::vector<std::string> before = {});
+void settings_menu(self_ptr self, std::vector<std::string> before = {});
 void play_message(self_ptr self);
 
 void goodbye(self_ptr self) {
@@ -276,13 +276,13 @@ void next_message(self_ptr self) {
   if (st.current < st.box.messages.size())
     play_message(self);
   else
-    play(self, {prompt::end_of_messages}, [=] { main_menu(self); });
+    main_menu(self, {prompt::end_of_messages});
 }
 
-void message_menu(self_ptr self) {
-  ask(self, {prompt::opt_replay, prompt::opt_save, prompt::opt_delete, prompt::opt_next,
-             prompt::opt_callback},
-      1, [=](const std::string& d, bool timed_out) {
+void message_menu(self_ptr self, std::vector<std::string> before = {}) {
+  before.insert(before.end(), {prompt::opt_replay, prompt::opt_save, prompt::opt_delete,
+                               prompt::opt_next, prompt::opt_callback});
+  ask(self, before, 1, [=](const std::string& d, bool timed_out) {
     auto& st = self->state;
     auto& m = st.box.messages[st.current];
     if (timed_out && d.empty()) {
@@ -324,13 +324,13 @@ void message_menu(self_ptr self) {
       case '5':
         // Calling back needs the call to dial from an answered leg (a
         // re-INVITE towards the caller's new peer): not there yet.
-        play(self, {prompt::invalid_option}, [=] { message_menu(self); });
+        message_menu(self, {prompt::invalid_option});
         return;
       case '0':
         settings_menu(self);
         return;
       default:
-        play(self, {prompt::invalid_option}, [=] { message_menu(self); });
+        message_menu(self, {prompt::invalid_option});
     }
   });
 }
@@ -361,9 +361,11 @@ void play_message(self_ptr self) {
 }
 
 // 1 new messages, 2 saved ones (the list holds new ones first), 0 settings.
-void main_menu(self_ptr self) {
-  ask(self, {prompt::opt_new, prompt::opt_saved, prompt::opt_settings}, 1,
-      [=](const std::string& d, bool) {
+// `before`: what the same prompt says first (an empty box's counts), so a
+// digit typed during it counts.
+void main_menu(self_ptr self, std::vector<std::string> before) {
+  before.insert(before.end(), {prompt::opt_new, prompt::opt_saved, prompt::opt_settings});
+  ask(self, before, 1, [=](const std::string& d, bool) {
     auto& st = self->state;
     auto& ms = st.box.messages;
     auto first_saved = static_cast<std::size_t>(
@@ -372,13 +374,13 @@ void main_menu(self_ptr self) {
       st.current = d == "1" ? 0 : first_saved;
       play_message(self);
     } else if (d == "1" || d == "2") {
-      play(self, {prompt::end_of_messages}, [=] { main_menu(self); });
+      main_menu(self, {prompt::end_of_messages});
     } else if (d == "0") {
       settings_menu(self);
     } else if (d.empty() || d == "*") {
       goodbye(self);
     } else {
-      play(self, {prompt::invalid_option}, [=] { main_menu(self); });
+      main_menu(self, {prompt::invalid_option});
     }
   });
 }
@@ -390,36 +392,41 @@ void record_greeting(self_ptr self) {
              if (e.reason == "hangup" || e.reason == "error" || e.duration_ms < 1000) {
                remove_file(e.file);
                if (e.reason != "hangup")
-                 play(self, {prompt::invalid_option}, [=] { settings_menu(self); });
+                 settings_menu(self, {prompt::invalid_option});
                return;
              }
              mailbox_change ch;
              ch.what = mailbox_change::op::set_greeting;
              ch.temp_file = e.file;
              to_extension(self, std::move(ch), [=](mailbox_result& r) {
-               play(self, {r.code == 200 ? prompt::greeting_saved : prompt::invalid_option},
-                    [=] { settings_menu(self); });
+               settings_menu(self, {r.code == 200 ? prompt::greeting_saved
+                                                  : prompt::invalid_option});
              });
            });
   });
 }
 
+// The new PIN ends with '#'; '*' alone, nothing or a pause leaves it as it was.
 void change_pin(self_ptr self) {
-  ask(self, {prompt::enter_new_pin}, 16, [=](const std::string& d, bool) {
+  ask(self, {prompt::enter_new_pin}, 16, [=](const std::string& d, bool timed_out) {
+    if (d.empty() || d == "*" || timed_out) {
+      settings_menu(self);
+      return;
+    }
     mailbox_change ch;
     ch.what = mailbox_change::op::set_pin;
     ch.value = d;
     to_extension(self, std::move(ch), [=](mailbox_result& r) {
       if (r.code == 200)
         self->state.box.pin = d;
-      play(self, {r.code == 200 ? prompt::pin_changed : prompt::pin_invalid},
-           [=] { settings_menu(self); });
+      settings_menu(self, {r.code == 200 ? prompt::pin_changed : prompt::pin_invalid});
     });
   });
 }
 
-void settings_menu(self_ptr self) {
-  ask(self, {prompt::opt_greeting, prompt::opt_pin, prompt::opt_back}, 1, [=](const std::string& d, bool timed_out) {
+void settings_menu(self_ptr self, std::vector<std::string> before) {
+  before.insert(before.end(), {prompt::opt_greeting, prompt::opt_pin, prompt::opt_back});
+  ask(self, before, 1, [=](const std::string& d, bool timed_out) {
     if (d == "1")
       record_greeting(self);
     else if (d == "2")
@@ -427,20 +434,19 @@ void settings_menu(self_ptr self) {
     else if (d == "*" || (timed_out && d.empty()))
       main_menu(self);
     else
-      play(self, {prompt::invalid_option}, [=] { settings_menu(self); });
+      settings_menu(self, {prompt::invalid_option});
   });
 }
 
 void listen_counts(self_ptr self) {
   auto& st = self->state;
   auto names = say_message_counts(st.box.new_count, st.box.saved_count);
+  if (st.box.messages.empty()) { // "you have no messages" and the menu: one prompt
+    main_menu(self, std::move(names));
+    return;
+  }
   play(self, names, [=] {
-    auto& st = self->state;
-    if (st.box.messages.empty()) {
-      main_menu(self);
-      return;
-    }
-    st.current = 0;
+    self->state.current = 0;
     play_message(self);
   });
 }

@@ -12,8 +12,10 @@
 //          discard (< min seconds) -> done
 // listen:  answer -> [mailbox number] -> [PIN, 3 tries] -> counts -> each
 //          message (new first): date/time, audio, menu 1 replay 2 save
-//          3 delete 4 next 5 call back -> end of messages: 1 again, 0 settings
-//          (1 greeting, 2 PIN, * back) -> goodbye
+//          3 delete 4 next 5 call back 0 settings -> end of messages -> main
+//          menu (1 new, 2 saved, 0 settings: 1 greeting, 2 PIN, * back;
+//          * goodbye). A prompt leading into a menu is part of its prompt:
+//          digits during it count (docs/voicemail.md has the tree).
 
 #include <cstdint>
 #include <functional>

@@ -17,6 +17,9 @@
 // while the first is unanswered gets 500 + Retry-After (RFC 3261 14.2).
 // A re-INVITE without SDP gets 488: its offer would come in the other side's
 // 200 and the answer in our ACK, which we cannot hold back here.
+// A leg answered by a media endpoint has no other side: the endpoint answers
+// its re-INVITEs itself (hold, resume, a new address, a session refresh)
+// through the same 200 path, and the owner hears nothing of them.
 
 #include "net/stack_impl.hpp"
 
@@ -205,6 +208,8 @@ void send_ack(call_leg* l, std::uint32_t cseq) {
 
 // -- the peer's in-dialog requests
 
+void reply_reinvite(call_leg* l, const leg_command& c);
+
 void on_reinvite(call_leg* l, const struct sip_msg* msg) {
   auto& s = *l->stack;
   if (l->reinvite_in.msg || l->ok_mb) {
@@ -234,6 +239,14 @@ void on_reinvite(call_leg* l, const struct sip_msg* msg) {
   p.msg = static_cast<struct sip_msg*>(mem_ref(const_cast<struct sip_msg*>(msg)));
   p.txn = ++l->next_txn;
   sip_treplyf(&p.st, nullptr, s.sip, msg, false, 100, "Trying", "Content-Length: 0\r\n\r\n");
+  if (l->media) {
+    leg_command c;
+    c.txn = p.txn;
+    if (media_reinvite(s, l->id, body_of(msg), c.code, c.reason, c.sdp)) {
+      reply_reinvite(l, c);
+      return;
+    }
+  }
   leg_event e;
   e.kind = leg_event_kind::reinvite;
   e.txn = p.txn;

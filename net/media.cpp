@@ -55,6 +55,11 @@ struct endpoint {
   struct rtp_sock* rtp = nullptr;
   std::uint16_t port = 0;
   struct sa remote {};
+  // The SDP session of the first answer: a re-INVITE's offer is decoded into
+  // it and answered from it (same o= id, the version counts up).
+  struct sdp_session* sess = nullptr;
+  struct sdp_media* sdpm = nullptr;
+  bool sending = true;   // false while the caller holds (sendonly, inactive)
   law codec = law::pcmu;
   std::uint8_t pt = 0;   // our audio payload type
   int te_pt = -1;        // telephone-event, as the offer numbers it
@@ -158,6 +163,8 @@ void send_frame(endpoint* ep, const std::int16_t* pcm) {
   for (std::uint32_t i = 0; i < frame_samples; ++i)
     dst[i] = ep->codec == law::pcmu ? g711_pcm2ulaw(pcm[i]) : g711_pcm2alaw(pcm[i]);
   mb->end = RTP_HEADER_SIZE + frame_samples;
+  if (!ep->sending)
+    return; // on hold: the play goes on unheard, nothing goes out
   int err = rtp_send(ep->rtp, &ep->remote, false, ep->play.marker, ep->pt, ep->ts, mb);
   if (err)
     log::debug("media: leg ", ep->leg, ": RTP send: ", strerror(err));
@@ -366,23 +373,56 @@ void clock_handler(void* arg) {
 }
 
 // The offer's first audio codec we have (its order wins) and its
-// telephone-event payload type.
-bool negotiate(struct sdp_media* m, endpoint* ep, std::string& codec) {
-  bool found = false;
+// telephone-event payload type. `keep`: a re-INVITE keeps the codec in use
+// when the new offer still has it.
+struct choice {
+  law codec = law::pcmu;
+  std::uint8_t pt = 0;
+  int te_pt = -1;
+};
+
+bool negotiate(struct sdp_media* m, choice& c, const choice* keep = nullptr) {
+  bool found = false, kept = false;
+  c.te_pt = -1;
   for (auto* le = list_head(sdp_media_format_lst(m, false)); le; le = le->next) {
     auto* f = static_cast<const struct sdp_format*>(le->data);
     if (!f->sup || !f->name)
       continue;
-    if (!found && (str_casecmp(f->name, "PCMU") == 0 || str_casecmp(f->name, "PCMA") == 0)) {
-      found = true;
-      ep->codec = str_casecmp(f->name, "PCMU") == 0 ? law::pcmu : law::pcma;
-      ep->pt = static_cast<std::uint8_t>(f->pt);
-      codec = ep->codec == law::pcmu ? "PCMU" : "PCMA";
-    } else if (ep->te_pt < 0 && str_casecmp(f->name, telev_rtpfmt) == 0) {
-      ep->te_pt = f->pt;
+    bool pcmu = str_casecmp(f->name, "PCMU") == 0;
+    if (pcmu || str_casecmp(f->name, "PCMA") == 0) {
+      auto l = pcmu ? law::pcmu : law::pcma;
+      if (keep && !kept && l == keep->codec) {
+        kept = found = true;
+        c.codec = l;
+        c.pt = static_cast<std::uint8_t>(f->pt);
+      } else if (!found) {
+        found = true;
+        c.codec = l;
+        c.pt = static_cast<std::uint8_t>(f->pt);
+      }
+    } else if (c.te_pt < 0 && str_casecmp(f->name, telev_rtpfmt) == 0) {
+      c.te_pt = f->pt;
     }
   }
   return found;
+}
+
+const char* codec_name(law l) { return l == law::pcmu ? "PCMU" : "PCMA"; }
+
+// Whether we send, from the negotiated direction (libre keeps the offer's
+// direction from our side: its sendonly is our recvonly) and the address:
+// c=0.0.0.0 or port 0 (RFC 2543 hold, a disabled stream) sends nothing.
+bool may_send(struct sdp_media* m) {
+  return (sdp_media_dir(m) & SDP_SENDONLY) && sa_isset(sdp_media_raddr(m), SA_ALL);
+}
+
+struct mbuf* text_mbuf(const std::string& text) {
+  auto* mb = mbuf_alloc(text.size() + 1);
+  if (!mb)
+    return nullptr;
+  mbuf_write_mem(mb, reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+  mb->pos = 0;
+  return mb;
 }
 
 // Binds the endpoint's RTP socket on the first free port of the range.
@@ -407,6 +447,8 @@ bool bind_port(plane::impl& p, endpoint* ep) {
 }
 
 void free_endpoint(plane::impl& p, endpoint* ep) {
+  ep->sess = static_cast<struct sdp_session*>(mem_deref(ep->sess)); // frees sdpm too
+  ep->sdpm = nullptr;
   ep->play.af = static_cast<struct aufile*>(mem_deref(ep->play.af));
   ep->rec.af = static_cast<struct aufile*>(mem_deref(ep->rec.af));
   ep->rtp = static_cast<struct rtp_sock*>(mem_deref(ep->rtp));
@@ -490,15 +532,17 @@ answer_result plane::open(std::uint64_t leg, const std::string& offer, sink even
                          nullptr, false, "0-15");
   if (err)
     return fail(500, "Server Internal Error");
-  offer_mb = mbuf_alloc(offer.size());
-  mbuf_write_mem(offer_mb, reinterpret_cast<const std::uint8_t*>(offer.data()), offer.size());
-  offer_mb->pos = 0;
-  if (sdp_decode(sess, offer_mb, true) != 0)
+  offer_mb = text_mbuf(offer);
+  if (!offer_mb || sdp_decode(sess, offer_mb, true) != 0)
     return fail(488, "Not Acceptable Here");
-  std::string codec;
-  if (!negotiate(m, ep.get(), codec) || !sa_isset(sdp_media_raddr(m), SA_ALL))
+  choice c;
+  if (!negotiate(m, c) || !sa_isset(sdp_media_raddr(m), SA_ALL))
     return fail(488, "Not Acceptable Here");
+  ep->codec = c.codec;
+  ep->pt = c.pt;
+  ep->te_pt = c.te_pt;
   ep->remote = *sdp_media_raddr(m);
+  ep->sending = may_send(m);
   if (sdp_encode(&answer_mb, sess, false) != 0)
     return fail(500, "Server Internal Error");
   res.sdp.assign(reinterpret_cast<const char*>(answer_mb->buf), answer_mb->end);
@@ -510,14 +554,71 @@ answer_result plane::open(std::uint64_t leg, const std::string& offer, sink even
     return fail(500, "Server Internal Error");
   mem_deref(answer_mb);
   mem_deref(offer_mb);
-  mem_deref(sess);
+  ep->sess = sess; // kept for re-INVITEs
+  ep->sdpm = m;
   ep->ts = rand_u32();
   res.code = 200;
   res.reason = "OK";
-  res.codec = codec;
+  res.codec = codec_name(c.codec);
   p.eps.emplace(leg, std::move(ep));
   p.start_clock();
   return res;
+}
+
+answer_result plane::reoffer(std::uint64_t leg, const std::string& offer) {
+  answer_result res;
+  auto i = impl_->eps.find(leg);
+  if (i == impl_->eps.end()) {
+    res.code = 481;
+    res.reason = "Call Leg/Transaction Does Not Exist";
+    return res;
+  }
+  auto* ep = i->second.get();
+  auto reject = [&](std::uint16_t code, const char* reason) {
+    res.code = code;
+    res.reason = reason;
+    return res;
+  };
+  // On a 488 the session stays as it was (RFC 3261 14.2): the endpoint's
+  // codec, address and direction change only once the offer is accepted.
+  auto* offer_mb = text_mbuf(offer);
+  int err = offer_mb ? sdp_decode(ep->sess, offer_mb, true) : ENOMEM;
+  mem_deref(offer_mb);
+  if (err)
+    return reject(488, "Not Acceptable Here");
+  choice keep{ep->codec, ep->pt, ep->te_pt}, c;
+  if (!negotiate(ep->sdpm, c, &keep))
+    return reject(488, "Not Acceptable Here");
+  struct mbuf* answer_mb = nullptr;
+  if (sdp_encode(&answer_mb, ep->sess, false) != 0)
+    return reject(500, "Server Internal Error");
+  res.sdp.assign(reinterpret_cast<const char*>(answer_mb->buf), answer_mb->end);
+  mem_deref(answer_mb);
+  if (c.codec != ep->codec)
+    log::info("media: leg ", leg, ": the re-INVITE moves the codec to ", codec_name(c.codec));
+  ep->codec = c.codec;
+  ep->pt = c.pt;
+  if (ep->te_pt != c.te_pt)
+    ep->te_seen = false; // another numbering: the next event counts whatever its timestamp
+  ep->te_pt = c.te_pt;
+  // A hold's c=0.0.0.0 (or port 0) keeps the old address for the resume.
+  if (sa_isset(sdp_media_raddr(ep->sdpm), SA_ALL))
+    ep->remote = *sdp_media_raddr(ep->sdpm);
+  bool was_sending = ep->sending;
+  ep->sending = may_send(ep->sdpm);
+  if (ep->sending && !was_sending)
+    ep->play.marker = true; // the talkspurt starts again
+  if (ep->sending != was_sending)
+    log::debug("media: leg ", leg, ep->sending ? ": resumed" : ": on hold");
+  res.code = 200;
+  res.reason = "OK";
+  res.codec = codec_name(c.codec);
+  return res;
+}
+
+bool plane::sending(std::uint64_t leg) const {
+  auto i = impl_->eps.find(leg);
+  return i != impl_->eps.end() && i->second->sending;
 }
 
 bool plane::has(std::uint64_t leg) const {

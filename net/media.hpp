@@ -39,6 +39,18 @@ public:
   answer_result open(std::uint64_t leg, const std::string& offer, sink events);
   bool has(std::uint64_t leg) const;
 
+  /// A re-INVITE's `offer` on endpoint `leg` (hold, resume, a new address or
+  /// a session refresh), answered from the endpoint's SDP session: 200 with
+  /// our answer (the codec in use kept when still offered, else the offer's
+  /// first we have); 488 (nothing changes) when the offer has no codec of
+  /// ours or cannot be decoded; 481 when there is no such endpoint. The
+  /// direction holds from then on: the caller's sendonly or inactive (or a
+  /// c=0.0.0.0 / port 0 hold) stops our RTP, a play going on unheard;
+  /// sendrecv or recvonly resumes it.
+  answer_result reoffer(std::uint64_t leg, const std::string& offer);
+  /// Whether the endpoint sends RTP (false: on hold, or no such endpoint).
+  bool sending(std::uint64_t leg) const;
+
   /// play, record, stop or close of an open endpoint (false: no such endpoint).
   bool command(const media_command& c);
 

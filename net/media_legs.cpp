@@ -1,6 +1,6 @@
 // The media plane on the SIP thread: media_command from actors, A legs
-// answered by an endpoint (call_legs.cpp keeps the legs), SIP INFO digits
-// and the leg's end. The endpoints themselves are net/media.cpp's.
+// answered by an endpoint (call_legs.cpp keeps the legs), SIP INFO digits,
+// re-INVITEs (the endpoint answers them itself) and the leg's end. The endpoints themselves are net/media.cpp's.
 
 #include "net/stack_impl.hpp"
 
@@ -90,6 +90,21 @@ bool media_info(sip_stack::impl& s, std::uint64_t leg, const std::string& conten
   else
     log::debug("media: leg ", leg, ": INFO ", content_type, " without a digit");
   return true; // answered 200 either way: it was meant for us
+}
+
+bool media_reinvite(sip_stack::impl& s, std::uint64_t leg, const std::string& offer,
+                    std::uint16_t& code, std::string& reason, std::string& sdp) {
+  if (!s.media || !s.media->has(leg))
+    return false;
+  auto res = s.media->reoffer(leg, offer);
+  if (res.code == 481)
+    return false;
+  if (res.code != 200)
+    log::info("media: leg ", leg, ": re-INVITE refused (", res.code, ")");
+  code = res.code;
+  reason = std::move(res.reason);
+  sdp = std::move(res.sdp);
+  return true;
 }
 
 void media_leg_gone(sip_stack::impl& s, std::uint64_t leg) {

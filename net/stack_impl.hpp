@@ -143,6 +143,11 @@ void on_media_command(sip_stack::impl& s, const media_command& c);
 bool media_info(sip_stack::impl& s, std::uint64_t leg, const std::string& content_type,
                 const std::string& body);
 void media_leg_gone(sip_stack::impl& s, std::uint64_t leg); // from forget()
+// A re-INVITE's offer on a leg with an endpoint, answered by the endpoint:
+// `code` 200 with our `sdp`, or 488. False: the leg has no endpoint (any
+// more); the re-INVITE goes to the leg's owner as on other legs.
+bool media_reinvite(sip_stack::impl& s, std::uint64_t leg, const std::string& offer,
+                    std::uint16_t& code, std::string& reason, std::string& sdp);
 
 // A legs for the media plane (call_legs.cpp). Answerable: an A leg not
 // answered, cancelled or taken by an endpoint yet; `offer` gets its INVITE's body.

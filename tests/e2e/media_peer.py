@@ -1,6 +1,6 @@
 """A caller with media, for the media plane's tests: a small SIP UAC over UDP
-(INVITE with digest, ACK, BYE both ways) that sends and records RTP, sends
-RFC 4733 digits, and reads pcap and WAV files. Python's stdlib only."""
+(INVITE with digest, ACK, BYE both ways, re-INVITE for hold and resume) that
+sends and records RTP, sends RFC 4733 digits, and reads pcap and WAV files. Python's stdlib only."""
 
 import audioop  # G.711 decode for checks (deprecated in 3.13; Debian 12 has 3.11)
 import os
@@ -106,6 +106,7 @@ class MediaCall:
         self.call_id = rand_token(16) + '@media-e2e'
         self.tag = rand_token(8)
         self.cseq = 1
+        self.sdp_version = 1        # our o= version: one up for each new offer
         self.remote_tag = None
         self.remote_rtp = None
         self.answer_sdp = ''
@@ -125,13 +126,15 @@ class MediaCall:
     def _uri(self):
         return f'sip:{self.target}@{self.domain}'
 
-    def _sdp(self):
-        names = {0: 'PCMU/8000', 8: 'PCMA/8000'}
-        pts = ' '.join(str(c) for c in self.codecs)
-        lines = ['v=0', f'o=- 1 1 IN IP4 {self.host}', 's=-', f'c=IN IP4 {self.host}', 't=0 0',
-                 f'm=audio {self.rtp_port} RTP/AVP {pts} 101']
-        lines += [f'a=rtpmap:{c} {names[c]}' for c in self.codecs]
-        lines += ['a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-15', 'a=ptime:20', 'a=sendrecv']
+    def _sdp(self, direction='sendrecv', codecs=None):
+        names = {0: 'PCMU/8000', 8: 'PCMA/8000', 18: 'G729/8000'}
+        codecs = self.codecs if codecs is None else codecs
+        pts = ' '.join(str(c) for c in codecs)
+        lines = ['v=0', f'o=- 1 {self.sdp_version} IN IP4 {self.host}', 's=-',
+                 f'c=IN IP4 {self.host}', 't=0 0', f'm=audio {self.rtp_port} RTP/AVP {pts} 101']
+        lines += [f'a=rtpmap:{c} {names[c]}' for c in codecs]
+        lines += ['a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-15', 'a=ptime:20',
+                  f'a={direction}']
         return ('\r\n'.join(lines) + '\r\n').encode()
 
     def _request(self, method, cseq, extra=(), body=b'', ruri=None, branch=None):
@@ -211,6 +214,34 @@ class MediaCall:
             self._send(self._request('ACK', self.cseq, ruri=contact))
             self.contact = contact
         return code
+
+    def reinvite(self, direction='sendrecv', codecs=None, timeout=5):
+        """A re-INVITE in the dialog (the To tag and Contact learned from the 200) offering
+        our SDP again with a=`direction` (and `codecs`), the o= version one up. A 2xx is ACKed
+        (a new transaction; its Contact and SDP become the dialog's), a failure too (the
+        INVITE's branch). Returns (status, the answer's SDP or '')."""
+        self.sdp_version += 1
+        self.cseq += 1
+        branch = 'z9hG4bK' + rand_token(12)
+        self._send(self._request('INVITE', self.cseq, body=self._sdp(direction, codecs),
+                                 ruri=self.contact, branch=branch))
+        r = self._wait_response(self.cseq, timeout)
+        code = status_code(r) if r else None
+        if code is None:
+            return None, ''
+        if code >= 300:
+            self._send(self._request('ACK', self.cseq, ruri=self.contact, branch=branch))
+            return code, ''
+        body = r.split(b'\r\n\r\n', 1)[1].decode()
+        contact = header(r, 'Contact', 'm')
+        if contact:
+            self.contact = re.search(r'<([^>]+)>', contact[0]).group(1)
+        ip = re.search(r'c=IN IP4 (\S+)', body)
+        port = re.search(r'm=audio (\d+)', body)
+        if ip and port:
+            self.remote_rtp = (ip.group(1), int(port.group(1)))
+        self._send(self._request('ACK', self.cseq, ruri=self.contact))
+        return code, body
 
     def _ack(self, resp, cseq, branch):
         to = header(resp, 'To', 't')[0]

@@ -2,8 +2,9 @@
 """Voicemail on the media plane, end to end: callers leave messages (RTP from
 SIPp's g711a.pcap and from our own peer), # and silence end a recording, short
 ones are discarded, the owner listens with a PIN and hears the recorded audio,
-deletes it, full boxes, forwards to another box, CDRs, and kill -9 during a
-recording."""
+deletes it, records a greeting callers then hear and changes the PIN from the
+settings menu, full boxes, forwards to another box, CDRs, hold and resume by
+re-INVITE, and kill -9 during a recording."""
 
 import audioop
 import math
@@ -15,7 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (HOST, CallCase, digest_authorization, header, rand_token,  # noqa: E402
-                     require_tool, status_code, wait_until)
+                     require_binary, require_tool, status_code, wait_until)
 import socket  # noqa: E402
 from media_peer import (PCAP_DIR, MediaCall, best_alignment, pcap_pcm, wav_pcm,  # noqa: E402
                         wav_seconds)
@@ -24,12 +25,13 @@ DOMAIN = 'vm.example.test'
 G711A = os.path.join(PCAP_DIR, 'g711a.pcap')
 
 
-def beep_end(call, timeout=20):
-    """Waits until the node's beep (1 kHz) has been heard and has ended (a frame that is not
-    the tone follows, or nothing more comes: the node sends nothing while idle)."""
+def beep_end(call, timeout=20, since=0.0):
+    """Waits until the node's beep (1 kHz) has been heard (after monotonic time `since`) and
+    has ended (a frame that is not the tone follows, or nothing more comes: the node sends
+    nothing while idle)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pcm = call.received_pcm()
+        pcm = call.received_pcm(since)
         beep = 0
         for i in range(0, len(pcm) - 320 + 1, 320):
             frame = pcm[i:i + 320]
@@ -43,6 +45,33 @@ def beep_end(call, timeout=20):
             return True
         time.sleep(0.05)
     return False
+
+
+def as_sent_in_pcma(pcm):
+    """PCM16 as the node sends it in PCMA and the caller decodes it. librem's encoder takes a
+    negative sample's magnitude (-s, where audioop's G.711 takes -s - 1), so a negative
+    sample is coded as its magnitude with the sign bit cleared."""
+    out = bytearray()
+    for i in range(0, len(pcm) - 1, 2):
+        s = int.from_bytes(pcm[i:i + 2], 'little', signed=True)
+        code = audioop.lin2alaw(min(abs(s), 32767).to_bytes(2, 'little', signed=True), 2)[0]
+        out += audioop.alaw2lin(bytes([code & 0x7f if s < 0 else code]), 2)
+    return bytes(out)
+
+
+def prompt_probe(name, seconds=0.3):
+    """A stretch from the middle of the system prompt `name` as a caller hears it in PCMA
+    (the node encodes the WAV's samples; G.711 is deterministic)."""
+    exe_dir = os.path.dirname(require_binary())
+    for d in (os.path.join(exe_dir, '..', 'prompts', 'en'),
+              os.path.join(exe_dir, '..', 'share', 'actorpbx', 'prompts', 'en')):
+        path = os.path.join(d, name + '.wav')
+        if os.path.exists(path):
+            pcm = as_sent_in_pcma(wav_pcm(path)[3])
+            n = int(seconds * 8000) * 2
+            mid = (len(pcm) // 2 - n // 2) & ~1
+            return pcm[mid:mid + n]
+    raise AssertionError(f'no prompt {name} beside {exe_dir}')
 
 
 def tone_share(frame, freq, rate=8000):
@@ -307,6 +336,153 @@ class TestListen(VoicemailCase):
         self.assertTrue(wait_until(lambda: self.messages() == [], 10), self.messages())
         self.assertFalse(os.path.exists(self.path(m)))
         self.assertEqual(c.bye(), 200)
+
+
+class TestSettings(VoicemailCase):
+    """The owner's settings menu on the phone: *57, the PIN, 0, then 1 records a greeting
+    (callers hear it instead of the system prompt) or 2 changes the PIN."""
+
+    PIN, NEW_PIN = '24680', '13579'
+
+    def setUp(self):
+        super().setUp()
+        self.set_box(self.PIN)
+        self.addCleanup(self.set_box, self.PIN)
+
+    def set_box(self, pin):
+        with self.node.shell() as sh:
+            sh.ok(f'extension set {DOMAIN} 102 voicemail_pin={pin} pin_auth=true')
+            sh.ok(f'voicemail greeting {DOMAIN} 102 reset')
+
+    def enter(self, c, digits):
+        for d in digits:
+            c.send_digit(d)
+
+    def heard(self, c, name, since, timeout=15):
+        probe = prompt_probe(name)
+        return wait_until(lambda: c.received_pcm(since).find(probe) >= 0, timeout, 0.2)
+
+    def login(self, pin):
+        """*57 as 102, the PIN typed into the PIN prompt (barge-in); returns (call, the
+        time the PIN was sent)."""
+        c = self.call(102, '*57')
+        self.assertEqual(c.dial(), 200, self.node.stderr_tail(30))
+        # The PIN prompt is playing: the voicemail actor waits for digits.
+        self.assertTrue(wait_until(lambda: c.received_count() > 0, 5), 'no prompt')
+        since = time.monotonic()
+        self.enter(c, pin + '#')
+        return c, since
+
+    def test_record_a_greeting_that_callers_then_hear(self):
+        c, since = self.login(self.PIN)
+        # An empty box: "you have no messages" and the main menu are one prompt; 0 during
+        # it opens the settings, 1 during theirs records a greeting after the beep.
+        self.enter(c, '01')
+        self.assertTrue(beep_end(c, since=since), 'no beep:\n' + self.node.stderr_tail(30))
+        sent = c.send_pcap(G711A, seconds=2.0)
+        c.send_digit('#')
+        sent_pcm = b''.join(__import__('media_peer').decode_g711(8, p[12:]) for p in sent)
+
+        def greeting():
+            with self.node.shell() as sh:
+                return sh.records(f'extension show {DOMAIN} 102')[0].get('greeting', '')
+        self.assertTrue(wait_until(lambda: greeting() != '', 10),
+                        'no greeting kept:\n' + self.node.stderr_tail(30))
+        path = os.path.join(self.node.data_dir, greeting())
+        self.assertEqual(path, os.path.join(self.node.data_dir, 'voicemail', DOMAIN, '102',
+                                            'greeting.wav'))
+        rate, ch, width, recorded = wav_pcm(path)
+        self.assertEqual((rate, ch, width), (8000, 1, 2))
+        self.assertAlmostEqual(len(recorded) / 16000, 2.0, delta=0.6)
+        self.assert_same_audio(recorded, sent_pcm, 'greeting')
+        self.assertTrue(self.heard(c, 'vm-greeting-saved', since), 'no "greeting saved"')
+        self.assertEqual(c.bye(), 200)
+
+        # A caller to 102 hears the recorded greeting, then the beep; not the system prompt.
+        caller = self.call(101, 102)
+        self.assertEqual(caller.dial(), 200)
+        probe = recorded[8000:24000]  # 0.25 s to 0.75 s of it
+        self.assertTrue(wait_until(lambda: caller.received_pcm().find(probe) >= 0, 10, 0.2),
+                        'the recorded greeting was not played:\n' + self.node.stderr_tail(30))
+        self.assertTrue(beep_end(caller))
+        self.assertEqual(caller.received_pcm().find(prompt_probe('vm-person-at-extension')), -1,
+                         'the system greeting was played')
+        self.assertEqual(caller.bye(), 200)
+
+    def test_change_the_pin(self):
+        c, since = self.login(self.PIN)
+        self.enter(c, '02')
+        self.assertTrue(self.heard(c, 'vm-enter-new-pin', since))
+        # Not by the rules (three ascending digits): refused, the PIN stays.
+        self.enter(c, '1234#')
+        self.assertTrue(self.heard(c, 'vm-pin-invalid', since))
+        self.enter(c, '2' + self.NEW_PIN + '#')
+        self.assertTrue(self.heard(c, 'vm-pin-changed', since),
+                        'no "PIN changed":\n' + self.node.stderr_tail(30))
+        self.assertEqual(c.bye(), 200)
+
+        # The old PIN no longer opens the box: "wrong PIN" each time, the third ends it.
+        old, since = self.login(self.PIN)
+        self.assertTrue(self.heard(old, 'vm-wrong-pin', since))
+        self.assertFalse(old.received_pcm(since).find(prompt_probe('vm-no-messages')) >= 0)
+        self.enter(old, self.PIN + '#')
+        time.sleep(1.0)
+        self.enter(old, self.PIN + '#')
+        self.assertTrue(old.byed.wait(15), 'three wrong PINs hang up')
+        self.assertIn('voicemail failed', self.last_cdr('102')['end_reason'])
+
+        # The new one does: the counts, then * at the main menu says goodbye.
+        new, since = self.login(self.NEW_PIN)
+        self.assertTrue(self.heard(new, 'vm-no-messages', since),
+                        'the new PIN did not open the box:\n' + self.node.stderr_tail(30))
+        self.enter(new, '*')
+        self.assertTrue(new.byed.wait(10), 'goodbye hangs up')
+        self.assertIn('voicemail listened', self.last_cdr('102')['end_reason'])
+
+
+class TestReinvite(VoicemailCase):
+    """A re-INVITE on a call the node's media endpoint answered is answered by it: hold
+    (sendonly) stops our RTP, sendrecv resumes it, an offer without our codecs gets 488 and
+    the call goes on."""
+
+    def setUp(self):
+        super().setUp()
+        with self.node.shell() as sh:
+            sh.ok(f'voicemail greeting {DOMAIN} 102 reset')
+
+    def test_hold_and_resume_mid_greeting(self):
+        c = self.call(101, 102)
+        self.assertEqual(c.dial(), 200, self.node.stderr_tail(30))
+        port = c.remote_rtp[1]
+        # The system greeting (about 7 s with the beep) is playing.
+        self.assertTrue(wait_until(lambda: c.received_count() >= 10, 5), 'no greeting')
+        code, answer = c.reinvite('sendonly')
+        self.assertEqual(code, 200, self.node.stderr_tail(30))
+        self.assertIn('a=recvonly', answer)
+        self.assertIn(f'm=audio {port} RTP/AVP 8', answer)  # the same port, PCMA first
+        time.sleep(0.1)  # what was on its way
+        held = c.received_count()
+        time.sleep(1.0)
+        self.assertEqual(c.received_count(), held, 'RTP while on hold')
+
+        # Not our codecs: refused, the session as it was (still on hold).
+        code, _ = c.reinvite('sendrecv', codecs=(18,))
+        self.assertEqual(code, 488)
+        time.sleep(0.3)
+        self.assertEqual(c.received_count(), held, 'RTP after a refused offer')
+
+        code, answer = c.reinvite('sendrecv')
+        self.assertEqual(code, 200)
+        self.assertIn('a=sendrecv', answer)
+        self.assertTrue(wait_until(lambda: c.received_count() >= held + 10, 3),
+                        'no RTP after the resume')
+        # The call goes on as before: the beep, a message, kept.
+        self.assertTrue(beep_end(c))
+        c.send_pcap(G711A, seconds=2.0)
+        self.assertEqual(c.bye(), 200)
+        self.assertTrue(wait_until(lambda: len(self.messages()) == 1, 10), self.messages())
+        cdr = self.last_cdr('102')
+        self.assertIn('voicemail recorded', cdr['end_reason'])
 
 
 class TestCrash(VoicemailCase):

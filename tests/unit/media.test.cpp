@@ -178,14 +178,17 @@ struct fixture {
     f->got.push_back(std::move(r));
   }
 
-  std::string offer(const std::string& fmts = "8 0 101") const {
-    char buf[512];
+  // `dir`: an a= direction line to add; `port` 0: our socket's; `ip`: c=.
+  std::string offer(const std::string& fmts = "8 0 101", const std::string& dir = "",
+                    std::uint16_t port = 0, const char* ip = "127.0.0.1") const {
+    char buf[640];
     std::snprintf(buf, sizeof buf,
-                  "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                  "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
                   "m=audio %u RTP/AVP %s\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
                   "a=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
-                  "a=fmtp:101 0-15\r\na=ptime:20\r\n",
-                  sa_port(&local), fmts.c_str());
+                  "a=fmtp:101 0-15\r\na=ptime:20\r\n%s%s",
+                  ip, port ? port : sa_port(&local), fmts.c_str(), dir.empty() ? "" : "a=",
+                  dir.empty() ? "" : (dir + "\r\n").c_str());
     return buf;
   }
 
@@ -544,4 +547,116 @@ TEST_CASE("a play of a missing file ends in error; stop ends a play") {
   auto n = f.got.size();
   f.run([] { return false; }, 100);
   CHECK(f.got.size() <= n + 1); // nothing after the stop (one may be on its way)
+}
+
+namespace {
+
+std::string o_line(const std::string& sdp) {
+  auto p = sdp.find("o=");
+  return p == std::string::npos ? "" : sdp.substr(p, sdp.find('\r', p) - p);
+}
+
+media_command play_cmd(std::uint64_t leg, std::vector<std::string> files, std::uint32_t id) {
+  media_command c;
+  c.what = media_command::op::play;
+  c.leg = leg;
+  c.files = std::move(files);
+  c.id = id;
+  return c;
+}
+
+} // namespace
+
+TEST_CASE("a re-INVITE holds the endpoint's RTP and another resumes it") {
+  fixture f;
+  auto first = f.open(1, f.offer());
+  REQUIRE(first.code == 200);
+  CHECK(first.sdp.find("a=sendrecv") != std::string::npos);
+  auto port = f.plane->port_of(1);
+  write_wav(f.dir + "/long.wav", tone(8000 * 3));
+  f.command(play_cmd(1, {f.dir + "/long.wav"}, 1));
+  REQUIRE(f.run([&] { return f.got.size() >= 5; }, 2000));
+
+  auto hold = f.plane->reoffer(1, f.offer("8 0 101", "sendonly"));
+  REQUIRE(hold.code == 200);
+  CHECK(hold.codec == "PCMA");
+  CHECK(hold.sdp.find("a=recvonly") != std::string::npos);
+  CHECK(m_line(hold.sdp) == "m=audio " + std::to_string(port) + " RTP/AVP 8 0 101");
+  // The same session, its version one up (RFC 3264 8).
+  unsigned id1 = 0, v1 = 0, id2 = 0, v2 = 0;
+  REQUIRE(std::sscanf(o_line(first.sdp).c_str(), "o=- %u %u", &id1, &v1) == 2);
+  REQUIRE(std::sscanf(o_line(hold.sdp).c_str(), "o=- %u %u", &id2, &v2) == 2);
+  CHECK(id2 == id1);
+  CHECK(v2 == v1 + 1);
+  CHECK_FALSE(f.plane->sending(1));
+  f.run([] { return false; }, 40); // a packet already on its way
+  auto n = f.got.size();
+  f.run([] { return false; }, 300);
+  CHECK(f.got.size() == n); // nothing while on hold
+  CHECK_FALSE(f.has(media_event_kind::play_done)); // the play goes on, unheard
+
+  auto resume = f.plane->reoffer(1, f.offer("8 0 101", "sendrecv"));
+  REQUIRE(resume.code == 200);
+  CHECK(resume.sdp.find("a=sendrecv") != std::string::npos);
+  CHECK(f.plane->sending(1));
+  REQUIRE(f.run([&] { return f.got.size() >= n + 5; }, 2000));
+  CHECK(f.got[n].hdr.m); // a new talkspurt
+  CHECK(f.got[n].hdr.pt == 8);
+  CHECK(f.got[n].hdr.ssrc == f.got[0].hdr.ssrc);
+  CHECK(f.got[n].hdr.seq == static_cast<std::uint16_t>(f.got[n - 1].hdr.seq + 1));
+  CHECK(f.got[n].hdr.ts - f.got[n - 1].hdr.ts >= 160 * 10); // the clock ran on
+
+  // inactive, and the old hold (c=0.0.0.0) send nothing too.
+  auto inactive = f.plane->reoffer(1, f.offer("8 0 101", "inactive"));
+  CHECK(inactive.code == 200);
+  CHECK(inactive.sdp.find("a=inactive") != std::string::npos);
+  CHECK_FALSE(f.plane->sending(1));
+  CHECK(f.plane->reoffer(1, f.offer()).code == 200);
+  CHECK(f.plane->sending(1));
+  CHECK(f.plane->reoffer(1, f.offer("8 0 101", "", 0, "0.0.0.0")).code == 200);
+  CHECK_FALSE(f.plane->sending(1));
+  CHECK(f.plane->reoffer(1, f.offer()).code == 200);
+  CHECK(f.plane->sending(1));
+  CHECK(f.plane->endpoints() == 1);
+  CHECK(f.plane->reoffer(2, f.offer()).code == 481);
+}
+
+TEST_CASE("a re-INVITE keeps the codec while offered, moves the address, or is refused") {
+  fixture f;
+  REQUIRE(f.open(1, f.offer("8 0 101")).code == 200); // PCMA
+  // The caller now prefers PCMU but still offers PCMA: we stay on PCMA.
+  auto same = f.plane->reoffer(1, f.offer("0 8 101"));
+  REQUIRE(same.code == 200);
+  CHECK(same.codec == "PCMA");
+  // No PCMA any more: the offer's first of ours.
+  auto moved = f.plane->reoffer(1, f.offer("18 0 101"));
+  REQUIRE(moved.code == 200);
+  CHECK(moved.codec == "PCMU");
+  CHECK(m_line(moved.sdp).find("18") == std::string::npos);
+  // Nothing we have: 488, and the session stays as it was (PCMU, here).
+  CHECK(f.plane->reoffer(1, f.offer("18")).code == 488);
+  CHECK(f.plane->reoffer(1, "v=0\r\nnonsense").code == 488);
+  // A new address: the RTP goes there.
+  struct udp_sock* other = nullptr;
+  struct sa other_addr;
+  sa_set_str(&other_addr, "127.0.0.1", 0);
+  std::vector<std::uint8_t> pts;
+  REQUIRE(udp_listen(&other, &other_addr,
+                     [](const struct sa*, struct mbuf* mb, void* arg) {
+                       struct rtp_header hdr;
+                       if (rtp_hdr_decode(&hdr, mb) == 0)
+                         static_cast<std::vector<std::uint8_t>*>(arg)->push_back(hdr.pt);
+                     },
+                     &pts) == 0);
+  REQUIRE(udp_local_get(other, &other_addr) == 0);
+  auto there = f.plane->reoffer(1, f.offer("0 101", "", sa_port(&other_addr)));
+  REQUIRE(there.code == 200);
+  CHECK(there.codec == "PCMU");
+  write_wav(f.dir + "/short.wav", tone(1600));
+  f.command(play_cmd(1, {f.dir + "/short.wav"}, 2));
+  REQUIRE(f.run([&] { return pts.size() >= 10; }, 2000));
+  CHECK(f.got.empty()); // none to the old address
+  for (auto pt : pts)
+    CHECK(pt == 0);
+  mem_deref(other);
 }
