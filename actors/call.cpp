@@ -124,15 +124,24 @@ void end(self_ptr self, const std::string& reason, std::uint16_t code) {
 }
 
 void fail_call(self_ptr self, std::uint16_t code, const char* reason, const std::string& why) {
-  command(self, leg_command::op::reject, self->state.offer.leg, code, reason);
+  if (self->state.a_answered) // a call back that failed: the caller is in a dialog already
+    command(self, leg_command::op::hangup, self->state.offer.leg);
+  else
+    command(self, leg_command::op::reject, self->state.offer.leg, code, reason);
   end(self, why, code);
 }
 
 void route(self_ptr self, callee_targets& t);
+void query(self_ptr self, const std::string& number);
 
 // The media plane takes the caller: a message for `mailbox`, or listening.
 void start_voicemail(self_ptr self, voicemail_job::mode mode, std::string mailbox) {
   auto& st = self->state;
+  if (st.a_answered) { // a call back reached voicemail: not a second answer on this dialog
+    fail_call(self, 480, "Temporarily Unavailable", "call back to " + st.chain.back()
+                                                       + ": voicemail");
+    return;
+  }
   mark_line(self, line_use::idle);
   st.now = phase::voicemail;
   voicemail_job job;
@@ -159,6 +168,16 @@ void voicemail_over(self_ptr self, const voicemail_done& d) {
   if (d.answered && st.cdr.answer_ms == 0)
     st.cdr.answer_ms = st.cdr.ring_ms = now_ms();
   auto why = "voicemail " + d.outcome;
+  if (!d.call_back.empty() && st.caller_gone.empty() && d.answered) {
+    // The listener calls the message's caller back from this same dialog.
+    st.a_answered = true;
+    st.now = phase::offered;
+    st.cdr.end_reason = why;
+    st.chain = {d.call_back};
+    st.cdr.forwarded = st.chain;
+    query(self, d.call_back);
+    return;
+  }
   // Answered and not to be hung up: the line went under the voicemail actor.
   // Its media endpoint saw the caller's BYE before the leg's `closed` got here
   // (that takes a hop more, through the call-leg actor).
@@ -367,6 +386,17 @@ void relay(self_ptr self, leg_event& e) {
       return;
     case leg_event_kind::reinvite_result: {
       st.relaying_offer = false;
+      if (e.txn == 0) { // our own (a call back's): the caller refused the callee's media
+        if (e.code >= 300)
+          end_if_gone(self, e);
+        if (e.code >= 300 && st.now == phase::answered) {
+          command(self, leg_command::op::hangup, st.winner);
+          command(self, leg_command::op::hangup, st.offer.leg);
+          end(self, "call back: the caller refused the media (" + std::to_string(e.code) + ")",
+              200);
+        }
+        return;
+      }
       if (other == 0)
         return;
       auto [code, reason] = relayed_status(e);
@@ -490,7 +520,12 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
       st.b_leg = std::move(a.handle);
       st.cdr.answer_ms = now_ms();
       mark_line(self, line_use::talking);
-      command(self, leg_command::op::answer, st.offer.leg, 200, "OK", std::move(a.sdp));
+      if (st.a_answered) { // a call back: the caller's dialog exists, offer it the callee's media
+        st.relaying_offer = true;
+        send_leg(self, leg_command::op::reinvite, st.offer.leg, 0, 0, {}, std::move(a.sdp));
+      } else {
+        command(self, leg_command::op::answer, st.offer.leg, 200, "OK", std::move(a.sdp));
+      }
     },
     [=](ring_failed& f) {
       auto& st = self->state;

@@ -8,6 +8,7 @@
 //            v                                                 |
 //   offered --(the callee's rules say ring)--> ringing --(ring_answered)--> answered
 //      |  \--(voicemail rule, 777, *57)--> voicemail --(voicemail_done)--> ended
+//      |                 (key 5: call back) ----/ offered again, A already answered
 //      |                                     |                                 |
 //      | 404/480/483, voicemail,  ring_failed, caller's CANCEL,       BYE either side,
 //      | hangup rule, loop        admin hangup                         admin hangup
@@ -57,6 +58,7 @@ struct call_state {
   bool relaying_offer = false;      // a re-INVITE is being relayed to the other leg
   caf::actor voicemail;             // while the media plane serves the caller
   std::string caller_gone;          // the caller left during voicemail (end reason)
+  bool a_answered = false;          // the media plane answered the A leg (call back: re-INVITE it)
 };
 
 caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ctx,

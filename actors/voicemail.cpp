@@ -322,9 +322,15 @@ void message_menu(self_ptr self, std::vector<std::string> before = {}) {
         next_message(self);
         return;
       case '5':
-        // Calling back needs the call to dial from an answered leg (a
-        // re-INVITE towards the caller's new peer): not there yet.
-        message_menu(self, {prompt::invalid_option});
+        // The call dials the message's caller and re-INVITEs this leg
+        // towards the phone that answers; the menu ends here.
+        if (m.caller.empty()) {
+          message_menu(self, {prompt::invalid_option});
+          return;
+        }
+        st.outcome = "call back";
+        st.call_back = m.caller;
+        finish(self, false);
         return;
       case '0':
         settings_menu(self);
@@ -553,6 +559,7 @@ void finish(self_ptr self, bool hang_up) {
   d.outcome = !st.outcome.empty() ? st.outcome : st.answered && st.hung_up ? "abandoned" : "failed";
   d.hang_up = hang_up && !st.hung_up;
   d.answered = st.answered;
+  d.call_back = st.hung_up ? std::string{} : st.call_back;
   self->send(st.job.call, std::move(d));
   self->quit();
 }

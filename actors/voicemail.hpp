@@ -69,6 +69,7 @@ struct voicemail_state {
   std::uint32_t pin_tries = 0;
   std::size_t current = 0;         // listen: the message being heard
   std::string message_id, outcome; // for the call's CDR
+  std::string call_back;           // the number the listener asked to call
 };
 
 caf::behavior voicemail_actor(caf::stateful_actor<voicemail_state>* self, node_context* ctx,

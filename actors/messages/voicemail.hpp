@@ -118,19 +118,21 @@ typename Inspector::result_type inspect(Inspector& f, mailbox_result& x) {
 
 /// Voicemail actor -> call actor, when it is done: the message left (empty:
 /// none), for the CDR; `outcome` is recorded | discarded | full | listened |
-/// no mailbox | failed. `hang_up`: the caller is still there (the call sends
-/// BYE); `answered`: the leg was answered (else the call rejects it).
+/// no mailbox | failed | call back. `hang_up`: the caller is still there (the
+/// call sends BYE); `answered`: the leg was answered (else the call rejects
+/// it); `call_back`: the call goes on to this number (key 5 on a message).
 struct voicemail_done {
   std::string message_id;
   std::string outcome;
   bool hang_up = false;
   bool answered = false;
+  std::string call_back; // listening: the caller asked to call this number back
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, voicemail_done& x) {
   return f(caf::meta::type_name("voicemail_done"), x.message_id, x.outcome, x.hang_up,
-           x.answered);
+           x.answered, x.call_back);
 }
 
 } // namespace pbx

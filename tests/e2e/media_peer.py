@@ -112,6 +112,7 @@ class MediaCall:
         self.answer_sdp = ''
         self.received = []          # (arrival monotonic, rtp bytes)
         self.byed = threading.Event()  # the node sent BYE
+        self.reinvites = []             # offers of the node's re-INVITEs
         self.responses = []
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -167,10 +168,26 @@ class MediaCall:
                     self.responses.append(msg)
                 continue
             method = msg.split(b' ', 1)[0].decode()
+            if method == 'ACK':
+                continue
             head = msg.split(b'\r\n\r\n', 1)[0].decode(errors='replace').split('\r\n')
             keep = [l for l in head[1:] if l.split(':', 1)[0].strip().lower()
                     in ('via', 'from', 'to', 'call-id', 'cseq')]
-            reply = '\r\n'.join(['SIP/2.0 200 OK', *keep, 'Content-Length: 0', '', '']).encode()
+            body = b''
+            extra = []
+            if method == 'INVITE':  # the node's re-INVITE: answer with our SDP, follow its media
+                offer = msg.split(b'\r\n\r\n', 1)[1].decode(errors='replace')
+                with self.lock:
+                    self.reinvites.append(offer)
+                ip = re.search(r'c=IN IP4 (\S+)', offer)
+                port = re.search(r'm=audio (\d+)', offer)
+                if ip and port:
+                    self.remote_rtp = (ip.group(1), int(port.group(1)))
+                body = self._sdp()
+                extra = [f'Contact: <sip:{self.user}@{self.host}:{self.port}>',
+                         'Content-Type: application/sdp']
+            reply = '\r\n'.join(['SIP/2.0 200 OK', *keep, *extra, f'Content-Length: {len(body)}',
+                                  '', '']).encode() + body
             self.sip.sendto(reply, src)
             if method == 'BYE':
                 self.byed.set()

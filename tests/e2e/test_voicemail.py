@@ -485,6 +485,41 @@ class TestReinvite(VoicemailCase):
         self.assertIn('voicemail recorded', cdr['end_reason'])
 
 
+class TestCallBack(VoicemailCase):
+
+    def test_key_5_calls_the_messages_caller_back(self):
+        """The owner hears 101's message and presses 5: 101's phone rings, answers, and the
+        owner's dialog is re-INVITEd towards it (its SDP); BYE ends both sides."""
+        with self.node.shell() as sh:
+            sh.ok(f'extension set {DOMAIN} 102 voicemail_pin=24680 pin_auth=true')
+        self.leave(101, 102, 2.0)
+        self.assertTrue(wait_until(lambda: len(self.messages()) == 1, 10))
+        recorded = wav_pcm(self.path(self.messages()[0]))[3]
+        port = self.register_callee(101)
+        uas = self.callee('uas_answer.xml', port)
+        c = self.call(102, '*57')
+        self.assertEqual(c.dial(), 200)
+        time.sleep(1.0)
+        for d in '24680#':
+            c.send_digit(d)
+        # The message plays after the counts and its date; then its menu takes 5.
+        probe = recorded[8000:16000]
+        self.assertTrue(wait_until(lambda: c.received_pcm().find(probe) >= 0, 40, 0.3),
+                        'the message was not played')
+        time.sleep(2.0)  # its end: the menu listens from there
+        c.send_digit('5')
+        self.assertTrue(wait_until(lambda: c.reinvites, 20),
+                        'no re-INVITE towards the called-back phone:\n' + self.node.stderr_tail(30))
+        self.assertIn('m=audio', c.reinvites[0])
+        self.wait_for_call_state('answered')
+        self.assertEqual(c.bye(), 200)
+        self.finish(uas, 'the called-back phone answers, then gets BYE')
+        cdr = self.last_cdr('*57')
+        self.assertEqual(cdr['answered_by'], 'voicemail', cdr)
+        self.assertIn('=200', cdr['devices'], cdr)
+        self.assertEqual(cdr['forwarded'], '101', cdr)
+
+
 class TestCrash(VoicemailCase):
 
     def test_kill9_during_a_recording_leaves_no_broken_record(self):
