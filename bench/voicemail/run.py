@@ -101,7 +101,8 @@ def probe(node, caller, box, late):
 
 def step(binary, n, prompts, tmp, pcap):
     harness.BIN = binary
-    node = Node(extra_args=['--rtp-ports', '20000-29999'])
+    # One source making hundreds of calls a second is load, not an attack: allowed.
+    node = Node(extra_args=['--rtp-ports', '20000-29999', '--security-allow', '127.0.0.1'])
     node.start(timeout=60)
     pid = node.proc.pid
     try:
@@ -169,6 +170,10 @@ def step(binary, n, prompts, tmp, pcap):
                 'cpu_pct': round(100 * cpu / (SECONDS + wait_ms / 1000 + n / rate), 1),
                 'rss_mib_per_session': round((rss_peak - rss0) / 1024 / n, 3),
                 'rss_peak_mib': round(rss_peak / 1024, 1)}
+    except Exception:
+        print(f'N={n}: the run failed; node running: {node.running()}; its stderr:\n'
+              + node.stderr_tail(40), file=sys.stderr, flush=True)
+        raise
     finally:
         node.cleanup()
 
