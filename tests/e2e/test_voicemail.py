@@ -15,8 +15,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HOST, CallCase, digest_authorization, header, rand_token,  # noqa: E402
-                     require_binary, require_tool, status_code, wait_until)
+from harness import (HOST, SIPP_CALLS, CallCase, digest_authorization, free_port,  # noqa: E402
+                     header, rand_token, require_binary, require_tool, status_code, wait_until)
 import socket  # noqa: E402
 from media_peer import (PCAP_DIR, MediaCall, best_alignment, pcap_pcm, wav_pcm,  # noqa: E402
                         wav_seconds)
@@ -59,19 +59,30 @@ def as_sent_in_pcma(pcm):
     return bytes(out)
 
 
-def prompt_probe(name, seconds=0.3):
-    """A stretch from the middle of the system prompt `name` as a caller hears it in PCMA
-    (the node encodes the WAV's samples; G.711 is deterministic)."""
+def prompt_file(name):
+    """The system prompt `name` the node under test plays (beside its executable)."""
     exe_dir = os.path.dirname(require_binary())
     for d in (os.path.join(exe_dir, '..', 'prompts', 'en'),
               os.path.join(exe_dir, '..', 'share', 'actorpbx', 'prompts', 'en')):
         path = os.path.join(d, name + '.wav')
         if os.path.exists(path):
-            pcm = as_sent_in_pcma(wav_pcm(path)[3])
-            n = int(seconds * 8000) * 2
-            mid = (len(pcm) // 2 - n // 2) & ~1
-            return pcm[mid:mid + n]
+            return path
     raise AssertionError(f'no prompt {name} beside {exe_dir}')
+
+
+def prompt_probe(name, seconds=0.3):
+    """A stretch from the middle of the system prompt `name` as a caller hears it in PCMA
+    (the node encodes the WAV's samples; G.711 is deterministic)."""
+    pcm = as_sent_in_pcma(wav_pcm(prompt_file(name))[3])
+    n = int(seconds * 8000) * 2
+    mid = (len(pcm) // 2 - n // 2) & ~1
+    return pcm[mid:mid + n]
+
+
+def system_greeting_seconds(number):
+    """How long the system greeting and beep for extension `number` last."""
+    names = ['vm-person-at-extension', *[f'digit-{d}' for d in number], 'vm-not-available', 'beep']
+    return sum(wav_seconds(prompt_file(n)) for n in names)
 
 
 def tone_share(frame, freq, rate=8000):
@@ -186,8 +197,8 @@ class VoicemailCase(CallCase):
         pcm = b''.join(__import__('media_peer').decode_g711(8, p[12:]) for p in sent)
         if end == 'bye':
             self.assertEqual(c.bye(), 200)
-        elif end == 'pound':
-            c.send_digit('#')
+        elif end == 'pound':  # SIPp's RFC 4733 capture of '#'
+            c.send_pcap(os.path.join(PCAP_DIR, 'dtmf_2833_pound.pcap'))
         elif end == 'info':
             self.assertEqual(c.info_dtmf('#'), 200)
         if end != 'bye':
@@ -233,18 +244,38 @@ class TestLeaveMessage(VoicemailCase):
         self.assertFalse(os.path.exists(path))
 
     def test_sipp_leaves_a_message_from_the_pcap(self):
-        """SIPp plays g711a.pcap after the 200 (the greeting is waited out by -d)."""
+        """SIPp plays g711a.pcap after the greeting and beep (waited out with -d), hangs up
+        5 s later; a SIPp subscriber then gets Messages-Waiting: yes, Voice-Message: 1/0."""
         require_tool('sipp')
         with self.node.shell() as sh:
             sh.ok(f'voicemail greeting {DOMAIN} 102 reset')
-        p = self.caller('uac_voicemail.xml', 101, 102, ['-d', '9000'], timeout=40)
+        wait_ms = int((system_greeting_seconds('102') + 0.3) * 1000)
+        p = self.caller('uac_voicemail.xml', 101, 102, ['-d', str(wait_ms)], timeout=40)
         self.assert_ok(p, 'sipp voicemail caller')
         self.assertTrue(wait_until(lambda: len(self.messages()) == 1, 10), self.messages())
         m = self.messages()[0]
         rate, ch, width, pcm = wav_pcm(self.path(m))
-        self.assertGreater(len(pcm) / 16000, 3.0)
-        # What SIPp sent is the pcap; the recording holds a stretch of it.
+        self.assertEqual((rate, ch, width), (8000, 1, 2))
+        self.assertAlmostEqual(len(pcm) / 16000, 5.0, delta=0.8)
+        # What SIPp sent is the pcap; the recording is its first seconds.
         self.assert_same_audio(pcm, pcap_pcm(G711A), 'sipp message')
+        # The SIPp MWI subscriber of test_mwi, expecting this message.
+        scenario = os.path.join(self.tmp, 'subscribe_waiting.xml')
+        with open(os.path.join(os.path.dirname(SIPP_CALLS), 'mwi', 'subscribe.xml')) as f:
+            text = f.read()
+        for a, b in (('Messages-Waiting: no', 'Messages-Waiting: yes'),
+                     ('Voice-Message: 0/0', 'Voice-Message: 1/0')):
+            self.assertIn(a, text)
+            text = text.replace(a, b)
+        with open(scenario, 'w') as f:
+            f.write(text)
+        argv = [require_tool('sipp'), '-sf', scenario, f'{HOST}:{self.node.sip_port}', '-i', HOST,
+                '-p', str(free_port()), '-m', '1', '-nostdin', '-timeout', '15s', '-timeout_error',
+                '-recv_timeout', '15000', '-auth_uri', DOMAIN,
+                '-inf', self.inf('102', 'secret102', DOMAIN)]
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=40,
+                           cwd=self.tmp)
+        self.assert_ok(p, 'sipp subscriber expecting yes 1/0')
 
     def test_half_a_second_is_discarded(self):
         self.leave(101, 102, 0.5)
@@ -321,6 +352,9 @@ class TestListen(VoicemailCase):
         self.assertTrue(wait_until(lambda: len(self.messages()) == 1, 10))
         m = self.messages()[0]
         recorded = wav_pcm(self.path(m))[3]
+        mwi = MwiSubscriber(self.node, '102', 'secret102', DOMAIN)
+        self.addCleanup(mwi.close)
+        mwi.wait_body('Messages-Waiting: yes', 'Voice-Message: 1/0')
         c = self.dial_box()
         self.enter(c, '9999#')  # wrong once
         time.sleep(1.5)
@@ -335,6 +369,7 @@ class TestListen(VoicemailCase):
         c.send_digit('3')  # delete
         self.assertTrue(wait_until(lambda: self.messages() == [], 10), self.messages())
         self.assertFalse(os.path.exists(self.path(m)))
+        mwi.wait_body('Messages-Waiting: no', 'Voice-Message: 0/0')
         self.assertEqual(c.bye(), 200)
 
 
