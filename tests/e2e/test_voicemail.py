@@ -15,8 +15,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HOST, SIPP_CALLS, CallCase, digest_authorization, free_port,  # noqa: E402
-                     header, rand_token, require_binary, require_tool, status_code, wait_until)
+from harness import (HOST, SIPP_CALLS, CallCase, SipUdpClient, digest_authorization,  # noqa: E402
+                     free_port, header, rand_token, require_binary, require_tool, status_code,
+                     wait_until)
 import socket  # noqa: E402
 from media_peer import (PCAP_DIR, MediaCall, best_alignment, pcap_pcm, wav_pcm,  # noqa: E402
                         wav_seconds)
@@ -297,6 +298,46 @@ class TestLeaveMessage(VoicemailCase):
         self.assertTrue(wait_until(lambda: len(self.messages('102')) == 1, 10))
         self.assertEqual(self.messages('102')[0]['caller'], '104')
         self.assertEqual(self.messages('103'), [])
+
+
+class TestUnsolicitedMwi(VoicemailCase):
+
+    def test_registered_devices_get_a_notify_when_the_option_is_on(self):
+        """mwi_unsolicited=true: a message NOTIFYs 102's registered phone without any
+        SUBSCRIBE (out of dialog, Event: message-summary); 103 with the option off gets none."""
+        with self.node.shell() as sh:
+            sh.ok(f'extension set {DOMAIN} 104 mwi_unsolicited=true')
+        self.addCleanup(lambda: self.node.shell().ok(
+            f'extension set {DOMAIN} 104 mwi_unsolicited=false'))
+        phone = SipUdpClient(self.node, '104', DOMAIN, 'secret104')
+        self.addCleanup(phone.close)
+        self.assertEqual(status_code(phone.register(expires=120)), 200)
+        # 104 is registered now: its calls ring. Forward them to its box at once.
+        with self.node.shell() as sh:
+            sh.ok(f'forward set {DOMAIN} 104 available_office_hours action=FORWARD_TO_VOICEMAIL')
+            sh.ok(f'forward set {DOMAIN} 104 available_non_office_hours action=FORWARD_TO_VOICEMAIL')
+        self.leave(101, 104, 1.5)
+        deadline = time.monotonic() + 10
+        notify = None
+        while time.monotonic() < deadline and notify is None:
+            phone.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                m, src = phone.sock.recvfrom(65535)
+            except socket.timeout:
+                break
+            if m.startswith(b'NOTIFY'):
+                notify = m
+                head = m.split(b'\r\n\r\n', 1)[0].decode().split('\r\n')
+                keep = [l for l in head[1:] if l.split(':', 1)[0].lower() in
+                        ('via', 'from', 'to', 'call-id', 'cseq')]
+                phone.sock.sendto('\r\n'.join(['SIP/2.0 200 OK', *keep, 'Content-Length: 0',
+                                                '', '']).encode(), src)
+        self.assertIsNotNone(notify, 'no unsolicited NOTIFY:\n' + self.node.stderr_tail(30))
+        self.assertEqual(header(notify, 'Event', 'o'), ['message-summary'])
+        body = notify.split(b'\r\n\r\n', 1)[1].decode()
+        self.assertIn('Messages-Waiting: yes', body)
+        self.assertIn('Voice-Message: 1/0', body)
+        self.assertIn(f'Message-Account: sip:104@{DOMAIN}', body)
 
 
 class TestSilenceAndLimits(VoicemailCase):
