@@ -303,8 +303,8 @@ class TestLeaveMessage(VoicemailCase):
 class TestUnsolicitedMwi(VoicemailCase):
 
     def test_registered_devices_get_a_notify_when_the_option_is_on(self):
-        """mwi_unsolicited=true: a message NOTIFYs 102's registered phone without any
-        SUBSCRIBE (out of dialog, Event: message-summary); 103 with the option off gets none."""
+        """mwi_unsolicited=true: a message NOTIFYs 104's registered phone without any
+        SUBSCRIBE (out of dialog, Event: message-summary)."""
         with self.node.shell() as sh:
             sh.ok(f'extension set {DOMAIN} 104 mwi_unsolicited=true')
         self.addCleanup(lambda: self.node.shell().ok(
