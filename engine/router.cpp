@@ -76,6 +76,34 @@ std::string normalize_domain(std::string_view domain) {
   return out;
 }
 
+namespace {
+
+// A SIP request (REGISTER, SUBSCRIBE) for its domain's tenant; an unknown domain: 404.
+template <class Request>
+void to_tenant_or_404(self_ptr self, Request req) {
+  if (auto t = activate(self, req.domain)) {
+    self->send(t, std::move(req));
+    return;
+  }
+  sip_reply r;
+  r.txn = req.txn;
+  r.code = 404;
+  r.reason = "Domain Not Found";
+  self->state.ctx->sip->reply(std::move(r));
+}
+
+// A shell command for one tenant, answered by it.
+template <class Command>
+caf::result<shell_result> shell_to_tenant(self_ptr self, Command cmd) {
+  auto t = activate(self, normalize_domain(cmd.domain));
+  if (!t)
+    return shell_error("no tenant " + cmd.domain);
+  self->delegate(t, std::move(cmd));
+  return caf::delegated<shell_result>{};
+}
+
+} // namespace
+
 caf::behavior router_actor(caf::stateful_actor<router_state>* self,
                            node_context* ctx) {
   self->state.ctx = ctx;
@@ -93,28 +121,8 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
       self->quit(m.reason);
   });
   return {
-    [=](register_request& req) {
-      if (auto t = activate(self, req.domain)) {
-        self->send(t, std::move(req));
-        return;
-      }
-      sip_reply r;
-      r.txn = req.txn;
-      r.code = 404;
-      r.reason = "Domain Not Found";
-      self->state.ctx->sip->reply(std::move(r));
-    },
-    [=](subscribe_request& req) {
-      if (auto t = activate(self, req.domain)) {
-        self->send(t, std::move(req));
-        return;
-      }
-      sip_reply r;
-      r.txn = req.txn;
-      r.code = 404;
-      r.reason = "Domain Not Found";
-      self->state.ctx->sip->reply(std::move(r));
-    },
+    [=](register_request& req) { to_tenant_or_404(self, std::move(req)); },
+    [=](subscribe_request& req) { to_tenant_or_404(self, std::move(req)); },
     [=](call_offer& offer) {
       if (auto t = activate(self, offer.domain)) {
         self->send(t, std::move(offer));
@@ -136,11 +144,7 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
       return handle_add(self, cmd);
     },
     [=](tenant_set& cmd) -> caf::result<shell_result> {
-      auto t = activate(self, normalize_domain(cmd.domain));
-      if (!t)
-        return shell_error("no tenant " + cmd.domain);
-      self->delegate(t, std::move(cmd));
-      return caf::delegated<shell_result>{};
+      return shell_to_tenant(self, std::move(cmd));
     },
     [=](tenant_del& cmd) -> caf::result<shell_result> {
       auto domain = normalize_domain(cmd.domain);
@@ -152,25 +156,13 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
       return caf::delegated<shell_result>{};
     },
     [=](rules_cmd& cmd) -> caf::result<shell_result> {
-      auto t = activate(self, normalize_domain(cmd.domain));
-      if (!t)
-        return shell_error("no tenant " + cmd.domain);
-      self->delegate(t, std::move(cmd));
-      return caf::delegated<shell_result>{};
+      return shell_to_tenant(self, std::move(cmd));
     },
     [=](voicemail_cmd& cmd) -> caf::result<shell_result> {
-      auto t = activate(self, normalize_domain(cmd.domain));
-      if (!t)
-        return shell_error("no tenant " + cmd.domain);
-      self->delegate(t, std::move(cmd));
-      return caf::delegated<shell_result>{};
+      return shell_to_tenant(self, std::move(cmd));
     },
     [=](extension_cmd& cmd) -> caf::result<shell_result> {
-      auto t = activate(self, normalize_domain(cmd.domain));
-      if (!t)
-        return shell_error("no tenant " + cmd.domain);
-      self->delegate(t, std::move(cmd));
-      return caf::delegated<shell_result>{};
+      return shell_to_tenant(self, std::move(cmd));
     },
   };
 }

@@ -13,6 +13,7 @@
 #include "actors/tenant.hpp"
 #include "engine/directory.hpp"
 #include "engine/sip_port.hpp"
+#include "tests/unit/no_sip.hpp"
 #include "storage/store.hpp"
 #include "storage/test_support.hpp"
 
@@ -23,14 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct no_sip final : sip_port {
-  void reply(sip_reply) override {}
-  void leg(leg_command) override {}
-  void shell_write(shell_output) override {}
-  void guard(guard_command) override {}
-  void media(media_command) override {}
-  void mwi(mwi_command) override {}
-};
+using test::no_sip; // nothing in this test reaches the SIP thread
 
 void put16(std::ofstream& out, std::uint16_t v) { out.put(char(v & 0xff)).put(char(v >> 8)); }
 void put32(std::ofstream& out, std::uint32_t v) {

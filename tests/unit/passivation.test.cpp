@@ -11,6 +11,7 @@
 #include "actors/messages/shell.hpp"
 #include "engine/directory.hpp"
 #include "engine/sip_port.hpp"
+#include "tests/unit/no_sip.hpp"
 #include "storage/store.hpp"
 #include "storage/test_support.hpp"
 
@@ -20,15 +21,7 @@ using storage::test::temp_dir;
 
 namespace {
 
-// Nothing in this test reaches the SIP thread.
-struct no_sip final : sip_port {
-  void reply(sip_reply) override {}
-  void leg(leg_command) override {}
-  void shell_write(shell_output) override {}
-  void guard(guard_command) override {}
-  void media(media_command) override {}
-  void mwi(mwi_command) override {}
-};
+using test::no_sip; // nothing in this test reaches the SIP thread
 
 struct heard {
   std::promise<void> passivate_request;
