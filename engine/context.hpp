@@ -14,6 +14,7 @@ namespace pbx {
 namespace storage { class store; }
 class directory;
 class sip_port;
+class api_port;
 
 struct registrar_settings {
   std::uint32_t min_expires = 60;
@@ -50,6 +51,9 @@ struct node_context {
   security_settings security;
   caf::actor security_actor;                 // failed logins, bans (actors/security.hpp)
   caf::actor hasher;                         // the slow KDF, on its own thread
+  caf::actor admin;                          // typed admin requests (actors/admin.hpp)
+  caf::actor api;                            // REST requests (actors/api.hpp)
+  api_port* api_out = nullptr;               // responses back to the HTTP thread
   std::string system_prompts;  // the prompt set (PROMPTS/en; actors/prompt.hpp), empty: none
   std::function<std::int64_t()> now;         // unix seconds; tests fix it
   std::atomic<std::uint64_t> next_leg{1ull << 62}; // B-leg ids (the SIP thread counts from 1)
