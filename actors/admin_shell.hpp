@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
@@ -20,21 +19,13 @@
 
 namespace pbx {
 
-/// A CSV import being read: rows are checked as they arrive and kept as
-/// their raw text (not parsed: a 100,000-line import stays small), then
-/// committed in batches once the closing "." came and no row was bad.
+/// A CSV import being read: its text goes to the admin layer whole once the
+/// closing "." came.
 struct import_job {
   std::string domain;
-  bool allow_weak = false;       // the tenant's allow_weak_passwords
-  std::vector<std::string> header;
-  std::size_t line = 0;          // input lines read
-  std::string partial;           // a record whose quoted field goes on
-  std::size_t partial_line = 0;  // the line it started on
-  std::vector<std::pair<std::size_t, std::string>> rows; // (line, record) of good rows
-  std::unordered_set<std::string> numbers;
-  std::vector<std::string> errors; // "line N: why", the first max_listed
-  std::size_t bad = 0;
-  std::size_t next = 0;          // committing: the first row not sent yet
+  std::string csv;
+  bool open_quote = false;     // a quoted field goes on past a line end
+  std::size_t quote_start = 0; // where the record with the open quote started
 };
 
 struct admin_shell_state {

@@ -258,13 +258,13 @@ callee_targets targets(self_ptr self, const callee_query& q) {
   return t;
 }
 
-caf::result<shell_result> rules_command(self_ptr self, rules_cmd& cmd) {
+caf::result<admin_reply> rules_command(self_ptr self, rules_cmd& cmd) {
   auto& st = self->state;
   if (cmd.verb == "explain") {
     std::string caller;
     std::chrono::system_clock::time_point at;
     if (auto err = rule_commands::explain_args(cmd, caller, at); !err.empty())
-      return shell_error(err);
+      return admin_invalid(err);
     auto facts = facts_now(self, caller);
     facts.at = at;
     // Other extensions as storage has them (committed rules, unexpired bindings).
@@ -312,17 +312,17 @@ caf::behavior draining(self_ptr self) {
       self->delegate(tenant, std::move(q));
       return caf::delegated<callee_targets>{};
     },
-    [=](rules_cmd& c) -> caf::result<shell_result> {
+    [=](rules_cmd& c) -> caf::result<admin_reply> {
       self->delegate(tenant, std::move(c));
-      return caf::delegated<shell_result>{};
+      return caf::delegated<admin_reply>{};
     },
-    [=](extension_cmd& c) -> caf::result<shell_result> {
+    [=](extension_cmd& c) -> caf::result<admin_reply> {
       self->delegate(tenant, std::move(c));
-      return caf::delegated<shell_result>{};
+      return caf::delegated<admin_reply>{};
     },
-    [=](voicemail_cmd& c) -> caf::result<shell_result> {
+    [=](voicemail_cmd& c) -> caf::result<admin_reply> {
       self->delegate(tenant, std::move(c));
-      return caf::delegated<shell_result>{};
+      return caf::delegated<admin_reply>{};
     },
     [=](mailbox_query& q) -> caf::result<mailbox_info> {
       self->delegate(tenant, std::move(q));
@@ -415,7 +415,7 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
       self->state.active_since_check = true;
       return targets(self, q);
     },
-    [=](rules_cmd& cmd) -> caf::result<shell_result> {
+    [=](rules_cmd& cmd) -> caf::result<admin_reply> {
       self->state.active_since_check = true;
       return rules_command(self, cmd);
     },
@@ -447,11 +447,11 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
       self->state.active_since_check = true;
       return mailbox::change(self, c);
     },
-    [=](voicemail_cmd& c) -> caf::result<shell_result> {
+    [=](voicemail_cmd& c) -> caf::result<admin_reply> {
       self->state.active_since_check = true;
       return mailbox::command(self, c);
     },
-    [=](extension_cmd& cmd) -> caf::result<shell_result> {
+    [=](extension_cmd& cmd) -> caf::result<admin_reply> {
       auto& st = self->state;
       st.active_since_check = true;
       if (cmd.op == extension_op::set) {
@@ -459,45 +459,45 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
         if (auto err = apply_extension_fields(next, cmd.fields, false,
                                               tenant_now(self).allow_weak_passwords);
             !err.empty())
-          return shell_result{false, err, {}};
+          return admin_invalid(err);
         if (next.enabled || !st.rec.enabled)
-          return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), shell_result{});
+          return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), admin_reply{});
         // Disabled: its phones stop ringing now, not when their bindings expire.
-        auto rp = self->make_response_promise<shell_result>();
+        auto rp = self->make_response_promise<admin_reply>();
         storage::batch b;
         b.put(next);
         b.erase_bindings(st.rec.domain, st.rec.number);
         st.writes.submit(self, *st.ctx->store, std::move(b),
                          [self, rp, next](const std::string& err) mutable {
                            if (!err.empty()) {
-                             rp.deliver(shell_result{false, "storage: " + err, {}});
+                             rp.deliver(admin_fail(admin_errc::internal, "storage: " + err));
                              return;
                            }
                            self->state.rec = next;
                            sync_phones(self, {});
                            mwi::end_all(self->state.mwi, *self->state.ctx->sip);
-                           rp.deliver(shell_result{});
+                           rp.deliver(admin_reply{});
                          });
         return rp;
       }
       if (cmd.op == extension_op::del) {
-        auto rp = self->make_response_promise<shell_result>();
+        auto rp = self->make_response_promise<admin_reply>();
         storage::batch b;
         b.erase_extension(st.rec.domain, st.rec.number);
         st.writes.submit(self, *st.ctx->store, std::move(b),
                          [self, rp](const std::string& err) mutable {
                            if (!err.empty()) {
-                             rp.deliver(shell_result{false, "storage: " + err, {}});
+                             rp.deliver(admin_fail(admin_errc::internal, "storage: " + err));
                              return;
                            }
                            sync_phones(self, {});
                            mwi::end_all(self->state.mwi, *self->state.ctx->sip);
-                           rp.deliver(shell_result{});
+                           rp.deliver(admin_reply{});
                            self->quit();
                          });
         return rp;
       }
-      return shell_result{false, "unsupported extension operation", {}};
+      return admin_invalid("unsupported extension operation");
     },
     [=](stop_atom) {
       sync_phones(self, {});

@@ -143,7 +143,7 @@ answer_fn to_result(Promise rp) {
 template <class Promise>
 answer_fn to_shell(Promise rp) {
   return [rp](std::uint16_t code, const std::string& err, const std::string&) mutable {
-    rp.deliver(code == 200 ? shell_result{} : shell_error(err));
+    rp.deliver(code == 200 ? admin_reply{} : admin_invalid(err));
   };
 }
 
@@ -323,13 +323,13 @@ caf::result<mailbox_result> change(self_ptr self, mailbox_change& c) {
   return rp;
 }
 
-caf::result<shell_result> command(self_ptr self, voicemail_cmd& c) {
+caf::result<admin_reply> command(self_ptr self, voicemail_cmd& c) {
   auto& st = self->state;
   auto& ctx = *st.ctx;
   if (c.verb == "list") {
-    shell_result r;
+    admin_reply r;
     for (auto& m : ctx.store->voicemails(st.rec.domain, st.rec.number))
-      r.lines.push_back(shell::format_record(field_list{
+      r.records.push_back(field_list(field_list{
         {"id", m.id},
         {"caller", m.caller},
         {"time", iso_utc(m.time)},
@@ -342,21 +342,21 @@ caf::result<shell_result> command(self_ptr self, voicemail_cmd& c) {
   if (c.verb == "play") {
     auto m = ctx.store->voicemail(st.rec.domain, st.rec.number, c.arg);
     if (!m)
-      return shell_error("no message " + c.arg + " in mailbox " + st.rec.number);
-    return shell_result{true, {}, {shell::format_record(field_list{{"file", absolute(ctx, m->file)}})}};
+      return admin_not_found("no message " + c.arg + " in mailbox " + st.rec.number);
+    return admin_records({field_list{{"file", absolute(ctx, m->file)}}});
   }
-  auto rp = self->make_response_promise<shell_result>();
+  auto rp = self->make_response_promise<admin_reply>();
   if (c.verb == "del" || c.verb == "expire") {
     remove_message(self, c.arg, c.verb == "del" ? "remove" : "expire", to_shell(rp));
   } else if (c.verb == "greeting_set") {
     if (auto err = check_wav(c.arg); !err.empty())
-      rp.deliver(shell_error(err));
+      rp.deliver(admin_invalid(err));
     else
       set_greeting(self, c.arg, true, to_shell(rp));
   } else if (c.verb == "greeting_reset") {
     set_greeting(self, {}, false, to_shell(rp));
   } else {
-    rp.deliver(shell_error("unknown voicemail command '" + c.verb + "'"));
+    rp.deliver(admin_invalid("unknown voicemail command '" + c.verb + "'"));
   }
   return rp;
 }

@@ -39,7 +39,7 @@ std::string spool_dir(const node_context& ctx);
 mailbox_info query(self_ptr self, const mailbox_query& q);
 caf::result<mailbox_result> deposit(self_ptr self, mailbox_deposit& d);
 caf::result<mailbox_result> change(self_ptr self, mailbox_change& c);
-caf::result<shell_result> command(self_ptr self, voicemail_cmd& c);
+caf::result<admin_reply> command(self_ptr self, voicemail_cmd& c);
 
 /// Called after every committed change of the mailbox (`what`: deposit,
 /// read, remove, greeting, pin). The seam MWI plugs into.

@@ -40,7 +40,7 @@ caf::behavior retention_actor(caf::event_based_actor* self, node_context* ctx,
         auto what = cmd.number + "@" + cmd.domain + " " + cmd.arg;
         self->request(ctx->router, std::chrono::seconds(60), std::move(cmd))
           .then(
-            [=](const shell_result& r) {
+            [=](const admin_reply& r) {
               if (!r.ok)
                 log::warn("voicemail retention: ", what, ": ", r.error);
             },

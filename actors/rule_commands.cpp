@@ -126,64 +126,62 @@ std::string unknown_key(const field_list& fields, std::initializer_list<const ch
   return {};
 }
 
-void week_lines(const storage::week_hours& w, shell_result& r) {
+void week_lines(const storage::week_hours& w, admin_reply& r) {
   for (unsigned d = 0; d < 7; ++d)
-    r.lines.push_back(shell::format_record(
+    r.records.push_back(field_list(
       {{"day", day_key(d)}, {"hours", office_hours::format_day(w.days[d])}}));
 }
 
 // `del ... ID` for holidays and exceptions.
 template <class Item>
-shell_result erase_by_id(const rules_cmd& cmd, std::vector<Item>& list, const char* what,
+admin_reply erase_by_id(const rules_cmd& cmd, std::vector<Item>& list, const char* what,
                          const char* usage, bool& changed) {
   if (cmd.args.size() != 1 || !digits(cmd.args[0], 1, 9))
-    return shell_error(usage);
+    return admin_invalid(usage);
   auto id = static_cast<std::uint32_t>(std::stoul(cmd.args[0]));
   auto i = std::find_if(list.begin(), list.end(), [&](auto& x) { return x.id == id; });
   if (i == list.end())
-    return shell_error(std::string("no ") + what + " " + cmd.args[0]);
+    return admin_not_found(std::string("no ") + what + " " + cmd.args[0]);
   list.erase(i);
   changed = true;
   return {};
 }
 
-shell_result hours_command(const rules_cmd& cmd, storage::week_hours& week,
+admin_reply hours_command(const rules_cmd& cmd, storage::week_hours& week,
                            storage::hours_mode* mode, bool& changed) {
   if (cmd.sub == "show") {
-    if (!cmd.args.empty())
-      return shell_error("usage: hours show DOMAIN [NUMBER]");
-    shell_result r;
+    if (!cmd.args.empty() || !cmd.fields.empty())
+      return admin_invalid("usage: hours show DOMAIN [NUMBER]");
+    admin_reply r;
     if (mode)
-      r.lines.push_back(shell::format_record(
+      r.records.push_back(field_list(
         {{"mode", *mode == storage::hours_mode::custom ? "CUSTOM" : "GLOBAL"}}));
     week_lines(week, r);
     return r;
   }
   if (cmd.sub != "set")
-    return shell_error("usage: hours show|set DOMAIN [NUMBER] [mode=GLOBAL|CUSTOM] [mon=..] ...");
-  field_list f;
-  if (auto e = shell::parse_fields(cmd.args, 0, f); !e.empty())
-    return shell_error(e);
+    return admin_invalid("usage: hours show|set DOMAIN [NUMBER] [mode=GLOBAL|CUSTOM] [mon=..] ...");
+  field_list f = cmd.fields;
   if (f.empty())
-    return shell_error("nothing to set");
+    return admin_invalid("nothing to set");
   if (auto e = unknown_key(f, {"mode"}, true); !e.empty())
-    return shell_error(e);
+    return admin_invalid(e);
   auto next_week = week;
   auto next_mode = mode ? *mode : storage::hours_mode::global;
   for (auto& [k, v] : f)
     if (k == "mode") {
       if (!mode)
-        return shell_error("mode= is per extension; the tenant's hours are the global ones");
+        return admin_invalid("mode= is per extension; the tenant's hours are the global ones");
       if (v == "GLOBAL")
         next_mode = storage::hours_mode::global;
       else if (v == "CUSTOM")
         next_mode = storage::hours_mode::custom;
       else
-        return shell_error("mode must be GLOBAL or CUSTOM");
+        return admin_invalid("mode must be GLOBAL or CUSTOM");
     }
   bool any = false;
   if (auto e = parse_days(f, next_week, any); !e.empty())
-    return shell_error(e);
+    return admin_invalid(e);
   week = next_week;
   if (mode)
     *mode = next_mode;
@@ -191,18 +189,18 @@ shell_result hours_command(const rules_cmd& cmd, storage::week_hours& week,
   return {};
 }
 
-shell_result holiday_command(const rules_cmd& cmd, std::vector<storage::holiday>& list,
+admin_reply holiday_command(const rules_cmd& cmd, std::vector<storage::holiday>& list,
                              std::uint32_t& next_id, bool& changed) {
   if (cmd.sub == "list") {
-    if (!cmd.args.empty())
-      return shell_error("usage: holiday list DOMAIN [NUMBER]");
-    shell_result r;
+    if (!cmd.args.empty() || !cmd.fields.empty())
+      return admin_invalid("usage: holiday list DOMAIN [NUMBER]");
+    admin_reply r;
     for (auto& h : list) {
       auto date = office_hours::format_date(h.first);
       if (h.last.year != h.first.year || h.last.month != h.first.month
           || h.last.day != h.first.day)
         date += ".." + office_hours::format_date(h.last);
-      r.lines.push_back(shell::format_record(
+      r.records.push_back(field_list(
         {{"id", std::to_string(h.id)},
          {"name", h.name},
          {"date", date},
@@ -214,67 +212,65 @@ shell_result holiday_command(const rules_cmd& cmd, std::vector<storage::holiday>
   if (cmd.sub == "del")
     return erase_by_id(cmd, list, "holiday", "usage: holiday del DOMAIN [NUMBER] ID", changed);
   if (cmd.sub != "add")
-    return shell_error("usage: holiday add|list|del DOMAIN [NUMBER] ...");
-  field_list f;
-  if (auto e = shell::parse_fields(cmd.args, 0, f); !e.empty())
-    return shell_error(e);
+    return admin_invalid("usage: holiday add|list|del DOMAIN [NUMBER] ...");
+  field_list f = cmd.fields;
   if (auto e = unknown_key(f, {"name", "date", "time", "every_year"}, false); !e.empty())
-    return shell_error(e);
+    return admin_invalid(e);
   storage::holiday h;
   bool have_date = false;
   for (auto& [k, v] : f) {
     std::string err;
     if (k == "name") {
       if (v.empty() || v.size() > 64)
-        return shell_error("name must be 1-64 characters");
+        return admin_invalid("name must be 1-64 characters");
       h.name = v;
     } else if (k == "date") {
       auto dots = v.find("..");
       auto first = office_hours::parse_date(v.substr(0, dots), err);
       if (!first)
-        return shell_error("date: " + err);
+        return admin_invalid("date: " + err);
       h.first = h.last = *first;
       if (dots != std::string::npos) {
         auto last = office_hours::parse_date(v.substr(dots + 2), err);
         if (!last)
-          return shell_error("date: " + err);
+          return admin_invalid("date: " + err);
         h.last = *last;
       }
       have_date = true;
     } else if (k == "time") {
       auto t = office_hours::parse_range(v, err);
       if (!t)
-        return shell_error("time: " + err);
+        return admin_invalid("time: " + err);
       h.whole_day = false;
       h.time = *t;
     } else if (k == "every_year") {
       if (v != "true" && v != "false")
-        return shell_error("every_year must be true or false");
+        return admin_invalid("every_year must be true or false");
       h.every_year = v == "true";
     }
   }
   if (h.name.empty() || !have_date)
-    return shell_error("usage: holiday add DOMAIN [NUMBER] name=NAME date=YYYY-MM-DD[..YYYY-MM-DD] "
+    return admin_invalid("usage: holiday add DOMAIN [NUMBER] name=NAME date=YYYY-MM-DD[..YYYY-MM-DD] "
                        "[time=HH:MM-HH:MM] [every_year=true]");
   auto key = [](const storage::civil_date& d) {
     return std::make_tuple(d.year, d.month, d.day);
   };
   if (!h.every_year && key(h.last) < key(h.first))
-    return shell_error("date: the last day is before the first");
+    return admin_invalid("date: the last day is before the first");
   if (h.every_year && h.first.year != h.last.year && h.last.year != h.first.year + 1)
-    return shell_error("date: an every-year run spans at most one new year");
+    return admin_invalid("date: an every-year run spans at most one new year");
   h.id = next_id++;
   list.push_back(h);
   changed = true;
-  return shell_result{true, {}, {shell::format_record({{"id", std::to_string(h.id)}})}};
+  return admin_records({{{"id", std::to_string(h.id)}}});
 }
 
-shell_result exception_command(const rules_cmd& cmd, storage::forwarding_record& fw,
+admin_reply exception_command(const rules_cmd& cmd, storage::forwarding_record& fw,
                                bool& changed) {
   if (cmd.sub == "list") {
-    if (!cmd.args.empty())
-      return shell_error("usage: exception list DOMAIN NUMBER");
-    shell_result r;
+    if (!cmd.args.empty() || !cmd.fields.empty())
+      return admin_invalid("usage: exception list DOMAIN NUMBER");
+    admin_reply r;
     for (auto& e : fw.exceptions) {
       field_list f{{"id", std::to_string(e.id)},
                    {"caller", e.caller},
@@ -284,7 +280,7 @@ shell_result exception_command(const rules_cmd& cmd, storage::forwarding_record&
           f.emplace_back(day_key(d), office_hours::format_day(e.hours.days[d]));
       for (auto& kv : rule_fields(e.rule))
         f.push_back(kv);
-      r.lines.push_back(shell::format_record(f));
+      r.records.push_back(field_list(f));
     }
     return r;
   }
@@ -292,60 +288,58 @@ shell_result exception_command(const rules_cmd& cmd, storage::forwarding_record&
     return erase_by_id(cmd, fw.exceptions, "exception", "usage: exception del DOMAIN NUMBER ID",
                        changed);
   if (cmd.sub != "add")
-    return shell_error("usage: exception add|list|del DOMAIN NUMBER ...");
-  field_list f;
-  if (auto e = shell::parse_fields(cmd.args, 0, f); !e.empty())
-    return shell_error(e);
+    return admin_invalid("usage: exception add|list|del DOMAIN NUMBER ...");
+  field_list f = cmd.fields;
   if (auto e = unknown_key(f, {"caller", "when", "action", "number", "mailbox"}, true);
       !e.empty())
-    return shell_error(e);
+    return admin_invalid(e);
   storage::exception_rule x;
   bool have_when = false;
   for (auto& [k, v] : f) {
     if (k == "caller") {
       if (v.empty() || v.size() > 64)
-        return shell_error("caller must be a pattern of 1-64 characters");
+        return admin_invalid("caller must be a pattern of 1-64 characters");
       for (char c : v)
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '*' && c != '?' && c != '+'
             && c != '#' && c != '-' && c != '_' && c != '.')
-          return shell_error("caller pattern may hold letters, digits, + # - _ . and * ? only");
+          return admin_invalid("caller pattern may hold letters, digits, + # - _ . and * ? only");
       x.caller = v;
     } else if (k == "when") {
       auto w = forwarding::parse_when(v);
       if (!w)
-        return shell_error("when must be ALL_HOURS, SPECIFIC_HOURS or OUTSIDE_SPECIFIC_HOURS");
+        return admin_invalid("when must be ALL_HOURS, SPECIFIC_HOURS or OUTSIDE_SPECIFIC_HOURS");
       x.when = *w;
       have_when = true;
     }
   }
   if (x.caller.empty() || !have_when)
-    return shell_error("usage: exception add DOMAIN NUMBER caller=PATTERN when=WHEN [mon=..] "
+    return admin_invalid("usage: exception add DOMAIN NUMBER caller=PATTERN when=WHEN [mon=..] "
                        "... action=ACTION [number=N] [mailbox=N]");
   // Specific hours start closed every day: only the days given are open.
   for (auto& d : x.hours.days)
     d.enabled = false;
   bool any_day = false;
   if (auto e = parse_days(f, x.hours, any_day); !e.empty())
-    return shell_error(e);
+    return admin_invalid(e);
   if (x.when == storage::exception_when::all_hours && any_day)
-    return shell_error("weekday hours go with SPECIFIC_HOURS or OUTSIDE_SPECIFIC_HOURS");
+    return admin_invalid("weekday hours go with SPECIFIC_HOURS or OUTSIDE_SPECIFIC_HOURS");
   if (x.when != storage::exception_when::all_hours && !any_day)
-    return shell_error("give the specific hours: mon=09:00-12:00 ... (days not given are off)");
+    return admin_invalid("give the specific hours: mon=09:00-12:00 ... (days not given are off)");
   if (auto e = parse_rule(f, x.rule, [](forward_action) { return true; }); !e.empty())
-    return shell_error(e);
+    return admin_invalid(e);
   x.id = fw.next_id++;
   fw.exceptions.push_back(x);
   changed = true;
-  return shell_result{true, {}, {shell::format_record({{"id", std::to_string(x.id)}})}};
+  return admin_records({{{"id", std::to_string(x.id)}}});
 }
 
-shell_result forward_command(const rules_cmd& cmd, storage::extension_record& ext,
+admin_reply forward_command(const rules_cmd& cmd, storage::extension_record& ext,
                              bool& changed) {
   auto& fw = ext.forwarding;
   if (cmd.sub == "show") {
-    if (!cmd.args.empty())
-      return shell_error("usage: forward show DOMAIN NUMBER");
-    shell_result r;
+    if (!cmd.args.empty() || !cmd.fields.empty())
+      return admin_invalid("usage: forward show DOMAIN NUMBER");
+    admin_reply r;
     for (std::size_t i = 0; i < storage::forward_slot_count; ++i) {
       auto slot = static_cast<forward_slot>(i);
       field_list f{{"slot", forwarding::slot_name(slot)}};
@@ -353,32 +347,30 @@ shell_result forward_command(const rules_cmd& cmd, storage::extension_record& ex
         f.push_back(kv);
       if (is_no_answer(slot))
         f.emplace_back("timeout", std::to_string(fw.rules[i].timeout));
-      r.lines.push_back(shell::format_record(f));
+      r.records.push_back(field_list(f));
     }
     return r;
   }
   if (cmd.sub != "set" || cmd.args.empty())
-    return shell_error("usage: forward show|set DOMAIN NUMBER SLOT action=ACTION [number=N] "
+    return admin_invalid("usage: forward show|set DOMAIN NUMBER SLOT action=ACTION [number=N] "
                        "[mailbox=N] [timeout=SECONDS]");
   auto slot = forwarding::parse_slot(cmd.args[0]);
   if (!slot)
-    return shell_error("unknown slot '" + cmd.args[0] + "'");
-  field_list f;
-  if (auto e = shell::parse_fields(cmd.args, 1, f); !e.empty())
-    return shell_error(e);
+    return admin_invalid("unknown slot '" + cmd.args[0] + "'");
+  field_list f = cmd.fields;
   if (auto e = unknown_key(f, {"action", "number", "mailbox", "timeout"}, false); !e.empty())
-    return shell_error(e);
+    return admin_invalid(e);
   auto rule = fw.rules[slot_index(*slot)];
   if (auto e = parse_rule(f, rule,
                           [&](forward_action a) { return forwarding::slot_allows(*slot, a); });
       !e.empty())
-    return shell_error(e + " (slot " + cmd.args[0] + ")");
+    return admin_invalid(e + " (slot " + cmd.args[0] + ")");
   for (auto& [k, v] : f)
     if (k == "timeout") {
       if (!is_no_answer(*slot))
-        return shell_error("timeout= goes with the no_answer slots only");
+        return admin_invalid("timeout= goes with the no_answer slots only");
       if (!digits(v, 1, 3) || std::stoi(v) < 5 || std::stoi(v) > 600)
-        return shell_error("timeout must be 5-600 seconds");
+        return admin_invalid("timeout must be 5-600 seconds");
       rule.timeout = static_cast<std::uint32_t>(std::stoi(v));
     }
   fw.rules[slot_index(*slot)] = rule;
@@ -388,39 +380,37 @@ shell_result forward_command(const rules_cmd& cmd, storage::extension_record& ex
   return {};
 }
 
-shell_result status_command(const rules_cmd& cmd, storage::extension_record& ext,
+admin_reply status_command(const rules_cmd& cmd, storage::extension_record& ext,
                             const line_facts& line, bool& changed) {
   auto& fw = ext.forwarding;
   if (cmd.sub == "show") {
-    if (!cmd.args.empty())
-      return shell_error("usage: status show DOMAIN NUMBER");
+    if (!cmd.args.empty() || !cmd.fields.empty())
+      return admin_invalid("usage: status show DOMAIN NUMBER");
     // The derived state: what a BLF key or the Users page would show.
     const char* state = line.on_call        ? "on_call"
                         : line.ringing      ? "ringing"
                         : line.devices == 0 ? "offline"
                                             : "online";
-    return shell_result{true, {}, {shell::format_record({
+    return admin_records({field_list{
       {"number", ext.number},
       {"status", forwarding::presence_name(fw.status)},
       {"note", fw.note},
       {"state", state},
       {"devices", std::to_string(line.devices)},
-    })}};
+    }});
   }
   if (cmd.sub != "set" || cmd.args.empty())
-    return shell_error("usage: status set DOMAIN NUMBER available|away|dnd|lunch|trip [note=..]");
+    return admin_invalid("usage: status set DOMAIN NUMBER available|away|dnd|lunch|trip [note=..]");
   auto p = forwarding::parse_presence(cmd.args[0]);
   if (!p)
-    return shell_error("status must be available, away, dnd, lunch or trip");
-  field_list f;
-  if (auto e = shell::parse_fields(cmd.args, 1, f); !e.empty())
-    return shell_error(e);
+    return admin_invalid("status must be available, away, dnd, lunch or trip");
+  field_list f = cmd.fields;
   if (auto e = unknown_key(f, {"note"}, false); !e.empty())
-    return shell_error(e);
+    return admin_invalid(e);
   auto note = fw.note;
   for (auto& [k, v] : f) {
     if (v.size() > 128)
-      return shell_error("note must be at most 128 characters");
+      return admin_invalid("note must be at most 128 characters");
     note = v;
   }
   fw.status = *p;
@@ -429,13 +419,13 @@ shell_result status_command(const rules_cmd& cmd, storage::extension_record& ext
   return {};
 }
 
-shell_result fac_command(const rules_cmd& cmd, storage::tenant_rules_record& t, bool& changed) {
+admin_reply fac_command(const rules_cmd& cmd, storage::tenant_rules_record& t, bool& changed) {
   if (cmd.sub == "list") {
-    if (!cmd.args.empty())
-      return shell_error("usage: fac list DOMAIN");
-    shell_result r;
+    if (!cmd.args.empty() || !cmd.fields.empty())
+      return admin_invalid("usage: fac list DOMAIN");
+    admin_reply r;
     for (auto& f : feature_code::features())
-      r.lines.push_back(shell::format_record(
+      r.records.push_back(field_list(
         {{"feature", f.name},
          {"code", feature_code::code_of(t, f.name)},
          {"default", f.default_code},
@@ -446,16 +436,16 @@ shell_result fac_command(const rules_cmd& cmd, storage::tenant_rules_record& t, 
     return r;
   }
   if (cmd.sub != "set" || cmd.args.size() != 2)
-    return shell_error("usage: fac list DOMAIN | fac set DOMAIN FEATURE CODE");
+    return admin_invalid("usage: fac list DOMAIN | fac set DOMAIN FEATURE CODE");
   auto* f = feature_code::find_feature(cmd.args[0]);
   if (!f)
-    return shell_error("unknown feature '" + cmd.args[0] + "' (see fac list)");
+    return admin_invalid("unknown feature '" + cmd.args[0] + "' (see fac list)");
   auto& code = cmd.args[1];
   if (auto e = feature_code::check_code(code); !e.empty())
-    return shell_error(e);
+    return admin_invalid(e);
   for (auto& other : feature_code::features())
     if (std::string(other.name) != f->name && feature_code::code_of(t, other.name) == code)
-      return shell_error("code " + code + " is taken by " + other.name);
+      return admin_conflict("code " + code + " is taken by " + other.name);
   if (code == f->default_code)
     t.feature_codes.erase(f->name);
   else
@@ -480,9 +470,7 @@ std::string route(const std::vector<std::string>& w, rules_cmd& out) {
     out.domain = w[1];
     out.number = w[3];
     out.args = {w[2]};
-    if (w.size() == 5)
-      out.args.push_back(w[4]);
-    return {};
+    return shell::parse_fields(w, 4, out.fields);
   }
   if (w.size() < 3)
     return "usage: " + out.verb + " SUBCOMMAND DOMAIN ... (see help)";
@@ -505,11 +493,21 @@ std::string route(const std::vector<std::string>& w, rules_cmd& out) {
       rest = 4;
     }
   }
-  out.args.assign(w.begin() + static_cast<std::ptrdiff_t>(rest), w.end());
-  return {};
+  // The positional words (SLOT, status, ID, FEATURE CODE), then key=value pairs.
+  std::size_t positional = 0;
+  if (out.sub == "set" && (out.verb == "status" || out.verb == "forward"))
+    positional = 1;
+  else if (out.sub == "set" && out.verb == "fac")
+    positional = 2;
+  else if (out.sub == "del")
+    positional = 1;
+  auto end = std::min(w.size(), rest + positional);
+  out.args.assign(w.begin() + static_cast<std::ptrdiff_t>(rest),
+                  w.begin() + static_cast<std::ptrdiff_t>(end));
+  return shell::parse_fields(w, end, out.fields);
 }
 
-shell_result on_extension(const rules_cmd& cmd, storage::extension_record& ext,
+admin_reply on_extension(const rules_cmd& cmd, storage::extension_record& ext,
                           const line_facts& line, bool& changed) {
   changed = false;
   auto& fw = ext.forwarding;
@@ -523,10 +521,10 @@ shell_result on_extension(const rules_cmd& cmd, storage::extension_record& ext,
     return holiday_command(cmd, fw.holidays, fw.next_id, changed);
   if (cmd.verb == "exception")
     return exception_command(cmd, fw, changed);
-  return shell_error("'" + cmd.verb + "' is not an extension command");
+  return admin_invalid("'" + cmd.verb + "' is not an extension command");
 }
 
-shell_result on_tenant(const rules_cmd& cmd, storage::tenant_record& t, bool& changed) {
+admin_reply on_tenant(const rules_cmd& cmd, storage::tenant_record& t, bool& changed) {
   changed = false;
   if (cmd.verb == "hours")
     return hours_command(cmd, t.rules.hours, nullptr, changed);
@@ -534,7 +532,7 @@ shell_result on_tenant(const rules_cmd& cmd, storage::tenant_record& t, bool& ch
     return holiday_command(cmd, t.rules.holidays, t.rules.next_id, changed);
   if (cmd.verb == "fac")
     return fac_command(cmd, t.rules, changed);
-  return shell_error("usage: " + cmd.verb + " ... DOMAIN NUMBER ...");
+  return admin_invalid("usage: " + cmd.verb + " ... DOMAIN NUMBER ...");
 }
 
 std::string explain_args(const rules_cmd& cmd, std::string& caller,
@@ -543,11 +541,11 @@ std::string explain_args(const rules_cmd& cmd, std::string& caller,
     return "usage: explain DOMAIN FROM TO [at=ISO-8601]";
   caller = cmd.args[0];
   at = std::chrono::system_clock::now();
-  if (cmd.args.size() == 2) {
-    auto& a = cmd.args[1];
-    if (a.rfind("at=", 0) != 0)
-      return "usage: explain DOMAIN FROM TO [at=ISO-8601]";
-    auto t = parse_instant(a.substr(3));
+  if (cmd.args.size() > 1 || cmd.fields.size() > 1
+      || (cmd.fields.size() == 1 && cmd.fields[0].first != "at"))
+    return "usage: explain DOMAIN FROM TO [at=ISO-8601]";
+  if (cmd.fields.size() == 1) {
+    auto t = parse_instant(cmd.fields[0].second);
     if (!t)
       return "at= must be an ISO-8601 time with Z or an offset, e.g. 2026-03-29T09:00:00+02:00";
     at = *t;
@@ -555,7 +553,7 @@ std::string explain_args(const rules_cmd& cmd, std::string& caller,
   return {};
 }
 
-shell_result explain(const storage::extension_record& first,
+admin_reply explain(const storage::extension_record& first,
                      const storage::tenant_record& tenant, forwarding::call_facts facts,
                      const explain_lookup& lookup) {
   std::vector<std::string> steps;
@@ -587,11 +585,10 @@ shell_result explain(const storage::extension_record& first,
     steps.push_back("stop: " + stopped);
     break;
   }
-  shell_result r;
+  admin_reply r;
   for (std::size_t i = 0; i < steps.size(); ++i)
-    r.lines.push_back(
-      shell::format_record({{"step", std::to_string(i + 1)}, {"text", steps[i]}}));
-  field_list f;
+    r.records.push_back(field_list{{"step", std::to_string(i + 1)}, {"text", steps[i]}});
+  field_list f{{"", "decision"}}; // a labelled record: the shell prints "decision ..."
   if (d.exception) {
     f.emplace_back("slot", "exception");
     f.emplace_back("id", std::to_string(d.exception_id));
@@ -610,7 +607,7 @@ shell_result explain(const storage::extension_record& first,
   f.emplace_back("extension", cur.number);
   if (!stopped.empty())
     f.emplace_back("stopped", stopped);
-  r.lines.push_back("decision " + shell::format_record(f));
+  r.records.push_back(std::move(f));
   return r;
 }
 

@@ -32,11 +32,11 @@ struct line_facts {
 };
 
 /// An extension-level command; `changed` says `ext` must be persisted.
-shell_result on_extension(const rules_cmd& cmd, storage::extension_record& ext,
+admin_reply on_extension(const rules_cmd& cmd, storage::extension_record& ext,
                           const line_facts& line, bool& changed);
 
 /// A tenant-level command (global hours and holidays, feature codes).
-shell_result on_tenant(const rules_cmd& cmd, storage::tenant_record& t, bool& changed);
+admin_reply on_tenant(const rules_cmd& cmd, storage::tenant_record& t, bool& changed);
 
 /// `explain` arguments: FROM and an optional at=ISO-8601 instant.
 std::string explain_args(const rules_cmd& cmd, std::string& caller,
@@ -52,7 +52,7 @@ using explain_lookup = std::function<std::optional<explain_target>(const std::st
 /// The `explain` output: the decision of `ext`, then of every extension a
 /// FORWARD_TO_NUMBER leads to (with a call's loop protection), one line per
 /// step, and last `decision ...` for the extension where the call ends.
-shell_result explain(const storage::extension_record& ext, const storage::tenant_record& tenant,
+admin_reply explain(const storage::extension_record& ext, const storage::tenant_record& tenant,
                      forwarding::call_facts facts, const explain_lookup& lookup);
 
 /// An ISO-8601 instant with Z or an offset: 2026-03-29T09:00:00+02:00.

@@ -175,16 +175,16 @@ void tick(self_ptr self) {
   self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
 }
 
-shell_result list_bans(self_ptr self) {
+admin_reply list_bans(self_ptr self) {
   auto& st = self->state;
   std::vector<const storage::ban_record*> sorted;
   for (auto& [ip, b] : st.bans)
     sorted.push_back(&b);
   std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->ip < b->ip; });
-  shell_result r;
+  admin_reply r;
   auto now = st.ctx->now();
   for (auto* b : sorted)
-    r.lines.push_back(shell::format_record(field_list{
+    r.records.push_back(field_list(field_list{
       {"ip", b->ip},
       {"reason", b->reason},
       {"since", iso(b->since)},
@@ -194,31 +194,31 @@ shell_result list_bans(self_ptr self) {
   return r;
 }
 
-shell_result allow_command(self_ptr self, const std::vector<std::string>& w) {
+admin_reply allow_command(self_ptr self, const std::vector<std::string>& w) {
   auto& st = self->state;
   auto sub = w.size() > 1 ? w[1] : "";
   if (sub == "list" && w.size() == 2) {
-    shell_result r;
+    admin_reply r;
     for (auto& c : st.config_allow)
-      r.lines.push_back(shell::format_record(field_list{{"cidr", c.to_string()},
+      r.records.push_back(field_list(field_list{{"cidr", c.to_string()},
                                                         {"source", "config"}}));
     for (auto& a : st.allows)
-      r.lines.push_back(shell::format_record(field_list{{"cidr", a.cidr}, {"source", "shell"},
+      r.records.push_back(field_list(field_list{{"cidr", a.cidr}, {"source", "shell"},
                                                         {"since", iso(a.since)}}));
     return r;
   }
   if ((sub != "add" && sub != "del") || w.size() != 3)
-    return shell_error("usage: security allow add|del CIDR | security allow list");
+    return admin_invalid("usage: security allow add|del CIDR | security allow list");
   auto c = cidr::parse(w[2]);
   if (!c)
-    return shell_error("'" + w[2] + "' is not an IP address or CIDR range");
+    return admin_invalid("'" + w[2] + "' is not an IP address or CIDR range");
   auto text = c->to_string();
   auto i = std::find_if(st.allows.begin(), st.allows.end(),
                         [&](auto& a) { return a.cidr == text; });
   storage::batch b;
   if (sub == "add") {
     if (i != st.allows.end())
-      return shell_error(text + " is on the allow list already");
+      return admin_invalid(text + " is on the allow list already");
     storage::allow_record rec{text, st.ctx->now()};
     st.allows.push_back(rec);
     b.put(rec);
@@ -231,7 +231,7 @@ shell_result allow_command(self_ptr self, const std::vector<std::string>& w) {
       unban(self, ip, "allow_list");
   } else {
     if (i == st.allows.end())
-      return shell_error(text + " is not on the allow list (entries from the config stay)");
+      return admin_invalid(text + " is not on the allow list (entries from the config stay)");
     st.allows.erase(i);
     b.erase_allow(text);
   }
@@ -242,7 +242,7 @@ shell_result allow_command(self_ptr self, const std::vector<std::string>& w) {
   return {};
 }
 
-shell_result command(self_ptr self, const security_cmd& cmd) {
+admin_reply command(self_ptr self, const security_cmd& cmd) {
   auto& w = cmd.words;
   auto& st = self->state;
   auto verb = w.empty() ? "" : w[0];
@@ -253,36 +253,36 @@ shell_result command(self_ptr self, const security_cmd& cmd) {
   if (verb == "unban" && w.size() == 2) {
     auto a = ip_addr::parse(w[1]);
     if (!a)
-      return shell_error("'" + w[1] + "' is not an IP address");
+      return admin_invalid("'" + w[1] + "' is not an IP address");
     if (!unban(self, a->to_string(), "admin by=" + cmd.by))
-      return shell_error(a->to_string() + " is not banned");
+      return admin_invalid(a->to_string() + " is not banned");
     return {};
   }
   if (verb == "ban" && w.size() >= 2) {
     auto a = ip_addr::parse(w[1]);
     if (!a)
-      return shell_error("'" + w[1] + "' is not an IP address");
+      return admin_invalid("'" + w[1] + "' is not an IP address");
     field_list opts;
     if (auto e = shell::parse_fields(w, 2, opts); !e.empty())
-      return shell_error(e);
+      return admin_invalid(e);
     std::uint32_t seconds = st.ctx->security.ban_time;
     for (auto& [k, v] : opts) {
       if (k != "for")
-        return shell_error("unknown option '" + k + "'");
+        return admin_invalid("unknown option '" + k + "'");
       if (v.empty() || v.size() > 8 || v.find_first_not_of("0123456789") != std::string::npos
           || std::stoul(v) == 0)
-        return shell_error("for must be 1-99999999 seconds");
+        return admin_invalid("for must be 1-99999999 seconds");
       seconds = static_cast<std::uint32_t>(std::stoul(v));
     }
     auto ip = a->to_string();
     if (allowed(self, ip))
-      return shell_error(ip + " is on the allow list");
+      return admin_invalid(ip + " is on the allow list");
     // An admin's ban replaces whatever was in force.
     st.bans.erase(ip);
     ban(self, flow_info{ip, 0, ""}, seconds, "admin", {}, {}, " by=" + cmd.by);
     return {};
   }
-  return shell_error("usage: security bans | security ban IP [for=SECONDS] | "
+  return admin_invalid("usage: security bans | security ban IP [for=SECONDS] | "
                      "security unban IP | security allow add|del|list [CIDR]");
 }
 
@@ -350,7 +350,7 @@ caf::behavior security_actor(caf::stateful_actor<security_state>* self, node_con
       log::security(head("ua_blocked", u.source, {}, u.user_agent) + " dropped="
                     + std::to_string(u.dropped));
     },
-    [=](const security_cmd& cmd) -> shell_result { return command(self, cmd); },
+    [=](const security_cmd& cmd) -> admin_reply { return command(self, cmd); },
     [=](const write_done& w) { self->state.writes.done(w); },
     [=](tick_atom) { tick(self); },
   };

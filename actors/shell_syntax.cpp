@@ -59,6 +59,10 @@ std::string format_record(const field_list& fields) {
   for (auto& [k, v] : fields) {
     if (!out.empty())
       out += ' ';
+    if (k.empty()) { // a record's label, printed as a bare word
+      out += v;
+      continue;
+    }
     out += k;
     out += '=';
     bool plain = !v.empty();

@@ -19,7 +19,8 @@ std::optional<std::vector<std::string>> split_words(std::string_view line);
 std::string parse_fields(const std::vector<std::string>& words, std::size_t first,
                          field_list& out);
 
-/// A record as one output line: key=value pairs, values quoted when needed.
+/// A record as one output line: key=value pairs, values quoted when needed;
+/// a pair with an empty key is a label, printed as its bare value.
 std::string format_record(const field_list& fields);
 
 /// Splits one CSV line (RFC 4180 quoting). Returns nullopt on an open quote.

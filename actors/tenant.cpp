@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include "actors/activation.hpp"
+#include "actors/admin_schema.hpp"
 #include "actors/digest.hpp"
 #include "actors/extension.hpp"
 #include "actors/extension_fields.hpp"
@@ -54,24 +55,24 @@ bool taken(self_ptr self, const std::string& number) {
 }
 
 // Commits new extension records and answers once they are durable.
-caf::result<shell_result> create(self_ptr self,
+caf::result<admin_reply> create(self_ptr self,
                                  std::vector<storage::extension_record> recs,
-                                 std::vector<std::string> lines) {
+                                 std::vector<field_list> records) {
   auto& st = self->state;
   storage::batch b;
   for (auto& r : recs) {
     st.creating.insert(r.number);
     b.put(r);
   }
-  auto rp = self->make_response_promise<shell_result>();
+  auto rp = self->make_response_promise<admin_reply>();
   st.writes.submit(self, *st.ctx->store, std::move(b),
-                   [self, rp, recs, lines](const std::string& err) mutable {
+                   [self, rp, recs, records](const std::string& err) mutable {
                      for (auto& r : recs)
                        self->state.creating.erase(r.number);
                      if (!err.empty())
-                       rp.deliver(shell_error("storage: " + err));
+                       rp.deliver(admin_fail(admin_errc::internal, "storage: " + err));
                      else
-                       rp.deliver(shell_result{true, {}, lines});
+                       rp.deliver(admin_records(records));
                    });
   return rp;
 }
@@ -84,37 +85,37 @@ storage::extension_record blank(self_ptr self, const std::string& number) {
   return r;
 }
 
-caf::result<shell_result> handle_add(self_ptr self, extension_cmd& cmd) {
+caf::result<admin_reply> handle_add(self_ptr self, extension_cmd& cmd) {
   if (!valid_extension_number(cmd.number))
-    return shell_error("extension number must be 3-64 digits");
+    return admin_invalid("extension number must be 3-64 digits");
   if (taken(self, cmd.number))
-    return shell_error("extension " + cmd.number + " exists");
+    return admin_conflict("extension " + cmd.number + " exists", "extension_number");
   auto rec = blank(self, cmd.number);
   if (auto err = apply_extension_fields(rec, cmd.fields, true,
                                         self->state.rec.allow_weak_passwords);
       !err.empty())
-    return shell_error(err);
+    return admin_invalid(err);
   return create(self, {std::move(rec)}, {});
 }
 
-caf::result<shell_result> handle_copy(self_ptr self, extension_cmd& cmd) {
+caf::result<admin_reply> handle_copy(self_ptr self, extension_cmd& cmd) {
   auto& st = self->state;
   auto from = st.ctx->store->extension(st.rec.domain, cmd.number);
   if (!from)
-    return shell_error("no extension " + cmd.number);
+    return admin_not_found("no extension " + cmd.number);
   if (!valid_extension_number(cmd.target))
-    return shell_error("extension number must be 3-64 digits");
+    return admin_invalid("extension number must be 3-64 digits");
   if (taken(self, cmd.target))
-    return shell_error("extension " + cmd.target + " exists");
+    return admin_conflict("extension " + cmd.target + " exists", "extension_number");
   auto rec = blank(self, cmd.target);
   copy_extension_settings(*from, rec);
   if (auto err = apply_extension_fields(rec, cmd.fields, true, st.rec.allow_weak_passwords);
       !err.empty())
-    return shell_error(err);
+    return admin_invalid(err);
   return create(self, {std::move(rec)}, {});
 }
 
-caf::result<shell_result> handle_import(self_ptr self, extension_cmd& cmd) {
+caf::result<admin_reply> handle_import(self_ptr self, extension_cmd& cmd) {
   std::vector<storage::extension_record> recs;
   std::set<std::string> seen;
   for (std::size_t i = 0; i < cmd.rows.size(); ++i) {
@@ -124,19 +125,19 @@ caf::result<shell_result> handle_import(self_ptr self, extension_cmd& cmd) {
       if (k == "extension_number")
         number = v;
     if (!valid_extension_number(number))
-      return shell_error(where + "extension_number must be 3-64 digits");
+      return admin_invalid(where + "extension_number must be 3-64 digits");
     if (!seen.insert(number).second || taken(self, number))
-      return shell_error(where + "extension " + number + " exists");
+      return admin_conflict(where + "extension " + number + " exists", "extension_number");
     auto rec = blank(self, number);
     if (auto err = apply_extension_fields(rec, cmd.rows[i], true,
                                           self->state.rec.allow_weak_passwords);
         !err.empty())
-      return shell_error(where + err);
+      return admin_invalid(where + err);
     recs.push_back(std::move(rec));
   }
   if (recs.empty())
-    return shell_error("no extension to import");
-  auto count = "imported=" + std::to_string(recs.size());
+    return admin_invalid("no extension to import");
+  field_list count{{"imported", std::to_string(recs.size())}};
   return create(self, std::move(recs), {count});
 }
 
@@ -206,6 +207,121 @@ std::string apply_tenant_fields(storage::tenant_record& rec, const field_list& f
   return {};
 }
 
+field_list tenant_fields(const storage::tenant_record& t, storage::store& st) {
+  return {{"domain", t.domain},
+          {"name", t.name},
+          {"timezone", t.timezone},
+          {"extensions", std::to_string(st.extension_count(t.domain))},
+          {"allow_weak_passwords", t.allow_weak_passwords ? "true" : "false"},
+          {"voicemail_number", t.voicemail_number},
+          {"voicemail_max_seconds", std::to_string(t.voicemail_max_seconds)},
+          {"voicemail_min_seconds", std::to_string(t.voicemail_min_seconds)},
+          {"voicemail_silence_seconds", std::to_string(t.voicemail_silence_seconds)},
+          {"voicemail_retain_days", std::to_string(t.voicemail_retain_days)}};
+}
+
+namespace {
+
+// ---- reads of the admin layer: what this tenant's writes have committed ----
+
+admin_reply extensions(self_ptr self, const extension_query& q) {
+  auto& st = self->state;
+  auto& store = *st.ctx->store;
+  if (!q.number.empty()) {
+    auto e = store.extension(st.rec.domain, q.number);
+    if (!e)
+      return admin_not_found("no extension " + q.number);
+    return admin_records({describe_extension(*e)});
+  }
+  admin_reply r;
+  for (auto& e : store.extensions(st.rec.domain)) {
+    if (!q.after.empty() && e.number <= q.after)
+      continue;
+    if (q.limit > 0 && r.records.size() >= q.limit)
+      break;
+    r.records.push_back(describe_extension(e));
+  }
+  return r;
+}
+
+admin_reply registrations(self_ptr self, const registrations_query& q) {
+  auto& st = self->state;
+  auto& store = *st.ctx->store;
+  auto& domain = st.rec.domain;
+  if (!q.number.empty() && !store.extension(domain, q.number))
+    return admin_not_found("no extension " + q.number);
+  auto now = st.ctx->now();
+  auto list = q.number.empty() ? store.bindings(domain) : store.bindings(domain, q.number);
+  admin_reply r;
+  for (auto& b : list) {
+    if (b.expires_at <= now)
+      continue;
+    r.records.push_back(field_list{
+      {"extension", b.number},
+      {"contact", b.contact},
+      {"ip", b.received_ip},
+      {"port", std::to_string(b.received_port)},
+      {"transport", b.transport},
+      {"user_agent", b.user_agent},
+      {"expires_in", std::to_string(b.expires_at - now)},
+    });
+  }
+  return r;
+}
+
+admin_reply cdrs(self_ptr self, const cdr_query& q) {
+  auto& st = self->state;
+  admin_reply r;
+  auto join = [](const std::vector<std::string>& list) {
+    std::string out;
+    for (auto& x : list)
+      out += (out.empty() ? "" : ",") + x;
+    return out;
+  };
+  for (auto& c : st.ctx->store->cdrs(st.rec.domain, q.limit, q.extension, q.before)) {
+    std::string devices;
+    for (auto& d : c.devices)
+      devices += (devices.empty() ? "" : ",") + d.contact + "=" + std::to_string(d.code);
+    auto secs = [](std::int64_t from, std::int64_t to) {
+      return from && to ? std::to_string((to - from + 500) / 1000) : std::string{"0"};
+    };
+    r.records.push_back(field_list{
+      {"call_id", c.call_id},
+      {"caller", c.caller},
+      {"callee", c.callee},
+      {"start", admin_schema::iso_time_ms(c.start_ms)},
+      {"ring", admin_schema::iso_time_ms(c.ring_ms)},
+      {"answer", admin_schema::iso_time_ms(c.answer_ms)},
+      {"end", admin_schema::iso_time_ms(c.end_ms)},
+      {"ring_seconds", secs(c.start_ms, c.answer_ms ? c.answer_ms : c.end_ms)},
+      {"talk_seconds", secs(c.answer_ms, c.end_ms)},
+      {"status", c.status},
+      {"sip_code", std::to_string(c.sip_code)},
+      {"end_reason", c.end_reason},
+      {"devices", devices},
+      {"reroute_reason", c.reroute_reason},
+      {"answered_by", c.answered_by},
+      {"voicemail_id", c.voicemail_id},
+      {"forwarded", join(c.forwarded)},
+    });
+  }
+  return r;
+}
+
+web_credentials credentials(self_ptr self, const web_login_query& q) {
+  auto& st = self->state;
+  web_credentials c;
+  if (auto e = st.ctx->store->extension(st.rec.domain, q.number)) {
+    c.found = true;
+    c.enabled = e->enabled;
+    c.role = e->role;
+    c.password_hash = e->web_password_hash;
+  }
+  return c;
+}
+
+} // namespace
+
 caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
                            node_context* ctx, storage::tenant_record rec) {
   self->state.ctx = ctx;
@@ -262,7 +378,7 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
       // Everything routed to `a` before this reply is already in its mailbox.
       self->send(a, passivate_ok{});
     },
-    [=](extension_cmd& cmd) -> caf::result<shell_result> {
+    [=](extension_cmd& cmd) -> caf::result<admin_reply> {
       switch (cmd.op) {
         case extension_op::add:
           return handle_add(self, cmd);
@@ -274,23 +390,23 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
         case extension_op::del: {
           auto ext = activate(self, cmd.number);
           if (!ext)
-            return shell_error("no extension " + cmd.number);
+            return admin_not_found("no extension " + cmd.number);
           if (cmd.op == extension_op::del)
             forget(self, cmd.number, ext);
           self->delegate(ext, std::move(cmd));
-          return caf::delegated<shell_result>{};
+          return caf::delegated<admin_reply>{};
         }
       }
-      return shell_error("unsupported operation");
+      return admin_invalid("unsupported operation");
     },
-    [=](rules_cmd& cmd) -> caf::result<shell_result> {
+    [=](rules_cmd& cmd) -> caf::result<admin_reply> {
       auto& st = self->state;
       if (!cmd.number.empty()) {
         auto ext = valid_extension_number(cmd.number) ? activate(self, cmd.number) : caf::actor{};
         if (!ext)
-          return shell_error("no extension " + cmd.number);
+          return admin_not_found("no extension " + cmd.number);
         self->delegate(ext, std::move(cmd));
-        return caf::delegated<shell_result>{};
+        return caf::delegated<admin_reply>{};
       }
       auto next = st.rec;
       bool changed = false;
@@ -300,12 +416,12 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
       // Extensions read the tenant's rules from storage per call: committed is current.
       return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), std::move(r));
     },
-    [=](voicemail_cmd& cmd) -> caf::result<shell_result> {
+    [=](voicemail_cmd& cmd) -> caf::result<admin_reply> {
       auto ext = valid_extension_number(cmd.number) ? activate(self, cmd.number) : caf::actor{};
       if (!ext)
-        return shell_error("no extension " + cmd.number);
+        return admin_not_found("no extension " + cmd.number);
       self->delegate(ext, std::move(cmd));
-      return caf::delegated<shell_result>{};
+      return caf::delegated<admin_reply>{};
     },
     // The mailbox belongs to the extension; an unknown one answers 404.
     [=](mailbox_query& q) -> caf::result<mailbox_info> {
@@ -340,25 +456,32 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
       if (auto ext = activate(self, l.number))
         self->send(ext, std::move(l));
     },
-    [=](const tenant_set& cmd) -> caf::result<shell_result> {
+    [=](const tenant_query&) {
+      return admin_records({tenant_fields(self->state.rec, *self->state.ctx->store)});
+    },
+    [=](const extension_query& q) { return extensions(self, q); },
+    [=](const registrations_query& q) { return registrations(self, q); },
+    [=](const cdr_query& q) { return cdrs(self, q); },
+    [=](const web_login_query& q) { return credentials(self, q); },
+    [=](const tenant_set& cmd) -> caf::result<admin_reply> {
       auto& st = self->state;
       auto next = st.rec;
       if (cmd.fields.empty())
-        return shell_error("nothing to set");
+        return admin_invalid("nothing to set");
       if (auto err = apply_tenant_fields(next, cmd.fields); !err.empty())
-        return shell_error(err);
-      return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), shell_result{});
+        return admin_invalid(err);
+      return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), admin_reply{});
     },
-    [=](const tenant_del&) -> caf::result<shell_result> {
+    [=](const tenant_del&) -> caf::result<admin_reply> {
       auto& st = self->state;
       storage::batch b;
       b.erase_tenant(st.rec.domain);
-      auto rp = self->make_response_promise<shell_result>();
+      auto rp = self->make_response_promise<admin_reply>();
       st.writes.submit(self, *st.ctx->store, std::move(b),
                        [self, rp](const std::string& err) mutable {
                          auto& st = self->state;
                          if (!err.empty()) {
-                           rp.deliver(shell_error("storage: " + err));
+                           rp.deliver(admin_fail(admin_errc::internal, "storage: " + err));
                            return;
                          }
                          for (auto number : st.active) {
@@ -370,7 +493,7 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
                          st.active.clear();
                          st.ctx->dir->unregister(tenant_key(st.rec.domain),
                                                  caf::actor_cast<caf::actor>(self));
-                         rp.deliver(shell_result{});
+                         rp.deliver(admin_reply{});
                          self->quit();
                        });
       return rp;

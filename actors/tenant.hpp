@@ -29,6 +29,9 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
 
 /// Applies a tenant's shell fields (name, timezone, allow_weak_passwords) to
 /// `rec`; an error leaves it unchanged.
+/// A tenant as the admin layer shows it (`tenant show`).
+field_list tenant_fields(const storage::tenant_record& t, storage::store& st);
+
 std::string apply_tenant_fields(storage::tenant_record& rec,
                                 const std::vector<std::pair<std::string, std::string>>& fields);
 

@@ -14,6 +14,7 @@
 #include <caf/typed_response_promise.hpp>
 #include <caf/send.hpp>
 
+#include "actors/messages/admin.hpp"
 #include "actors/messages/directory.hpp"
 #include "storage/store.hpp"
 
@@ -80,7 +81,7 @@ public:
     submit(self, st, std::move(b),
            [rp, &current, next, answer](const std::string& err) mutable {
              if (!err.empty()) {
-               rp.deliver(Answer{false, "storage: " + err, {}});
+               rp.deliver(admin_fail(admin_errc::internal, "storage: " + err));
                return;
              }
              current = std::move(next);

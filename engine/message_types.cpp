@@ -2,6 +2,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/messages/admin.hpp"
+#include "actors/messages/api.hpp"
 #include "actors/messages/call.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/messages/registration.hpp"
@@ -24,7 +26,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<shell_opened>("shell_opened");
   cfg.add_message_type<shell_line>("shell_line");
   cfg.add_message_type<shell_closed>("shell_closed");
-  cfg.add_message_type<shell_result>("shell_result");
+  cfg.add_message_type<admin_reply>("admin_reply");
   cfg.add_message_type<tenant_add>("tenant_add");
   cfg.add_message_type<tenant_set>("tenant_set");
   cfg.add_message_type<tenant_del>("tenant_del");

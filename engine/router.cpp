@@ -32,29 +32,29 @@ caf::actor activate(self_ptr self, const std::string& domain) {
   return a;
 }
 
-caf::result<shell_result> handle_add(self_ptr self, tenant_add& cmd) {
+caf::result<admin_reply> handle_add(self_ptr self, tenant_add& cmd) {
   auto& st = self->state;
   auto domain = normalize_domain(cmd.domain);
   if (domain.empty())
-    return shell_error("'" + cmd.domain + "' is not a domain name");
+    return admin_invalid("'" + cmd.domain + "' is not a domain name");
   if (st.creating.count(domain) > 0 || st.ctx->store->tenant(domain))
-    return shell_error("tenant " + domain + " exists");
+    return admin_conflict("tenant " + domain + " exists", "domain");
   storage::tenant_record rec;
   rec.domain = domain;
   rec.name = domain;
   if (auto err = apply_tenant_fields(rec, cmd.fields); !err.empty())
-    return shell_error(err);
+    return admin_invalid(err);
   storage::batch b;
   b.put(rec);
   st.creating.insert(domain);
-  auto rp = self->make_response_promise<shell_result>();
+  auto rp = self->make_response_promise<admin_reply>();
   st.writes.submit(self, *st.ctx->store, std::move(b),
                    [self, rp, domain](const std::string& err) mutable {
                      self->state.creating.erase(domain);
                      if (!err.empty())
-                       rp.deliver(shell_error("storage: " + err));
+                       rp.deliver(admin_fail(admin_errc::internal, "storage: " + err));
                      else
-                       rp.deliver(shell_result{});
+                       rp.deliver(admin_reply{});
                    });
   return rp;
 }
@@ -92,14 +92,14 @@ void to_tenant_or_404(self_ptr self, Request req) {
   self->state.ctx->sip->reply(std::move(r));
 }
 
-// A shell command for one tenant, answered by it.
+// An admin request for one tenant, answered by it.
 template <class Command>
-caf::result<shell_result> shell_to_tenant(self_ptr self, Command cmd) {
+caf::result<admin_reply> shell_to_tenant(self_ptr self, Command cmd) {
   auto t = activate(self, normalize_domain(cmd.domain));
   if (!t)
-    return shell_error("no tenant " + cmd.domain);
+    return admin_not_found("no tenant " + cmd.domain);
   self->delegate(t, std::move(cmd));
-  return caf::delegated<shell_result>{};
+  return caf::delegated<admin_reply>{};
 }
 
 } // namespace
@@ -140,29 +140,53 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
         self->send(t, std::move(a));
     },
     [=](const write_done& w) { self->state.writes.done(w); },
-    [=](tenant_add& cmd) -> caf::result<shell_result> {
+    [=](tenant_add& cmd) -> caf::result<admin_reply> {
       return handle_add(self, cmd);
     },
-    [=](tenant_set& cmd) -> caf::result<shell_result> {
+    [=](tenant_set& cmd) -> caf::result<admin_reply> {
       return shell_to_tenant(self, std::move(cmd));
     },
-    [=](tenant_del& cmd) -> caf::result<shell_result> {
+    [=](tenant_del& cmd) -> caf::result<admin_reply> {
       auto domain = normalize_domain(cmd.domain);
       auto t = activate(self, domain);
       if (!t)
-        return shell_error("no tenant " + cmd.domain);
+        return admin_not_found("no tenant " + cmd.domain);
       self->state.active.erase(domain);
       self->delegate(t, std::move(cmd));
-      return caf::delegated<shell_result>{};
+      return caf::delegated<admin_reply>{};
     },
-    [=](rules_cmd& cmd) -> caf::result<shell_result> {
+    [=](rules_cmd& cmd) -> caf::result<admin_reply> {
       return shell_to_tenant(self, std::move(cmd));
     },
-    [=](voicemail_cmd& cmd) -> caf::result<shell_result> {
+    [=](voicemail_cmd& cmd) -> caf::result<admin_reply> {
       return shell_to_tenant(self, std::move(cmd));
     },
-    [=](extension_cmd& cmd) -> caf::result<shell_result> {
+    [=](extension_cmd& cmd) -> caf::result<admin_reply> {
       return shell_to_tenant(self, std::move(cmd));
+    },
+    [=](tenant_query& q) -> caf::result<admin_reply> {
+      if (!q.domain.empty())
+        return shell_to_tenant(self, std::move(q));
+      admin_reply r; // the router creates tenants: the list is its to answer
+      for (auto& t : self->state.ctx->store->tenants())
+        r.records.push_back(tenant_fields(t, *self->state.ctx->store));
+      return r;
+    },
+    [=](extension_query& q) -> caf::result<admin_reply> {
+      return shell_to_tenant(self, std::move(q));
+    },
+    [=](registrations_query& q) -> caf::result<admin_reply> {
+      return shell_to_tenant(self, std::move(q));
+    },
+    [=](cdr_query& q) -> caf::result<admin_reply> {
+      return shell_to_tenant(self, std::move(q));
+    },
+    [=](web_login_query& q) -> caf::result<web_credentials> {
+      if (auto t = activate(self, normalize_domain(q.domain))) {
+        self->delegate(t, std::move(q));
+        return caf::delegated<web_credentials>{};
+      }
+      return web_credentials{};
     },
   };
 }

@@ -41,6 +41,13 @@ std::string cdr_key(std::string_view domain, std::int64_t start_ms, std::string_
   return k;
 }
 
+std::string audit_key(std::string_view domain, std::int64_t time_ms, std::uint64_t seq) {
+  char stamp[48];
+  std::snprintf(stamp, sizeof(stamp), "%020lld%c%020llu", static_cast<long long>(time_ms), sep,
+                static_cast<unsigned long long>(seq));
+  return domain_prefix(domain) + stamp;
+}
+
 std::string voicemail_key(std::string_view domain, std::string_view number,
                           std::string_view id) {
   std::string k = binding_prefix(domain, number);
@@ -119,6 +126,10 @@ void batch::put(const tenant_record& r) {
 
 void batch::put(const cdr_record& r) {
   put_encoded(table::cdrs, detail::cdr_key(r.domain, r.start_ms, r.call_id), r);
+}
+
+void batch::put(const audit_record& r) {
+  put_encoded(table::audit, detail::audit_key(r.domain, r.time_ms, r.seq), r);
 }
 
 void batch::erase_tenant(std::string_view domain) {

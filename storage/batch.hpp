@@ -13,7 +13,9 @@ namespace pbx::storage {
 
 namespace detail {
 
-enum class table : std::uint8_t { tenants, extensions, bindings, meta, cdrs, security, voicemails };
+enum class table : std::uint8_t {
+  tenants, extensions, bindings, meta, cdrs, security, voicemails, audit
+};
 
 struct op {
   enum class kind : std::uint8_t {
@@ -74,6 +76,7 @@ class batch {
   bool has_file_steps() const;
 
   void put(const cdr_record& r);
+  void put(const audit_record& r);
 
   void put(const ban_record& r);
   void erase_ban(std::string_view ip);

@@ -141,6 +141,22 @@ struct cdr_record {
   }
 };
 
+// One change made through the admin layer (key: domain sep time (ms, 20
+// digits) sep seq; system-wide changes under the domain "").
+struct audit_record {
+  std::int64_t time_ms = 0;
+  std::uint64_t seq = 0;  // orders changes within one millisecond
+  std::string who;        // admin | NUMBER@DOMAIN
+  std::string via;        // shell IP | api IP
+  std::string domain;
+  std::string what;       // the operation and its fields, passwords as ***
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const) {
+    ar(time_ms, seq, who, via, domain, what);
+  }
+};
+
 // A source banned by the security actor (key: "ban/" + ip).
 struct ban_record {
   std::string ip;
@@ -186,6 +202,7 @@ struct voicemail_record {
 
 }  // namespace pbx::storage
 
+CEREAL_CLASS_VERSION(pbx::storage::audit_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::ban_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::allow_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::cdr_device, 1)

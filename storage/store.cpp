@@ -35,8 +35,8 @@ using detail::txn;
 
 // New tables may be appended: an older data dir gets them created on open.
 constexpr const char* table_names[] = {"tenants", "extensions", "bindings", "meta", "cdrs",
-                                       "security", "voicemails"};
-constexpr std::size_t table_count = 7;
+                                       "security", "voicemails", "audit"};
+constexpr std::size_t table_count = 8;
 constexpr std::uintmax_t wav_header_size = 44;
 constexpr std::size_t min_map_size = 256u << 10;   // room for the first txn
 constexpr std::size_t max_map_size = std::size_t(1) << 40;  // stop doubling at 1 TiB
@@ -766,14 +766,31 @@ std::vector<allow_record> store::allows() const {
 }
 
 std::vector<cdr_record> store::cdrs(std::string_view domain, std::size_t limit,
-                                   std::string_view extension) const {
+                                   std::string_view extension, std::string_view before) const {
   return guarded<std::vector<cdr_record>>([&] {
     auto all = impl_->list<cdr_record>(table::cdrs, detail::domain_prefix(domain));
     std::vector<cdr_record> out;
-    for (auto i = all.rbegin(); i != all.rend() && out.size() < limit; ++i)
+    auto i = all.rbegin();
+    if (!before.empty()) { // the page after that record; an unknown id: nothing
+      while (i != all.rend() && i->call_id != before)
+        ++i;
+      if (i != all.rend())
+        ++i;
+    }
+    for (; i != all.rend() && out.size() < limit; ++i)
       if (extension.empty() || i->caller == extension || i->callee == extension)
         out.push_back(std::move(*i));
     return out;
+  });
+}
+
+std::vector<audit_record> store::audit(std::string_view domain, std::size_t limit) const {
+  return guarded<std::vector<audit_record>>([&] {
+    auto all = impl_->list<audit_record>(table::audit, detail::domain_prefix(domain));
+    if (all.size() > limit)
+      all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(limit));
+    std::reverse(all.begin(), all.end());
+    return all;
   });
 }
 

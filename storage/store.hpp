@@ -79,8 +79,12 @@ class store {
   std::vector<allow_record> allows() const;  // sorted by cidr text
   // The newest `limit` call records of a tenant, newest first; with
   // `extension`, only calls it made or received.
+  // `before`: the page after that CDR id (newest first), for paging.
   std::vector<cdr_record> cdrs(std::string_view domain, std::size_t limit,
-                               std::string_view extension = {}) const;
+                               std::string_view extension = {},
+                               std::string_view before = {}) const;
+  // The newest `limit` audit entries of a tenant ("" = system-wide), newest first.
+  std::vector<audit_record> audit(std::string_view domain, std::size_t limit) const;
 
   // A mailbox's messages, oldest first (then by id).
   std::vector<voicemail_record> voicemails(std::string_view domain,

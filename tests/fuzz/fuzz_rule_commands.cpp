@@ -61,7 +61,7 @@ void explain(world& w, const rules_cmd& cmd) {
     return rule_commands::explain_target{e->second, true};
   };
   auto r = rule_commands::explain(it->second, w.tenant, facts, lookup);
-  check(r.ok && !r.lines.empty());
+  check(r.ok && !r.records.empty());
 }
 
 void one_line(world& w, std::string_view line) {
@@ -74,7 +74,7 @@ void one_line(world& w, std::string_view line) {
   if (cmd.verb == "explain")
     return explain(w, cmd);
   bool changed = false;
-  shell_result r;
+  admin_reply r;
   // Compared (slowly, through cereal) only when a change is not allowed.
   if (cmd.number.empty()) {
     auto before = w.tenant;

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "actors/rule_commands.hpp"
+#include "actors/shell_syntax.hpp"
 
 using namespace pbx;
 using storage::forward_action;
@@ -47,7 +48,7 @@ struct world {
   }
 
   // Explains a call from `caller` to `to`; every extension is registered.
-  shell_result explain(const std::string& caller, const std::string& to, const std::string& when) {
+  admin_reply explain(const std::string& caller, const std::string& to, const std::string& when) {
     forwarding::call_facts f;
     f.caller = caller;
     f.at = at(when);
@@ -60,15 +61,15 @@ struct world {
   }
 };
 
-std::string decision(const shell_result& r) {
+std::string decision(const admin_reply& r) {
   REQUIRE(r.ok);
-  REQUIRE(!r.lines.empty());
-  return r.lines.back();
+  REQUIRE(!r.records.empty());
+  return shell::format_record(r.records.back());
 }
 
-bool has_line(const shell_result& r, const std::string& part) {
-  for (auto& l : r.lines)
-    if (l.find(part) != std::string::npos)
+bool has_line(const admin_reply& r, const std::string& part) {
+  for (auto& rec : r.records)
+    if (shell::format_record(rec).find(part) != std::string::npos)
       return true;
   return false;
 }
@@ -82,8 +83,8 @@ TEST_CASE("explain: one step per line, the decision last") {
   CHECK(decision(r) == "decision slot=available_office_hours action=RING_ANYWAY timeout=60 "
                        "no_answer_slot=available_no_answer no_answer_action=FORWARD_TO_VOICEMAIL "
                        "extension=101");
-  for (std::size_t i = 0; i + 1 < r.lines.size(); ++i)
-    CHECK(r.lines[i].rfind("step=" + std::to_string(i + 1) + " text=\"", 0) == 0);
+  for (std::size_t i = 0; i + 1 < r.records.size(); ++i)
+    CHECK(shell::format_record(r.records[i]).rfind("step=" + std::to_string(i + 1) + " text=\"", 0) == 0);
   CHECK(has_line(r, "Mon 10:00"));
 }
 

@@ -42,7 +42,7 @@ caf::behavior tenant_double(caf::event_based_actor* self, heard* h) {
     [=](const register_request& r) { h->reg.set_value(r.txn); },
     [=](const line_state& l) { h->line.set_value(l.call_id); },
     [=](const callee_query&) { return callee_targets{299, {}, 7, {}, {}, {}}; },
-    [=](const rules_cmd&) { return shell_result{true, {}, {"from the tenant"}}; },
+    [=](const rules_cmd&) { return admin_records({{{"from", "the tenant"}}}); },
   };
 }
 
@@ -85,9 +85,9 @@ TEST_CASE("nothing routed to a passivating extension is lost", "[passivation]") 
   std::uint16_t code = 0;
   me->request(ext, std::chrono::seconds(5), callee_query{"101", "555"})
     .receive([&](const callee_targets& t) { code = t.code; }, [&](caf::error&) {});
-  std::vector<std::string> lines;
+  std::vector<field_list> lines;
   me->request(ext, std::chrono::seconds(5), rules_cmd{"p.test", "101", "status", "show", {}})
-    .receive([&](const shell_result& r) { lines = r.lines; }, [&](caf::error&) {});
+    .receive([&](const admin_reply& r) { lines = r.records; }, [&](caf::error&) {});
   auto offer_f = h.offer.get_future();
   auto reg_f = h.reg.get_future();
   auto line_f = h.line.get_future();
@@ -98,7 +98,7 @@ TEST_CASE("nothing routed to a passivating extension is lost", "[passivation]") 
   REQUIRE(line_f.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
   CHECK(line_f.get() == "call-9");
   CHECK(code == 299); // answered by the tenant, on the extension's behalf
-  CHECK(lines == std::vector<std::string>{"from the tenant"});
+  CHECK(lines == std::vector<field_list>{{{"from", "the tenant"}}});
   caf::anon_send_exit(tenant, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ext, caf::exit_reason::user_shutdown);
 }
