@@ -15,9 +15,11 @@ PACKAGES := cmake g++ make pkg-config ccache libcaf-dev libre-dev librem-dev \
   liblmdb-dev libcereal-dev libssl-dev libedit-dev catch2 tzdata \
   libhowardhinnant-date-dev libjemalloc-dev espeak-ng sox
 # What the tests add: their peers (SIPp, baresip, SIPVicious, fail2ban-regex),
+# Python's YAML, JSON Schema and Prometheus parsers for the REST API's tests,
 # and for tests/fuzz clang, libFuzzer and the sanitizer runtimes
 # (libclang-rt-dev), llvm-symbolizer for readable reports (llvm).
-TEST_PACKAGES := python3 sip-tester baresip netcat-openbsd sipvicious fail2ban \
+TEST_PACKAGES := python3 python3-yaml python3-jsonschema python3-prometheus-client \
+  sip-tester baresip netcat-openbsd sipvicious fail2ban \
   clang libclang-rt-dev llvm
 
 ASAN_BUILD ?= build-asan
