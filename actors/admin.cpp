@@ -3,6 +3,8 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <unordered_set>
 
@@ -228,11 +230,16 @@ bool changes(const rules_cmd& r) {
 
 bool changes(const voicemail_cmd& r) { return r.verb != "list" && r.verb != "play"; }
 
+// Writes the audit entry, then runs `then` (which answers): a change
+// acknowledged is a change audited. A failed audit write is logged; the
+// change itself is committed already.
 void audit(self_ptr self, const admin_principal& who, const std::string& domain,
-           std::string what) {
+           std::string what, std::function<void()> then) {
   auto& st = self->state;
   storage::audit_record rec;
-  rec.time_ms = st.ctx->now() * 1000;
+  rec.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
   rec.seq = ++st.audit_seq;
   rec.who = principal_name(who);
   rec.via = who.via;
@@ -240,11 +247,12 @@ void audit(self_ptr self, const admin_principal& who, const std::string& domain,
   rec.what = std::move(what);
   storage::batch b;
   b.put(rec);
-  // The change is acknowledged already; a failed audit write is logged.
-  st.writes.submit(self, *st.ctx->store, std::move(b), [](const std::string& err) {
-    if (!err.empty())
-      log::error("admin: the audit log could not be written: ", err);
-  });
+  st.writes.submit(self, *st.ctx->store, std::move(b),
+                   [then = std::move(then)](const std::string& err) {
+                     if (!err.empty())
+                       log::error("admin: the audit log could not be written: ", err);
+                     then();
+                   });
 }
 
 // Sends `req` to `to`; answers the caller, and audits when it changed something.
@@ -256,7 +264,7 @@ caf::result<admin_reply> forward(self_ptr self, const caf::actor& to, const admi
     .then(
       [=](admin_reply& r) mutable {
         if (r.ok && !what.empty())
-          audit(self, who, audit_domain, what);
+          return audit(self, who, audit_domain, what, [rp, r]() mutable { rp.deliver(r); });
         rp.deliver(std::move(r));
       },
       [=](const caf::error& err) mutable { rp.deliver(internal(self, err)); });
@@ -377,8 +385,8 @@ void import_commit(self_ptr self, std::shared_ptr<import_job> job, admin_princip
   if (job->next >= job->rows.size()) {
     auto n = job->rows.size();
     audit(self, who, job->domain,
-          "extension import " + job->domain + " imported=" + std::to_string(n));
-    rp.deliver(admin_records({{{"imported", std::to_string(n)}}}));
+          "extension import " + job->domain + " imported=" + std::to_string(n),
+          [rp, n]() mutable { rp.deliver(admin_records({{{"imported", std::to_string(n)}}})); });
     return;
   }
   extension_cmd cmd;
@@ -513,8 +521,7 @@ caf::result<admin_reply> hangup(self_ptr self, const admin_principal& who, const
   auto rp = self->make_response_promise<admin_reply>();
   auto end_it = [=]() mutable {
     self->send(call, hangup_atom::value);
-    audit(self, who, h.domain, describe(h));
-    rp.deliver(admin_reply{});
+    audit(self, who, h.domain, describe(h), [rp]() mutable { rp.deliver(admin_reply{}); });
   };
   if (h.domain.empty()) {
     end_it();
@@ -579,8 +586,8 @@ caf::result<admin_reply> admin_password(self_ptr self, const admin_principal& wh
                                     }
                                     log::info("admin: the admin password was changed by ",
                                               who.via);
-                                    audit(self, who, "", describe(p));
-                                    rp.deliver(admin_reply{});
+                                    audit(self, who, "", describe(p),
+                                          [rp]() mutable { rp.deliver(admin_reply{}); });
                                   });
       },
       [=](const caf::error& err) mutable { rp.deliver(internal(self, err)); });
@@ -606,7 +613,7 @@ caf::result<admin_reply> extension_change(self_ptr self, const admin_principal& 
           .then(
             [=](admin_reply& r) mutable {
               if (r.ok)
-                audit(self, who, domain, what);
+                return audit(self, who, domain, what, [rp, r]() mutable { rp.deliver(r); });
               rp.deliver(std::move(r));
             },
             [=](const caf::error& err) mutable { rp.deliver(internal(self, err)); });
@@ -711,7 +718,7 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, node_context* 
       if (auto e = admin_access::check(who, c); !e.empty())
         return forbidden(e);
       auto what = describe(c);
-      // Audited system-wide: the tenant's own entries go with it.
+      // Audited system-wide; the tenant's own history stays in the log.
       return forward(self, router(), who, std::move(c), {}, what);
     },
     [=](const admin_principal& who, extension_cmd& c) -> caf::result<admin_reply> {
