@@ -56,7 +56,7 @@ bench_check_opts() {
 bench_init() {
   local t name=$1; shift
   ACTORPBX_BIN="${ACTORPBX_BIN:-$ROOT/build/engine/actorpbx}"
-  ADMIN_PW="bench-$$-$RANDOM"
+  ADMIN_PW="${BENCH_ADMIN_PW:-bench-$$-$RANDOM}"
   for t in "$@"; do command -v "$t" >/dev/null || { echo "missing: $t" >&2; exit 1; }; done
   TMP="$(mktemp -d "/tmp/bench-$name.XXXXXX")"
   STARTED_PIDS=()
