@@ -408,7 +408,7 @@ std::string api_server::start(const api_config& cfg) {
     why = std::move(s.start_error);
   }
   if (!s.daemon)
-    return "cannot serve the API on " + cfg.listen + (why.empty() ? "" : ": " + why)
+    return "cannot listen on API " + cfg.listen + (why.empty() ? "" : ": " + why)
            + (cfg.tls ? " (check the TLS certificate and key)" : "");
   auto* info = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_BIND_PORT);
   s.bound_port = info && info->port ? info->port : port;
