@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <condition_variable>
 #include <cstdarg>
@@ -169,7 +170,10 @@ struct api_server::impl {
   std::unordered_map<std::uint64_t, pending> waiting; // suspended connections, by request id
   int resuming = 0;      // resumes in progress outside the lock
   bool stopping = false;
-  bool starting = false; // MHD's log lines go to start_error
+  // While MHD_start_daemon runs its log lines say why it failed. Not under
+  // `mu`: MHD may log from calls made with `mu` held.
+  std::atomic<bool> starting{false};
+  std::mutex log_mu;
   std::string start_error;
   std::thread sweeper;
 
@@ -227,9 +231,11 @@ struct api_server::impl {
       // Headers are in: a declared body over the limit is refused before it is read.
       *con_cls = st = new request_state;
       auto length = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
-      if (!length.empty() && length.find_first_not_of("0123456789") == std::string::npos
-          && (length.size() > 19 || std::stoull(length) > cfg.max_body))
-        return queue_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", too_large_text());
+      if (!length.empty() && length.find_first_not_of("0123456789") == std::string::npos) {
+        if (length.size() > 19 || std::stoull(length) > cfg.max_body)
+          return queue_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", too_large_text());
+        st->body.reserve(std::stoull(length));
+      }
       return MHD_YES;
     }
     if (*upload_size > 0) {
@@ -336,12 +342,10 @@ void on_log(void* cls, const char* fmt, va_list ap) {
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
     line.pop_back();
   auto* s = static_cast<api_server::impl*>(cls);
-  {
-    std::lock_guard<std::mutex> lock{s->mu};
-    if (s->starting) {
-      s->start_error = line;
-      return;
-    }
+  if (s->starting) {
+    std::lock_guard<std::mutex> lock{s->log_mu};
+    s->start_error = line;
+    return;
   }
   log::debug("api: ", line);
 }
@@ -381,9 +385,9 @@ std::string api_server::start(const api_config& cfg) {
     flags |= MHD_USE_TLS;
   {
     std::lock_guard<std::mutex> lock{s.mu};
-    s.starting = true;
     s.stopping = false;
   }
+  s.starting = true;
   // Without TLS the array is its END item alone.
   MHD_OptionItem tls_opts[] = {
     {MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(key.c_str())},
@@ -401,10 +405,10 @@ std::string api_server::start(const api_config& cfg) {
     MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
     MHD_OPTION_ARRAY, cfg.tls ? tls_opts : tls_opts + 2,
     MHD_OPTION_END);
+  s.starting = false;
   std::string why;
   {
-    std::lock_guard<std::mutex> lock{s.mu};
-    s.starting = false;
+    std::lock_guard<std::mutex> lock{s.log_mu};
     why = std::move(s.start_error);
   }
   if (!s.daemon)
