@@ -126,6 +126,30 @@ response read_response(int fd, std::chrono::milliseconds limit = 5000ms) {
   return parse(raw, false);
 }
 
+// Reads one response whose length Content-Length gives; the connection stays open.
+response read_one(int fd, std::chrono::milliseconds limit = 5000ms) {
+  std::string raw;
+  auto deadline = clock_type::now() + limit;
+  while (clock_type::now() < deadline) {
+    auto end = raw.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      auto cl = raw.find("Content-Length: ");
+      if (cl != std::string::npos && cl < end
+          && raw.size() >= end + 4 + std::strtoul(raw.c_str() + cl + 16, nullptr, 10))
+        return parse(raw, false);
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0)
+      continue;
+    char buf[65536];
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0)
+      break;
+    raw.append(buf, static_cast<std::size_t>(n));
+  }
+  return parse(raw, true);
+}
+
 response exchange(std::uint16_t port, const std::string& request) {
   int fd = connect_to(port);
   REQUIRE(send_all(fd, request));
@@ -242,6 +266,18 @@ TEST_CASE("api_server: a POST's body arrives whole, its content type lower-cased
                          "Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
   REQUIRE(r.status == 200);
   CHECK(fields(r.body)["body"] == "hello world");
+}
+
+TEST_CASE("api_server: a kept-alive connection carries one request after another") {
+  fixture f;
+  int fd = connect_to(f.port());
+  for (auto* path : {"/first", "/delay/100", "/third"}) {
+    REQUIRE(send_all(fd, std::string{"GET "} + path + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = read_one(fd);
+    REQUIRE(r.status == 200);
+    CHECK(fields(r.body)["path"] == path);
+  }
+  ::close(fd);
 }
 
 TEST_CASE("api_server: a Content-Length over the limit is 413 before the body is sent") {
