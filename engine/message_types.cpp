@@ -18,6 +18,8 @@ namespace pbx {
 
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<digest_credentials>("digest_credentials");
+  cfg.add_message_type<http_request>("http_request");
+  cfg.add_message_type<http_response>("http_response");
   cfg.add_message_type<contact_entry>("contact_entry");
   cfg.add_message_type<flow_info>("flow_info");
   cfg.add_message_type<register_request>("register_request");
