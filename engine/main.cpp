@@ -30,11 +30,13 @@
 #include "engine/directory.hpp"
 #include "engine/log.hpp"
 #include "engine/message_types.hpp"
+#include "engine/metrics.hpp"
 #include "engine/router.hpp"
 #include "engine/shell_client.hpp"
 #include "net/api_server.hpp"
 #include "net/sip_stack.hpp"
 #include "net/tls_cert.hpp"
+#include "storage/commit_observer.hpp"
 #include "storage/store.hpp"
 
 using namespace pbx;
@@ -194,6 +196,7 @@ int run_node(const node_config& ncfg) {
   std::signal(SIGPIPE, SIG_IGN);
 
   std::string err;
+  storage::set_commit_observer(&metrics::lmdb_commit); // actorpbx_lmdb_commit_seconds
   auto store = storage::store::open(ncfg.data_dir, storage::options{}, &err);
   if (!store) {
     std::fprintf(stderr, "actorpbx: cannot open data dir %s: %s\n", ncfg.data_dir.c_str(),

@@ -13,6 +13,7 @@
 #include "actors/messages/mwi.hpp"
 #include "actors/messages/voicemail.hpp"
 #include "engine/leg_command.hpp"
+#include "engine/metrics.hpp"
 
 namespace pbx {
 
@@ -79,6 +80,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<security_cmd>("security_cmd");
   cfg.add_message_type<field_list>("field_list");
   cfg.add_message_type<std::vector<field_list>>("field_lists");
+  cfg.add_message_type<metrics::mailbox_probe>("mailbox_probe");
 }
 
 } // namespace pbx
