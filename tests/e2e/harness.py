@@ -248,6 +248,7 @@ class Node:
         self.env = dict(env or {})
         self.sip_port = sip_port or free_port()
         self.shell_port = shell_port or free_port()
+        self.api_port = free_port()
         self.proc = None
         self.stderr_path = os.path.join(self.tmp, 'stderr.log')
         self.stdout_path = os.path.join(self.tmp, 'stdout.log')
@@ -258,7 +259,8 @@ class Node:
     def argv(self):
         return [require_binary(), '--data-dir', self.data_dir,
                 '--sip-listen', f'{self.host}:{self.sip_port}',
-                '--shell-listen', f'{self.host}:{self.shell_port}', *self.extra_args]
+                '--shell-listen', f'{self.host}:{self.shell_port}',
+                '--api-listen', f'{self.host}:{self.api_port}', *self.extra_args]
 
     def start(self, timeout=15):
         if self.proc is not None and self.proc.poll() is None:
@@ -302,6 +304,9 @@ class Node:
             return True
         except OSError:
             return False
+
+    def api_url(self, path):
+        return f'http://{self.host}:{self.api_port}{path}'
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
