@@ -20,7 +20,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HOST, CallCase, NodeCase, ShellError, kv_quote, parse_kv, wait_until  # noqa: E402
+from harness import CallCase, NodeCase, ShellError, kv_quote, wait_until  # noqa: E402
 
 # ---------------------------------------------------------------- JSON types of shell records
 
