@@ -311,8 +311,6 @@ class Node:
         except OSError:
             return False
 
-    def api_url(self, path):
-        return f'http://{self.host}:{self.api_port}{path}'
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
