@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <unordered_set>
 
@@ -165,6 +166,22 @@ std::string check(const admin_principal& who, audit_query& req) {
   return {};
 }
 
+std::string check(const admin_principal& who, token_revoke& req) {
+  if (is_user(who))
+    return denied + "an administrator's operation";
+  auto at = req.user.find('@');
+  if (at != std::string::npos) {
+    auto domain = normalize_domain(req.user.substr(at + 1));
+    if (!domain.empty())
+      req.user = req.user.substr(0, at) + "@" + domain;
+  }
+  if (is_system(who))
+    return {};
+  if (at == std::string::npos || req.user.substr(at + 1) != who.domain)
+    return denied + "the logins of " + req.user + " are not yours";
+  return {};
+}
+
 } // namespace admin_access
 
 namespace {
@@ -229,7 +246,7 @@ bool changes(const rules_cmd& r) {
 bool changes(const voicemail_cmd& r) { return r.verb != "list" && r.verb != "play"; }
 
 void audit(self_ptr self, const admin_principal& who, const std::string& domain,
-           std::string what) {
+           std::string what, std::function<void()> stored = nullptr) {
   auto& st = self->state;
   storage::audit_record rec;
   rec.time_ms = st.ctx->now() * 1000;
@@ -241,9 +258,11 @@ void audit(self_ptr self, const admin_principal& who, const std::string& domain,
   storage::batch b;
   b.put(rec);
   // The change is acknowledged already; a failed audit write is logged.
-  st.writes.submit(self, *st.ctx->store, std::move(b), [](const std::string& err) {
+  st.writes.submit(self, *st.ctx->store, std::move(b), [stored](const std::string& err) {
     if (!err.empty())
       log::error("admin: the audit log could not be written: ", err);
+    if (stored)
+      stored();
   });
 }
 
@@ -255,8 +274,10 @@ caf::result<admin_reply> forward(self_ptr self, const caf::actor& to, const admi
   self->request(to, answer_timeout, std::move(req))
     .then(
       [=](admin_reply& r) mutable {
+        // Answered once the audit entry is stored: a reader of the log sees it.
         if (r.ok && !what.empty())
-          audit(self, who, audit_domain, what);
+          return audit(self, who, audit_domain, what,
+                       [rp, r = std::move(r)]() mutable { rp.deliver(std::move(r)); });
         rp.deliver(std::move(r));
       },
       [=](const caf::error& err) mutable { rp.deliver(internal(self, err)); });
@@ -377,8 +398,8 @@ void import_commit(self_ptr self, std::shared_ptr<import_job> job, admin_princip
   if (job->next >= job->rows.size()) {
     auto n = job->rows.size();
     audit(self, who, job->domain,
-          "extension import " + job->domain + " imported=" + std::to_string(n));
-    rp.deliver(admin_records({{{"imported", std::to_string(n)}}}));
+          "extension import " + job->domain + " imported=" + std::to_string(n),
+          [rp, n]() mutable { rp.deliver(admin_records({{{"imported", std::to_string(n)}}})); });
     return;
   }
   extension_cmd cmd;
@@ -513,8 +534,7 @@ caf::result<admin_reply> hangup(self_ptr self, const admin_principal& who, const
   auto rp = self->make_response_promise<admin_reply>();
   auto end_it = [=]() mutable {
     self->send(call, hangup_atom::value);
-    audit(self, who, h.domain, describe(h));
-    rp.deliver(admin_reply{});
+    audit(self, who, h.domain, describe(h), [rp]() mutable { rp.deliver(admin_reply{}); });
   };
   if (h.domain.empty()) {
     end_it();
@@ -579,8 +599,8 @@ caf::result<admin_reply> admin_password(self_ptr self, const admin_principal& wh
                                     }
                                     log::info("admin: the admin password was changed by ",
                                               who.via);
-                                    audit(self, who, "", describe(p));
-                                    rp.deliver(admin_reply{});
+                                    audit(self, who, "", describe(p),
+                                          [rp]() mutable { rp.deliver(admin_reply{}); });
                                   });
       },
       [=](const caf::error& err) mutable { rp.deliver(internal(self, err)); });
@@ -606,7 +626,8 @@ caf::result<admin_reply> extension_change(self_ptr self, const admin_principal& 
           .then(
             [=](admin_reply& r) mutable {
               if (r.ok)
-                audit(self, who, domain, what);
+                return audit(self, who, domain, what,
+                             [rp, r = std::move(r)]() mutable { rp.deliver(std::move(r)); });
               rp.deliver(std::move(r));
             },
             [=](const caf::error& err) mutable { rp.deliver(internal(self, err)); });
@@ -779,6 +800,19 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, node_context* 
       if (auto e = admin_access::check(who, q); !e.empty())
         return forbidden(e);
       return audit_log(self, q);
+    },
+    [=](const admin_principal& who, token_revoke& t) -> caf::result<admin_reply> {
+      if (t.user.empty())
+        return admin_invalid("user is required", "user");
+      if (auto e = admin_access::check(who, t); !e.empty())
+        return forbidden(e);
+      // Answered once the entry is stored: the API revokes, then it is listed.
+      auto rp = self->make_response_promise<admin_reply>();
+      auto at = t.user.find('@');
+      audit(self, who, at == std::string::npos ? std::string{} : t.user.substr(at + 1),
+            "tokens revoke " + t.user,
+            [rp, user = t.user]() mutable { rp.deliver(admin_records({field_list{{"user", user}}})); });
+      return rp;
     },
     [=](const login_check& l) -> caf::result<login_result> { return login(self, l); },
     [=](const write_done& w) { self->state.writes.done(w); },
