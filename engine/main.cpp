@@ -23,6 +23,7 @@
 #include "actors/messages/directory.hpp"
 #include "actors/password.hpp"
 #include "actors/admin.hpp"
+#include "actors/api.hpp"
 #include "actors/password_hasher.hpp"
 #include "actors/retention.hpp"
 #include "actors/security.hpp"
@@ -274,6 +275,8 @@ int run_node(const node_config& ncfg) {
     ctx.hasher = sys.spawn<caf::detached>(password_hasher);
     ctx.security_actor = sys.spawn(security_actor, &ctx);
     ctx.admin = sys.spawn(admin_actor, &ctx);
+    if (api_on(ncfg))
+      ctx.api = sys.spawn(api_actor, &ctx);
     auto hub = sys.spawn(shell_hub_actor, &ctx);
     auto retention = sys.spawn(retention_actor, &ctx, std::chrono::hours(1));
     net::stack_config scfg;
@@ -352,6 +355,8 @@ int run_node(const node_config& ncfg) {
     caf::anon_send_exit(ctx.security_actor, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx.hasher, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx.admin, caf::exit_reason::user_shutdown);
+    if (ctx.api)
+      caf::anon_send_exit(ctx.api, caf::exit_reason::user_shutdown);
     // Say what holds the shutdown up, once a second (calls end with their CDRs).
     for (int i = 0; sys.registry().running() > 0; ++i) {
       if (i > 0)
@@ -367,6 +372,7 @@ int run_node(const node_config& ncfg) {
     ctx.hasher = nullptr;
     ctx.security_actor = nullptr;
     ctx.admin = nullptr;
+    ctx.api = nullptr;
   }
   auto commits = store->commits(), writes = store->batches();
   store.reset(); // drains pending writes, closes LMDB
