@@ -368,6 +368,8 @@ class TestEveryRoute(ApiCallCase):
         'addException': (None, {'caller': '1', 'when': 'ALL_HOURS', 'action': 'HANGUP'}),
         'setFeatureCode': (None, {'code': '*78'}),
         'explain': ({'from': '100', 'to': '105'}, None),
+        # A user may list its own CDRs: another extension's are the 403.
+        'listCdrs': ({'extension': '105'}, None),
     }
 
     def concrete(self, template, domain, number):
