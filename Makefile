@@ -12,7 +12,7 @@ JOBS ?= 2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # What building and running a node needs.
 PACKAGES := cmake g++ make pkg-config ccache libcaf-dev libre-dev librem-dev \
-  liblmdb-dev libcereal-dev libssl-dev libedit-dev catch2 tzdata \
+  liblmdb-dev libcereal-dev libssl-dev libedit-dev libmicrohttpd-dev nlohmann-json3-dev catch2 tzdata \
   libhowardhinnant-date-dev libjemalloc-dev espeak-ng sox
 # What the tests add: their peers (SIPp, baresip, SIPVicious, fail2ban-regex),
 # Python's YAML, JSON Schema and Prometheus parsers for the REST API's tests,

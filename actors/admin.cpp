@@ -131,11 +131,11 @@ std::string check(const admin_principal& who, cdr_query& req) {
 std::string check(const admin_principal& who, calls_query& req) {
   if (is_user(who))
     return denied + "an administrator's operation";
-  if (!is_system(who)) {
-    if (!req.domain.empty() && normalize_domain(req.domain) != who.domain)
-      return denied + "tenant " + req.domain + " is not yours";
-    req.domain = who.domain;
-  }
+  // The node's calls are the system's; a tenant admin asks for its tenant's.
+  if (!is_system(who) && req.domain.empty())
+    return denied + "the system administrator's operation (ask for your tenant's calls)";
+  if (!is_system(who) && normalize_domain(req.domain) != who.domain)
+    return denied + "tenant " + req.domain + " is not yours";
   return {};
 }
 
@@ -164,6 +164,22 @@ std::string check(const admin_principal& who, audit_query& req) {
       return denied + "tenant " + req.domain + " is not yours";
     req.domain = who.domain;
   }
+  return {};
+}
+
+std::string check(const admin_principal& who, token_revoke& req) {
+  if (is_user(who))
+    return denied + "an administrator's operation";
+  auto at = req.user.find('@');
+  if (at != std::string::npos) {
+    auto domain = normalize_domain(req.user.substr(at + 1));
+    if (!domain.empty())
+      req.user = req.user.substr(0, at) + "@" + domain;
+  }
+  if (is_system(who))
+    return {};
+  if (at == std::string::npos || req.user.substr(at + 1) != who.domain)
+    return denied + "the logins of " + req.user + " are not yours";
   return {};
 }
 
@@ -234,7 +250,7 @@ bool changes(const voicemail_cmd& r) { return r.verb != "list" && r.verb != "pla
 // acknowledged is a change audited. A failed audit write is logged; the
 // change itself is committed already.
 void audit(self_ptr self, const admin_principal& who, const std::string& domain,
-           std::string what, std::function<void()> then) {
+           std::string what, std::function<void()> stored = nullptr) {
   auto& st = self->state;
   storage::audit_record rec;
   rec.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -247,12 +263,12 @@ void audit(self_ptr self, const admin_principal& who, const std::string& domain,
   rec.what = std::move(what);
   storage::batch b;
   b.put(rec);
-  st.writes.submit(self, *st.ctx->store, std::move(b),
-                   [then = std::move(then)](const std::string& err) {
-                     if (!err.empty())
-                       log::error("admin: the audit log could not be written: ", err);
-                     then();
-                   });
+  st.writes.submit(self, *st.ctx->store, std::move(b), [stored](const std::string& err) {
+    if (!err.empty())
+      log::error("admin: the audit log could not be written: ", err);
+    if (stored)
+      stored();
+  });
 }
 
 // Sends `req` to `to`; answers the caller, and audits when it changed something.
@@ -263,8 +279,10 @@ caf::result<admin_reply> forward(self_ptr self, const caf::actor& to, const admi
   self->request(to, answer_timeout, std::move(req))
     .then(
       [=](admin_reply& r) mutable {
+        // Answered once the audit entry is stored: a reader of the log sees it.
         if (r.ok && !what.empty())
-          return audit(self, who, audit_domain, what, [rp, r]() mutable { rp.deliver(r); });
+          return audit(self, who, audit_domain, what,
+                       [rp, r = std::move(r)]() mutable { rp.deliver(std::move(r)); });
         rp.deliver(std::move(r));
       },
       [=](const caf::error& err) mutable { rp.deliver(internal(self, err)); });
@@ -613,7 +631,8 @@ caf::result<admin_reply> extension_change(self_ptr self, const admin_principal& 
           .then(
             [=](admin_reply& r) mutable {
               if (r.ok)
-                return audit(self, who, domain, what, [rp, r]() mutable { rp.deliver(r); });
+                return audit(self, who, domain, what,
+                             [rp, r = std::move(r)]() mutable { rp.deliver(std::move(r)); });
               rp.deliver(std::move(r));
             },
             [=](const caf::error& err) mutable { rp.deliver(internal(self, err)); });
@@ -786,6 +805,19 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, node_context* 
       if (auto e = admin_access::check(who, q); !e.empty())
         return forbidden(e);
       return audit_log(self, q);
+    },
+    [=](const admin_principal& who, token_revoke& t) -> caf::result<admin_reply> {
+      if (t.user.empty())
+        return admin_invalid("user is required", "user");
+      if (auto e = admin_access::check(who, t); !e.empty())
+        return forbidden(e);
+      // Answered once the entry is stored: the API revokes, then it is listed.
+      auto rp = self->make_response_promise<admin_reply>();
+      auto at = t.user.find('@');
+      audit(self, who, at == std::string::npos ? std::string{} : t.user.substr(at + 1),
+            "tokens revoke " + t.user,
+            [rp, user = t.user]() mutable { rp.deliver(admin_records({field_list{{"user", user}}})); });
+      return rp;
     },
     [=](const login_check& l) -> caf::result<login_result> { return login(self, l); },
     [=](const write_done& w) { self->state.writes.done(w); },

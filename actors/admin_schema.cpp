@@ -70,6 +70,10 @@ bool known(std::string_view name) {
 field_kind kind_of(std::string_view resource, std::string_view name) {
   if (resource == "cdr" && name == "devices")
     return field_kind::text; // contact=code,... there; a count in status
+  if (name == "id") // a holiday's or exception's number; a voicemail message's "3-17"
+    return resource == "holiday" || resource == "exception" || resource == "explain"
+             ? field_kind::integer
+             : field_kind::text;
   if (std::find(std::begin(booleans), std::end(booleans), name) != std::end(booleans))
     return field_kind::boolean;
   if (std::find(std::begin(integers), std::end(integers), name) != std::end(integers))

@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/admin_json.hpp"
 #include "actors/extension_fields.hpp"
 #include "actors/messages/call.hpp"
 #include "actors/messages/directory.hpp"
@@ -44,6 +45,9 @@ void send_out(self_ptr self, std::string text, bool close = false) {
 }
 
 void write(self_ptr self, const admin_reply& r, bool close = false) {
+  if (self->state.json_output) // one line, typed as the REST API types it
+    return send_out(self, admin_json::dump(admin_json::reply(self->state.resource, r)) + "\n",
+                    close);
   std::string out;
   for (auto& line : r.notes)
     out.append(line).append("\n");
@@ -396,6 +400,14 @@ void command(self_ptr self, const std::string& line) {
   if (words->empty())
     return; // blank line: nothing to answer
   auto& w = *words;
+  st.resource = std::string{admin_json::resource_of_command(w[0])};
+  // Hidden (actorpbx shell --json): `output json` or `output text`.
+  if (w[0] == "output") {
+    if (w.size() != 2 || (w[1] != "json" && w[1] != "text"))
+      return write(self, admin_invalid("usage: output json|text"));
+    st.json_output = w[1] == "json";
+    return write(self, admin_reply{});
+  }
   if (w[0] == "quit" || w[0] == "exit")
     return write(self, admin_reply{}, true);
   if (w[0] == "help")

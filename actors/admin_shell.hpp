@@ -34,6 +34,8 @@ struct admin_shell_state {
   std::uint64_t conn = 0;
   flow_info source;
   bool logged_in = false;
+  bool json_output = false;      // `output json`: each answer one line of JSON
+  std::string resource;           // what the command being answered lists (admin_json)
   bool busy = false;              // waiting for an actor's answer
   bool peer_gone = false;         // the client closed its side
   std::deque<std::string> queued; // lines that arrived meanwhile

@@ -9,6 +9,7 @@
 #include "actors/voicemail.hpp"
 #include "engine/directory.hpp"
 #include "engine/log.hpp"
+#include "engine/metrics.hpp"
 #include "storage/store.hpp"
 
 namespace pbx {
@@ -107,6 +108,7 @@ void end(self_ptr self, const std::string& reason, std::uint16_t code) {
     c.end_ms = now_ms();
     c.end_reason = reason;
     c.sip_code = code;
+    metrics::call_ended(code);
     c.status = c.answer_ms ? "answered"
                : (reason.rfind("no answer", 0) == 0 || reason == "cancel") ? "noanswer"
                                                                             : "fail";
@@ -229,6 +231,7 @@ void forward(self_ptr self, const route_step& s) {
 void apply(self_ptr self, const route_step& s, const callee_targets* t,
            std::uint16_t hangup_code, const std::string& context) {
   auto& st = self->state;
+  metrics::rule_decision(s.slot);
   switch (static_cast<storage::forward_action>(s.action)) {
     case storage::forward_action::ring_anyway:
       break;
@@ -580,6 +583,7 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
               legs_text(self)};
     },
     [=](voicemail_done& d) { voicemail_over(self, d); },
+    [=](const metrics::mailbox_probe& p) { metrics::answer(p, self->mailbox().size()); },
     [=](voicemail_answered_atom) {
       auto& st = self->state;
       if (st.cdr.answer_ms == 0)

@@ -54,6 +54,7 @@ void sync_phones(self_ptr self, const std::vector<storage::binding_record>& recs
   for (auto& [contact, b] : st.bindings)
     self->send(b.phone, stop_atom::value);
   st.bindings = std::move(next);
+  st.bound.set(st.bindings.size());
 }
 
 void handle_register(self_ptr self, register_request& req) {
@@ -132,6 +133,7 @@ void handle_expired(self_ptr self, const binding_expired& e) {
     return;
   }
   st.bindings.erase(i);
+  st.bound.set(st.bindings.size());
   storage::batch b;
   b.erase_binding(st.rec.domain, st.rec.number, e.contact);
   st.writes.submit(self, *st.ctx->store, std::move(b), [](const std::string&) {});
@@ -343,6 +345,7 @@ caf::behavior draining(self_ptr self) {
     },
     [=](stop_atom) { self->quit(); },
     [=](idle_check_atom) {},
+    [=](const metrics::mailbox_probe& p) { metrics::answer(p, self->mailbox().size()); },
   };
 }
 
@@ -503,6 +506,7 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
       sync_phones(self, {});
       self->quit();
     },
+    [=](const metrics::mailbox_probe& p) { metrics::answer(p, self->mailbox().size()); },
     // One timer per idle period, not CAF's `after`, which re-arms a clock
     // entry on every message (a clock-thread wakeup per REGISTER).
     [=](idle_check_atom) {

@@ -15,6 +15,7 @@
 #include "actors/mwi.hpp"
 #include "actors/write_tracker.hpp"
 #include "engine/context.hpp"
+#include "engine/metrics.hpp"
 #include "storage/records.hpp"
 
 namespace pbx {
@@ -29,6 +30,7 @@ struct extension_state {
   caf::actor tenant;
   storage::extension_record rec;
   std::map<std::string, binding> bindings; // by contact URI
+  metrics::binding_share bound;            // bindings.size() in actorpbx_registrations
   write_tracker writes;
   bool active_since_check = true;
   struct line {

@@ -143,7 +143,14 @@ answer_fn to_result(Promise rp) {
 template <class Promise>
 answer_fn to_shell(Promise rp) {
   return [rp](std::uint16_t code, const std::string& err, const std::string&) mutable {
-    rp.deliver(code == 200 ? admin_reply{} : admin_invalid(err));
+    if (code == 200)
+      rp.deliver(admin_reply{});
+    else if (code == 404)
+      rp.deliver(admin_not_found(err));
+    else if (code >= 500)
+      rp.deliver(admin_fail(admin_errc::internal, err));
+    else
+      rp.deliver(admin_invalid(err));
   };
 }
 

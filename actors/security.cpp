@@ -147,7 +147,7 @@ std::uint32_t on_failure(self_ptr self, const auth_failure& f) {
   log::security(head("auth_failed", f.source, f.user, f.user_agent) + " service="
                 + service_name(f.service) + " reason=" + log::quoted(f.reason));
   std::uint32_t delay = 0;
-  if (f.service == auth_service::shell)
+  if (f.service == auth_service::shell || f.service == auth_service::api)
     delay = login_backoff_ms(++st.sources[f.source.ip].login_failures,
                              st.ctx->security.login_backoff_max);
   if (!allowed(self, f.source.ip) && count_failure(self, f.source.ip)) {

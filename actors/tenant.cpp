@@ -17,6 +17,7 @@
 #include "actors/security.hpp"
 #include "actors/office_hours.hpp"
 #include "engine/directory.hpp"
+#include "engine/metrics.hpp"
 #include "engine/sip_port.hpp"
 #include "storage/store.hpp"
 
@@ -342,6 +343,7 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
       self->quit(m.reason);
   });
   return {
+    [=](const metrics::mailbox_probe& p) { metrics::answer(p, self->mailbox().size()); },
     [=](register_request& req) { handle_register(self, req); },
     [=](subscribe_request& req) {
       if (auto ext = activate(self, req.user))

@@ -30,10 +30,33 @@ using setter = std::function<std::string(node_config&, const std::string&)>;
 
 struct option_def {
   const char* name;
-  const char* arg;
+  const char* arg; // nullptr: a switch, no value on the command line
   const char* help;
   setter set;
 };
+
+// A switch's value: empty (given alone) or yes/no words.
+bool to_bool(const std::string& v, bool& out) {
+  if (v.empty() || v == "yes" || v == "true" || v == "on" || v == "1")
+    return out = true;
+  if (v == "no" || v == "false" || v == "off" || v == "0") {
+    out = false;
+    return true;
+  }
+  return false;
+}
+
+// An address other machines are told or must reach names one interface:
+// the any address is refused with the same words for every such flag.
+std::string any_address_error(const char* flag, const std::string& addr, const char* who) {
+  auto colon = addr.rfind(':');
+  auto host = addr.substr(0, colon);
+  if (host != "0.0.0.0" && host != "[::]" && host != "[0:0:0:0:0:0:0:0]")
+    return {};
+  return std::string{"--"} + flag + " " + addr + ": give the IP address " + who
+         + " reach, not the any address (e.g. --" + flag + " 192.0.2.10:" + addr.substr(colon + 1)
+         + ")";
+}
 
 // IPv4 "a.b.c.d:port" or IPv6 "[::1]:port".
 bool valid_listen_address(const std::string& text) {
@@ -156,6 +179,18 @@ const std::vector<option_def>& options() {
      [](node_config& c, const std::string& v) { return set_count(c.tcp_max_connections, v, "sip-tcp-max-connections"); }},
     {"sip-tcp-max-per-source", "N", "...from one address (default 100)",
      [](node_config& c, const std::string& v) { return set_count(c.tcp_max_per_source, v, "sip-tcp-max-per-source"); }},
+    {"api-listen", "IP:PORT", "REST API address, HTTP (default 127.0.0.1:8888; 'off': no API)",
+     [](node_config& c, const std::string& v) { c.api_listen = v; return std::string{}; }},
+    {"api-tls", nullptr, "serve the REST API over HTTPS, with the SIP/TLS certificate",
+     [](node_config& c, const std::string& v) {
+       return to_bool(v, c.api_tls) ? std::string{} : "--api-tls wants yes or no, got '" + v + "'";
+     }},
+    {"api-max-body", "BYTES", "largest REST request body, else 413 (default 8388608)",
+     [](node_config& c, const std::string& v) { return set_count(c.api_max_body, v, "api-max-body"); }},
+    {"api-timeout", "SECONDS", "close an API connection idle this long (default 30)",
+     [](node_config& c, const std::string& v) { return set_count(c.api_timeout, v, "api-timeout"); }},
+    {"api-token-ttl", "SECONDS", "lifetime of a REST API login token (default 3600)",
+     [](node_config& c, const std::string& v) { return set_count(c.api_token_ttl, v, "api-token-ttl"); }},
     {"rtp-ports", "LO-HI", "UDP ports of the media plane's RTP, even ones used (default 10000-20000)",
      [](node_config& c, const std::string& v) {
        auto r = net::media::parse_port_range(v);
@@ -167,6 +202,13 @@ const std::vector<option_def>& options() {
      }},
   };
   return defs;
+}
+
+bool is_switch(const std::string& name) {
+  for (auto& d : options())
+    if (name == d.name)
+      return d.arg == nullptr;
+  return false;
 }
 
 std::string apply(node_config& cfg, const std::string& name, const std::string& value) {
@@ -192,6 +234,8 @@ std::string load_file(node_config& cfg, const std::string& path) {
       continue;
     line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
     auto sep = line.find_first_of("= \t");
+    if (sep == std::string::npos && is_switch(line))
+      sep = line.size(); // a switch alone: on
     if (sep == std::string::npos)
       return path + ":" + std::to_string(n) + ": expected 'key = value'";
     auto key = line.substr(0, sep);
@@ -240,7 +284,7 @@ std::string usage() {
   line("--help", "show this text and exit");
   line("--config FILE", "read options from FILE (command line wins)");
   for (auto& d : options())
-    line(std::string{"--"} + d.name + " " + d.arg, d.help);
+    line(std::string{"--"} + d.name + (d.arg ? std::string{" "} + d.arg : ""), d.help);
   out += "\nenvironment: ACTORPBX_ADMIN_PASSWORD sets the admin password on first start\n"
          "(later, change it in the shell: admin password NEW).\n"
          "exit codes: 0 clean shutdown, 1 runtime failure (port, data dir, TLS certificate),\n"
@@ -273,8 +317,8 @@ parse_status parse_config(int argc, char** argv, node_config& cfg,
       error = "unknown option '--" + name + "' (see --help)";
       return parse_status::error;
     }
-    if (eq != std::string::npos) {
-      // value given inline
+    if (eq != std::string::npos || is_switch(name)) {
+      // value given inline, or none (a switch)
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {
@@ -310,11 +354,19 @@ parse_status parse_config(int argc, char** argv, node_config& cfg,
     error = "--tls-key needs --tls-cert";
     return parse_status::error;
   }
-  auto host = cfg.sip_listen.substr(0, cfg.sip_listen.rfind(':'));
-  if (host == "0.0.0.0" || host == "[::]" || host == "[0:0:0:0:0:0:0:0]") {
-    // libre writes this address into Via and Contact: phones must reach it.
-    error = "--sip-listen " + cfg.sip_listen + ": give the IP address phones reach, not the "
-            "any address (e.g. --sip-listen 192.0.2.10:5060)";
+  // libre writes this address into Via and Contact: phones must reach it.
+  if (error = any_address_error("sip-listen", cfg.sip_listen, "phones"); !error.empty())
+    return parse_status::error;
+  if (cfg.api_listen != "off") {
+    if (!valid_listen_address(cfg.api_listen)) {
+      error = "--api-listen wants IP:PORT or off, got '" + cfg.api_listen + "'";
+      return parse_status::error;
+    }
+    // The API is reached on one chosen interface, like SIP.
+    if (error = any_address_error("api-listen", cfg.api_listen, "API clients"); !error.empty())
+      return parse_status::error;
+  } else if (cfg.api_tls) {
+    error = "--api-tls needs the API on (--api-listen is off)";
     return parse_status::error;
   }
   if (cfg.registrar.min_expires > cfg.registrar.max_expires) {

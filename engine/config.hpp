@@ -33,6 +33,12 @@ struct node_config {
   // RTP ports of the media plane (--rtp-ports LO-HI), on the SIP address's IP.
   std::uint16_t rtp_port_min = 10000;
   std::uint16_t rtp_port_max = 20000;
+  // The REST API (docs/operations.md): "off" turns it off.
+  std::string api_listen = "127.0.0.1:8888";
+  bool api_tls = false;                   // HTTPS with the SIP/TLS certificate
+  std::uint32_t api_max_body = 8u << 20;  // bytes; larger bodies get 413
+  std::uint32_t api_timeout = 30;         // seconds an API connection may be idle
+  std::uint32_t api_token_ttl = 3600;     // seconds a login token lives (the API actor's)
 
   static std::uint32_t default_workers();
   /// The prompt set beside the executable: EXE_DIR/../prompts (the build

@@ -54,6 +54,7 @@ struct node_context {
   caf::actor admin;                          // typed admin requests (actors/admin.hpp)
   caf::actor api;                            // REST requests (actors/api.hpp)
   api_port* api_out = nullptr;               // responses back to the HTTP thread
+  std::uint32_t api_token_ttl = 3600;        // seconds a REST login token lives (--api-token-ttl)
   std::string system_prompts;  // the prompt set (PROMPTS/en; actors/prompt.hpp), empty: none
   std::function<std::int64_t()> now;         // unix seconds; tests fix it
   std::atomic<std::uint64_t> next_leg{1ull << 62}; // B-leg ids (the SIP thread counts from 1)

@@ -31,6 +31,16 @@ std::vector<caf::actor> local_directory::list(std::string_view prefix) const {
   return out;
 }
 
+std::vector<std::pair<std::string, caf::actor>>
+local_directory::entries(std::string_view prefix) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<std::pair<std::string, caf::actor>> out;
+  for (auto& [key, a] : map_)
+    if (key.compare(0, prefix.size(), prefix) == 0)
+      out.emplace_back(key, a);
+  return out;
+}
+
 caf::actor local_directory::lookup(const std::string& key) const {
   std::lock_guard<std::mutex> guard{mtx_};
   auto i = map_.find(key);

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -26,6 +27,8 @@ public:
   virtual std::size_t count(std::string_view prefix) const = 0;
   /// The actors whose keys start with `prefix` (live calls for the shell).
   virtual std::vector<caf::actor> list(std::string_view prefix) const = 0;
+  /// The keys that start with `prefix` with their actors (metrics).
+  virtual std::vector<std::pair<std::string, caf::actor>> entries(std::string_view prefix) const = 0;
 };
 
 /// Keys used across the code base.
@@ -41,6 +44,7 @@ public:
   void unregister(const std::string& key, const caf::actor& a) override;
   std::size_t count(std::string_view prefix) const override;
   std::vector<caf::actor> list(std::string_view prefix) const override;
+  std::vector<std::pair<std::string, caf::actor>> entries(std::string_view prefix) const override;
 
 private:
   mutable std::mutex mtx_;

@@ -23,6 +23,7 @@
 #include "actors/messages/directory.hpp"
 #include "actors/password.hpp"
 #include "actors/admin.hpp"
+#include "actors/api.hpp"
 #include "actors/password_hasher.hpp"
 #include "actors/retention.hpp"
 #include "actors/security.hpp"
@@ -30,10 +31,13 @@
 #include "engine/directory.hpp"
 #include "engine/log.hpp"
 #include "engine/message_types.hpp"
+#include "engine/metrics.hpp"
 #include "engine/router.hpp"
 #include "engine/shell_client.hpp"
+#include "net/api_server.hpp"
 #include "net/sip_stack.hpp"
 #include "net/tls_cert.hpp"
+#include "storage/commit_observer.hpp"
 #include "storage/store.hpp"
 
 using namespace pbx;
@@ -128,6 +132,19 @@ int raise_fd_limit() {
   return static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 65536));
 }
 
+bool api_on(const node_config& ncfg) {
+  return ncfg.api_listen != "off";
+}
+
+// The address a generated certificate is made for: the first TLS listener's.
+const std::string& tls_listen(const node_config& ncfg) {
+  if (!ncfg.sip_tls_listen.empty())
+    return ncfg.sip_tls_listen;
+  if (!ncfg.shell_tls_listen.empty())
+    return ncfg.shell_tls_listen;
+  return ncfg.api_listen; // --api-tls
+}
+
 // The host a SIP/TLS address names, for a generated certificate: the
 // machine's name when it listens on every address.
 std::string tls_host(const std::string& listen) {
@@ -145,7 +162,7 @@ std::string tls_host(const std::string& listen) {
 
 // The SIP/TLS certificate; a self-signed one is made at first start.
 bool prepare_tls(const node_config& ncfg, net::tls_identity& id) {
-  auto host = tls_host(ncfg.sip_tls_listen.empty() ? ncfg.shell_tls_listen : ncfg.sip_tls_listen);
+  auto host = tls_host(tls_listen(ncfg));
   if (auto e = net::prepare_identity(ncfg.tls_cert, ncfg.tls_key, ncfg.data_dir, host, id);
       !e.empty()) {
     std::fprintf(stderr, "actorpbx: %s\n", e.c_str());
@@ -180,6 +197,7 @@ int run_node(const node_config& ncfg) {
   std::signal(SIGPIPE, SIG_IGN);
 
   std::string err;
+  storage::set_commit_observer(&metrics::lmdb_commit); // actorpbx_lmdb_commit_seconds
   auto store = storage::store::open(ncfg.data_dir, storage::options{}, &err);
   if (!store) {
     std::fprintf(stderr, "actorpbx: cannot open data dir %s: %s\n", ncfg.data_dir.c_str(),
@@ -204,16 +222,20 @@ int run_node(const node_config& ncfg) {
     }
   }
   net::tls_identity tls;
-  if (!ncfg.sip_tls_listen.empty() || !ncfg.shell_tls_listen.empty()) {
+  if (!ncfg.sip_tls_listen.empty() || !ncfg.shell_tls_listen.empty()
+      || (api_on(ncfg) && ncfg.api_tls)) {
     if (!prepare_tls(ncfg, tls))
       return 1;
   } else if (!ncfg.tls_cert.empty()) {
-    log::warn("--tls-cert is set but neither --sip-tls-listen nor --shell-tls-listen: no TLS");
+    log::warn("--tls-cert is set but none of --sip-tls-listen, --shell-tls-listen, --api-tls: "
+              "no TLS");
   }
   auto live = sweep_bindings(*store);
 
   local_directory dir;
   net::sip_stack sip;
+  // Outlives the actors: the API actor answers through ctx.api_out until it stops.
+  net::api_server api_http;
   node_context ctx;
   ctx.store = store.get();
   ctx.dir = &dir;
@@ -224,6 +246,8 @@ int run_node(const node_config& ncfg) {
   ctx.now = unix_now;
   ctx.idle_passivation = std::chrono::seconds(std::max<std::uint32_t>(1, ncfg.passivate_after));
   ctx.security = ncfg.security;
+  ctx.api_out = &api_http;
+  ctx.api_token_ttl = ncfg.api_token_ttl;
   {
     std::error_code ec;
     auto abs = std::filesystem::absolute(ncfg.data_dir, ec);
@@ -251,6 +275,8 @@ int run_node(const node_config& ncfg) {
     ctx.hasher = sys.spawn<caf::detached>(password_hasher);
     ctx.security_actor = sys.spawn(security_actor, &ctx);
     ctx.admin = sys.spawn(admin_actor, &ctx);
+    if (api_on(ncfg))
+      ctx.api = sys.spawn(api_actor, &ctx);
     auto hub = sys.spawn(shell_hub_actor, &ctx);
     auto retention = sys.spawn(retention_actor, &ctx, std::chrono::hours(1));
     net::stack_config scfg;
@@ -279,7 +305,33 @@ int run_node(const node_config& ncfg) {
     scfg.guard.ua_block = ncfg.security.ua_block;
     scfg.guard.tcp_max_connections = ncfg.tcp_max_connections;
     scfg.guard.tcp_max_per_source = ncfg.tcp_max_per_source;
+    // The REST API's server, on a thread of its own (after raise_fd_limit
+    // above: its connections count too). Only with an API actor to serve.
+    std::string api_part;
+    auto start_api = [&]() -> std::string {
+      if (!api_on(ncfg))
+        return {};
+      if (!ctx.api) {
+        log::debug("no API actor: the REST API is not served");
+        return {};
+      }
+      net::api_config acfg;
+      acfg.listen = ncfg.api_listen;
+      acfg.tls = ncfg.api_tls;
+      acfg.tls_cert_file = tls.cert_file;
+      acfg.tls_key_file = tls.key_file;
+      acfg.max_body = ncfg.api_max_body;
+      acfg.timeout = ncfg.api_timeout;
+      acfg.api = ctx.api;
+      if (auto e = api_http.start(acfg); !e.empty())
+        return e;
+      api_part = " api=" + api_http.url();
+      return {};
+    };
     if (auto e = sip.start(scfg); !e.empty()) {
+      std::fprintf(stderr, "actorpbx: %s\n", e.c_str());
+      rc = 1;
+    } else if (auto e = start_api(); !e.empty()) {
       std::fprintf(stderr, "actorpbx: %s\n", e.c_str());
       rc = 1;
     } else {
@@ -289,17 +341,22 @@ int run_node(const node_config& ncfg) {
       auto tls_part = ncfg.sip_tls_listen.empty() ? "" : " sip_tls=" + ncfg.sip_tls_listen;
       auto shell_tls = ncfg.shell_tls_listen.empty() ? "" : " shell_tls=" + ncfg.shell_tls_listen;
       log::write(log::level::info, "ready sip=" + ncfg.sip_listen + tls_part + " shell="
-                                     + ncfg.shell_listen + shell_tls + " data=" + ncfg.data_dir);
+                                     + ncfg.shell_listen + shell_tls + " data=" + ncfg.data_dir
+                                     + api_part);
       int sig = 0;
       sigwait(&sigs, &sig);
       log::info("signal ", sig, ": shutting down");
     }
+    // Before the actors stop: what the API still owes is answered 503.
+    api_http.stop();
     caf::anon_send_exit(ctx.router, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(retention, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx.security_actor, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx.hasher, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(ctx.admin, caf::exit_reason::user_shutdown);
+    if (ctx.api)
+      caf::anon_send_exit(ctx.api, caf::exit_reason::user_shutdown);
     // Say what holds the shutdown up, once a second (calls end with their CDRs).
     for (int i = 0; sys.registry().running() > 0; ++i) {
       if (i > 0)
@@ -315,6 +372,7 @@ int run_node(const node_config& ncfg) {
     ctx.hasher = nullptr;
     ctx.security_actor = nullptr;
     ctx.admin = nullptr;
+    ctx.api = nullptr;
   }
   auto commits = store->commits(), writes = store->batches();
   store.reset(); // drains pending writes, closes LMDB

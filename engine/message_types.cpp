@@ -13,11 +13,14 @@
 #include "actors/messages/mwi.hpp"
 #include "actors/messages/voicemail.hpp"
 #include "engine/leg_command.hpp"
+#include "engine/metrics.hpp"
 
 namespace pbx {
 
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<digest_credentials>("digest_credentials");
+  cfg.add_message_type<http_request>("http_request");
+  cfg.add_message_type<http_response>("http_response");
   cfg.add_message_type<contact_entry>("contact_entry");
   cfg.add_message_type<flow_info>("flow_info");
   cfg.add_message_type<register_request>("register_request");
@@ -27,6 +30,10 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<shell_line>("shell_line");
   cfg.add_message_type<shell_closed>("shell_closed");
   cfg.add_message_type<admin_reply>("admin_reply");
+  cfg.add_message_type<admin_principal>("admin_principal");
+  cfg.add_message_type<login_check>("login_check");
+  cfg.add_message_type<login_result>("login_result");
+  cfg.add_message_type<token_revoke>("token_revoke");
   cfg.add_message_type<tenant_add>("tenant_add");
   cfg.add_message_type<tenant_set>("tenant_set");
   cfg.add_message_type<tenant_del>("tenant_del");
@@ -77,6 +84,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<security_cmd>("security_cmd");
   cfg.add_message_type<field_list>("field_list");
   cfg.add_message_type<std::vector<field_list>>("field_lists");
+  cfg.add_message_type<metrics::mailbox_probe>("mailbox_probe");
 }
 
 } // namespace pbx

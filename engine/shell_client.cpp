@@ -74,15 +74,17 @@ std::string start_tls(link& l, const std::string& host, const std::string& ca) {
   return {};
 }
 
-// Prints the answer up to its closing OK/ERR line; false when the node hung up.
-bool print_answer(link& l, std::string& buf) {
+// Prints the answer up to its closing OK/ERR line (with `json`: its one
+// line; `print` false: swallowed); false when the node hung up.
+bool print_answer(link& l, std::string& buf, bool json = false, bool print = true) {
   for (;;) {
     std::size_t pos;
     while ((pos = buf.find('\n')) != std::string::npos) {
       auto line = buf.substr(0, pos);
       buf.erase(0, pos + 1);
-      std::cout << line << "\n";
-      if (line == "OK" || line.rfind("ERR", 0) == 0)
+      if (print)
+        std::cout << line << "\n";
+      if (json || line == "OK" || line.rfind("ERR", 0) == 0)
         return true;
     }
     char chunk[4096];
@@ -97,16 +99,18 @@ bool print_answer(link& l, std::string& buf) {
 
 int run_shell_client(int argc, char** argv) {
   std::string address = "127.0.0.1:5039", ca;
-  bool tls = false;
+  bool tls = false, json = false;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--tls") {
       tls = true;
+    } else if (a == "--json") {
+      json = true;
     } else if (a == "--ca" && i + 1 < argc) {
       ca = argv[++i];
       tls = true;
     } else if (a.rfind("--", 0) == 0) {
-      std::fprintf(stderr, "usage: actorpbx shell [--tls] [--ca FILE] [IP:PORT]\n");
+      std::fprintf(stderr, "usage: actorpbx shell [--tls] [--ca FILE] [--json] [IP:PORT]\n");
       return 2;
     } else {
       address = a;
@@ -139,6 +143,14 @@ int run_shell_client(int argc, char** argv) {
   }
   bool tty = isatty(STDIN_FILENO);
   std::string buf;
+  // --json: every answer (the login's too) is one line of JSON, typed as the
+  // REST API types it; the switch's own answer is not shown.
+  if (json && (!send_line(l, "output json") || !print_answer(l, buf, true, false))) {
+    std::fprintf(stderr, "actorpbx shell: %s closed the connection\n", address.c_str());
+    SSL_free(l.ssl);
+    ::close(l.fd);
+    return 1;
+  }
   bool importing = false;
   for (;;) {
     char* raw = tty ? readline(importing ? "csv> " : "actorpbx> ") : nullptr;
@@ -167,7 +179,7 @@ int run_shell_client(int argc, char** argv) {
     }
     if (line.find_first_not_of(" \t") == std::string::npos)
       continue;
-    if (!print_answer(l, buf))
+    if (!print_answer(l, buf, json))
       break;
     if (line == "quit" || line == "exit")
       break;

@@ -7,6 +7,7 @@
 
 #include "actors/messages/security.hpp"
 #include "engine/log.hpp"
+#include "engine/metrics.hpp"
 
 namespace pbx::net {
 
@@ -25,7 +26,13 @@ std::string challenge_header(const char* name, const std::string& realm,
 
 void reply_plain(struct sip* sip, const struct sip_msg* msg, uint16_t code,
                  const char* reason, const char* extra) {
-  sip_replyf(sip, msg, code, reason, "%sContent-Length: 0\r\n\r\n", extra);
+  if (sip_replyf(sip, msg, code, reason, "%sContent-Length: 0\r\n\r\n", extra) == 0)
+    count_register_reply(msg, code);
+}
+
+void count_register_reply(const struct sip_msg* msg, uint16_t code) {
+  if (code >= 200 && pl_strcmp(&msg->met, "REGISTER") == 0)
+    metrics::register_response(code);
 }
 
 namespace {
@@ -166,6 +173,8 @@ void sip_stack::impl::send_reply(const sip_reply& r) {
                        reinterpret_cast<const char*>(hdrs->buf));
   if (err)
     log::warn("reply ", r.code, " for transaction ", r.txn, " failed: ", strerror(err));
+  else
+    count_register_reply(t.msg, r.code); // SUBSCRIBE's answers come this way too
   mem_deref(hdrs);
   mem_deref(t.msg);
 }

@@ -7,6 +7,7 @@
 #include <caf/send.hpp>
 
 #include "engine/log.hpp"
+#include "engine/metrics.hpp"
 
 namespace pbx::net {
 
@@ -32,6 +33,17 @@ bool request_handler(const struct sip_msg* msg, void* arg) {
 
 void sweep_handler(void* arg) {
   static_cast<sip_stack::impl*>(arg)->sweep();
+}
+
+// How late this timer fires is how long the loop was busy elsewhere.
+void lag_handler(void* arg) {
+  auto& s = *static_cast<sip_stack::impl*>(arg);
+  auto now = std::chrono::steady_clock::now();
+  auto late = std::max(now - s.lag_due, std::chrono::steady_clock::duration::zero());
+  metrics::sip_loop_lag(static_cast<std::uint64_t>(
+    std::chrono::duration_cast<std::chrono::nanoseconds>(late).count()));
+  s.lag_due = now + std::chrono::milliseconds(metrics::sip_lag_period_ms);
+  tmr_start(&s.lag_tmr, metrics::sip_lag_period_ms, lag_handler, &s);
 }
 
 // libre's own diagnostics go to our log at debug level; the node reports
@@ -99,11 +111,15 @@ std::string setup(sip_stack::impl& s) {
   }
   tmr_init(&s.sweep_tmr);
   tmr_start(&s.sweep_tmr, 5000, sweep_handler, &s);
+  tmr_init(&s.lag_tmr);
+  s.lag_due = std::chrono::steady_clock::now() + std::chrono::milliseconds(metrics::sip_lag_period_ms);
+  tmr_start(&s.lag_tmr, metrics::sip_lag_period_ms, lag_handler, &s);
   return {};
 }
 
 void teardown(sip_stack::impl& s) {
   tmr_cancel(&s.sweep_tmr);
+  tmr_cancel(&s.lag_tmr);
   // Ours to release while the socket lives; the connections free their own.
   s.udp_helper = static_cast<struct udp_helper*>(mem_deref(s.udp_helper));
   for (auto* p : s.tcp_peers)

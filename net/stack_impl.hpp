@@ -65,6 +65,8 @@ struct sip_stack::impl {
   int shell_fd = -1;
   int shell_tls_fd = -1;
   struct tmr sweep_tmr;
+  struct tmr lag_tmr; // fires every metrics::sip_lag_period_ms; how late is the loop's lag
+  std::chrono::steady_clock::time_point lag_due;
   std::uint64_t next_txn = 0;
   std::unordered_map<std::uint64_t, pending_txn> txns;
   std::uint64_t next_conn = 0;
@@ -125,6 +127,9 @@ enum command_id : int { cmd_drain = 1, cmd_stop };
 /// Answers `msg` statelessly with `code` (validation failures, OPTIONS, 501).
 void reply_plain(struct sip* sip, const struct sip_msg* msg, uint16_t code,
                  const char* reason, const char* extra = "");
+
+/// Counts a final response to a REGISTER that was sent (actorpbx_register_responses_total).
+void count_register_reply(const struct sip_msg* msg, uint16_t code);
 
 /// A digest challenge header line (`name` is WWW-Authenticate or Proxy-Authenticate).
 std::string challenge_header(const char* name, const std::string& realm,

@@ -43,9 +43,10 @@ std::string cdr_key(std::string_view domain, std::int64_t start_ms, std::string_
 
 std::string audit_key(std::string_view domain, std::int64_t time_ms, std::uint64_t seq) {
   char stamp[48];
-  std::snprintf(stamp, sizeof(stamp), "%020lld%c%020llu", static_cast<long long>(time_ms), sep,
-                static_cast<unsigned long long>(seq));
-  return domain_prefix(domain) + stamp;
+  // sep is '\0': the stamp is taken by its length, not as a C string.
+  int n = std::snprintf(stamp, sizeof(stamp), "%020lld%c%020llu", static_cast<long long>(time_ms),
+                        sep, static_cast<unsigned long long>(seq));
+  return domain_prefix(domain) + std::string(stamp, static_cast<std::size_t>(n));
 }
 
 std::string voicemail_key(std::string_view domain, std::string_view number,

@@ -1,6 +1,25 @@
 #include "storage/lmdb_env.hpp"
 
+#include <atomic>
+
+#include "storage/commit_observer.hpp"
+
+namespace pbx::storage {
+
+namespace {
+std::atomic<commit_observer> observer{nullptr};
+}
+
+void set_commit_observer(commit_observer f) { observer.store(f, std::memory_order_release); }
+
+}  // namespace pbx::storage
+
 namespace pbx::storage::detail {
+
+void commit_took(std::chrono::steady_clock::duration d) {
+  if (auto f = observer.load(std::memory_order_acquire))
+    f(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()));
+}
 
 std::string mdb_error(std::string_view what, int rc) {
   std::string s(what);

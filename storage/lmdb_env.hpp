@@ -4,10 +4,14 @@
 
 #include <lmdb.h>
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
 namespace pbx::storage::detail {
+
+// Tells the commit observer (storage/commit_observer.hpp) about one commit.
+void commit_took(std::chrono::steady_clock::duration d);
 
 // "what: <mdb_strerror>", e.g. "mdb_txn_commit: No space left on device".
 std::string mdb_error(std::string_view what, int rc);
@@ -30,13 +34,19 @@ class txn {
 
   int begin(MDB_env* env, MDB_txn* parent, unsigned flags) {
     abort();
+    timed_ = parent == nullptr && (flags & MDB_RDONLY) == 0;
     return mdb_txn_begin(env, parent, flags, &t_);
   }
   // LMDB frees the txn whatever the result.
   int commit() {
     MDB_txn* t = t_;
     t_ = nullptr;
-    return t ? mdb_txn_commit(t) : EINVAL;
+    if (!t) return EINVAL;
+    if (!timed_) return mdb_txn_commit(t);
+    auto start = std::chrono::steady_clock::now();
+    int rc = mdb_txn_commit(t);
+    commit_took(std::chrono::steady_clock::now() - start);
+    return rc;
   }
   void abort() {
     if (t_) mdb_txn_abort(t_);
@@ -46,6 +56,7 @@ class txn {
 
  private:
   MDB_txn* t_ = nullptr;
+  bool timed_ = false; // a top-level write: its commit writes (and syncs) the pages
 };
 
 class cursor {

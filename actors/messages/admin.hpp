@@ -301,6 +301,19 @@ typename Inspector::result_type inspect(Inspector& f, voicemail_cmd& x) {
   return f(caf::meta::type_name("voicemail_cmd"), x.domain, x.number, x.verb, x.arg);
 }
 
+/// `DELETE /api/tokens?user=U`: the API actor holds the tokens; the admin
+/// actor says whether `who` may revoke U's (system: anyone; a tenant admin:
+/// its tenant's extensions) and audits it. Success: one record `user=` (U
+/// normalized: NUMBER@lower-case domain, or admin).
+struct token_revoke {
+  std::string user;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_revoke& x) {
+  return f(caf::meta::type_name("token_revoke"), x.user);
+}
+
 // ---- logins ----------------------------------------------------------------
 
 /// A login: `admin` with the admin password, or `NUMBER@DOMAIN` with the

@@ -237,7 +237,7 @@ class Node:
     host = HOST
 
     def __init__(self, data_dir=None, admin_password='admin-secret-1', extra_args=(), env=None,
-                 sip_port=None, shell_port=None):
+                 sip_port=None, shell_port=None, api_port=None):
         self.tmp = tempfile.mkdtemp(prefix='actorpbx-e2e-')
         if data_dir is None:
             data_dir = os.path.join(self.tmp, 'data')
@@ -248,6 +248,8 @@ class Node:
         self.env = dict(env or {})
         self.sip_port = sip_port or free_port()
         self.shell_port = shell_port or free_port()
+        # Its own REST API port: tests run in parallel, the default 8888 would collide.
+        self.api_port = api_port or free_port(udp_and_tcp=False)
         self.proc = None
         self.stderr_path = os.path.join(self.tmp, 'stderr.log')
         self.stdout_path = os.path.join(self.tmp, 'stdout.log')
@@ -258,7 +260,13 @@ class Node:
     def argv(self):
         return [require_binary(), '--data-dir', self.data_dir,
                 '--sip-listen', f'{self.host}:{self.sip_port}',
-                '--shell-listen', f'{self.host}:{self.shell_port}', *self.extra_args]
+                '--shell-listen', f'{self.host}:{self.shell_port}',
+                '--api-listen', f'{self.host}:{self.api_port}', *self.extra_args]
+
+    def api_url(self, path='/'):
+        """The URL of `path` on this node's REST API (https with --api-tls)."""
+        scheme = 'https' if '--api-tls' in self.extra_args else 'http'
+        return f'{scheme}://{self.host}:{self.api_port}{path}'
 
     def start(self, timeout=15):
         if self.proc is not None and self.proc.poll() is None:
@@ -302,6 +310,7 @@ class Node:
             return True
         except OSError:
             return False
+
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None

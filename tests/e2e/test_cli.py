@@ -22,7 +22,8 @@ class ConfigNode(Node):
                                        shell=f'{HOST}:{self.shell_port}', data=self.data_dir))
 
     def argv(self):
-        return [require_binary(), '--config', self.config_path, *self.extra_args]
+        return [require_binary(), '--config', self.config_path,
+                '--api-listen', f'{HOST}:{self.api_port}', *self.extra_args]
 
 
 class ConfigFile(unittest.TestCase):
@@ -74,6 +75,46 @@ class ConfigFile(unittest.TestCase):
                                timeout=10)
             self.assertEqual(p.returncode, 2, bad)
             self.assertIn('--rtp-ports', p.stderr.decode())
+
+
+class ApiOptions(unittest.TestCase):
+    """The REST API's flags (the server itself: tests/unit/api_server.test.cpp)."""
+
+    def test_help_lists_them(self):
+        usage = subprocess.run([require_binary(), '--help'], capture_output=True,
+                               timeout=10).stdout.decode()
+        for option in ('--api-listen IP:PORT', '--api-tls ', '--api-max-body BYTES',
+                       '--api-timeout SECONDS', '--api-token-ttl SECONDS'):
+            self.assertIn(option, usage)
+
+    def test_bad_values_exit_2_with_one_line(self):
+        for args, words in ((['--api-listen', '0.0.0.0:8888'], 'give the IP address API clients'),
+                            (['--api-listen', '[::]:8888'], 'not the any address'),
+                            (['--api-listen', 'nowhere'], 'wants IP:PORT or off'),
+                            (['--api-max-body', '0'], '--api-max-body'),
+                            (['--api-timeout', 'soon'], '--api-timeout'),
+                            (['--api-token-ttl', '-1'], '--api-token-ttl'),
+                            (['--api-tls=maybe'], '--api-tls'),
+                            (['--api-listen', 'off', '--api-tls'], '--api-tls needs the API')):
+            with self.subTest(args=args):
+                p = subprocess.run([require_binary(), *args], capture_output=True, timeout=10)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                err = p.stderr.decode()
+                self.assertIn(words, err)
+                self.assertEqual(len(err.strip().splitlines()), 1, err)
+
+    def test_api_tls_is_a_switch_in_both_places(self):
+        # On the command line it takes no value: the next option is read as one.
+        with Node(extra_args=['--api-tls', '--min-expires', '30']) as node:
+            node.start()
+            self.assertEqual(node.stop(), 0)
+        text = 'data-dir = {data}\nsip-listen = {sip}\nshell-listen = {shell}\napi-tls\n'
+        with ConfigNode(text) as node:
+            node.start()
+            self.assertEqual(node.stop(), 0)
+        with Node(extra_args=['--api-listen', 'off']) as node:
+            node.start()
+            self.assertEqual(node.stop(), 0)
 
 
 class ShellClient(unittest.TestCase):
