@@ -8,6 +8,7 @@
 #include "actors/messages/shell.hpp"
 #include "actors/shell_syntax.hpp"
 #include "engine/log.hpp"
+#include "engine/api_port.hpp"
 #include "engine/sip_port.hpp"
 #include "storage/store.hpp"
 
@@ -69,6 +70,14 @@ bool allowed(self_ptr self, const std::string& ip) {
   return false;
 }
 
+// Every listener drops what the security actor bans: SIP and shell (the SIP
+// thread), and the REST API's server.
+void push_guard(node_context* ctx, guard_command g) {
+  if (ctx->api_out)
+    ctx->api_out->guard(g);
+  ctx->sip->guard(std::move(g));
+}
+
 void push_allow(self_ptr self) {
   guard_command g;
   g.what = guard_command::op::allow;
@@ -76,7 +85,7 @@ void push_allow(self_ptr self) {
     g.allow.push_back(c.to_string());
   for (auto& r : self->state.allows)
     g.allow.push_back(r.cidr);
-  self->state.ctx->sip->guard(std::move(g));
+  push_guard(self->state.ctx, std::move(g));
 }
 
 void persist(self_ptr self, storage::batch b, const char* what) {
@@ -105,7 +114,7 @@ void ban(self_ptr self, const flow_info& f, std::uint32_t seconds, const std::st
   g.what = guard_command::op::ban;
   g.ip = f.ip;
   g.until_ms = rec.until * 1000;
-  st.ctx->sip->guard(std::move(g));
+  push_guard(st.ctx, std::move(g));
   storage::batch b;
   b.put(rec);
   persist(self, std::move(b), "a ban");
@@ -121,7 +130,7 @@ bool unban(self_ptr self, const std::string& ip, const std::string& why) {
   guard_command g;
   g.what = guard_command::op::unban;
   g.ip = ip;
-  st.ctx->sip->guard(std::move(g));
+  push_guard(st.ctx, std::move(g));
   storage::batch b;
   b.erase_ban(ip);
   persist(self, std::move(b), "an unban");
@@ -329,7 +338,7 @@ caf::behavior security_actor(caf::stateful_actor<security_state>* self, node_con
     g.what = guard_command::op::ban;
     g.ip = b.ip;
     g.until_ms = b.until * 1000;
-    ctx->sip->guard(std::move(g));
+    push_guard(ctx, std::move(g));
     st.bans.emplace(b.ip, b);
   }
   if (!ended.empty())

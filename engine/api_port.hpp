@@ -3,6 +3,7 @@
 // the SIP thread): thread-safe, never blocks the caller.
 
 #include "actors/messages/api.hpp"
+#include "engine/guard_command.hpp"
 
 namespace pbx {
 
@@ -11,6 +12,9 @@ public:
   virtual ~api_port() = default;
   /// Sends the response of request `r.id` (dropped when its client is gone).
   virtual void respond(http_response r) = 0;
+  /// The security actor's bans and allow list: a banned source's connections
+  /// are closed at accept, unanswered (as SIP and the shell drop it).
+  virtual void guard(const guard_command& c) = 0;
 };
 
 } // namespace pbx

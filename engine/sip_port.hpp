@@ -9,6 +9,7 @@
 #include "actors/messages/registration.hpp"
 #include "actors/messages/media.hpp"
 #include "actors/messages/mwi.hpp"
+#include "engine/guard_command.hpp"
 #include "engine/leg_command.hpp"
 
 namespace pbx {
@@ -21,16 +22,6 @@ struct shell_output {
   std::string text;
   bool close = false;
   std::uint32_t consumed = 0;
-};
-
-/// The SIP thread's copy of the security actor's decisions: sources it
-/// drops before parsing, and the allow list it never bans.
-struct guard_command {
-  enum class op : std::uint8_t { ban, unban, allow };
-  op what = op::ban;
-  std::string ip;                  // ban, unban
-  std::int64_t until_ms = 0;       // ban: unix milliseconds
-  std::vector<std::string> allow;  // allow: the whole list, as CIDRs
 };
 
 class sip_port {

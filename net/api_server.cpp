@@ -31,6 +31,7 @@
 
 #include <caf/send.hpp>
 
+#include "engine/cidr.hpp"
 #include "engine/log.hpp"
 
 namespace pbx::net {
@@ -164,6 +165,33 @@ struct api_server::impl {
   std::uint16_t bound_port = 0;
   std::string host;
   std::atomic<std::uint64_t> next_id{1};
+
+  // The security actor's bans and allow list (guard()), read at accept.
+  std::mutex guard_mu;
+  std::unordered_map<ip_addr, std::int64_t, ip_addr_hash> bans; // until, unix ms
+  std::vector<cidr> allow;
+
+  bool admits(const sockaddr* sa) {
+    ip_addr a;
+    if (sa->sa_family == AF_INET)
+      a = ip_addr::from_v4(&reinterpret_cast<const sockaddr_in*>(sa)->sin_addr);
+    else if (sa->sa_family == AF_INET6)
+      a = ip_addr::from_v6(&reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr);
+    else
+      return true;
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+    std::lock_guard<std::mutex> lock{guard_mu};
+    auto i = bans.find(a);
+    if (i == bans.end())
+      return true;
+    if (i->second <= now) {
+      bans.erase(i);
+      return true;
+    }
+    return std::any_of(allow.begin(), allow.end(), [&](const cidr& c) { return c.contains(a); });
+  }
 
   std::mutex mu;
   std::condition_variable cv;
@@ -323,6 +351,11 @@ struct api_server::impl {
 
 namespace {
 
+// A banned source is closed at accept, unanswered.
+enum MHD_Result on_accept(void* cls, const sockaddr* addr, socklen_t) {
+  return static_cast<api_server::impl*>(cls)->admits(addr) ? MHD_YES : MHD_NO;
+}
+
 enum MHD_Result on_request(void* cls, MHD_Connection* conn, const char* url,
                            const char* method, const char*, const char* upload,
                            std::size_t* upload_size, void** con_cls) {
@@ -395,7 +428,7 @@ std::string api_server::start(const api_config& cfg) {
     {MHD_OPTION_END, 0, nullptr},
   };
   s.daemon = MHD_start_daemon(
-    flags, port, nullptr, nullptr, on_request, &s,
+    flags, port, on_accept, &s, on_request, &s,
     MHD_OPTION_EXTERNAL_LOGGER, on_log, &s,
     MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&ss),
     MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(cfg.max_connections),
@@ -457,6 +490,27 @@ void api_server::stop() {
   s.daemon = nullptr;
   std::lock_guard<std::mutex> lock{s.mu};
   s.waiting.clear();
+}
+
+void api_server::guard(const guard_command& c) {
+  auto& s = *impl_;
+  std::lock_guard<std::mutex> lock{s.guard_mu};
+  switch (c.what) {
+    case guard_command::op::ban:
+      if (auto a = ip_addr::parse(c.ip))
+        s.bans[*a] = c.until_ms;
+      break;
+    case guard_command::op::unban:
+      if (auto a = ip_addr::parse(c.ip))
+        s.bans.erase(*a);
+      break;
+    case guard_command::op::allow:
+      s.allow.clear();
+      for (auto& text : c.allow)
+        if (auto r = cidr::parse(text))
+          s.allow.push_back(*r);
+      break;
+  }
 }
 
 void api_server::respond(http_response r) {

@@ -43,6 +43,8 @@ public:
 
   /// Thread-safe; an answer to a request whose client is gone is dropped.
   void respond(http_response r) override;
+  /// Thread-safe: bans and the allow list, applied at accept.
+  void guard(const guard_command& c) override;
 
   /// The bound port (the real one when the config said 0).
   std::uint16_t port() const;

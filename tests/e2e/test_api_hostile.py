@@ -272,6 +272,11 @@ class TestBadBodies(HostileCase):
                 self.assertError(reply, 405, 'method_not_allowed')
         self.assertAlive()
 
+class TestGarbage(HostileCase):
+    """Bytes that are not HTTP get 400/505 at once; bytes libmicrohttpd cannot even frame as
+    a request line (a NUL first) are closed at the idle timeout like a slow client."""
+    NODE_KWARGS = {'extra_args': ['--api-timeout', '3']}
+
     def test_garbage_instead_of_http(self):
         for data in (b'\x00\xff\xfe garbage\r\n\r\n', b'GET\r\n\r\n',
                      b'GET /api/tenants HTTP/9.9\r\n\r\n', b'SIP/2.0 200 OK\r\n\r\n' * 10,
