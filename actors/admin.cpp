@@ -645,6 +645,28 @@ admin_reply forbidden(std::string reason) {
   return admin_fail(admin_errc::forbidden, std::move(reason));
 }
 
+bool changes(const tenant_add&) { return true; }
+bool changes(const tenant_set&) { return true; }
+
+// A request the router hands on to the owner of the data; a change is
+// audited under its tenant.
+template <class Request>
+caf::result<admin_reply> to_owner(self_ptr self, const admin_principal& who, Request req) {
+  if (auto e = admin_access::check(who, req); !e.empty())
+    return forbidden(e);
+  auto what = changes(req) ? describe(req) : std::string{};
+  auto domain = req.domain;
+  return forward(self, self->state.ctx->router, who, std::move(req), domain, what);
+}
+
+// A read the owner of the data answers.
+template <class Query>
+caf::result<admin_reply> read_owner(self_ptr self, const admin_principal& who, Query q) {
+  if (auto e = admin_access::check(who, q); !e.empty())
+    return forbidden(e);
+  return forward(self, self->state.ctx->router, who, std::move(q), {}, {});
+}
+
 // Tenant list for a tenant admin: only its own.
 caf::result<admin_reply> tenants(self_ptr self, const admin_principal& who, tenant_query q) {
   if (who.role == admin_role::system || !q.domain.empty())
@@ -719,20 +741,8 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, node_context* 
         return forbidden(e);
       return tenants(self, who, std::move(q));
     },
-    [=](const admin_principal& who, tenant_add& c) -> caf::result<admin_reply> {
-      if (auto e = admin_access::check(who, c); !e.empty())
-        return forbidden(e);
-      auto what = describe(c);
-      auto domain = c.domain;
-      return forward(self, router(), who, std::move(c), domain, what);
-    },
-    [=](const admin_principal& who, tenant_set& c) -> caf::result<admin_reply> {
-      if (auto e = admin_access::check(who, c); !e.empty())
-        return forbidden(e);
-      auto what = describe(c);
-      auto domain = c.domain;
-      return forward(self, router(), who, std::move(c), domain, what);
-    },
+    [=](const admin_principal& who, tenant_add& c) { return to_owner(self, who, std::move(c)); },
+    [=](const admin_principal& who, tenant_set& c) { return to_owner(self, who, std::move(c)); },
     [=](const admin_principal& who, tenant_del& c) -> caf::result<admin_reply> {
       if (auto e = admin_access::check(who, c); !e.empty())
         return forbidden(e);
@@ -752,35 +762,11 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, node_context* 
         return forbidden(e);
       return import(self, who, c);
     },
-    [=](const admin_principal& who, extension_query& q) -> caf::result<admin_reply> {
-      if (auto e = admin_access::check(who, q); !e.empty())
-        return forbidden(e);
-      return forward(self, router(), who, std::move(q), {}, {});
-    },
-    [=](const admin_principal& who, rules_cmd& c) -> caf::result<admin_reply> {
-      if (auto e = admin_access::check(who, c); !e.empty())
-        return forbidden(e);
-      auto what = changes(c) ? describe(c) : std::string{};
-      auto domain = c.domain;
-      return forward(self, router(), who, std::move(c), domain, what);
-    },
-    [=](const admin_principal& who, voicemail_cmd& c) -> caf::result<admin_reply> {
-      if (auto e = admin_access::check(who, c); !e.empty())
-        return forbidden(e);
-      auto what = changes(c) ? describe(c) : std::string{};
-      auto domain = c.domain;
-      return forward(self, router(), who, std::move(c), domain, what);
-    },
-    [=](const admin_principal& who, registrations_query& q) -> caf::result<admin_reply> {
-      if (auto e = admin_access::check(who, q); !e.empty())
-        return forbidden(e);
-      return forward(self, router(), who, std::move(q), {}, {});
-    },
-    [=](const admin_principal& who, cdr_query& q) -> caf::result<admin_reply> {
-      if (auto e = admin_access::check(who, q); !e.empty())
-        return forbidden(e);
-      return forward(self, router(), who, std::move(q), {}, {});
-    },
+    [=](const admin_principal& who, extension_query& q) { return read_owner(self, who, std::move(q)); },
+    [=](const admin_principal& who, rules_cmd& c) { return to_owner(self, who, std::move(c)); },
+    [=](const admin_principal& who, voicemail_cmd& c) { return to_owner(self, who, std::move(c)); },
+    [=](const admin_principal& who, registrations_query& q) { return read_owner(self, who, std::move(q)); },
+    [=](const admin_principal& who, cdr_query& q) { return read_owner(self, who, std::move(q)); },
     [=](const admin_principal& who, calls_query& q) -> caf::result<admin_reply> {
       if (auto e = admin_access::check(who, q); !e.empty())
         return forbidden(e);
