@@ -24,6 +24,8 @@ struct ringing_plan {
   std::uint32_t no_answer_timeout = 60;
   std::uint32_t max_forwards = 70; // for the B legs
   std::string from_uri, from_name, sdp;
+  // B legs to a trunk: the provider's credentials and extra header lines
+  std::string auth_user, auth_password, headers;
 };
 
 struct ringing_state {

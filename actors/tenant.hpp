@@ -3,6 +3,7 @@
 // actors on demand, creates extensions (so duplicates are decided in one
 // place), and answers for extensions that do not exist.
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -22,6 +23,7 @@ struct tenant_state {
   std::set<std::string> active;   // numbers with a live extension actor
   std::set<std::string> creating; // numbers whose creation is being committed
   write_tracker writes;
+  std::map<std::string, caf::actor> trunks; // by name: the live trunk actors (actors/trunk.hpp)
 };
 
 caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,

@@ -22,6 +22,20 @@ std::string call_key(std::string_view call_id) {
   return k;
 }
 
+std::string trunk_key(std::string_view domain, std::string_view name) {
+  std::string k = "k/";
+  k += domain;
+  k += '/';
+  k += name;
+  return k;
+}
+
+std::string trunk_source_key(std::string_view ip) {
+  std::string k = "ks/";
+  k += ip;
+  return k;
+}
+
 std::vector<caf::actor> local_directory::list(std::string_view prefix) const {
   std::lock_guard<std::mutex> guard{mtx_};
   std::vector<caf::actor> out;

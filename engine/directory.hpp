@@ -35,6 +35,9 @@ public:
 std::string tenant_key(std::string_view domain);
 std::string extension_key(std::string_view domain, std::string_view number);
 std::string call_key(std::string_view call_id);
+std::string trunk_key(std::string_view domain, std::string_view name);
+/// A trunk provider's source address: INVITEs from it go to that trunk, not to digest.
+std::string trunk_source_key(std::string_view ip);
 
 /// A directory for one node: a map behind a mutex (SIP thread and actors both read it).
 class local_directory final : public directory {

@@ -39,6 +39,10 @@ struct leg_command {
   std::uint32_t max_forwards = 70; // dial: the caller's count less one
   std::uint64_t txn = 0;           // in-dialog requests (see leg_event)
   std::string content_type, body;  // info
+  // dial through a trunk: credentials for the provider's 401/407, and extra
+  // header lines ("Privacy: id\r\nP-Asserted-Identity: <...>\r\n")
+  std::string auth_user, auth_password;
+  std::string headers;
 };
 
 // A parent sends these to its call-leg actor, which passes them to the SIP thread.
@@ -46,7 +50,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, leg_command& x) {
   return f(caf::meta::type_name("leg_command"), x.what, x.leg, x.code, x.reason, x.sdp, x.realm,
            x.nonce, x.stale, x.owner, x.target, x.from_uri, x.from_name, x.route,
-           x.max_forwards, x.txn, x.content_type, x.body);
+           x.max_forwards, x.txn, x.content_type, x.body, x.auth_user, x.auth_password,
+           x.headers);
 }
 
 } // namespace pbx

@@ -9,6 +9,7 @@
 #include "actors/messages/registration.hpp"
 #include "actors/messages/security.hpp"
 #include "actors/messages/shell.hpp"
+#include "actors/messages/trunk.hpp"
 #include "actors/messages/media.hpp"
 #include "actors/messages/mwi.hpp"
 #include "actors/messages/voicemail.hpp"
@@ -54,6 +55,12 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<callee_targets>("callee_targets");
   cfg.add_message_type<leg_event>("leg_event");
   cfg.add_message_type<leg_command>("leg_command");
+  cfg.add_message_type<trunk_command>("trunk_command");
+  cfg.add_message_type<trunk_event>("trunk_event");
+  cfg.add_message_type<trunk_seize>("trunk_seize");
+  cfg.add_message_type<trunk_grant>("trunk_grant");
+  cfg.add_message_type<trunk_release>("trunk_release");
+  cfg.add_message_type<trunk_call>("trunk_call");
   cfg.add_message_type<media_command>("media_command");
   cfg.add_message_type<media_event>("media_event");
   cfg.add_message_type<subscribe_request>("subscribe_request");

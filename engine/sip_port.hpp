@@ -9,6 +9,7 @@
 #include "actors/messages/registration.hpp"
 #include "actors/messages/media.hpp"
 #include "actors/messages/mwi.hpp"
+#include "actors/messages/trunk.hpp"
 #include "engine/guard_command.hpp"
 #include "engine/leg_command.hpp"
 
@@ -39,6 +40,8 @@ public:
   virtual void media(media_command c) = 0;
   /// Acts on a message-summary subscription (actors/messages/mwi.hpp).
   virtual void mwi(mwi_command c) = 0;
+  /// Registers to a trunk's provider or pings it (actors/messages/trunk.hpp).
+  virtual void trunk(trunk_command c) = 0;
 };
 
 } // namespace pbx

@@ -285,6 +285,11 @@ void sip_stack::mwi(mwi_command c) {
   impl_->post(std::move(c));
 }
 
+void sip_stack::trunk(trunk_command c) {
+  // The trunk client on the SIP thread is not built yet (issue 14, in progress).
+  log::warn("trunk ", c.key, ": no trunk client on this node yet");
+}
+
 void sip_stack::shell_write(shell_output out) {
   impl_->post(std::move(out));
 }

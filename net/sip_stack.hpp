@@ -60,6 +60,7 @@ public:
   void guard(guard_command c) override;
   void media(media_command c) override;
   void mwi(mwi_command c) override;
+  void trunk(trunk_command c) override;
 
   struct impl;
 

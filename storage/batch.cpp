@@ -139,7 +139,34 @@ void batch::erase_tenant(std::string_view domain) {
   add(op::kind::erase_prefix, table::extensions, detail::domain_prefix(domain));
   add(op::kind::erase_prefix, table::bindings, detail::domain_prefix(domain));
   add(op::kind::erase_prefix, table::voicemails, detail::domain_prefix(domain));
+  add(op::kind::erase_prefix, table::trunks, detail::domain_prefix(domain));
+  add(op::kind::erase_prefix, table::inbound_rules, detail::domain_prefix(domain));
+  add(op::kind::erase_prefix, table::outbound_rules, detail::domain_prefix(domain));
   add(op::kind::dir_remove, table::voicemails, "voicemail/" + std::string(domain));
+}
+
+void batch::put(const trunk_record& r) {
+  put_encoded(table::trunks, detail::extension_key(r.domain, r.name), r);
+}
+
+void batch::erase_trunk(std::string_view domain, std::string_view name) {
+  add(op::kind::erase, table::trunks, detail::extension_key(domain, name));
+}
+
+void batch::put(const inbound_rule_record& r) {
+  put_encoded(table::inbound_rules, detail::extension_key(r.domain, r.name), r);
+}
+
+void batch::erase_inbound_rule(std::string_view domain, std::string_view name) {
+  add(op::kind::erase, table::inbound_rules, detail::extension_key(domain, name));
+}
+
+void batch::put(const outbound_rule_record& r) {
+  put_encoded(table::outbound_rules, detail::extension_key(r.domain, r.name), r);
+}
+
+void batch::erase_outbound_rule(std::string_view domain, std::string_view name) {
+  add(op::kind::erase, table::outbound_rules, detail::extension_key(domain, name));
 }
 
 void batch::put(const extension_record& r) {

@@ -14,7 +14,8 @@ namespace pbx::storage {
 namespace detail {
 
 enum class table : std::uint8_t {
-  tenants, extensions, bindings, meta, cdrs, security, voicemails, audit
+  tenants, extensions, bindings, meta, cdrs, security, voicemails, audit,
+  trunks, inbound_rules, outbound_rules
 };
 
 struct op {
@@ -42,8 +43,8 @@ struct op {
 class batch {
  public:
   void put(const tenant_record& r);
-  // Also erases the tenant's extensions, bindings, CDRs and voicemail
-  // records, and (after the commit) its voicemail folder.
+  // Also erases the tenant's extensions, bindings, CDRs, voicemail records,
+  // trunks and inbound/outbound rules, and (after the commit) its voicemail folder.
   void erase_tenant(std::string_view domain);
 
   void put(const extension_record& r);
@@ -77,6 +78,14 @@ class batch {
 
   void put(const cdr_record& r);
   void put(const audit_record& r);
+
+  // Trunks and rules (key: domain sep name). erase_tenant erases them too.
+  void put(const trunk_record& r);
+  void erase_trunk(std::string_view domain, std::string_view name);
+  void put(const inbound_rule_record& r);
+  void erase_inbound_rule(std::string_view domain, std::string_view name);
+  void put(const outbound_rule_record& r);
+  void erase_outbound_rule(std::string_view domain, std::string_view name);
 
   void put(const ban_record& r);
   void erase_ban(std::string_view ip);

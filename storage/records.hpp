@@ -16,6 +16,7 @@
 #include <cereal/types/string.hpp>
 
 #include "storage/rule_records.hpp"
+#include "storage/trunk_records.hpp"
 
 namespace pbx::storage {
 
@@ -31,6 +32,9 @@ struct tenant_record {
   std::uint32_t voicemail_min_seconds = 1;
   std::uint32_t voicemail_silence_seconds = 5;
   std::uint32_t voicemail_retain_days = 30;  // 0: kept until deleted
+  // version 5: trunks
+  e164_record e164;
+  std::uint32_t max_trunk_calls = 0;  // concurrent calls over all its trunks, 0: no limit
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
@@ -42,7 +46,9 @@ struct tenant_record {
     if (version >= 4)
       ar(voicemail_number, voicemail_max_seconds, voicemail_min_seconds,
          voicemail_silence_seconds, voicemail_retain_days);
-    // version >= 5: append new fields here.
+    if (version >= 5)
+      ar(e164, max_trunk_calls);
+    // version >= 6: append new fields here.
   }
 };
 
@@ -63,6 +69,9 @@ struct extension_record {
   std::uint32_t max_messages = 100;
   bool mwi_unsolicited = false;
   std::string greeting;  // relative to the data dir; empty: the system prompt
+  // version 4: calls out through trunks
+  std::vector<outbound_caller_id> outbound_caller_ids;  // per trunk
+  bool anonymous_outbound = false;  // every outbound call anonymous (From, Privacy: id)
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
@@ -79,7 +88,9 @@ struct extension_record {
     }
     if (version >= 3)
       ar(pin_auth, time_readout, max_messages, mwi_unsolicited, greeting);
-    // version >= 4: append new fields here.
+    if (version >= 4)
+      ar(outbound_caller_ids, anonymous_outbound);
+    // version >= 5: append new fields here.
   }
 };
 
@@ -129,6 +140,14 @@ struct cdr_record {
   std::vector<std::string> forwarded;  // version 2: the extensions reached, in order
   std::string answered_by;   // version 3: "voicemail" when the media plane took the call
   std::string voicemail_id;  // version 3: the message it left
+  // version 4: trunks
+  std::string direction = "internal";  // internal | inbound | outbound
+  std::string trunk;          // the trunk the call came in on or went out through
+  std::string did;            // inbound: the DID dialled
+  std::string digits_sent;    // outbound: the number sent to the trunk
+  std::string caller_id_used; // outbound: the caller ID sent
+  std::string outbound_rule;  // outbound: the rule that matched
+  std::vector<std::string> route_steps;  // each route tried: "TRUNK DIGITS CODE"
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
@@ -138,6 +157,8 @@ struct cdr_record {
       ar(reroute_reason, forwarded);
     if (version >= 3)
       ar(answered_by, voicemail_id);
+    if (version >= 4)
+      ar(direction, trunk, did, digits_sent, caller_id_used, outbound_rule, route_steps);
   }
 };
 
@@ -206,8 +227,8 @@ CEREAL_CLASS_VERSION(pbx::storage::audit_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::ban_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::allow_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::cdr_device, 1)
-CEREAL_CLASS_VERSION(pbx::storage::cdr_record, 3)
-CEREAL_CLASS_VERSION(pbx::storage::tenant_record, 4)
-CEREAL_CLASS_VERSION(pbx::storage::extension_record, 3)
+CEREAL_CLASS_VERSION(pbx::storage::cdr_record, 4)
+CEREAL_CLASS_VERSION(pbx::storage::tenant_record, 5)
+CEREAL_CLASS_VERSION(pbx::storage::extension_record, 4)
 CEREAL_CLASS_VERSION(pbx::storage::binding_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::voicemail_record, 1)

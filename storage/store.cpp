@@ -35,8 +35,9 @@ using detail::txn;
 
 // New tables may be appended: an older data dir gets them created on open.
 constexpr const char* table_names[] = {"tenants", "extensions", "bindings", "meta", "cdrs",
-                                       "security", "voicemails", "audit"};
-constexpr std::size_t table_count = 8;
+                                       "security", "voicemails", "audit", "trunks",
+                                       "inbound_rules", "outbound_rules"};
+constexpr std::size_t table_count = 11;
 constexpr std::uintmax_t wav_header_size = 44;
 constexpr std::size_t min_map_size = 256u << 10;   // room for the first txn
 constexpr std::size_t max_map_size = std::size_t(1) << 40;  // stop doubling at 1 TiB
@@ -753,6 +754,29 @@ std::vector<binding_record> store::bindings(std::string_view domain) const {
 std::vector<binding_record> store::all_bindings() const {
   return guarded<std::vector<binding_record>>(
       [&] { return impl_->list<binding_record>(table::bindings, {}); });
+}
+
+std::vector<trunk_record> store::trunks(std::string_view domain) const {
+  return guarded<std::vector<trunk_record>>(
+      [&] { return impl_->list<trunk_record>(table::trunks, detail::domain_prefix(domain)); });
+}
+
+std::vector<trunk_record> store::all_trunks() const {
+  return guarded<std::vector<trunk_record>>(
+      [&] { return impl_->list<trunk_record>(table::trunks, {}); });
+}
+
+std::vector<inbound_rule_record> store::inbound_rules(std::string_view domain) const {
+  return guarded<std::vector<inbound_rule_record>>([&] {
+    return impl_->list<inbound_rule_record>(table::inbound_rules, detail::domain_prefix(domain));
+  });
+}
+
+std::vector<outbound_rule_record> store::outbound_rules(std::string_view domain) const {
+  return guarded<std::vector<outbound_rule_record>>([&] {
+    return impl_->list<outbound_rule_record>(table::outbound_rules,
+                                             detail::domain_prefix(domain));
+  });
 }
 
 std::vector<ban_record> store::bans() const {

@@ -83,6 +83,11 @@ class store {
   std::vector<cdr_record> cdrs(std::string_view domain, std::size_t limit,
                                std::string_view extension = {},
                                std::string_view before = {}) const;
+  // A tenant's trunks and rules, sorted by name; all trunks of every tenant.
+  std::vector<trunk_record> trunks(std::string_view domain) const;
+  std::vector<trunk_record> all_trunks() const;
+  std::vector<inbound_rule_record> inbound_rules(std::string_view domain) const;
+  std::vector<outbound_rule_record> outbound_rules(std::string_view domain) const;
   // The newest `limit` audit entries of a tenant ("" = system-wide), newest first.
   std::vector<audit_record> audit(std::string_view domain, std::size_t limit) const;
 

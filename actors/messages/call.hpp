@@ -27,13 +27,19 @@ struct call_offer {
   std::string feature;  // set by the caller's extension: a feature code's confirmation
   flow_info source;     // where the INVITE came from (security log, bans)
   std::string user_agent;
+  std::string to_user;  // To user (an inbound trunk call's DID, usually)
+  // Set by a trunk actor on an inbound call it accepted: the call needs no digest,
+  // its caller is an outside number, and its CDR says inbound.
+  std::string trunk;
+  std::string did;
+  std::string privacy;  // the caller's Privacy header ("id": do not show the caller)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_offer& x) {
   return f(caf::meta::type_name("call_offer"), x.leg, x.domain, x.caller,
            x.caller_name, x.callee, x.auth, x.sdp, x.max_forwards, x.feature, x.source,
-           x.user_agent);
+           x.user_agent, x.to_user, x.trunk, x.did, x.privacy);
 }
 
 /// Who rings for an extension: asked by a call actor, answered by the callee's extension.

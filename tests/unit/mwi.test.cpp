@@ -16,6 +16,7 @@ struct recording_port final : sip_port {
   void guard(guard_command) override {}
   void media(media_command) override {}
   void mwi(mwi_command c) override { sent.push_back(std::move(c)); }
+  void trunk(trunk_command) override {}
 };
 
 subscribe_request sub(std::uint64_t txn) {

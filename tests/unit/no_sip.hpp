@@ -12,6 +12,7 @@ struct no_sip final : sip_port {
   void guard(guard_command) override {}
   void media(media_command) override {}
   void mwi(mwi_command) override {}
+  void trunk(trunk_command) override {}
 };
 
 } // namespace pbx::test
