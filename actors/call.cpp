@@ -2,6 +2,9 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+#include <cctype>
+
 #include "actors/extension_fields.hpp"
 #include "actors/forwarding.hpp"
 #include "actors/messages/directory.hpp"
@@ -120,6 +123,8 @@ void end(self_ptr self, const std::string& reason, std::uint16_t code) {
     });
   }
   st.now = phase::ended;
+  if (st.out_trunk)
+    self->send(st.out_trunk, trunk_release{st.cdr.call_id});
   mark_line(self, line_use::idle);
   st.ctx->dir->unregister(call_key(st.cdr.call_id), caf::actor_cast<caf::actor>(self));
   self->quit();
@@ -206,6 +211,183 @@ void query(self_ptr self, const std::string& number) {
           });
 }
 
+// -- out through a trunk
+
+// A number the outbound rules may take: digits, with a leading '+' at most.
+bool phone_number(std::string_view n) {
+  std::size_t i = !n.empty() && n[0] == '+' ? 1 : 0;
+  return n.size() > i && n.size() <= 32
+         && std::all_of(n.begin() + i, n.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+const char* reason_phrase(std::uint16_t code) {
+  switch (code) {
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 480: return "Temporarily Unavailable";
+    case 486: return "Busy Here";
+    case 487: return "Request Terminated";
+    case 503: return "Service Unavailable";
+    case 600: return "Busy Everywhere";
+    case 603: return "Decline";
+    default: return "Call Failed";
+  }
+}
+
+// RFC 5806's reason for the rule that forwarded the call.
+const char* diversion_reason(const std::string& reroute) {
+  if (reroute == "FORWARDING_NO_ANSWER")
+    return "no-answer";
+  if (reroute == "FORWARDING_BUSY")
+    return "user-busy";
+  if (reroute == "FORWARDING_NOT_REACHABLE")
+    return "unavailable";
+  if (reroute == "FORWARDING_DND")
+    return "do-not-disturb";
+  return "unconditional";
+}
+
+void try_step(self_ptr self);
+
+// One route of the plan failed with `code`: the next one on 408, 5xx and 6xx
+// (RFC 3261's "try elsewhere" answers); never after 486 or 487.
+void step_failed(self_ptr self, std::uint16_t code, const std::string& why) {
+  auto& st = self->state;
+  if (st.out_trunk) {
+    self->send(st.out_trunk, trunk_release{st.cdr.call_id});
+    st.out_trunk = caf::actor{};
+  }
+  st.cdr.route_steps.push_back(st.out_route + " " + std::to_string(code)
+                               + (why.empty() ? "" : " (" + why + ")"));
+  if ((code == 408 || code >= 500) && st.out_step + 1 < st.out.steps.size()) {
+    ++st.out_step;
+    try_step(self);
+    return;
+  }
+  fail_call(self, code, reason_phrase(code),
+            "outbound rule " + st.out.rule + ": " + st.out_route + " " + std::to_string(code)
+              + (why.empty() ? "" : " (" + why + ")"));
+}
+
+// The trunk gave us a channel: ring the provider with the step's digits.
+void dial_step(self_ptr self, const trunk_grant& g) {
+  auto& st = self->state;
+  auto& step = st.out.steps[st.out_step];
+  bool inbound = !st.offer.trunk.empty();
+  std::string forwarder = st.chain.size() > 1 ? st.chain[st.chain.size() - 2] : std::string{};
+  // An outside caller forwarded back out keeps its number where the trunk allows it.
+  std::string cid = !step.caller_id.empty() ? step.caller_id
+                    : !g.caller_id.empty()  ? g.caller_id
+                                            : st.out.caller_number;
+  if (inbound && g.keep_caller_id)
+    cid = st.offer.caller;
+  ringing_plan plan;
+  plan.targets = {call_target{"sip:" + step.digits + "@" + g.target_host, g.route}};
+  plan.no_answer_timeout = 120;
+  plan.sdp = st.offer.sdp;
+  plan.max_forwards = st.offer.max_forwards - 1;
+  plan.auth_user = g.auth_user;
+  plan.auth_password = g.password;
+  if (st.anonymous) { // RFC 3325: the provider still learns who calls, the callee does not
+    plan.from_uri = "sip:anonymous@anonymous.invalid";
+    plan.from_name = "Anonymous";
+    plan.headers = "Privacy: id\r\nP-Asserted-Identity: <sip:" + cid + "@" + g.from_host
+                   + ">\r\n";
+  } else {
+    plan.from_uri = "sip:" + cid + "@" + g.from_host;
+    plan.from_name = inbound || st.out.caller_name.empty() ? cid : st.out.caller_name;
+  }
+  if (!forwarder.empty() && g.diversion)
+    plan.headers += "Diversion: <sip:" + forwarder + "@" + st.offer.domain + ">;reason="
+                    + diversion_reason(st.cdr.reroute_reason) + "\r\n";
+  st.cdr.trunk = step.trunk;
+  st.cdr.digits_sent = step.digits;
+  st.cdr.caller_id_used = st.anonymous ? "anonymous (" + cid + ")" : cid;
+  st.now = phase::ringing;
+  st.outbound = true;
+  st.on_no_answer = st.on_busy = route_step{};
+  st.ringing = self->spawn<caf::linked>(ringing_actor, st.ctx,
+                                        caf::actor_cast<caf::actor>(self), std::move(plan));
+  st.device_base = st.cdr.devices.size();
+  st.relayed = 0;
+  st.cdr.devices.push_back(storage::cdr_device{"sip:" + step.digits + "@" + g.target_host, 0});
+  st.b_phases.push_back(leg_phase::offered);
+}
+
+void try_step(self_ptr self) {
+  auto& st = self->state;
+  auto& step = st.out.steps[st.out_step];
+  st.out_route = step.trunk + " " + step.digits;
+  if (!step.actor) {
+    step_failed(self, 503, "trunk not running");
+    return;
+  }
+  auto trunk = step.actor;
+  self->request(trunk, std::chrono::seconds(5),
+                trunk_seize{st.cdr.call_id, caf::actor_cast<caf::actor>(self)})
+    .then(
+      [=](trunk_grant& g) {
+        if (g.code != 200) {
+          step_failed(self, g.code, g.reason);
+          return;
+        }
+        self->state.out_trunk = trunk;
+        dial_step(self, g);
+      },
+      [=](caf::error&) { step_failed(self, 503, "trunk did not answer"); });
+}
+
+// `number` is no extension of the tenant: its outbound rules decide.
+void go_out(self_ptr self, const std::string& number) {
+  auto& st = self->state;
+  outbound_query q;
+  q.caller = st.offer.caller;
+  q.number = number;
+  q.anonymous = st.anonymous;
+  if (st.chain.size() > 1)
+    q.forwarded_by = st.chain[st.chain.size() - 2];
+  if (st.cdr.direction == "internal")
+    st.cdr.direction = "outbound";
+  self->request(st.tenant, std::chrono::seconds(10), std::move(q))
+    .then(
+      [=](outbound_plan& p) {
+        auto& st = self->state;
+        st.cdr.outbound_rule = p.rule;
+        if (p.code != 200 || p.steps.empty()) {
+          fail_call(self, p.code == 200 ? 503 : p.code, p.code == 403 ? "Forbidden" : "Not Found",
+                    p.reason);
+          return;
+        }
+        st.anonymous = p.anonymous;
+        st.out = std::move(p);
+        st.out_step = 0;
+        try_step(self);
+      },
+      [=](caf::error&) {
+        fail_call(self, 500, "Server Internal Error", "outbound rules lookup failed");
+      });
+}
+
+// The trunk step's ringing ended without an answer.
+void out_failed(self_ptr self, const ring_failed& f) {
+  auto& st = self->state;
+  st.outbound = false;
+  st.now = phase::offered;
+  st.ringing = caf::actor{};
+  if (f.reason == "no answer") {
+    if (st.out_trunk)
+      self->send(st.out_trunk, trunk_release{st.cdr.call_id});
+    st.out_trunk = caf::actor{};
+    st.cdr.route_steps.push_back(st.out_route + " no answer");
+    fail_call(self, 480, "Temporarily Unavailable", "no answer");
+    return;
+  }
+  std::uint16_t code = f.devices.empty() || f.devices.back().code == 0 ? 408
+                                                                       : f.devices.back().code;
+  step_failed(self, code, {});
+}
+
 // A forward to another number: loop protection, then that extension's rules.
 void forward(self_ptr self, const route_step& s) {
   auto& st = self->state;
@@ -217,9 +399,9 @@ void forward(self_ptr self, const route_step& s) {
               why.rfind("forwarding loop", 0) == 0 ? "Loop Detected" : "Too Many Hops", why);
     return;
   }
-  if (!valid_extension_number(s.number)) {
+  if (!valid_extension_number(s.number) && !phone_number(s.number)) {
     fail_call(self, 480, "Temporarily Unavailable",
-              "forward to external number " + s.number + " needs a trunk");
+              "forward to " + s.number + ": not a number");
     return;
   }
   st.chain.push_back(s.number);
@@ -289,12 +471,16 @@ void route(self_ptr self, callee_targets& t) {
     return;
   }
   if (t.code == 404) {
-    if (st.chain.size() == 1)
+    // Out through the trunks: what an extension dials or forwards to. An outside
+    // caller reaches the trunks only by a rule (inbound "number", a forward).
+    bool may_go_out = st.chain.size() > 1 || st.offer.trunk.empty();
+    if (may_go_out && phone_number(st.chain.back()))
+      go_out(self, st.chain.back());
+    else if (st.chain.size() == 1)
       fail_call(self, 404, "Not Found", "unknown number");
     else
       fail_call(self, 480, "Temporarily Unavailable",
-                "forward to " + st.chain.back()
-                  + ": no such extension (external numbers need a trunk)");
+                "forward to " + st.chain.back() + ": no such extension");
     return;
   }
   apply(self, t.now, &t, 486, {});
@@ -481,9 +667,28 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
     fail_call(self, 483, "Too Many Hops", "too many hops");
     return {};
   }
+  if (!st.offer.trunk.empty()) {
+    st.cdr.direction = "inbound";
+    st.cdr.trunk = st.offer.trunk;
+    st.cdr.did = st.offer.did;
+  } else if (st.offer.callee.rfind("*67", 0) == 0 && phone_number(st.offer.callee.substr(3))) {
+    st.anonymous = true; // *67: this call only, caller ID blocked
+    st.offer.callee.erase(0, 3);
+    st.cdr.callee = st.offer.callee;
+  }
   st.chain.push_back(st.offer.callee);
   auto tenant_rec = ctx->store->tenant(st.offer.domain);
-  if (!st.offer.feature.empty()) {
+  auto& dest = st.offer.destination;
+  if (dest.rfind("reject:", 0) == 0) { // "reject:CODE:WHY" from the inbound rules
+    auto colon = dest.find(':', 7);
+    auto code = static_cast<std::uint16_t>(std::strtoul(dest.c_str() + 7, nullptr, 10));
+    fail_call(self, code, reason_phrase(code),
+              colon == std::string::npos ? std::string{} : dest.substr(colon + 1));
+  } else if (dest == "voicemail") {
+    start_voicemail(self, voicemail_job::mode::deposit, st.offer.callee);
+  } else if (dest == "number") {
+    go_out(self, st.offer.callee);
+  } else if (!st.offer.feature.empty()) {
     st.cdr.end_reason = "feature code: " + st.offer.feature;
     confirm_feature(self);
   } else if (auto box = voicemail_service_box(
@@ -509,6 +714,10 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
     [=](ring_answered& a) {
       auto& st = self->state;
       record_devices(self, a.devices);
+      if (st.outbound) {
+        st.outbound = false;
+        st.cdr.route_steps.push_back(st.out_route + " 200");
+      }
       if (!st.ending.empty()) { // the caller is gone already: drop the callee too
         leg_command c;
         c.what = leg_command::op::hangup;
@@ -535,6 +744,10 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
       record_devices(self, f.devices);
       if (!st.ending.empty()) {
         end(self, st.ending, st.ending_code);
+        return;
+      }
+      if (st.outbound) {
+        out_failed(self, f);
         return;
       }
       ringing_failed(self, f);

@@ -25,6 +25,7 @@
 
 #include "actors/call_leg.hpp"
 #include "actors/messages/call.hpp"
+#include "actors/messages/trunk.hpp"
 #include "engine/context.hpp"
 #include "storage/records.hpp"
 
@@ -59,6 +60,14 @@ struct call_state {
   caf::actor voicemail;             // while the media plane serves the caller
   std::string caller_gone;          // the caller left during voicemail (end reason)
   bool a_answered = false;          // the media plane answered the A leg (call back: re-INVITE it)
+  // Out through a trunk: the tenant's outbound plan, the step being tried and
+  // the trunk holding our channel.
+  bool anonymous = false;           // *67 or the caller's anonymous_outbound
+  bool outbound = false;            // ringing a trunk step now
+  outbound_plan out;
+  std::size_t out_step = 0;
+  caf::actor out_trunk;
+  std::string out_route;            // the step's "TRUNK DIGITS" (its CDR line)
 };
 
 caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ctx,

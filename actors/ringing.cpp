@@ -138,6 +138,9 @@ caf::behavior ringing_actor(caf::stateful_actor<ringing_state>* self, node_conte
     c.from_name = plan.from_name;
     c.sdp = plan.sdp;
     c.max_forwards = plan.max_forwards;
+    c.auth_user = plan.auth_user;
+    c.auth_password = plan.auth_password;
+    c.headers = plan.headers;
     auto id = c.leg;
     auto leg = self->spawn<caf::linked>(call_leg_actor, ctx, caf::actor_cast<caf::actor>(self),
                                         std::move(c));

@@ -2,7 +2,13 @@
 
 #include <caf/all.hpp>
 
+#include <random>
+
 #include "actors/activation.hpp"
+#include "actors/call.hpp"
+#include "actors/messages/trunk.hpp"
+#include "actors/e164.hpp"
+#include "actors/trunk_routing.hpp"
 #include "actors/admin_schema.hpp"
 #include "actors/digest.hpp"
 #include "actors/extension.hpp"
@@ -279,6 +285,12 @@ admin_reply cdrs(self_ptr self, const cdr_query& q) {
       out += (out.empty() ? "" : ",") + x;
     return out;
   };
+  auto steps_text = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (auto& x : v)
+      out += (out.empty() ? "" : "; ") + x;
+    return out;
+  };
   for (auto& c : st.ctx->store->cdrs(st.rec.domain, q.limit, q.extension, q.before)) {
     std::string devices;
     for (auto& d : c.devices)
@@ -304,6 +316,13 @@ admin_reply cdrs(self_ptr self, const cdr_query& q) {
       {"answered_by", c.answered_by},
       {"voicemail_id", c.voicemail_id},
       {"forwarded", join(c.forwarded)},
+      {"direction", c.direction},
+      {"trunk", c.trunk},
+      {"did", c.did},
+      {"digits_sent", c.digits_sent},
+      {"caller_id_used", c.caller_id_used},
+      {"outbound_rule", c.outbound_rule},
+      {"route_steps", steps_text(c.route_steps)},
     });
   }
   return r;
@@ -319,6 +338,99 @@ web_credentials credentials(self_ptr self, const web_login_query& q) {
     c.password_hash = e->web_password_hash;
   }
   return c;
+}
+
+
+// -- trunk calls (actors/trunk_routing)
+
+std::size_t pick(std::size_t n) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  return std::uniform_int_distribution<std::size_t>{0, n - 1}(rng);
+}
+
+bool phone_number(std::string_view n) {
+  std::size_t i = !n.empty() && n[0] == '+' ? 1 : 0;
+  return n.size() > i && n.size() <= 32
+         && std::all_of(n.begin() + i, n.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+outbound_plan plan_outbound(self_ptr self, const outbound_query& q) {
+  auto& st = self->state;
+  auto who = q.forwarded_by.empty() ? q.caller : q.forwarded_by;
+  auto ext = st.ctx->store->extension(st.rec.domain, who);
+  auto m = trunk_routing::at(st.rec, std::chrono::system_clock::now());
+  auto d = trunk_routing::outbound(st.outbound, st.rec, ext ? &*ext : nullptr, q.number, m,
+                                   pick);
+  outbound_plan p;
+  p.code = d.code;
+  p.reason = d.reason;
+  p.rule = d.rule;
+  p.anonymous = q.anonymous || (ext && ext->anonymous_outbound);
+  p.caller_number = ext ? ext->number : q.caller;
+  p.caller_name = ext ? ext->display_name : std::string{};
+  for (auto& s : d.steps) {
+    auto t = st.trunks.find(s.trunk);
+    p.steps.push_back(outbound_step{s.trunk, t != st.trunks.end() ? t->second : caf::actor{},
+                                    s.digits, s.caller_id});
+  }
+  return p;
+}
+
+// An INVITE a trunk accepted: the inbound rules pick the destination, and a call
+// actor carries it (its CDR says inbound, even when the rule refuses it).
+caf::actor route_inbound(self_ptr self, trunk_call& tc) {
+  auto& st = self->state;
+  auto m = trunk_routing::at(st.rec, std::chrono::system_clock::now());
+  auto d = trunk_routing::inbound(st.inbound, st.rec, tc.trunk, tc.did, tc.offer.caller, m);
+  auto offer = std::move(tc.offer);
+  offer.domain = st.rec.domain;
+  offer.caller = e164::incoming(st.rec.e164, offer.caller);
+  offer.trunk = tc.trunk;
+  offer.did = tc.did;
+  offer.callee = d.target;
+  if (d.code != 200) {
+    offer.callee = tc.did;
+    offer.destination = "reject:404:" + d.reason;
+  } else if (d.kind == "hangup") {
+    offer.callee = tc.did;
+    offer.destination = "reject:480:inbound rule " + d.rule + " (" + d.when + "): hang up";
+  } else if (d.kind == "voicemail" || d.kind == "number") {
+    offer.destination = d.kind;
+  }
+  return self->spawn<caf::linked>(call_actor, st.ctx, caf::actor_cast<caf::actor>(self),
+                                  std::move(offer));
+}
+
+// explain to an external number, or (trunk=NAME) from an outside caller to a DID.
+std::optional<admin_reply> explain_trunk_call(self_ptr self, const rules_cmd& cmd) {
+  auto& st = self->state;
+  std::string trunk;
+  std::optional<std::chrono::system_clock::time_point> when;
+  for (auto& [k, v] : cmd.fields) {
+    if (k == "trunk")
+      trunk = v;
+    else if (k == "at")
+      when = rule_commands::parse_instant(v);
+  }
+  bool external = phone_number(cmd.number)
+                  && !(valid_extension_number(cmd.number)
+                       && st.ctx->store->extension(st.rec.domain, cmd.number));
+  if (trunk.empty() && !external)
+    return std::nullopt; // an extension's own rules: its actor explains
+  if (cmd.args.empty())
+    return admin_invalid("usage: explain DOMAIN FROM TO [trunk=NAME] [at=ISO-8601]");
+  auto m = trunk_routing::at(st.rec, when ? *when : std::chrono::system_clock::now());
+  if (!trunk.empty()) {
+    auto all = st.ctx->store->trunks(st.rec.domain);
+    if (std::none_of(all.begin(), all.end(), [&](auto& t) { return t.name == trunk; }))
+      return admin_not_found("no trunk " + trunk);
+    auto d = trunk_routing::inbound(st.inbound, st.rec, trunk, cmd.number, cmd.args[0], m);
+    return trunk_routing::explain_inbound(d, trunk, cmd.number, cmd.args[0], m);
+  }
+  auto ext = st.ctx->store->extension(st.rec.domain, cmd.args[0]);
+  auto d = trunk_routing::outbound(st.outbound, st.rec, ext ? &*ext : nullptr, cmd.number, m,
+                                   [](std::size_t) { return std::size_t{0}; });
+  return trunk_routing::explain_outbound(d, cmd.args[0], cmd.number, m);
 }
 
 } // namespace
@@ -365,6 +477,8 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
                             offer.user_agent, "unknown user");
       send_auth_failure(st.ctx, offer.leg, v, st.rec.domain);
     },
+    [=](outbound_query& q) -> outbound_plan { return plan_outbound(self, q); },
+    [=](trunk_call& tc) -> caf::actor { return route_inbound(self, tc); },
     [=](callee_query& q) -> caf::result<callee_targets> {
       auto ext = valid_extension_number(q.number) ? activate(self, q.number) : caf::actor{};
       if (!ext)
@@ -403,6 +517,9 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
     },
     [=](rules_cmd& cmd) -> caf::result<admin_reply> {
       auto& st = self->state;
+      if (cmd.verb == "explain")
+        if (auto r = explain_trunk_call(self, cmd))
+          return std::move(*r);
       if (!cmd.number.empty()) {
         auto ext = valid_extension_number(cmd.number) ? activate(self, cmd.number) : caf::actor{};
         if (!ext)

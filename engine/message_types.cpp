@@ -61,6 +61,10 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<trunk_grant>("trunk_grant");
   cfg.add_message_type<trunk_release>("trunk_release");
   cfg.add_message_type<trunk_call>("trunk_call");
+  cfg.add_message_type<outbound_query>("outbound_query");
+  cfg.add_message_type<outbound_step>("outbound_step");
+  cfg.add_message_type<std::vector<outbound_step>>("outbound_steps");
+  cfg.add_message_type<outbound_plan>("outbound_plan");
   cfg.add_message_type<media_command>("media_command");
   cfg.add_message_type<media_event>("media_event");
   cfg.add_message_type<subscribe_request>("subscribe_request");

@@ -33,13 +33,18 @@ struct call_offer {
   std::string trunk;
   std::string did;
   std::string privacy;  // the caller's Privacy header ("id": do not show the caller)
+  // Set by the tenant on an inbound trunk call: where its inbound rule sends it.
+  // "" rings `callee` (an extension, its rules apply); "voicemail" leaves a message
+  // in `callee`'s box; "number" sends it out to `callee` through the outbound rules;
+  // "reject:CODE" refuses it (hang up / no rule) with the reason in `feature`.
+  std::string destination;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_offer& x) {
   return f(caf::meta::type_name("call_offer"), x.leg, x.domain, x.caller,
            x.caller_name, x.callee, x.auth, x.sdp, x.max_forwards, x.feature, x.source,
-           x.user_agent, x.to_user, x.trunk, x.did, x.privacy);
+           x.user_agent, x.to_user, x.trunk, x.did, x.privacy, x.destination);
 }
 
 /// Who rings for an extension: asked by a call actor, answered by the callee's extension.

@@ -113,6 +113,51 @@ typename Inspector::result_type inspect(Inspector& f, trunk_call& x) {
   return f(caf::meta::type_name("trunk_call"), x.trunk, x.did, x.offer);
 }
 
+/// Call -> tenant: the dialled `number` is not an extension; which outbound
+/// rule and routes take it out (`forwarded_by`: an extension forwarding the call).
+struct outbound_query {
+  std::string caller;        // the calling extension, or the outside caller of a forward
+  std::string number;        // as dialled (*67 already taken off: `anonymous`)
+  bool anonymous = false;
+  std::string forwarded_by;  // the extension whose rule forwards here ("" when dialled)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, outbound_query& x) {
+  return f(caf::meta::type_name("outbound_query"), x.caller, x.number, x.anonymous,
+           x.forwarded_by);
+}
+
+/// One route of an outbound decision, with the trunk actor that carries it.
+struct outbound_step {
+  std::string trunk;
+  caf::actor actor;       // invalid: the trunk is not running (the step fails with 503)
+  std::string digits;
+  std::string caller_id;  // empty: the trunk's default
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, outbound_step& x) {
+  return f(caf::meta::type_name("outbound_step"), x.trunk, x.actor, x.digits, x.caller_id);
+}
+
+/// The tenant's answer: `code` 200 with the steps to try in order, or 404/403.
+struct outbound_plan {
+  std::uint16_t code = 404;
+  std::string reason;
+  std::string rule;
+  std::vector<outbound_step> steps;
+  bool anonymous = false;     // the caller's setting or *67
+  std::string caller_number;  // the caller's real number (P-Asserted-Identity)
+  std::string caller_name;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, outbound_plan& x) {
+  return f(caf::meta::type_name("outbound_plan"), x.code, x.reason, x.rule, x.steps,
+           x.anonymous, x.caller_number, x.caller_name);
+}
+
 /// `trunk status` / `trunk show`: one record of the trunk's live state.
 using trunk_status_atom = caf::atom_constant<caf::atom("trkstatus")>;
 
