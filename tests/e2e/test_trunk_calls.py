@@ -1,0 +1,220 @@
+"""Calls through SIP trunks with SIPp carriers on other loopback addresses: outbound rules
+(strip/prepend, caller ID, failover, anonymous), inbound rules (DID to extension, ranges,
+hang up, no rule), and the CDR of each. The carriers are IP_AUTH trunks (no digest either
+way) so each SIPp side sees exactly what the node sends; the register-based trunk against
+Kamailio is in test_trunk_register.py and test_trunk_carrier.py.
+
+Scenarios: tests/e2e/sipp/calls/ (extensions) and tests/e2e/sipp/trunk/ (carriers)."""
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (CallCase, free_port, require_tool, wait_until)  # noqa: E402
+
+DOMAIN = 'trunks.example.test'
+CARRIER_A = '127.0.0.3'
+CARRIER_B = '127.0.0.4'
+STRANGER = '127.0.0.2'
+TRUNK_SIPP = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sipp', 'trunk')
+CALL_SIPP = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sipp', 'calls')
+
+
+def first_request(log_path, method='INVITE'):
+    """The first `method` request SIPp logged (-trace_msg) as (request line, {header: value})."""
+    with open(log_path, errors='replace') as f:
+        text = f.read()
+    m = re.search(rf'^{method} (\S+) SIP/2\.0\r?\n(.*?)\r?\n\r?\n', text, re.M | re.S)
+    if not m:
+        return None, {}
+    headers = {}
+    for line in m.group(2).splitlines():
+        name, _, value = line.partition(':')
+        headers.setdefault(name.strip().lower(), value.strip())
+    return m.group(1), headers
+
+
+class TrunkCalls(CallCase):
+    DOMAIN = DOMAIN
+    EXTENSIONS = {n: f'secret{n}' for n in (101, 102, 103, 200, 201, 202)}
+    NODE_KWARGS = {'extra_args': ['--log-level', 'debug', '--security-allow', '127.0.0.0/8']}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.port_a = free_port()
+        cls.port_b = free_port()
+        with cls.node.shell() as sh:
+            sh.ok(f'trunk add {DOMAIN} carrier-a auth_mode=IP_AUTH host={CARRIER_A} '
+                  f'port={cls.port_a} keep_alive=no did_pool=5551000-5551099 caller_id=15550000000')
+            sh.ok(f'trunk add {DOMAIN} carrier-b auth_mode=IP_AUTH host={CARRIER_B} '
+                  f'port={cls.port_b} keep_alive=no caller_id=15559999999')
+            # 00 + number: carrier-a strips "00" and sends +number, then carrier-b as dialled
+            sh.ok(f'outbound add {DOMAIN} intl priority=10 prefix=00 '
+                  f'route=carrier-a:2:+:15550001111 route=carrier-b')
+            # 9 + 7 digits: only carrier-b, only in office hours (the tenant's are set per test)
+            sh.ok(f'outbound add {DOMAIN} local priority=20 prefix=9 length=8 '
+                  f'outside_hours=deny route=carrier-b:1')
+            sh.ok(f'inbound add {DOMAIN} main trunk=carrier-a did=5551000 office=extension:101')
+            sh.ok(f'inbound add {DOMAIN} block trunk=carrier-a did=5551001 office=hangup')
+            sh.ok(f'inbound add {DOMAIN} range trunk=carrier-a did=5551050-5551052 '
+                  f'office=range:200-202')
+
+    def setUp(self):
+        super().setUp()
+        with self.node.shell() as sh:
+            sh.ok(f'hours set {DOMAIN} mon=on tue=on wed=on thu=on fri=on sat=on sun=on')
+
+    # -- the carriers
+
+    def carrier(self, scenario, ip, port):
+        """A SIPp UAS carrier on ip:port that logs every message it gets."""
+        log = os.path.join(self.tmp, f'carrier-{ip}-{port}-{len(os.listdir(self.tmp))}.log')
+        argv = [require_tool('sipp'), '-sf', scenario, '-i', ip, '-p', str(port), '-m', '1',
+                '-nostdin', '-timeout', '20s', '-timeout_error', '-trace_msg',
+                '-message_file', log]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                cwd=self.tmp)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        time.sleep(0.3)
+        return proc, log
+
+    def carrier_call(self, scenario, cid, did, ip=CARRIER_A, extra=()):
+        inf = self.inf(cid, did)
+        argv = [require_tool('sipp'), '-sf', os.path.join(TRUNK_SIPP, scenario),
+                f'127.0.0.1:{self.node.sip_port}', '-i', ip, '-p', str(free_port()), '-m', '1',
+                '-nostdin', '-timeout', '20s', '-timeout_error', '-inf', inf, *extra]
+        return subprocess.run(argv, capture_output=True, timeout=40)
+
+    def cdr_of(self, extension):
+        return self.last_cdr(extension)
+
+    # -- outbound
+
+    def test_outbound_strips_prepends_and_sends_the_routes_caller_id(self):
+        uas, log = self.carrier(os.path.join(CALL_SIPP, 'uas_answer.xml'), CARRIER_A, self.port_a)
+        self.assert_ok(self.caller('uac_call.xml', 101, '0015551230001', ['-d', '500']),
+                       'caller')
+        self.finish(uas, 'carrier')
+        ruri, h = first_request(log)
+        self.assertEqual(ruri, f'sip:+15551230001@{CARRIER_A}:{self.port_a}')
+        self.assertRegex(h['from'], r'<sip:15550001111@' + re.escape(CARRIER_A))
+        self.assertNotIn('privacy', h)
+        cdr = self.cdr_of('101')
+        self.assertEqual((cdr['direction'], cdr['trunk'], cdr['digits_sent'],
+                          cdr['caller_id_used'], cdr['outbound_rule'], cdr['status']),
+                         ('outbound', 'carrier-a', '+15551230001', '15550001111', 'intl',
+                          'answered'))
+        self.assertEqual(cdr['route_steps'], 'carrier-a +15551230001 200')
+
+    def test_a_503_fails_over_to_the_next_route(self):
+        bad, _ = self.carrier(os.path.join(TRUNK_SIPP, 'uas_503.xml'), CARRIER_A, self.port_a)
+        good, log = self.carrier(os.path.join(CALL_SIPP, 'uas_answer.xml'), CARRIER_B,
+                                 self.port_b)
+        self.assert_ok(self.caller('uac_call.xml', 102, '0015551230002', ['-d', '500']),
+                       'caller')
+        self.finish(bad, 'carrier-a')
+        self.finish(good, 'carrier-b')
+        ruri, h = first_request(log)
+        self.assertEqual(ruri, f'sip:0015551230002@{CARRIER_B}:{self.port_b}')
+        # carrier-b's route names no caller ID: the trunk's default
+        self.assertRegex(h['from'], r'<sip:15559999999@')
+        cdr = self.cdr_of('102')
+        self.assertEqual(cdr['route_steps'],
+                         'carrier-a +15551230002 503; carrier-b 0015551230002 200')
+        self.assertEqual((cdr['trunk'], cdr['status']), ('carrier-b', 'answered'))
+
+    def test_a_486_does_not_fail_over(self):
+        busy, _ = self.carrier(os.path.join(TRUNK_SIPP, 'uas_486.xml'), CARRIER_A, self.port_a)
+        self.assert_ok(self.caller('uac_expect.xml', 103, '0015551230003',
+                                   ['-key', 'expect', '486']), 'caller')
+        self.finish(busy, 'carrier-a')
+        cdr = self.cdr_of('103')
+        self.assertEqual(cdr['route_steps'], 'carrier-a +15551230003 486')
+        self.assertEqual((cdr['sip_code'], cdr['status']), ('486', 'fail'))
+
+    def test_star67_sends_an_anonymous_from_with_privacy_and_the_real_identity(self):
+        uas, log = self.carrier(os.path.join(CALL_SIPP, 'uas_answer.xml'), CARRIER_A, self.port_a)
+        self.assert_ok(self.caller('uac_call.xml', 101, '*670015551230004', ['-d', '200']),
+                       'caller')
+        self.finish(uas, 'carrier')
+        ruri, h = first_request(log)
+        self.assertEqual(ruri, f'sip:+15551230004@{CARRIER_A}:{self.port_a}')
+        self.assertIn('<sip:anonymous@anonymous.invalid>', h['from'])
+        self.assertIn('Anonymous', h['from'])
+        self.assertEqual(h.get('privacy'), 'id')
+        self.assertEqual(h.get('p-asserted-identity'), f'<sip:15550001111@{CARRIER_A}>')
+
+    def test_a_number_without_a_rule_is_404_with_the_reason_in_the_cdr(self):
+        self.assert_ok(self.caller('uac_expect.xml', 101, '7771234567',
+                                   ['-key', 'expect', '404']), 'caller')
+        cdr = self.cdr_of('101')
+        self.assertEqual((cdr['direction'], cdr['sip_code']), ('outbound', '404'))
+        self.assertIn('7771234567', cdr['end_reason'])
+
+    def test_a_rule_disabled_outside_office_hours_is_403(self):
+        with self.node.shell() as sh:
+            sh.ok(f'hours set {DOMAIN} mon=off tue=off wed=off thu=off fri=off sat=off sun=off')
+        self.assert_ok(self.caller('uac_expect.xml', 102, '91234567',
+                                   ['-key', 'expect', '403']), 'caller')
+        cdr = self.cdr_of('102')
+        self.assertEqual((cdr['outbound_rule'], cdr['sip_code']), ('local', '403'))
+
+    def test_explain_names_the_rule_the_digits_and_the_caller_id(self):
+        with self.node.shell() as sh:
+            recs = sh.records(f'explain {DOMAIN} 101 0015551230001')
+        decision = recs[-1]
+        self.assertEqual((decision['direction'], decision['rule'], decision['route1'],
+                          decision['route2']),
+                         ('outbound', 'intl', 'carrier-a:+15551230001:15550001111',
+                          'carrier-b:0015551230001'))
+
+    # -- inbound
+
+    def test_a_did_rings_its_extension_without_digest(self):
+        port = self.register_callee(101)
+        uas = self.callee('uas_answer.xml', port)
+        p = self.carrier_call('uac_call.xml', '15551239999', '5551000', extra=['-d', '300'])
+        self.assert_ok(p, 'carrier caller')
+        self.finish(uas, 'extension 101')
+        cdr = self.cdr_of('101')
+        self.assertEqual((cdr['direction'], cdr['trunk'], cdr['did'], cdr['caller'],
+                          cdr['callee'], cdr['status']),
+                         ('inbound', 'carrier-a', '5551000', '15551239999', '101', 'answered'))
+
+    def test_a_did_range_maps_one_to_one(self):
+        port = self.register_callee(201)
+        uas = self.callee('uas_answer.xml', port)
+        p = self.carrier_call('uac_call.xml', '15551238888', '5551051', extra=['-d', '200'])
+        self.assert_ok(p, 'carrier caller')
+        self.finish(uas, 'extension 201')
+        self.assertEqual(self.cdr_of('201')['did'], '5551051')
+
+    def test_hang_up_rule_and_unknown_did(self):
+        self.assert_ok(self.carrier_call('uac_expect.xml', '1555', '5551001',
+                                         extra=['-key', 'expect', '480']), 'hang up rule')
+        self.assert_ok(self.carrier_call('uac_expect.xml', '1555', '5551077',
+                                         extra=['-key', 'expect', '404']), 'no rule')
+
+    def test_explain_an_inbound_did(self):
+        with self.node.shell() as sh:
+            recs = sh.records(f'explain {DOMAIN} 15551230000 5551051 trunk=carrier-a')
+        d = recs[-1]
+        self.assertEqual((d['direction'], d['rule'], d['destination'], d['target']),
+                         ('inbound', 'range', 'extension', '201'))
+
+    def test_an_invite_from_an_unknown_address_is_refused(self):
+        p = self.carrier_call('uac_expect.xml', '1555', '5551000', ip=STRANGER,
+                              extra=['-key', 'expect', '404'])
+        self.assert_ok(p, 'stranger')
+        with self.node.shell() as sh:
+            self.assertEqual(sh.records('calls'), [])
+
+
+if __name__ == '__main__':
+    unittest.main()
