@@ -80,6 +80,10 @@ class TestTrunks(TrunkShellCase):
             'source_ips': '', 'did_pool': '1000-1999;3000', 'max_calls': '20', 'did_in': 'to',
             'diversion': 'false', 'keep_caller_id': 'true', 'caller_id': '+15551230000',
             'enabled': 'true'})
+        # JSON output types the record as the REST API would.
+        typed = self.answer(f'trunk show {d} carrier')['records'][0]
+        self.assertEqual((typed['port'], typed['keep_alive'], typed['max_calls'], typed['did_pool']),
+                         (5070, False, 20, '1000-1999;3000'))
         self.sh.ok(f'trunk add {d} office-gw auth_mode=IP_AUTH host=192.0.2.10 '
                    f'source_ips=192.0.2.11,192.0.2.12 did_in=request_uri')
         self.sh.ok(f'trunk add {d} pbx2 auth_mode=ACCEPT_REGISTER username=gw-login '
