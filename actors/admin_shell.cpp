@@ -450,6 +450,15 @@ void command(self_ptr self, const std::string& line) {
       return write(self, admin_invalid("'" + raw + "' is not a domain name"));
     return ask(self, std::move(cmd));
   }
+  if (w[0] == "trunk" && w.size() >= 2 && w[1] == "status") {
+    std::string err;
+    auto domain = domain_arg(w, 2, err);
+    if (!err.empty())
+      return write(self, admin_invalid(err));
+    if (w.size() > 3)
+      return write(self, admin_invalid("usage: trunk status DOMAIN"));
+    return ask(self, trunk_status_query{domain});
+  }
   if (w[0] == "registrations") {
     std::string err;
     auto domain = domain_arg(w, 1, err);
@@ -501,6 +510,7 @@ const std::vector<std::string>& shell_help() {
     "extension copy DOMAIN FROM TO extension_password=.. [field=value ...]",
     "extension import DOMAIN   (CSV lines follow, the first naming the fields; end with '.')",
     "registrations DOMAIN [NUMBER]",
+    "trunk status DOMAIN   (each trunk: registration, OPTIONS keep-alive, calls)",
     "security bans | security ban IP [for=SECONDS] | security unban IP",
     "security allow list | security allow add|del CIDR   (never banned)",
     "admin password NEW_PASSWORD",

@@ -4,10 +4,12 @@
 // place), and answers for extensions that do not exist.
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 
 #include "actors/write_tracker.hpp"
@@ -15,6 +17,8 @@
 #include "storage/records.hpp"
 
 namespace pbx {
+
+struct trunk_channels;
 
 struct tenant_state {
   static inline const char* name = "tenant";
@@ -24,6 +28,8 @@ struct tenant_state {
   std::set<std::string> creating; // numbers whose creation is being committed
   write_tracker writes;
   std::map<std::string, caf::actor> trunks; // by name: the live trunk actors (actors/trunk.hpp)
+  std::shared_ptr<trunk_channels> trunk_calls; // max_trunk_calls over all of them
+  std::set<caf::actor_addr> trunk_addrs;         // every trunk actor spawned and not ended
 };
 
 caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
