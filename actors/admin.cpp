@@ -107,6 +107,19 @@ std::string check(const admin_principal& who, const rules_cmd& req) {
   return own_extension(who, req.domain, req.number);
 }
 
+// Trunks and routing rules: the tenant's administrators only.
+std::string check(const admin_principal& who, const trunk_cmd& req) {
+  return admins_only(who, req.domain);
+}
+
+std::string check(const admin_principal& who, const inbound_cmd& req) {
+  return admins_only(who, req.domain);
+}
+
+std::string check(const admin_principal& who, const outbound_cmd& req) {
+  return admins_only(who, req.domain);
+}
+
 std::string check(const admin_principal& who, const voicemail_cmd& req) {
   if (is_user(who) && req.verb != "list" && req.verb != "del")
     return denied + "an administrator's operation";
@@ -235,6 +248,24 @@ std::string describe(const rules_cmd& r) {
     what += " " + a;
   return with_fields(std::move(what), r.fields);
 }
+
+template <class Cmd>
+std::string describe_named(const char* noun, const Cmd& r) {
+  return with_fields(std::string(noun) + " " + r.verb + " " + r.domain + " " + r.name, r.fields);
+}
+
+std::string describe(const trunk_cmd& r) { return describe_named("trunk", r); }
+std::string describe(const inbound_cmd& r) { return describe_named("inbound", r); }
+std::string describe(const outbound_cmd& r) { return describe_named("outbound", r); }
+
+template <class Cmd>
+bool changes_named(const Cmd& r) {
+  return r.verb != "show" && r.verb != "list";
+}
+
+bool changes(const trunk_cmd& r) { return changes_named(r); }
+bool changes(const inbound_cmd& r) { return changes_named(r); }
+bool changes(const outbound_cmd& r) { return changes_named(r); }
 
 std::string describe(const voicemail_cmd& r) {
   return "voicemail " + r.verb + " " + r.domain + " " + r.number
@@ -769,6 +800,9 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, node_context* 
     [=](const admin_principal& who, extension_query& q) { return read_owner(self, who, std::move(q)); },
     [=](const admin_principal& who, rules_cmd& c) { return to_owner(self, who, std::move(c)); },
     [=](const admin_principal& who, voicemail_cmd& c) { return to_owner(self, who, std::move(c)); },
+    [=](const admin_principal& who, trunk_cmd& c) { return to_owner(self, who, std::move(c)); },
+    [=](const admin_principal& who, inbound_cmd& c) { return to_owner(self, who, std::move(c)); },
+    [=](const admin_principal& who, outbound_cmd& c) { return to_owner(self, who, std::move(c)); },
     [=](const admin_principal& who, registrations_query& q) { return read_owner(self, who, std::move(q)); },
     [=](const admin_principal& who, cdr_query& q) { return read_owner(self, who, std::move(q)); },
     [=](const admin_principal& who, trunk_status_query& q) {

@@ -96,7 +96,8 @@ std::string_view resource_of_command(std::string_view verb) {
     {"forward", "forwarding"},  {"hours", "hours"},         {"holiday", "holiday"},
     {"exception", "exception"}, {"fac", "feature_code"},    {"explain", "explain"},
     {"voicemail", "voicemail"}, {"stats", "stats"},         {"audit", "audit"},
-    {"security", "security"},
+    {"security", "security"},   {"trunk", "trunk"},         {"inbound", "inbound"},
+    {"outbound", "outbound"},
   };
   for (auto& e : table)
     if (e.verb == verb)

@@ -45,10 +45,13 @@ constexpr std::string_view integers[] = {
   "voicemail_silence_seconds", "voicemail_retain_days", "no_answer_timeout", "max_messages",
   "timeout", "seconds", "step", "sip_code", "ring_seconds", "talk_seconds", "duration",
   "imported", "tenants", "live_tenant_actors", "live_extension_actors", "actors", "devices",
-  "revoked", "fresh", "saved", "calls"};
+  "revoked", "fresh", "saved", "calls", "register_interval", "keep_alive_interval", "max_calls",
+  "priority", "max_trunk_calls"};
 
 constexpr std::string_view booleans[] = {
-  "enabled", "allow_weak_passwords", "pin_auth", "mwi_unsolicited", "every_year", "read"};
+  "enabled", "allow_weak_passwords", "pin_auth", "mwi_unsolicited", "every_year", "read",
+  "keep_alive", "diversion", "keep_caller_id", "e164", "e164_remove_symbols",
+  "e164_remove_same_country", "e164_remove_duplicate_area", "anonymous_outbound", "online"};
 
 // Every field an error may blame: input fields of every operation.
 constexpr std::string_view inputs[] = {
@@ -59,7 +62,15 @@ constexpr std::string_view inputs[] = {
   "department", "voicemail_pin", "pin_auth", "time_readout", "max_messages", "mwi_unsolicited",
   "greeting", "no_answer_timeout", "status", "note", "slot", "action", "number", "mailbox",
   "timeout", "mode", "mon", "tue", "wed", "thu", "fri", "sat", "sun", "date", "time",
-  "every_year", "caller", "when", "code", "feature", "at", "limit"};
+  "every_year", "caller", "when", "code", "feature", "at", "limit",
+  // trunks, inbound and outbound rules, E.164 (actors/trunk_config.hpp)
+  "auth_mode", "host", "port", "transport", "outbound_proxy", "username", "auth_username",
+  "register_interval", "keep_alive", "keep_alive_interval", "source_ips", "did_pool",
+  "max_calls", "did_in", "diversion", "keep_caller_id", "caller_id", "trunk", "did", "cid",
+  "office", "outside", "holiday", "priority", "prefix", "length", "callers", "strategy",
+  "outside_hours", "holidays", "route", "e164", "international_code", "country_code",
+  "area_code", "national_code", "e164_remove_symbols", "e164_remove_same_country",
+  "e164_remove_duplicate_area", "max_trunk_calls", "outbound_caller_id", "anonymous_outbound"};
 
 bool known(std::string_view name) {
   return std::find(std::begin(inputs), std::end(inputs), name) != std::end(inputs);

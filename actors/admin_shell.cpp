@@ -2,6 +2,10 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+#include <initializer_list>
+#include <string_view>
+
 #include "actors/admin_json.hpp"
 #include "actors/extension_fields.hpp"
 #include "actors/messages/call.hpp"
@@ -318,6 +322,37 @@ void voicemail_command(self_ptr self, const words_t& w) {
   ask(self, std::move(cmd));
 }
 
+// `trunk|inbound|outbound VERB DOMAIN [NAME] key=value...`: the tenant checks
+// the fields (actors/trunk_config.hpp).
+template <class Cmd>
+void config_command(self_ptr self, const words_t& w, const std::string& usage,
+                    std::initializer_list<std::string_view> verbs) {
+  auto verb = w.size() > 1 ? w[1] : "";
+  if (std::find(verbs.begin(), verbs.end(), verb) == verbs.end())
+    return write(self, admin_invalid(usage));
+  std::string err;
+  auto domain = domain_arg(w, 2, err);
+  if (!err.empty())
+    return write(self, admin_invalid(err));
+  Cmd cmd;
+  cmd.verb = verb;
+  cmd.domain = domain;
+  if (verb == "list") {
+    if (w.size() != 3)
+      return write(self, admin_invalid("usage: " + w[0] + " list DOMAIN"));
+    return ask(self, std::move(cmd));
+  }
+  if (w.size() < 4 || w[3].find('=') != std::string::npos)
+    return write(self, admin_invalid("missing NAME (usage: " + w[0] + " " + verb
+                                     + " DOMAIN NAME ...)"));
+  cmd.name = w[3];
+  if (auto e = shell::parse_fields(w, 4, cmd.fields); !e.empty())
+    return write(self, admin_invalid(e));
+  if ((verb == "show" || verb == "del") && !cmd.fields.empty())
+    return write(self, admin_invalid("usage: " + w[0] + " " + verb + " DOMAIN NAME"));
+  ask(self, std::move(cmd));
+}
+
 // One input line of a CSV import; the line "." ends it unless a quoted field
 // is open (RFC 4180 line breaks). The admin layer checks and stores the rows.
 void import_line(self_ptr self, const std::string& line) {
@@ -440,6 +475,27 @@ void command(self_ptr self, const std::string& line) {
     return admin_command(self, w);
   if (w[0] == "security")
     return security_command(self, w);
+  if (w[0] == "trunk" && w.size() >= 2 && w[1] == "status") {
+    std::string err;
+    auto domain = domain_arg(w, 2, err);
+    if (!err.empty())
+      return write(self, admin_invalid(err));
+    if (w.size() > 3)
+      return write(self, admin_invalid("usage: trunk status DOMAIN"));
+    return ask(self, trunk_status_query{domain});
+  }
+  if (w[0] == "trunk")
+    return config_command<trunk_cmd>(self, w, "usage: trunk add|set|del|show|list DOMAIN [NAME] "
+                                              "key=value...",
+                                     {"add", "set", "del", "show", "list"});
+  if (w[0] == "inbound")
+    return config_command<inbound_cmd>(self, w, "usage: inbound add|del|list DOMAIN [NAME] "
+                                                "key=value...",
+                                       {"add", "del", "list"});
+  if (w[0] == "outbound")
+    return config_command<outbound_cmd>(self, w, "usage: outbound add|set|del|list DOMAIN [NAME] "
+                                                 "key=value...",
+                                        {"add", "set", "del", "list"});
   if (rule_commands::is_rules_verb(w[0])) {
     rules_cmd cmd;
     if (auto e = rule_commands::route(w, cmd); !e.empty())
@@ -449,15 +505,6 @@ void command(self_ptr self, const std::string& line) {
     if (cmd.domain.empty())
       return write(self, admin_invalid("'" + raw + "' is not a domain name"));
     return ask(self, std::move(cmd));
-  }
-  if (w[0] == "trunk" && w.size() >= 2 && w[1] == "status") {
-    std::string err;
-    auto domain = domain_arg(w, 2, err);
-    if (!err.empty())
-      return write(self, admin_invalid(err));
-    if (w.size() > 3)
-      return write(self, admin_invalid("usage: trunk status DOMAIN"));
-    return ask(self, trunk_status_query{domain});
   }
   if (w[0] == "registrations") {
     std::string err;
@@ -522,6 +569,20 @@ const std::vector<std::string>& shell_help() {
     "voicemail del DOMAIN NUMBER ID | voicemail play DOMAIN NUMBER ID   (the WAV's path)",
     "voicemail greeting DOMAIN NUMBER set FILE|reset   (FILE: 8 kHz mono 16-bit WAV on the node)",
     "stats   (provisioned records against live actors)",
+    "trunk add DOMAIN NAME auth_mode=REGISTER_AUTH|ACCEPT_REGISTER|IP_AUTH host=H [port=5060] "
+    "[transport=udp|tcp] [outbound_proxy=H[:P]] [username=U] [auth_username=A] [password=P] "
+    "[register_interval=600] [keep_alive=yes|no] [keep_alive_interval=360] [source_ips=IP,IP] "
+    "[did_pool=\"1000-2000\"] [max_calls=N] [did_in=to|request_uri] [diversion=yes|no] "
+    "[keep_caller_id=yes|no] [caller_id=NUMBER] [enabled=yes|no]",
+    "trunk set DOMAIN NAME key=value ... | trunk del DOMAIN NAME",
+    "trunk show DOMAIN NAME | trunk list DOMAIN   (passwords shown as ***)",
+    "inbound add DOMAIN NAME trunk=T did=1000-1099 [cid=MASK] office=DEST [outside=DEST] "
+    "[holiday=DEST]   (DEST: extension:101 voicemail:101 hangup number:N range:200-299 0)",
+    "inbound del DOMAIN NAME | inbound list DOMAIN",
+    "outbound add|set DOMAIN NAME [priority=1000] [prefix=00;011] [length=10;11] "
+    "[callers=101-110] [strategy=PRIORITIZED|RANDOMLY] [outside_hours=allow|deny] "
+    "[holidays=allow|deny] route=TRUNK[:STRIP[:PREPEND[:CALLER_ID]]] ...   (up to 6 route=)",
+    "outbound del DOMAIN NAME | outbound list DOMAIN   (by priority)",
     "status set DOMAIN NUMBER available|away|dnd|lunch|trip [note=TEXT]",
     "status show DOMAIN NUMBER",
     "forward show DOMAIN NUMBER",
@@ -541,7 +602,11 @@ const std::vector<std::string>& shell_help() {
     "enabled(true|false) name password mobile_phone work_phone home_phone address "
     "department voicemail_pin no_answer_timeout timezone(IANA, blank = the tenant's) "
     "pin_auth(true|false) time_readout(12h|24h|off) max_messages(1-9999) "
-    "mwi_unsolicited(true|false)",
+    "mwi_unsolicited(true|false) outbound_caller_id(TRUNK:NUMBER, repeatable; TRUNK: removes) "
+    "anonymous_outbound(yes|no)",
+    "tenant fields: e164(yes|no) international_code country_code area_code national_code "
+    "e164_remove_symbols e164_remove_same_country e164_remove_duplicate_area(yes|no) "
+    "max_trunk_calls(0: no limit)",
   };
   return lines;
 }

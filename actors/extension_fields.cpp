@@ -6,6 +6,7 @@
 #include "actors/mailbox.hpp"
 #include "actors/office_hours.hpp"
 #include "actors/password.hpp"
+#include "actors/trunk_config.hpp"
 
 namespace pbx {
 
@@ -171,6 +172,13 @@ std::string apply_extension_fields(storage::extension_record& rec,
       if (!value.empty() && !office_hours::valid_zone(value))
         return "unknown time zone '" + value + "'";
       next.forwarding.timezone = value;
+    } else if (key == "outbound_caller_id") {
+      if (auto err = trunk_config::apply_outbound_caller_ids(next.outbound_caller_ids, value);
+          !err.empty())
+        return err;
+    } else if (key == "anonymous_outbound") {
+      if (!trunk_config::parse_yes_no(value, next.anonymous_outbound))
+        return "anonymous_outbound must be yes or no";
     } else {
       return "unknown field '" + key + "'";
     }
@@ -201,6 +209,8 @@ field_list describe_extension(const storage::extension_record& rec) {
     {"max_messages", std::to_string(rec.max_messages)},
     {"mwi_unsolicited", rec.mwi_unsolicited ? "true" : "false"},
     {"greeting", rec.greeting},
+    {"outbound_caller_id", trunk_config::format_outbound_caller_ids(rec.outbound_caller_ids)},
+    {"anonymous_outbound", rec.anonymous_outbound ? "true" : "false"},
   };
 }
 
@@ -221,6 +231,8 @@ void copy_extension_settings(const storage::extension_record& from,
   to.time_readout = from.time_readout;
   to.max_messages = from.max_messages;
   to.mwi_unsolicited = from.mwi_unsolicited;
+  // Caller IDs name the person's numbers: not copied. Anonymity is a setting.
+  to.anonymous_outbound = from.anonymous_outbound;
   // Forwarding rules, hours, holidays and exceptions are settings; the
   // presence (status, note) belongs to the person.
   auto status = to.forwarding.status;

@@ -15,8 +15,9 @@
 #include "actors/messages/voicemail.hpp"
 #include "actors/rule_commands.hpp"
 #include "actors/security.hpp"
-#include "actors/office_hours.hpp"
 #include "actors/trunk.hpp"
+#include "actors/trunk_config.hpp"
+#include "actors/office_hours.hpp"
 #include "actors/messages/trunk.hpp"
 #include "engine/directory.hpp"
 #include "engine/log.hpp"
@@ -24,7 +25,9 @@
 #include "engine/sip_port.hpp"
 #include "storage/store.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 
 namespace pbx {
 
@@ -166,6 +169,299 @@ void handle_register(self_ptr self, register_request& req) {
   ctx->sip->reply(std::move(reply));
 }
 
+
+// ---- trunks, inbound and outbound rules (spec 15) ---------------------------
+
+void rebuild_rules(self_ptr self) {
+  auto& st = self->state;
+  std::vector<storage::inbound_rule_record> in;
+  for (auto& [name, r] : st.inbound_recs)
+    in.push_back(r);
+  std::vector<storage::outbound_rule_record> out;
+  for (auto& [name, r] : st.outbound_recs)
+    out.push_back(r);
+  st.inbound = inbound_rule::rule_set(std::move(in));
+  st.outbound = outbound_rule::rule_set(std::move(out));
+}
+
+// The trunks and rules as storage has them.
+void load_trunk_domain(self_ptr self) {
+  auto& st = self->state;
+  auto& store = *st.ctx->store;
+  st.trunk_recs.clear();
+  st.inbound_recs.clear();
+  st.outbound_recs.clear();
+  for (auto& t : store.trunks(st.rec.domain))
+    st.trunk_recs[t.name] = t;
+  for (auto& r : store.inbound_rules(st.rec.domain))
+    st.inbound_recs[r.name] = r;
+  for (auto& r : store.outbound_rules(st.rec.domain))
+    st.outbound_recs[r.name] = r;
+  rebuild_rules(self);
+}
+
+// Stops trunk `name`'s actor: its directory keys go at once (a successor
+// takes them), then it ends normally (un-REGISTER, channels given back).
+void stop_trunk(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto i = st.trunks.find(name);
+  if (i == st.trunks.end())
+    return;
+  if (i->second) {
+    st.trunk_addrs.erase(i->second.address());
+    self->unlink_from(i->second); // its exit is no news: the tenant goes on
+    pbx::stop_trunk(self, st.ctx, i->second);
+  }
+  st.trunks.erase(i);
+}
+
+// Spawns the actor of trunk `rec`, replacing a running one of that name.
+void start_trunk(self_ptr self, const storage::trunk_record& rec) {
+  auto& st = self->state;
+  stop_trunk(self, rec.name);
+  auto a = spawn_trunk(self, st.ctx, rec, st.trunk_calls);
+  if (a)
+    st.trunk_addrs.insert(a.address());
+  st.trunks[rec.name] = a;
+}
+
+// Commits `b`, whose change the maps hold already; `committed` runs after
+// the commit (re-applies the change, starts or stops trunk actors).
+caf::result<admin_reply> commit_trunk_domain(self_ptr self, storage::batch b,
+                                             std::function<void()> committed,
+                                             admin_reply answer = {}) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<admin_reply>();
+  st.writes.submit(self, *st.ctx->store, std::move(b),
+                   [self, rp, committed, answer](const std::string& err) mutable {
+                     if (!err.empty()) {
+                       load_trunk_domain(self);
+                       rp.deliver(admin_fail(admin_errc::internal, "storage: " + err));
+                       return;
+                     }
+                     committed();
+                     rebuild_rules(self);
+                     rp.deliver(std::move(answer));
+                   });
+  return rp;
+}
+
+admin_reply bad_name(const std::string& what, const std::string& name) {
+  return admin_invalid(what + " name '" + name
+                         + "' must be 1-32 letters, digits, '-' or '_'",
+                       "name");
+}
+
+// Every trunk of every tenant, this tenant's as it has them now.
+std::vector<storage::trunk_record> every_trunk(self_ptr self) {
+  auto& st = self->state;
+  std::vector<storage::trunk_record> all;
+  for (auto& t : st.ctx->store->all_trunks())
+    if (t.domain != st.rec.domain)
+      all.push_back(std::move(t));
+  for (auto& [name, t] : st.trunk_recs)
+    all.push_back(t);
+  return all;
+}
+
+// What else a changed trunk must agree with: one gateway login per
+// ACCEPT_REGISTER username, DID pools of one provider apart, and the inbound
+// rules of this trunk inside its pool.
+admin_reply trunk_conflicts(self_ptr self, const storage::trunk_record& rec) {
+  auto& st = self->state;
+  if (rec.auth_mode == "ACCEPT_REGISTER")
+    for (auto& [name, t] : st.trunk_recs)
+      if (name != rec.name && t.auth_mode == "ACCEPT_REGISTER" && t.username == rec.username)
+        return admin_conflict("username " + rec.username + " is the login of trunk " + name,
+                              "username");
+  if (auto e = trunk_config::pool_conflict(rec, every_trunk(self)); !e.empty())
+    return admin_conflict(e, "did_pool");
+  for (auto& [name, r] : st.inbound_recs)
+    if (r.trunk == rec.name)
+      if (auto e = trunk_config::check_inbound(r, rec); !e.empty())
+        return admin_conflict("inbound rule " + name + " does not fit the trunk any more: " + e,
+                              "did_pool");
+  return {};
+}
+
+caf::result<admin_reply> handle_trunk(self_ptr self, trunk_cmd& cmd) {
+  auto& st = self->state;
+  if (cmd.verb == "list") {
+    admin_reply r;
+    for (auto& [name, t] : st.trunk_recs)
+      r.records.push_back(trunk_config::describe_trunk(t));
+    return r;
+  }
+  if (!trunk_config::valid_name(cmd.name))
+    return bad_name("trunk", cmd.name);
+  auto it = st.trunk_recs.find(cmd.name);
+  if (cmd.verb == "add") {
+    if (it != st.trunk_recs.end())
+      return admin_conflict("trunk " + cmd.name + " exists", "name");
+    storage::trunk_record rec;
+    rec.domain = st.rec.domain;
+    rec.name = cmd.name;
+    if (auto e = trunk_config::apply_trunk_fields(rec, cmd.fields); !e.empty())
+      return admin_invalid(e);
+    if (auto e = trunk_config::check_trunk(rec); !e.empty())
+      return admin_invalid(e);
+    if (auto c = trunk_conflicts(self, rec); !c.ok)
+      return c;
+    st.trunk_recs[rec.name] = rec;
+    storage::batch b;
+    b.put(rec);
+    return commit_trunk_domain(self, std::move(b), [self, rec] {
+      self->state.trunk_recs[rec.name] = rec;
+      start_trunk(self, rec);
+    });
+  }
+  if (it == st.trunk_recs.end())
+    return admin_not_found("no trunk " + cmd.name + " in " + st.rec.domain);
+  if (cmd.verb == "show")
+    return admin_records({trunk_config::describe_trunk(it->second)});
+  if (cmd.verb == "set") {
+    if (cmd.fields.empty())
+      return admin_invalid("nothing to set");
+    auto rec = it->second;
+    if (auto e = trunk_config::apply_trunk_fields(rec, cmd.fields); !e.empty())
+      return admin_invalid(e);
+    if (auto e = trunk_config::check_trunk(rec); !e.empty())
+      return admin_invalid(e);
+    if (auto c = trunk_conflicts(self, rec); !c.ok)
+      return c;
+    it->second = rec;
+    storage::batch b;
+    b.put(rec);
+    return commit_trunk_domain(self, std::move(b), [self, rec] {
+      self->state.trunk_recs[rec.name] = rec;
+      start_trunk(self, rec); // the old actor stops, one with the new settings starts
+    });
+  }
+  if (cmd.verb == "del") {
+    if (!cmd.fields.empty())
+      return admin_invalid("usage: trunk del DOMAIN NAME");
+    for (auto& [name, r] : st.inbound_recs)
+      if (r.trunk == cmd.name)
+        return admin_conflict("trunk " + cmd.name + " is used by inbound rule " + name, "name");
+    for (auto& [name, r] : st.outbound_recs)
+      for (auto& route : r.routes)
+        if (route.trunk == cmd.name)
+          return admin_conflict("trunk " + cmd.name + " is used by outbound rule " + name,
+                                "name");
+    st.trunk_recs.erase(it);
+    storage::batch b;
+    b.erase_trunk(st.rec.domain, cmd.name);
+    return commit_trunk_domain(self, std::move(b), [self, name = cmd.name] {
+      self->state.trunk_recs.erase(name);
+      stop_trunk(self, name);
+    });
+  }
+  return admin_invalid("usage: trunk add|set|del|show|list DOMAIN [NAME] key=value...");
+}
+
+caf::result<admin_reply> handle_inbound(self_ptr self, inbound_cmd& cmd) {
+  auto& st = self->state;
+  if (cmd.verb == "list") {
+    admin_reply r;
+    for (auto& [name, rule] : st.inbound_recs)
+      r.records.push_back(trunk_config::describe_inbound(rule));
+    return r;
+  }
+  if (!trunk_config::valid_name(cmd.name))
+    return bad_name("rule", cmd.name);
+  auto it = st.inbound_recs.find(cmd.name);
+  if (cmd.verb == "add") {
+    if (it != st.inbound_recs.end())
+      return admin_conflict("inbound rule " + cmd.name + " exists", "name");
+    storage::inbound_rule_record rec;
+    rec.domain = st.rec.domain;
+    rec.name = cmd.name;
+    if (auto e = trunk_config::apply_inbound_fields(rec, cmd.fields); !e.empty())
+      return admin_invalid(e);
+    auto trunk = st.trunk_recs.find(rec.trunk);
+    if (trunk == st.trunk_recs.end())
+      return admin_invalid("trunk: no trunk " + rec.trunk + " in " + st.rec.domain, "trunk");
+    if (auto e = trunk_config::check_inbound(rec, trunk->second); !e.empty())
+      return admin_invalid(e);
+    st.inbound_recs[rec.name] = rec;
+    storage::batch b;
+    b.put(rec);
+    return commit_trunk_domain(self, std::move(b),
+                               [self, rec] { self->state.inbound_recs[rec.name] = rec; });
+  }
+  if (it == st.inbound_recs.end())
+    return admin_not_found("no inbound rule " + cmd.name + " in " + st.rec.domain);
+  if (cmd.verb == "del") {
+    if (!cmd.fields.empty())
+      return admin_invalid("usage: inbound del DOMAIN NAME");
+    st.inbound_recs.erase(it);
+    storage::batch b;
+    b.erase_inbound_rule(st.rec.domain, cmd.name);
+    return commit_trunk_domain(self, std::move(b),
+                               [self, name = cmd.name] { self->state.inbound_recs.erase(name); });
+  }
+  return admin_invalid("usage: inbound add|del|list DOMAIN [NAME] key=value...");
+}
+
+caf::result<admin_reply> handle_outbound(self_ptr self, outbound_cmd& cmd) {
+  auto& st = self->state;
+  if (cmd.verb == "list") {
+    std::vector<const storage::outbound_rule_record*> rules;
+    for (auto& [name, rule] : st.outbound_recs)
+      rules.push_back(&rule);
+    // As they are tried: by priority (lower first), then by name.
+    std::stable_sort(rules.begin(), rules.end(), [](auto* a, auto* b) {
+      return a->priority < b->priority;
+    });
+    admin_reply r;
+    for (auto* rule : rules)
+      r.records.push_back(trunk_config::describe_outbound(*rule));
+    return r;
+  }
+  if (!trunk_config::valid_name(cmd.name))
+    return bad_name("rule", cmd.name);
+  auto it = st.outbound_recs.find(cmd.name);
+  if (cmd.verb == "add" || cmd.verb == "set") {
+    storage::outbound_rule_record rec;
+    if (cmd.verb == "add") {
+      if (it != st.outbound_recs.end())
+        return admin_conflict("outbound rule " + cmd.name + " exists", "name");
+      rec.domain = st.rec.domain;
+      rec.name = cmd.name;
+    } else {
+      if (it == st.outbound_recs.end())
+        return admin_not_found("no outbound rule " + cmd.name + " in " + st.rec.domain);
+      if (cmd.fields.empty())
+        return admin_invalid("nothing to set");
+      rec = it->second;
+    }
+    if (auto e = trunk_config::apply_outbound_fields(rec, cmd.fields); !e.empty())
+      return admin_invalid(e);
+    if (auto e = trunk_config::check_outbound(rec); !e.empty())
+      return admin_invalid(e);
+    for (auto& route : rec.routes)
+      if (st.trunk_recs.count(route.trunk) == 0)
+        return admin_invalid("route: no trunk " + route.trunk + " in " + st.rec.domain, "route");
+    st.outbound_recs[rec.name] = rec;
+    storage::batch b;
+    b.put(rec);
+    return commit_trunk_domain(self, std::move(b),
+                               [self, rec] { self->state.outbound_recs[rec.name] = rec; });
+  }
+  if (it == st.outbound_recs.end())
+    return admin_not_found("no outbound rule " + cmd.name + " in " + st.rec.domain);
+  if (cmd.verb == "del") {
+    if (!cmd.fields.empty())
+      return admin_invalid("usage: outbound del DOMAIN NAME");
+    st.outbound_recs.erase(it);
+    storage::batch b;
+    b.erase_outbound_rule(st.rec.domain, cmd.name);
+    return commit_trunk_domain(self, std::move(b),
+                               [self, name = cmd.name] { self->state.outbound_recs.erase(name); });
+  }
+  return admin_invalid("usage: outbound add|set|del|list DOMAIN [NAME] key=value...");
+}
+
 } // namespace
 
 std::string apply_tenant_fields(storage::tenant_record& rec, const field_list& fields) {
@@ -202,17 +498,25 @@ std::string apply_tenant_fields(storage::tenant_record& rec, const field_list& f
         return k + " must be " + std::to_string(lo) + "-" + std::to_string(hi);
       *n = static_cast<std::uint32_t>(std::stoul(v));
     } else {
-      return "unknown field '" + k + "'";
+      bool known = false;
+      auto err = trunk_config::apply_tenant_trunk_field(next.e164, next.max_trunk_calls, k, v,
+                                                        known);
+      if (!known)
+        return "unknown field '" + k + "'";
+      if (!err.empty())
+        return err;
     }
   }
   if (next.voicemail_min_seconds >= next.voicemail_max_seconds)
     return "voicemail_min_seconds must be below voicemail_max_seconds";
+  if (auto err = trunk_config::check_e164(next.e164); !err.empty())
+    return err;
   rec = std::move(next);
   return {};
 }
 
 field_list tenant_fields(const storage::tenant_record& t, storage::store& st) {
-  return {{"domain", t.domain},
+  field_list f{{"domain", t.domain},
           {"name", t.name},
           {"timezone", t.timezone},
           {"extensions", std::to_string(st.extension_count(t.domain))},
@@ -222,6 +526,9 @@ field_list tenant_fields(const storage::tenant_record& t, storage::store& st) {
           {"voicemail_min_seconds", std::to_string(t.voicemail_min_seconds)},
           {"voicemail_silence_seconds", std::to_string(t.voicemail_silence_seconds)},
           {"voicemail_retain_days", std::to_string(t.voicemail_retain_days)}};
+  for (auto& kv : trunk_config::describe_tenant_trunk_fields(t.e164, t.max_trunk_calls))
+    f.push_back(std::move(kv));
+  return f;
 }
 
 namespace {
@@ -365,17 +672,6 @@ web_credentials credentials(self_ptr self, const web_login_query& q) {
   return c;
 }
 
-// Spawns the actor of trunk `rec` (replacing a running one of that name).
-void start_trunk(self_ptr self, const storage::trunk_record& rec) {
-  auto& st = self->state;
-  if (auto i = st.trunks.find(rec.name); i != st.trunks.end())
-    stop_trunk(self, st.ctx, i->second);
-  auto a = spawn_trunk(self, st.ctx, rec, st.trunk_calls);
-  if (a)
-    st.trunk_addrs.insert(a.address());
-  st.trunks[rec.name] = a;
-}
-
 } // namespace
 
 caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
@@ -410,7 +706,8 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
   });
   self->state.trunk_calls = std::make_shared<trunk_channels>();
   self->state.trunk_calls->max = self->state.rec.max_trunk_calls;
-  for (auto& t : ctx->store->trunks(self->state.rec.domain))
+  load_trunk_domain(self);
+  for (auto& [name, t] : self->state.trunk_recs)
     start_trunk(self, t);
   return {
     [=](const metrics::mailbox_probe& p) { metrics::answer(p, self->mailbox().size()); },
@@ -558,6 +855,9 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
       st.trunk_calls->max = next.max_trunk_calls; // the trunks' next seize sees it
       return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), admin_reply{});
     },
+    [=](trunk_cmd& cmd) { return handle_trunk(self, cmd); },
+    [=](inbound_cmd& cmd) { return handle_inbound(self, cmd); },
+    [=](outbound_cmd& cmd) { return handle_outbound(self, cmd); },
     [=](const tenant_del&) -> caf::result<admin_reply> {
       auto& st = self->state;
       storage::batch b;
@@ -577,6 +877,10 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
                            self->send(a, stop_atom::value);
                          }
                          st.active.clear();
+                         for (auto& [name, a] : st.trunks)
+                           if (a)
+                             self->send_exit(a, caf::exit_reason::user_shutdown);
+                         st.trunks.clear();
                          st.ctx->dir->unregister(tenant_key(st.rec.domain),
                                                  caf::actor_cast<caf::actor>(self));
                          rp.deliver(admin_reply{});

@@ -12,6 +12,8 @@
 #include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/inbound_rule.hpp"
+#include "actors/outbound_rule.hpp"
 #include "actors/write_tracker.hpp"
 #include "engine/context.hpp"
 #include "storage/records.hpp"
@@ -30,6 +32,15 @@ struct tenant_state {
   std::map<std::string, caf::actor> trunks; // by name: the live trunk actors (actors/trunk.hpp)
   std::shared_ptr<trunk_channels> trunk_calls; // max_trunk_calls over all of them
   std::set<caf::actor_addr> trunk_addrs;         // every trunk actor spawned and not ended
+  // The tenant's trunks and rules by name, loaded at activation. A change is
+  // applied here when it is submitted (so the next command sees it) and again
+  // once committed; a failed commit reloads them from storage.
+  std::map<std::string, storage::trunk_record> trunk_recs;
+  std::map<std::string, storage::inbound_rule_record> inbound_recs;
+  std::map<std::string, storage::outbound_rule_record> outbound_recs;
+  // The rules parsed, rebuilt from the committed records after each change.
+  outbound_rule::rule_set outbound;
+  inbound_rule::rule_set inbound;
 };
 
 caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,

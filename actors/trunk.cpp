@@ -314,7 +314,7 @@ field_list status(self_ptr self) {
   return field_list{
     {"name", st.rec.name},
     {"auth_mode", st.rec.auth_mode},
-    {"enabled", st.rec.enabled ? "yes" : "no"},
+    {"enabled", st.rec.enabled ? "true" : "false"},
     {"state", reg_text(st, now)},
     {"registered_until",
      st.reg_state == trunk_state::reg::registered ? iso(st.registered_until) : ""},
@@ -325,7 +325,7 @@ field_list status(self_ptr self) {
     {"options", options_text(st.options)},
     {"last_options_code", st.last_options_code ? std::to_string(st.last_options_code) : ""},
     {"last_options_at", iso(st.last_options_at)},
-    {"online", offline(st) || !st.rec.enabled ? "no" : "yes"},
+    {"online", offline(st) || !st.rec.enabled ? "false" : "true"},
     {"calls", std::to_string(st.channels.size())},
     {"max_calls", std::to_string(st.rec.max_calls)},
   };

@@ -83,6 +83,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<route_step>("route_step");
   cfg.add_message_type<line_state>("line_state");
   cfg.add_message_type<rules_cmd>("rules_cmd");
+  cfg.add_message_type<trunk_cmd>("trunk_cmd");
+  cfg.add_message_type<inbound_cmd>("inbound_cmd");
+  cfg.add_message_type<outbound_cmd>("outbound_cmd");
   cfg.add_message_type<voicemail_cmd>("voicemail_cmd");
   cfg.add_message_type<auth_service>("auth_service");
   cfg.add_message_type<auth_failure>("auth_failure");

@@ -11,6 +11,7 @@
 #include "actors/messages/registration.hpp"
 #include "actors/messages/shell.hpp"
 #include "actors/tenant.hpp"
+#include "actors/trunk_config.hpp"
 #include "engine/directory.hpp"
 #include "engine/sip_port.hpp"
 #include "storage/store.hpp"
@@ -106,6 +107,68 @@ caf::result<admin_reply> shell_to_tenant(self_ptr self, Command cmd) {
   return caf::delegated<admin_reply>{};
 }
 
+// trunk add|set: a DID pool must not overlap another tenant's pool on the
+// same provider (spec 15.1). The router sees every tenant, so it checks here,
+// one request at a time, against storage and the changes still on their way;
+// the tenant checks everything else and commits.
+caf::result<admin_reply> handle_trunk(self_ptr self, trunk_cmd cmd) {
+  auto& st = self->state;
+  auto domain = normalize_domain(cmd.domain);
+  auto t = activate(self, domain);
+  if (!t)
+    return admin_not_found("no tenant " + cmd.domain);
+  cmd.domain = domain;
+  if (cmd.verb != "add" && cmd.verb != "set") {
+    self->delegate(t, std::move(cmd));
+    return caf::delegated<admin_reply>{};
+  }
+  // The trunk as it would be; a bad one is left to the tenant to explain.
+  storage::trunk_record rec;
+  rec.domain = domain;
+  rec.name = cmd.name;
+  bool known = cmd.verb == "add";
+  std::vector<storage::trunk_record> all;
+  for (auto& other : st.ctx->store->all_trunks()) {
+    if (other.domain == domain && other.name == cmd.name) {
+      if (cmd.verb == "set") {
+        rec = other;
+        known = true;
+      }
+      continue;
+    }
+    auto key = other.domain + '/' + other.name;
+    if (st.trunks_pending.count(key) == 0)
+      all.push_back(std::move(other));
+  }
+  for (auto& [key, p] : st.trunks_pending)
+    all.push_back(p);
+  auto key = domain + '/' + cmd.name;
+  if (known && trunk_config::apply_trunk_fields(rec, cmd.fields).empty()) {
+    if (auto e = trunk_config::pool_conflict(rec, all); !e.empty())
+      return admin_conflict(e, "did_pool");
+    if (st.trunks_pending.count(key) == 0)
+      st.trunks_pending.emplace(key, rec);
+    else
+      key.clear(); // an earlier change of it is still on its way: that one releases it
+  } else {
+    key.clear();
+  }
+  auto rp = self->make_response_promise<admin_reply>();
+  self->request(t, std::chrono::seconds(30), std::move(cmd))
+    .then(
+      [=](admin_reply& r) mutable {
+        if (!key.empty())
+          self->state.trunks_pending.erase(key);
+        rp.deliver(std::move(r));
+      },
+      [=](const caf::error& err) mutable {
+        if (!key.empty())
+          self->state.trunks_pending.erase(key);
+        rp.deliver(admin_fail(admin_errc::internal, "internal: " + self->system().render(err)));
+      });
+  return rp;
+}
+
 } // namespace
 
 caf::behavior router_actor(caf::stateful_actor<router_state>* self,
@@ -171,6 +234,15 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
       return shell_to_tenant(self, std::move(cmd));
     },
     [=](voicemail_cmd& cmd) -> caf::result<admin_reply> {
+      return shell_to_tenant(self, std::move(cmd));
+    },
+    [=](trunk_cmd& cmd) -> caf::result<admin_reply> {
+      return handle_trunk(self, std::move(cmd));
+    },
+    [=](inbound_cmd& cmd) -> caf::result<admin_reply> {
+      return shell_to_tenant(self, std::move(cmd));
+    },
+    [=](outbound_cmd& cmd) -> caf::result<admin_reply> {
       return shell_to_tenant(self, std::move(cmd));
     },
     [=](extension_cmd& cmd) -> caf::result<admin_reply> {

@@ -2,6 +2,7 @@
 // The node's entry point for domain traffic: resolves a SIP domain to its
 // tenant actor (activating it from storage) and creates tenants.
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -9,6 +10,7 @@
 
 #include "actors/write_tracker.hpp"
 #include "engine/context.hpp"
+#include "storage/trunk_records.hpp"
 
 namespace pbx {
 
@@ -18,6 +20,9 @@ struct router_state {
   std::set<std::string> creating; // domains whose creation is being committed
   std::set<std::string> active;   // domains with a live tenant actor
   write_tracker writes;
+  // trunk add/set on their way to a tenant: DID pools are checked across
+  // tenants here, one at a time, against storage and these (key domain/name).
+  std::map<std::string, storage::trunk_record> trunks_pending;
 };
 
 caf::behavior router_actor(caf::stateful_actor<router_state>* self,

@@ -68,8 +68,50 @@ struct tenant_v5 {
   }
 };
 
+// tenant_record exactly as schema version 4 wrote it (before trunks).
+struct tenant_v4 {
+  std::string domain, name, timezone = "UTC";
+  tenant_rules_record rules;
+  bool allow_weak_passwords = false;
+  std::string voicemail_number = "777";
+  std::uint32_t vm_max = 180, vm_min = 1, vm_silence = 5, vm_retain = 30;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const version) {
+    ar(domain, name, timezone);
+    if (version >= 2) ar(rules);
+    if (version >= 3) ar(allow_weak_passwords);
+    if (version >= 4) ar(voicemail_number, vm_max, vm_min, vm_silence, vm_retain);
+  }
+};
+
+// extension_record exactly as schema version 3 wrote it (before trunks).
+struct extension_v3 {
+  std::string domain, number, web_user, web_password_hash, display_name, email, role,
+      sip_password;
+  bool enabled = true;
+  std::string mobile_phone, work_phone, home_phone, address, department, voicemail_pin;
+  std::uint32_t no_answer_timeout = 60;
+  std::int64_t created_at = 0;
+  forwarding_record forwarding;
+  bool pin_auth = true;
+  std::string time_readout = "12h";
+  std::uint32_t max_messages = 100;
+  bool mwi_unsolicited = false;
+  std::string greeting;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const version) {
+    ar(domain, number, web_user, web_password_hash, display_name, email, role, sip_password,
+       enabled, mobile_phone, work_phone, home_phone, address, department, voicemail_pin,
+       no_answer_timeout, created_at);
+    if (version >= 2) ar(forwarding);
+    if (version >= 3) ar(pin_auth, time_readout, max_messages, mwi_unsolicited, greeting);
+  }
+};
+
 }  // namespace legacy
 
+CEREAL_CLASS_VERSION(legacy::tenant_v4, 4)
+CEREAL_CLASS_VERSION(legacy::extension_v3, 3)
 CEREAL_CLASS_VERSION(legacy::extension_v1, 1)
 CEREAL_CLASS_VERSION(legacy::tenant_v1, 1)
 CEREAL_CLASS_VERSION(legacy::tenant_v5, 5)
@@ -209,6 +251,187 @@ TEST_CASE("version-1 records load with current and future code", "[records]") {
 
   tenant_record junk;
   CHECK_FALSE(detail::decode(std::string_view("\x01\x02", 2), junk));
+}
+
+TEST_CASE("a tenant v4 and an extension v3 written before trunks still load", "[records]") {
+  legacy::tenant_v4 t;
+  t.domain = "a.test";
+  t.name = "Alpha";
+  t.allow_weak_passwords = true;
+  t.voicemail_number = "555";
+  t.vm_retain = 9;
+  tenant_record now;
+  REQUIRE(detail::decode(detail::encode(t), now));
+  CHECK(now.name == "Alpha");
+  CHECK(now.allow_weak_passwords);
+  CHECK(now.voicemail_number == "555");
+  CHECK(now.voicemail_retain_days == 9);
+  // Version 5's trunk fields keep their defaults.
+  CHECK_FALSE(now.e164.enabled);
+  CHECK(now.e164.international_code == "00");
+  CHECK(now.e164.national_code == "0");
+  CHECK(now.e164.country_code.empty());
+  CHECK(now.e164.remove_same_country);
+  CHECK(now.e164.remove_duplicate_area);
+  CHECK_FALSE(now.e164.remove_symbols);
+  CHECK(now.max_trunk_calls == 0);
+
+  legacy::extension_v3 e;
+  e.domain = "a.test";
+  e.number = "201";
+  e.sip_password = "secret-201";
+  e.max_messages = 7;
+  e.greeting = "voicemail/a.test/201/greeting.wav";
+  extension_record ext;
+  REQUIRE(detail::decode(detail::encode(e), ext));
+  CHECK(ext.number == "201");
+  CHECK(ext.sip_password == "secret-201");
+  CHECK(ext.max_messages == 7);
+  CHECK(ext.greeting == "voicemail/a.test/201/greeting.wav");
+  CHECK(ext.outbound_caller_ids.empty());  // version 4's defaults
+  CHECK_FALSE(ext.anonymous_outbound);
+
+  // And what the current code writes with the new fields set comes back.
+  now.e164.enabled = true;
+  now.e164.country_code = "1";
+  now.max_trunk_calls = 12;
+  tenant_record again;
+  REQUIRE(detail::decode(detail::encode(now), again));
+  CHECK(again.e164.enabled);
+  CHECK(again.e164.country_code == "1");
+  CHECK(again.max_trunk_calls == 12);
+  ext.outbound_caller_ids.push_back({"gw1", "+15551230000"});
+  ext.anonymous_outbound = true;
+  extension_record ext2;
+  REQUIRE(detail::decode(detail::encode(ext), ext2));
+  REQUIRE(ext2.outbound_caller_ids.size() == 1);
+  CHECK(ext2.outbound_caller_ids[0].trunk == "gw1");
+  CHECK(ext2.outbound_caller_ids[0].caller_id == "+15551230000");
+  CHECK(ext2.anonymous_outbound);
+}
+
+TEST_CASE("trunks and inbound/outbound rules round-trip, per tenant, and cascade",
+          "[store][trunks]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+  trunk_record gw;
+  gw.domain = "a.test";
+  gw.name = "gw1";
+  gw.auth_mode = "IP_AUTH";
+  gw.host = "192.0.2.10";
+  gw.port = 5080;
+  gw.transport = "tcp";
+  gw.outbound_proxy = "proxy.example:5070";
+  gw.username = "u";
+  gw.auth_username = "au";
+  gw.password = "pw";
+  gw.register_interval = 120;
+  gw.keep_alive = false;
+  gw.keep_alive_interval = 30;
+  gw.source_ips = {"192.0.2.11", "2001:db8::1"};
+  gw.did_pool = "1000-1999;3000";
+  gw.max_calls = 4;
+  gw.did_in_request_uri = true;
+  gw.diversion = true;
+  gw.keep_caller_id = false;
+  gw.caller_id = "+15551230000";
+  gw.enabled = false;
+  trunk_record other = gw;
+  other.domain = "a.test2";  // a neighbour whose domain extends this one
+  other.name = "gw0";
+  inbound_rule_record in;
+  in.domain = "a.test";
+  in.name = "main";
+  in.trunk = "gw1";
+  in.did_numbers = "1000-1099";
+  in.cid_number_mask = "0044**********";
+  in.office = {"range", "200-299"};
+  in.outside = {"voicemail", "200"};
+  in.holiday = {"hangup", ""};
+  outbound_rule_record out;
+  out.domain = "a.test";
+  out.name = "intl";
+  out.priority = 10;
+  out.number_prefix = "00;011";
+  out.number_length = "10;11";
+  out.number_mask = "101-110";
+  out.routing_strategy = "RANDOMLY";
+  out.disable_outside_hours = true;
+  out.disable_on_holidays = true;
+  out.routes = {{"gw1", 2, "9", "5551000"}, {"gw2", 0, "", ""}};
+  batch w;
+  w.put(tenant_record{"a.test", "A", "UTC"});
+  w.put(tenant_record{"a.test2", "A2", "UTC"});
+  w.put(gw);
+  w.put(other);
+  w.put(in);
+  w.put(out);
+  REQUIRE(s->write(std::move(w)).empty());
+
+  auto trunks = s->trunks("a.test");
+  REQUIRE(trunks.size() == 1);
+  auto& t = trunks[0];
+  CHECK(std::tie(t.domain, t.name, t.auth_mode, t.host, t.port, t.transport, t.outbound_proxy,
+                 t.username, t.auth_username, t.password, t.register_interval, t.keep_alive,
+                 t.keep_alive_interval, t.source_ips, t.did_pool, t.max_calls,
+                 t.did_in_request_uri, t.diversion, t.keep_caller_id, t.caller_id, t.enabled)
+        == std::tie(gw.domain, gw.name, gw.auth_mode, gw.host, gw.port, gw.transport,
+                    gw.outbound_proxy, gw.username, gw.auth_username, gw.password,
+                    gw.register_interval, gw.keep_alive, gw.keep_alive_interval, gw.source_ips,
+                    gw.did_pool, gw.max_calls, gw.did_in_request_uri, gw.diversion,
+                    gw.keep_caller_id, gw.caller_id, gw.enabled));
+  CHECK(s->all_trunks().size() == 2);
+  auto ins = s->inbound_rules("a.test");
+  REQUIRE(ins.size() == 1);
+  CHECK(ins[0].trunk == "gw1");
+  CHECK(ins[0].did_numbers == "1000-1099");
+  CHECK(ins[0].cid_number_mask == "0044**********");
+  CHECK(ins[0].office.kind == "range");
+  CHECK(ins[0].office.value == "200-299");
+  CHECK(ins[0].outside.kind == "voicemail");
+  CHECK(ins[0].holiday.kind == "hangup");
+  auto outs = s->outbound_rules("a.test");
+  REQUIRE(outs.size() == 1);
+  auto& o = outs[0];
+  CHECK(std::tie(o.priority, o.number_prefix, o.number_length, o.number_mask,
+                 o.routing_strategy, o.disable_outside_hours, o.disable_on_holidays)
+        == std::tie(out.priority, out.number_prefix, out.number_length, out.number_mask,
+                    out.routing_strategy, out.disable_outside_hours, out.disable_on_holidays));
+  REQUIRE(o.routes.size() == 2);
+  CHECK(o.routes[0].trunk == "gw1");
+  CHECK(o.routes[0].strip_digits == 2);
+  CHECK(o.routes[0].prepend == "9");
+  CHECK(o.routes[0].outbound_caller_id == "5551000");
+  CHECK(o.routes[1].trunk == "gw2");
+  CHECK(s->inbound_rules("a.test2").empty());
+  CHECK(s->trunks("a.test2").size() == 1);
+
+  batch del;
+  del.erase_inbound_rule("a.test", "main");
+  del.erase_outbound_rule("a.test", "intl");
+  REQUIRE(s->write(std::move(del)).empty());
+  CHECK(s->inbound_rules("a.test").empty());
+  CHECK(s->outbound_rules("a.test").empty());
+  CHECK(s->trunks("a.test").size() == 1);
+
+  batch again;
+  again.put(in);
+  again.put(out);
+  REQUIRE(s->write(std::move(again)).empty());
+  batch gone;
+  gone.erase_tenant("a.test");
+  REQUIRE(s->write(std::move(gone)).empty());
+  CHECK(s->trunks("a.test").empty());
+  CHECK(s->inbound_rules("a.test").empty());
+  CHECK(s->outbound_rules("a.test").empty());
+  auto left = s->all_trunks();
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].domain == "a.test2");
+
+  batch one;
+  one.erase_trunk("a.test2", "gw0");
+  REQUIRE(s->write(std::move(one)).empty());
+  CHECK(s->all_trunks().empty());
 }
 
 TEST_CASE("listings are sorted and scoped by the separator", "[store]") {

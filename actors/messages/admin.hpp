@@ -327,6 +327,48 @@ typename Inspector::result_type inspect(Inspector& f, trunk_status_query& x) {
   return f(caf::meta::type_name("trunk_status_query"), x.domain);
 }
 
+/// `trunk add|set|del|show|list DOMAIN [NAME] key=value...`: a SIP trunk of a
+/// tenant (storage/trunk_records.hpp), owned by the tenant actor. The router
+/// checks a new DID pool against every other tenant's trunks to the same host.
+struct trunk_cmd {
+  std::string verb;  // add | set | del | show | list
+  std::string domain;
+  std::string name;
+  field_list fields;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, trunk_cmd& x) {
+  return f(caf::meta::type_name("trunk_cmd"), x.verb, x.domain, x.name, x.fields);
+}
+
+/// `inbound add|del|list DOMAIN [NAME] key=value...`: an inbound rule.
+struct inbound_cmd {
+  std::string verb;  // add | del | list
+  std::string domain;
+  std::string name;
+  field_list fields;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, inbound_cmd& x) {
+  return f(caf::meta::type_name("inbound_cmd"), x.verb, x.domain, x.name, x.fields);
+}
+
+/// `outbound add|set|del|list DOMAIN [NAME] key=value...`: an outbound rule
+/// (`route=` may repeat: the routes in order).
+struct outbound_cmd {
+  std::string verb;  // add | set | del | list
+  std::string domain;
+  std::string name;
+  field_list fields;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, outbound_cmd& x) {
+  return f(caf::meta::type_name("outbound_cmd"), x.verb, x.domain, x.name, x.fields);
+}
+
 // ---- logins ----------------------------------------------------------------
 
 /// A login: `admin` with the admin password, or `NUMBER@DOMAIN` with the

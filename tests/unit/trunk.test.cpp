@@ -253,7 +253,7 @@ TEST_CASE("a failed registration is retried with a growing backoff and means off
   REQUIRE(status_becomes(f, trunk, "last_register_code", "403"));
   auto st = f.status(trunk);
   CHECK(field(st, "state") == "failed");
-  CHECK(field(st, "online") == "no");
+  CHECK(field(st, "online") == "false");
   // A provider refusing us takes no calls from us either.
   auto g = f.seize(trunk, "call-1");
   CHECK(g.code == 503);
@@ -273,7 +273,7 @@ TEST_CASE("a failed registration is retried with a growing backoff and means off
   // A success clears it: online and seizable again.
   caf::anon_send(trunk, event(first->key, trunk_event::kind::registered, 200, 300));
   REQUIRE(status_becomes(f, trunk, "state", "registered"));
-  CHECK(field(f.status(trunk), "online") == "yes");
+  CHECK(field(f.status(trunk), "online") == "true");
   CHECK(f.seize(trunk, "call-2").code == 200);
 }
 
