@@ -210,7 +210,7 @@ void stop_trunk(self_ptr self, const std::string& name) {
   if (i->second) {
     st.trunk_addrs.erase(i->second.address());
     self->unlink_from(i->second); // its exit is no news: the tenant goes on
-    pbx::stop_trunk(self, st.ctx, i->second);
+    pbx::stop_trunk(self, st.ctx, i->second, st.rec.domain, name);
   }
   st.trunks.erase(i);
 }

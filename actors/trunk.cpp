@@ -331,6 +331,10 @@ field_list status(self_ptr self) {
   };
 }
 
+std::string client_key(const std::string& domain, const std::string& name, caf::actor_id id) {
+  return domain + "/" + name + "/" + std::to_string(id);
+}
+
 void claim_keys(self_ptr self) {
   auto& st = self->state;
   auto me = caf::actor_cast<caf::actor>(self);
@@ -383,7 +387,7 @@ caf::behavior trunk_actor(caf::stateful_actor<trunk_state>* self, node_context* 
   st.timing = timing;
   // Unique per actor: a successor's registration is never stopped by its
   // predecessor's register_stop, nor its events taken for ours.
-  st.key = st.rec.domain + "/" + st.rec.name + "/" + std::to_string(self->id());
+  st.key = client_key(st.rec.domain, st.rec.name, self->id());
   claim_keys(self);
   bool registers = st.rec.enabled && st.rec.auth_mode == "REGISTER_AUTH";
   // Whatever ends the actor: its keys and its registration go with it.
@@ -452,9 +456,15 @@ caf::actor spawn_trunk(caf::event_based_actor* tenant, node_context* ctx,
                                     std::move(rec), std::move(tenant_channels), trunk_timing{});
 }
 
-void stop_trunk(caf::event_based_actor* tenant, node_context* ctx, const caf::actor& trunk) {
+void stop_trunk(caf::event_based_actor* tenant, node_context* ctx, const caf::actor& trunk,
+                const std::string& domain, const std::string& name) {
   if (!trunk)
     return;
+  // Posted before the successor exists: the SIP thread sees it first.
+  trunk_command c;
+  c.what = trunk_command::op::register_stop;
+  c.key = client_key(domain, name, trunk.id());
+  ctx->sip->trunk(std::move(c));
   // "k/" names and "ks/" source addresses: whichever this actor holds.
   for (auto& [key, owner] : ctx->dir->entries("k"))
     if (owner == trunk)

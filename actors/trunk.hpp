@@ -84,9 +84,11 @@ caf::actor spawn_trunk(caf::event_based_actor* tenant, node_context* ctx,
                        storage::trunk_record rec,
                        std::shared_ptr<trunk_channels> tenant_channels = {});
 
-/// Stops a trunk actor spawned by spawn_trunk: its directory keys are dropped
-/// at once (a successor spawned next takes them), then it ends normally
-/// (un-REGISTER included).
-void stop_trunk(caf::event_based_actor* tenant, node_context* ctx, const caf::actor& trunk);
+/// Stops a trunk actor spawned by spawn_trunk for trunk `name` of `domain`:
+/// its directory keys are dropped and its registration stopped at once (a
+/// successor spawned next takes them over, and its REGISTER follows the old
+/// un-REGISTER), then it ends normally.
+void stop_trunk(caf::event_based_actor* tenant, node_context* ctx, const caf::actor& trunk,
+                const std::string& domain, const std::string& name);
 
 } // namespace pbx

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -477,13 +478,39 @@ TEST_CASE("a stopped trunk un-registers and leaves the directory; the first clai
   REQUIRE(f.port.nth(trunk_command::op::register_start, 1));
   CHECK(f.dir.lookup(trunk_source_key("192.0.2.10")) == first);
   CHECK(f.dir.lookup(trunk_key("t.test", "second")) == second);
-  caf::anon_send(first, stop_atom::value);
-  auto stop = f.port.nth(trunk_command::op::register_stop, 0);
+  // The tenant stops it: keys and registration go before its successor starts.
+  std::promise<void> stopped;
+  f.sys.spawn([&](caf::event_based_actor* self) {
+    stop_trunk(self, &f.ctx, first, "t.test", "carrier");
+    stopped.set_value();
+  });
+  REQUIRE(stopped.get_future().wait_for(5s) == std::future_status::ready);
+  auto stop = f.port.nth(trunk_command::op::register_stop, 0, 0ms);
   REQUIRE(stop);
   CHECK(stop->key == reg->key);
-  for (int i = 0; i < 100 && f.dir.lookup(trunk_key("t.test", "carrier")); ++i)
-    std::this_thread::sleep_for(20ms);
   CHECK_FALSE(f.dir.lookup(trunk_key("t.test", "carrier")));
   CHECK_FALSE(f.dir.lookup(trunk_source_key("192.0.2.10")));
   CHECK(f.dir.lookup(trunk_key("t.test", "second")) == second);
+  // ...and the actor ends (its own register_stop follows, a no-op then).
+  caf::scoped_actor me{f.sys};
+  me->monitor(first);
+  bool down = false;
+  me->receive([&](const caf::down_msg&) { down = true; }, caf::after(5s) >> [] {});
+  CHECK(down);
+}
+
+TEST_CASE("a trunk stopped by its tenant's exit gives its channels back", "[trunk]") {
+  fixture f;
+  f.channels->max = 5;
+  auto rec = register_trunk();
+  rec.auth_mode = "IP_AUTH";
+  rec.keep_alive = false;
+  auto trunk = f.spawn(rec);
+  CHECK(f.seize(trunk, "a").code == 200);
+  CHECK(f.seize(trunk, "b").code == 200);
+  CHECK(f.channels->calls == 2);
+  caf::anon_send_exit(trunk, caf::exit_reason::user_shutdown);
+  for (int i = 0; i < 100 && f.channels->calls != 0; ++i)
+    std::this_thread::sleep_for(20ms);
+  CHECK(f.channels->calls == 0);
 }
