@@ -207,6 +207,16 @@ class TrunkLifecycleTest(unittest.TestCase):
         first = carrier.wait_contact(TRUNK_USER, 10, mine)
         self.assertTrue(first, carrier.log_tail())
         self.assertTrue(carrier.wait_contact('4422', 10, mine), carrier.log_tail())
+        # Changed: the trunk restarts; its new registration stands after the
+        # old one's un-REGISTER.
+        with node.shell() as sh:
+            sh.ok(f'trunk set {DOMAIN} t{TRUNK_USER} register_interval=120')
+        renewed = carrier.wait_contact(
+            TRUNK_USER, 10, lambda c: mine(c) and c.get('call-id') != first[0].get('call-id'))
+        self.assertTrue(renewed, carrier.log_tail())
+        time.sleep(1.5)
+        self.assertTrue([c for c in carrier.contacts(TRUNK_USER) if mine(c)], carrier.log_tail())
+        first = renewed
         # Deleted: its un-REGISTER (Expires 0) clears the carrier's location.
         with node.shell() as sh:
             sh.ok(f'trunk del {DOMAIN} t4422')
