@@ -61,6 +61,14 @@ void no_answer(int err, trunk_event& e) {
   }
 }
 
+// A request that could not even be sent. The stack has no DNS client: a
+// host name that is not an IP address ends here (EINVAL).
+void cannot_send(int err, trunk_event& e) {
+  e.code = 503;
+  e.reason = std::string{"cannot send: "} + strerror(err)
+             + (err == EINVAL ? " (host names are not resolved: use an IP address)" : "");
+}
+
 void register_response(int err, const struct sip_msg* msg, void* arg) {
   auto* c = static_cast<trunk_client*>(arg);
   trunk_event e;
@@ -110,7 +118,7 @@ void register_start(sip_stack::impl& s, const trunk_command& c) {
   trunk_event e;
   e.what = trunk_event::kind::register_failed;
   e.key = c.key;
-  no_answer(err, e);
+  cannot_send(err, e);
   caf::anon_send(c.owner, std::move(e));
   drop(tc);
 }
@@ -157,7 +165,7 @@ void send_options(sip_stack::impl& s, const trunk_command& c) {
   trunk_event e;
   e.what = trunk_event::kind::options_answer;
   e.key = c.key;
-  no_answer(err, e);
+  cannot_send(err, e);
   caf::anon_send(c.owner, std::move(e));
   mem_deref(o->dlg);
   delete o;

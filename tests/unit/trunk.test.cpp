@@ -464,7 +464,7 @@ TEST_CASE("a disabled trunk neither registers nor pings, and refuses its INVITEs
   CHECK(f.dir.lookup(trunk_source_key("192.0.2.10")) == trunk);
 }
 
-TEST_CASE("a stopped trunk un-registers and leaves the directory; the first claim wins",
+TEST_CASE("a stopped trunk un-registers and leaves the directory, the first claim wins",
           "[trunk]") {
   fixture f;
   auto first = f.spawn(register_trunk());
