@@ -877,10 +877,8 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
                            self->send(a, stop_atom::value);
                          }
                          st.active.clear();
-                         for (auto& [name, a] : st.trunks)
-                           if (a)
-                             self->send_exit(a, caf::exit_reason::user_shutdown);
-                         st.trunks.clear();
+                         while (!st.trunks.empty())
+                           stop_trunk(self, st.trunks.begin()->first);
                          st.ctx->dir->unregister(tenant_key(st.rec.domain),
                                                  caf::actor_cast<caf::actor>(self));
                          rp.deliver(admin_reply{});

@@ -133,11 +133,13 @@ std::string shell_names(std::string err) {
     {"routes", "route"},        {"enabled", "e164"},        {"remove_symbols", "e164_remove_symbols"},
     {"remove_same_country", "e164_remove_same_country"},
     {"remove_duplicate_area", "e164_remove_duplicate_area"}};
-  for (auto& [from, to] : names)
-    if (err.compare(0, from.size(), from) == 0
-        && (err.size() == from.size() || !std::isalnum(static_cast<unsigned char>(err[from.size()]))
-                                           && err[from.size()] != '_'))
+  for (auto& [from, to] : names) {
+    if (err.compare(0, from.size(), from) != 0)
+      continue;
+    auto next = err.size() > from.size() ? err[from.size()] : ' ';
+    if (!std::isalnum(static_cast<unsigned char>(next)) && next != '_') // the whole word
       return std::string{to} + err.substr(from.size());
+  }
   return err;
 }
 

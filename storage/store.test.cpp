@@ -50,21 +50,24 @@ struct tenant_v1 {
   }
 };
 
-// What a future tenant_record version 5 would look like.
-struct tenant_v5 {
+// What a future tenant_record version 6 would look like.
+struct tenant_v6 {
   std::string domain, name, timezone = "UTC";
   tenant_rules_record rules;  // version 2
   bool allow_weak_passwords = false;  // version 3
   std::string voicemail_number = "777";  // version 4
   std::uint32_t vm_max = 180, vm_min = 1, vm_silence = 5, vm_retain = 30;
-  std::string locale = "en";  // added in version 5
+  e164_record e164;  // version 5
+  std::uint32_t max_trunk_calls = 0;
+  std::string locale = "en";  // added in version 6
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
     ar(domain, name, timezone);
     if (version >= 2) ar(rules);
     if (version >= 3) ar(allow_weak_passwords);
     if (version >= 4) ar(voicemail_number, vm_max, vm_min, vm_silence, vm_retain);
-    if (version >= 5) ar(locale);
+    if (version >= 5) ar(e164, max_trunk_calls);
+    if (version >= 6) ar(locale);
   }
 };
 
@@ -114,7 +117,7 @@ CEREAL_CLASS_VERSION(legacy::tenant_v4, 4)
 CEREAL_CLASS_VERSION(legacy::extension_v3, 3)
 CEREAL_CLASS_VERSION(legacy::extension_v1, 1)
 CEREAL_CLASS_VERSION(legacy::tenant_v1, 1)
-CEREAL_CLASS_VERSION(legacy::tenant_v5, 5)
+CEREAL_CLASS_VERSION(legacy::tenant_v6, 6)
 
 TEST_CASE("cdrs are listed newest first, per tenant, filtered by extension") {
   temp_dir dir;
@@ -232,7 +235,8 @@ TEST_CASE("version-1 records load with current and future code", "[records]") {
   t2.allow_weak_passwords = true;
   t2.voicemail_number = "555";
   t2.voicemail_retain_days = 7;
-  legacy::tenant_v5 v3;
+  t2.max_trunk_calls = 3;
+  legacy::tenant_v6 v3;
   REQUIRE(detail::decode(detail::encode(t2), v3));
   CHECK(v3.domain == "a.test");
   CHECK(v3.timezone == "America/New_York");
@@ -240,14 +244,16 @@ TEST_CASE("version-1 records load with current and future code", "[records]") {
   CHECK(v3.allow_weak_passwords);
   CHECK(v3.voicemail_number == "555");
   CHECK(v3.vm_retain == 7);
+  CHECK(v3.max_trunk_calls == 3);
   CHECK(v3.locale == "en");
   v3.locale = "fr";
-  legacy::tenant_v5 back;
+  legacy::tenant_v6 back;
   REQUIRE(detail::decode(detail::encode(v3), back));
   CHECK(back.locale == "fr");
   tenant_record current;  // and the current code reads the future record
   REQUIRE(detail::decode(detail::encode(back), current));
   CHECK(current.voicemail_number == "555");
+  CHECK(current.max_trunk_calls == 3);
 
   tenant_record junk;
   CHECK_FALSE(detail::decode(std::string_view("\x01\x02", 2), junk));

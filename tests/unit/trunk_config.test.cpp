@@ -201,6 +201,38 @@ TEST_CASE("inbound rule fields: destinations default to the office one", "[trunk
         == "office");
 }
 
+TEST_CASE("inbound and outbound checks blame the shell's field names", "[trunkcfg]") {
+  auto gw = trunk("a.test", "gw1", "192.0.2.1", "1000-1099");
+  storage::inbound_rule_record r;
+  REQUIRE(tc::apply_inbound_fields(r, {{"trunk", "gw1"}, {"did", "1000-1009"},
+                                       {"office", "range:200-209"}})
+          == "");
+  CHECK(tc::check_inbound(r, gw) == "");
+  r.did_numbers = "2000";  // outside the pool
+  CHECK(admin_schema::blamed_field(tc::check_inbound(r, gw)) == "did");
+  r.did_numbers = "1000-1009";
+  r.cid_number_mask = "12a";
+  CHECK(admin_schema::blamed_field(tc::check_inbound(r, gw)) == "cid");
+  r.cid_number_mask.clear();
+  r.outside = {"range", "200-299"};  // 10 DIDs, 100 extensions
+  CHECK(admin_schema::blamed_field(tc::check_inbound(r, gw)) == "outside");
+
+  storage::outbound_rule_record o;
+  o.routes = {{"gw1", 0, "", ""}};
+  CHECK(tc::check_outbound(o) == "");
+  o.number_prefix = "0x";
+  CHECK(admin_schema::blamed_field(tc::check_outbound(o)) == "prefix");
+  o.number_prefix.clear();
+  o.number_length = "ten";
+  CHECK(admin_schema::blamed_field(tc::check_outbound(o)) == "length");
+  o.number_length.clear();
+  o.number_mask = "1-";
+  CHECK(admin_schema::blamed_field(tc::check_outbound(o)) == "callers");
+  o.number_mask.clear();
+  o.routes[0].prepend = "9x";
+  CHECK(admin_schema::blamed_field(tc::check_outbound(o)) == "route");
+}
+
 TEST_CASE("outbound routes: TRUNK[:STRIP[:PREPEND[:CALLER_ID]]], up to six, in order",
           "[trunkcfg]") {
   storage::outbound_rule_record r;
