@@ -102,6 +102,8 @@ struct sip_stack::impl {
   std::unordered_map<std::string, std::uint64_t> sub_keys;
   // Registrations to trunk providers (trunk_client.cpp), by trunk_command::key.
   std::unordered_map<std::string, trunk_client*> trunk_clients;
+  // Bindings un-REGISTERed moments ago: a new REGISTER of one waits until then (jiffies).
+  std::unordered_map<std::string, std::uint64_t> trunk_unregistering;
 
   void post(stack_command cmd);
   void on_guard_command(const guard_command& c);

@@ -6,6 +6,12 @@
 // A failed registration ends its client here: sipreg would retry on its own
 // schedule (30 s doubling up to 30 min), but the trunk actor keeps its own
 // (30 s doubling up to 10 min) and shows when the next attempt comes.
+//
+// A trunk that is changed restarts: its old client un-REGISTERs as it goes
+// and the new one registers the same binding. Sent together, a registrar
+// with several workers may apply the un-REGISTER last and drop the new
+// binding; so a REGISTER of a binding un-REGISTERed moments ago waits a
+// little (unregister_gap) for the un-REGISTER to be answered first.
 
 #include "net/stack_impl.hpp"
 
@@ -24,11 +30,20 @@ struct trunk_client {
   sip_stack::impl* stack = nullptr;
   std::string key;
   caf::actor owner;
+  trunk_command cmd; // what it registers
   struct sipreg* reg = nullptr;
   struct tmr drop_tmr {};
+  struct tmr start_tmr {}; // a deferred first REGISTER
 };
 
 namespace {
+
+constexpr std::uint64_t unregister_gap = 2000; // ms
+
+// The binding a registration makes at its registrar.
+std::string binding_of(const trunk_command& c) {
+  return c.registrar + " " + c.aor + " " + c.contact_user;
+}
 
 void creds_destructor(void* arg) {
   auto* c = static_cast<sip_creds*>(arg);
@@ -39,9 +54,13 @@ void creds_destructor(void* arg) {
 // Frees the client; libre un-REGISTERs first if the registration stands.
 void drop(trunk_client* c) {
   tmr_cancel(&c->drop_tmr);
-  auto& clients = c->stack->trunk_clients;
+  tmr_cancel(&c->start_tmr);
+  auto& s = *c->stack;
+  auto& clients = s.trunk_clients;
   if (auto i = clients.find(c->key); i != clients.end() && i->second == c)
     clients.erase(i);
+  if (c->reg && sipreg_registered(c->reg))
+    s.trunk_unregistering[binding_of(c->cmd)] = tmr_jiffies() + unregister_gap;
   c->reg = static_cast<struct sipreg*>(mem_deref(c->reg));
   delete c;
 }
@@ -93,15 +112,9 @@ void register_response(int err, const struct sip_msg* msg, void* arg) {
   tmr_start(&c->drop_tmr, 0, drop_handler, c);
 }
 
-void register_start(sip_stack::impl& s, const trunk_command& c) {
-  if (auto i = s.trunk_clients.find(c.key); i != s.trunk_clients.end())
-    drop(i->second);
-  auto* tc = new trunk_client;
-  tc->stack = &s;
-  tc->key = c.key;
-  tc->owner = c.owner;
-  tmr_init(&tc->drop_tmr);
-  s.trunk_clients[c.key] = tc;
+void send_register(trunk_client* tc) {
+  auto& s = *tc->stack;
+  auto& c = tc->cmd;
   const char* routev[] = {c.outbound_proxy.c_str()};
   std::uint32_t routec = c.outbound_proxy.empty() ? 0 : 1;
   auto* creds = creds_alloc(c.auth_user, c.password);
@@ -121,6 +134,31 @@ void register_start(sip_stack::impl& s, const trunk_command& c) {
   cannot_send(err, e);
   caf::anon_send(c.owner, std::move(e));
   drop(tc);
+}
+
+void start_handler(void* arg) {
+  send_register(static_cast<trunk_client*>(arg));
+}
+
+void register_start(sip_stack::impl& s, const trunk_command& c) {
+  if (auto i = s.trunk_clients.find(c.key); i != s.trunk_clients.end())
+    drop(i->second);
+  auto* tc = new trunk_client;
+  tc->stack = &s;
+  tc->key = c.key;
+  tc->owner = c.owner;
+  tc->cmd = c;
+  tmr_init(&tc->drop_tmr);
+  tmr_init(&tc->start_tmr);
+  s.trunk_clients[c.key] = tc;
+  auto now = tmr_jiffies();
+  for (auto i = s.trunk_unregistering.begin(); i != s.trunk_unregistering.end();)
+    i = i->second <= now ? s.trunk_unregistering.erase(i) : std::next(i);
+  if (auto u = s.trunk_unregistering.find(binding_of(c)); u != s.trunk_unregistering.end()) {
+    tmr_start(&tc->start_tmr, u->second - now, start_handler, tc);
+    return;
+  }
+  send_register(tc);
 }
 
 // One OPTIONS in flight: its one-request dialog and whom to tell.
