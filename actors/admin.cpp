@@ -196,6 +196,10 @@ std::string check(const admin_principal& who, token_revoke& req) {
   return {};
 }
 
+std::string check(const admin_principal& who, const trunk_status_query& req) {
+  return admins_only(who, req.domain);
+}
+
 } // namespace admin_access
 
 namespace {
@@ -801,6 +805,9 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, node_context* 
     [=](const admin_principal& who, outbound_cmd& c) { return to_owner(self, who, std::move(c)); },
     [=](const admin_principal& who, registrations_query& q) { return read_owner(self, who, std::move(q)); },
     [=](const admin_principal& who, cdr_query& q) { return read_owner(self, who, std::move(q)); },
+    [=](const admin_principal& who, trunk_status_query& q) {
+      return read_owner(self, who, std::move(q));
+    },
     [=](const admin_principal& who, calls_query& q) -> caf::result<admin_reply> {
       if (auto e = admin_access::check(who, q); !e.empty())
         return forbidden(e);

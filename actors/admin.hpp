@@ -48,6 +48,7 @@ std::string check(const admin_principal& who, const stats_query& req);
 std::string check(const admin_principal& who, const admin_password_set& req);
 std::string check(const admin_principal& who, audit_query& req);
 std::string check(const admin_principal& who, token_revoke& req);
+std::string check(const admin_principal& who, const trunk_status_query& req);
 
 } // namespace admin_access
 

@@ -51,7 +51,7 @@ constexpr std::string_view integers[] = {
 constexpr std::string_view booleans[] = {
   "enabled", "allow_weak_passwords", "pin_auth", "mwi_unsolicited", "every_year", "read",
   "keep_alive", "diversion", "keep_caller_id", "e164", "e164_remove_symbols",
-  "e164_remove_same_country", "e164_remove_duplicate_area", "anonymous_outbound"};
+  "e164_remove_same_country", "e164_remove_duplicate_area", "anonymous_outbound", "online"};
 
 // Every field an error may blame: input fields of every operation.
 constexpr std::string_view inputs[] = {

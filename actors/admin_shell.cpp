@@ -475,6 +475,15 @@ void command(self_ptr self, const std::string& line) {
     return admin_command(self, w);
   if (w[0] == "security")
     return security_command(self, w);
+  if (w[0] == "trunk" && w.size() >= 2 && w[1] == "status") {
+    std::string err;
+    auto domain = domain_arg(w, 2, err);
+    if (!err.empty())
+      return write(self, admin_invalid(err));
+    if (w.size() > 3)
+      return write(self, admin_invalid("usage: trunk status DOMAIN"));
+    return ask(self, trunk_status_query{domain});
+  }
   if (w[0] == "trunk")
     return config_command<trunk_cmd>(self, w, "usage: trunk add|set|del|show|list DOMAIN [NAME] "
                                               "key=value...",
@@ -548,6 +557,7 @@ const std::vector<std::string>& shell_help() {
     "extension copy DOMAIN FROM TO extension_password=.. [field=value ...]",
     "extension import DOMAIN   (CSV lines follow, the first naming the fields; end with '.')",
     "registrations DOMAIN [NUMBER]",
+    "trunk status DOMAIN   (each trunk: registration, OPTIONS keep-alive, calls)",
     "security bans | security ban IP [for=SECONDS] | security unban IP",
     "security allow list | security allow add|del CIDR   (never banned)",
     "admin password NEW_PASSWORD",

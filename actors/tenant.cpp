@@ -24,7 +24,9 @@
 #include "actors/trunk.hpp"
 #include "actors/trunk_config.hpp"
 #include "actors/office_hours.hpp"
+#include "actors/messages/trunk.hpp"
 #include "engine/directory.hpp"
+#include "engine/log.hpp"
 #include "engine/metrics.hpp"
 #include "engine/sip_port.hpp"
 #include "storage/store.hpp"
@@ -204,22 +206,29 @@ void load_trunk_domain(self_ptr self) {
   rebuild_rules(self);
 }
 
+// Stops trunk `name`'s actor: its directory keys go at once (a successor
+// takes them), then it ends normally (un-REGISTER, channels given back).
 void stop_trunk(self_ptr self, const std::string& name) {
   auto& st = self->state;
   auto i = st.trunks.find(name);
   if (i == st.trunks.end())
     return;
   if (i->second) {
+    st.trunk_addrs.erase(i->second.address());
     self->unlink_from(i->second); // its exit is no news: the tenant goes on
-    self->send_exit(i->second, caf::exit_reason::user_shutdown);
+    pbx::stop_trunk(self, st.ctx, i->second, st.rec.domain, name);
   }
   st.trunks.erase(i);
 }
 
+// Spawns the actor of trunk `rec`, replacing a running one of that name.
 void start_trunk(self_ptr self, const storage::trunk_record& rec) {
+  auto& st = self->state;
   stop_trunk(self, rec.name);
-  // Invalid until the trunk actor exists, or for a disabled trunk: kept anyway.
-  self->state.trunks[rec.name] = spawn_trunk(self, self->state.ctx, rec);
+  auto a = spawn_trunk(self, st.ctx, rec, st.trunk_calls);
+  if (a)
+    st.trunk_addrs.insert(a.address());
+  st.trunks[rec.name] = a;
 }
 
 // Commits `b`, whose change the maps hold already; `committed` runs after
@@ -629,6 +638,47 @@ admin_reply cdrs(self_ptr self, const cdr_query& q) {
   return r;
 }
 
+// Asks every trunk actor for its live state; one record per trunk, by name.
+caf::result<admin_reply> trunk_status(self_ptr self) {
+  auto& st = self->state;
+  if (st.trunks.empty())
+    return admin_reply{};
+  struct gather {
+    std::size_t left;
+    std::map<std::string, field_list> by_name;
+    caf::typed_response_promise<admin_reply> rp;
+  };
+  auto g = std::make_shared<gather>(
+    gather{st.trunks.size(), {}, self->make_response_promise<admin_reply>()});
+  auto one_done = [g] {
+    if (--g->left > 0)
+      return;
+    admin_reply r;
+    for (auto& [name, rec] : g->by_name)
+      r.records.push_back(std::move(rec));
+    g->rp.deliver(std::move(r));
+  };
+  for (auto& [name, trunk] : st.trunks) {
+    auto silent = field_list{{"name", name}, {"state", "not running"}};
+    if (!trunk) {
+      g->by_name[name] = silent;
+      one_done();
+      continue;
+    }
+    self->request(trunk, std::chrono::seconds(2), trunk_status_atom::value)
+      .then(
+        [=, name = name](field_list& f) {
+          g->by_name[name] = std::move(f);
+          one_done();
+        },
+        [=, name = name](caf::error&) {
+          g->by_name[name] = silent;
+          one_done();
+        });
+  }
+  return g->rp;
+}
+
 web_credentials credentials(self_ptr self, const web_login_query& q) {
   auto& st = self->state;
   web_credentials c;
@@ -743,6 +793,17 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
   // A failing extension must not take its tenant down; the router's exit must.
   self->set_exit_handler([=](caf::exit_msg& m) {
     auto& st = self->state;
+    // A trunk that ends (stopped, replaced or failed) leaves its tenant running.
+    if (st.trunk_addrs.erase(m.source) > 0) {
+      for (auto i = st.trunks.begin(); i != st.trunks.end(); ++i)
+        if (i->second && i->second.address() == m.source) {
+          st.trunks.erase(i);
+          break;
+        }
+      if (m.reason != caf::exit_reason::normal)
+        log::warn("a trunk of ", st.rec.domain, " ended: ", self->system().render(m.reason));
+      return;
+    }
     for (auto& number : st.active) {
       auto key = extension_key(st.rec.domain, number);
       auto a = st.ctx->dir->lookup(key);
@@ -752,21 +813,29 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
         return;
       }
     }
-    // A trunk actor stopped (replaced, deleted) or failed: the tenant goes on.
-    for (auto i = st.trunks.begin(); i != st.trunks.end(); ++i) {
-      if (i->second && i->second.address() == m.source) {
-        st.trunks.erase(i);
-        return;
-      }
-    }
     if (m.reason != caf::exit_reason::normal)
       self->quit(m.reason);
   });
+  self->state.trunk_calls = std::make_shared<trunk_channels>();
+  self->state.trunk_calls->max = self->state.rec.max_trunk_calls;
   load_trunk_domain(self);
   for (auto& [name, t] : self->state.trunk_recs)
     start_trunk(self, t);
   return {
     [=](const metrics::mailbox_probe& p) { metrics::answer(p, self->mailbox().size()); },
+    // An INVITE a trunk accepted. The inbound rules are not evaluated yet:
+    // nothing matches, and the trunk gets its channel back.
+    [=](trunk_call& tc) {
+      leg_command c;
+      c.what = leg_command::op::reject;
+      c.leg = tc.offer.leg;
+      c.code = 404;
+      c.reason = "No inbound rule";
+      self->state.ctx->sip->leg(std::move(c));
+      self->send(caf::actor_cast<caf::actor>(self->current_sender()),
+                 trunk_release{"in/" + std::to_string(tc.offer.leg)});
+    },
+    [=](const trunk_status_query&) { return trunk_status(self); },
     [=](register_request& req) { handle_register(self, req); },
     [=](subscribe_request& req) {
       if (auto ext = activate(self, req.user))
@@ -900,6 +969,7 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
         return admin_invalid("nothing to set");
       if (auto err = apply_tenant_fields(next, cmd.fields); !err.empty())
         return admin_invalid(err);
+      st.trunk_calls->max = next.max_trunk_calls; // the trunks' next seize sees it
       return st.writes.commit(self, *st.ctx->store, st.rec, std::move(next), admin_reply{});
     },
     [=](trunk_cmd& cmd) { return handle_trunk(self, cmd); },

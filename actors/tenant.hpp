@@ -4,10 +4,12 @@
 // place), and answers for extensions that do not exist.
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 
 #include "actors/inbound_rule.hpp"
@@ -18,6 +20,8 @@
 
 namespace pbx {
 
+struct trunk_channels;
+
 struct tenant_state {
   static inline const char* name = "tenant";
   node_context* ctx = nullptr;
@@ -26,6 +30,8 @@ struct tenant_state {
   std::set<std::string> creating; // numbers whose creation is being committed
   write_tracker writes;
   std::map<std::string, caf::actor> trunks; // by name: the live trunk actors (actors/trunk.hpp)
+  std::shared_ptr<trunk_channels> trunk_calls; // max_trunk_calls over all of them
+  std::set<caf::actor_addr> trunk_addrs;         // every trunk actor spawned and not ended
   // The tenant's trunks and rules by name, loaded at activation. A change is
   // applied here when it is submitted (so the next command sees it) and again
   // once committed; a failed commit reloads them from storage.

@@ -35,6 +35,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<login_check>("login_check");
   cfg.add_message_type<login_result>("login_result");
   cfg.add_message_type<token_revoke>("token_revoke");
+  cfg.add_message_type<trunk_status_query>("trunk_status_query");
   cfg.add_message_type<tenant_add>("tenant_add");
   cfg.add_message_type<tenant_set>("tenant_set");
   cfg.add_message_type<tenant_del>("tenant_del");

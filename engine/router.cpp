@@ -22,6 +22,10 @@ namespace {
 
 using self_ptr = caf::stateful_actor<router_state>*;
 
+// At boot: every tenant with a trunk runs, so its trunks register and ping
+// without waiting for traffic (tenants never passivate).
+using boot_trunks_atom = caf::atom_constant<caf::atom("boottrunks")>;
+
 caf::actor activate(self_ptr self, const std::string& domain) {
   auto& st = self->state;
   auto a = activate_child(self, *st.ctx->dir, tenant_key(domain), [&] {
@@ -183,7 +187,15 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
     if (m.reason != caf::exit_reason::normal)
       self->quit(m.reason);
   });
+  self->send(self, boot_trunks_atom::value);
   return {
+    [=](boot_trunks_atom) {
+      std::set<std::string> domains;
+      for (auto& t : self->state.ctx->store->all_trunks())
+        domains.insert(t.domain);
+      for (auto& d : domains)
+        activate(self, d);
+    },
     [=](register_request& req) { to_tenant_or_404(self, std::move(req)); },
     [=](subscribe_request& req) { to_tenant_or_404(self, std::move(req)); },
     [=](call_offer& offer) {
@@ -251,6 +263,9 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
       return shell_to_tenant(self, std::move(q));
     },
     [=](cdr_query& q) -> caf::result<admin_reply> {
+      return shell_to_tenant(self, std::move(q));
+    },
+    [=](trunk_status_query& q) -> caf::result<admin_reply> {
       return shell_to_tenant(self, std::move(q));
     },
     [=](web_login_query& q) -> caf::result<web_credentials> {

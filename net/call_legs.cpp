@@ -659,11 +659,18 @@ call_leg* pending_invite(sip_stack::impl& s, const struct sip_msg* msg) {
 }
 
 void sip_stack::impl::on_invite(const struct sip_msg* msg) {
+  // An INVITE from a trunk provider's address is that trunk's: no digest.
+  caf::actor trunk;
+  if (cfg.dir) {
+    char ip[64];
+    if (sa_ntop(&msg->src, ip, sizeof(ip)) == 0)
+      trunk = cfg.dir->lookup(trunk_source_key(ip));
+  }
   // The first INVITE of a known tenant without credentials is challenged
   // here, statelessly, like REGISTER's 401: no record is needed and the same
   // challenge goes to every user name.
-  if (!msg->to.tag.p && !sip_msg_hdr(msg, SIP_HDR_PROXY_AUTHORIZATION) && cfg.make_nonce
-      && cfg.dir) {
+  if (!trunk && !msg->to.tag.p && !sip_msg_hdr(msg, SIP_HDR_PROXY_AUTHORIZATION)
+      && cfg.make_nonce && cfg.dir) {
     auto domain = lower_host(msg->from.uri.host);
     if (cfg.dir->lookup(tenant_key(domain))) {
       auto hdr = challenge_header("Proxy-Authenticate", domain, cfg.make_nonce(domain), false);
@@ -688,6 +695,10 @@ void sip_stack::impl::on_invite(const struct sip_msg* msg) {
   call_offer offer;
   decode_offer(msg, offer);
   offer.leg = l->id;
+  if (trunk) {
+    caf::anon_send(trunk, std::move(offer));
+    return;
+  }
   auto ext = cfg.dir ? cfg.dir->lookup(extension_key(offer.domain, offer.caller)) : caf::actor{};
   caf::anon_send(ext ? ext : cfg.router, std::move(offer));
 }
@@ -711,13 +722,25 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
     if (c.route.transport == "tcp" || c.route.transport == "tls")
       route += ";transport=" + c.route.transport;
     const char* routev[] = {route.c_str()};
+    // Extra header lines: each must end in CRLF, none may end the header block.
+    bool headers_ok = c.headers.empty()
+                      || (c.headers.size() >= 2 && c.headers.compare(c.headers.size() - 2, 2, "\r\n") == 0
+                          && c.headers.find("\r\n\r\n") == std::string::npos
+                          && c.headers.rfind("\r\n", 0) != 0);
+    if (!headers_ok)
+      log::warn("dial ", c.target, ": extra headers dropped (not CRLF-terminated lines)");
     auto* desc = sdp_mbuf(c.sdp);
+    // Through a trunk: libre answers the provider's 401/407 and sends the INVITE again.
+    auto* creds = c.auth_user.empty() ? nullptr : creds_alloc(c.auth_user, c.auth_password);
     max_forwards_scope mf(c.max_forwards);
     int err = sipsess_connect(&l->sess, sess_sock, c.target.c_str(), c.from_name.c_str(),
                               c.from_uri.c_str(), "pbx", routev, 1, "application/sdp", desc,
-                              nullptr, nullptr, false, offer_handler, answer_handler,
-                              progress_handler, estab_handler, nullptr, nullptr,
-                              close_handler, l, nullptr);
+                              creds ? creds_auth_handler : nullptr, creds, creds != nullptr,
+                              offer_handler, answer_handler, progress_handler, estab_handler,
+                              nullptr, nullptr, close_handler, l,
+                              headers_ok && !c.headers.empty() ? "%s" : nullptr,
+                              c.headers.c_str());
+    mem_deref(creds);
     mem_deref(desc);
     if (err) {
       log::warn("dial ", c.target, " failed: ", strerror(err));

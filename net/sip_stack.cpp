@@ -128,6 +128,7 @@ void teardown(sip_stack::impl& s) {
   for (auto& [id, t] : s.txns)
     mem_deref(t.msg);
   s.txns.clear();
+  trunks_close(s);
   mwi_close(s);
   calls_close(s);
   media_close(s); // after the legs: their endpoints report hangup as they end
@@ -266,6 +267,8 @@ void sip_stack::impl::drain() {
       on_media_command(*this, *m);
     else if (auto* w = std::get_if<mwi_command>(&cmd))
       on_mwi_command(*this, *w);
+    else if (auto* t = std::get_if<trunk_command>(&cmd))
+      on_trunk_command(*this, *t);
   }
 }
 
@@ -286,8 +289,7 @@ void sip_stack::mwi(mwi_command c) {
 }
 
 void sip_stack::trunk(trunk_command c) {
-  // The trunk client on the SIP thread is not built yet (issue 14, in progress).
-  log::warn("trunk ", c.key, ": no trunk client on this node yet");
+  impl_->post(std::move(c));
 }
 
 void sip_stack::shell_write(shell_output out) {

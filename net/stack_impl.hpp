@@ -40,10 +40,11 @@ struct pending_txn {
 struct shell_conn;
 struct call_leg;
 struct mwi_sub;
+struct trunk_client;
 
 /// What actors ask of the SIP thread (engine/sip_port.hpp).
 using stack_command = std::variant<sip_reply, shell_output, leg_command, guard_command,
-                                   media_command, mwi_command>;
+                                   media_command, mwi_command, trunk_command>;
 
 /// A SIP connection (TCP or TLS) libre accepted: its fd and peer, so the
 /// per-source caps can count it and a ban can close it. libre tells nobody
@@ -99,6 +100,10 @@ struct sip_stack::impl {
   // Call-ID, From tag and CSeq of each SUBSCRIBE pending or accepted: a UDP
   // retransmission must not become a second subscription.
   std::unordered_map<std::string, std::uint64_t> sub_keys;
+  // Registrations to trunk providers (trunk_client.cpp), by trunk_command::key.
+  std::unordered_map<std::string, trunk_client*> trunk_clients;
+  // Bindings un-REGISTERed moments ago: a new REGISTER of one waits until then (jiffies).
+  std::unordered_map<std::string, std::uint64_t> trunk_unregistering;
 
   void post(stack_command cmd);
   void on_guard_command(const guard_command& c);
@@ -170,6 +175,17 @@ int mwi_listen(sip_stack::impl& s);
 void mwi_close(sip_stack::impl& s);
 void on_mwi_command(sip_stack::impl& s, const mwi_command& c);
 void mwi_sweep(sip_stack::impl& s); // keys of SUBSCRIBEs answered with an error
+
+// The trunks' client side (trunk_client.cpp): REGISTER to a provider
+// (libre's sipreg) and OPTIONS keep-alives; results go to the trunk actor.
+void on_trunk_command(sip_stack::impl& s, const trunk_command& c);
+void trunks_close(sip_stack::impl& s); // before sip_close
+
+/// Credentials for libre's auth handlers (sip_auth_h), a libre object: pass
+/// it with aref=true, then mem_deref your own reference.
+struct sip_creds;
+sip_creds* creds_alloc(const std::string& user, const std::string& password);
+int creds_auth_handler(char** username, char** password, const char* realm, void* arg);
 
 // SIP over TLS (sip_tls.cpp): listens on `laddr`; returns an error text.
 std::string tls_listen(sip_stack::impl& s, const struct sa& laddr);

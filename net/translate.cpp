@@ -215,6 +215,9 @@ void decode_offer(const struct sip_msg* msg, call_offer& offer) {
   offer.caller = uri_user(msg->from.uri.user);
   offer.caller_name = to_string(msg->from.dname);
   offer.callee = uri_user(msg->uri.user);
+  offer.to_user = uri_user(msg->to.uri.user);
+  if (auto* privacy = sip_msg_xhdr(msg, "Privacy"))
+    offer.privacy = to_string(privacy->val);
   decode_credentials(msg, SIP_HDR_PROXY_AUTHORIZATION, offer.auth);
   offer.sdp = body_of(msg);
   offer.max_forwards = pl_isset(&msg->maxfwd) ? pl_u32(&msg->maxfwd) : 70;

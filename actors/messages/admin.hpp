@@ -314,6 +314,19 @@ typename Inspector::result_type inspect(Inspector& f, token_revoke& x) {
   return f(caf::meta::type_name("token_revoke"), x.user);
 }
 
+/// `trunk status DOMAIN`: one record per trunk of the tenant, from its trunk
+/// actor (name auth_mode enabled state registered_until last_register_code
+/// last_register_reason next_register_at options last_options_code
+/// last_options_at online calls max_calls).
+struct trunk_status_query {
+  std::string domain;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, trunk_status_query& x) {
+  return f(caf::meta::type_name("trunk_status_query"), x.domain);
+}
+
 /// `trunk add|set|del|show|list DOMAIN [NAME] key=value...`: a SIP trunk of a
 /// tenant (storage/trunk_records.hpp), owned by the tenant actor. The router
 /// checks a new DID pool against every other tenant's trunks to the same host.

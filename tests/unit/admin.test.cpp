@@ -163,3 +163,12 @@ TEST_CASE("shell words become a typed rules request", "[admin]") {
   CHECK(c.fields.empty());
   CHECK_FALSE(rule_commands::route({"status", "set", "a.test", "201", "away", "lunch"}, c).empty());
 }
+
+TEST_CASE("admin access: trunk status is for the system and the tenant's admins", "[admin]") {
+  CHECK(allowed(admin_access::check(system_admin(), trunk_status_query{"a.test"})));
+  CHECK(allowed(admin_access::check(tenant_admin("a.test"), trunk_status_query{"A.test"})));
+  CHECK_FALSE(allowed(admin_access::check(tenant_admin("a.test"), trunk_status_query{"b.test"})));
+  CHECK_FALSE(allowed(admin_access::check(user("a.test", "201"), trunk_status_query{"a.test"})));
+  CHECK(admin_schema::kind_of("trunk", "online") == admin_schema::field_kind::boolean);
+  CHECK(admin_schema::kind_of("trunk", "calls") == admin_schema::field_kind::integer);
+}
