@@ -748,8 +748,14 @@ caf::actor route_inbound(self_ptr self, trunk_call& tc) {
   } else if (d.kind == "voicemail" || d.kind == "number") {
     offer.destination = d.kind;
   }
-  return self->spawn<caf::linked>(call_actor, st.ctx, caf::actor_cast<caf::actor>(self),
-                                  std::move(offer));
+  auto leg = offer.leg;
+  auto call = self->spawn<caf::linked>(call_actor, st.ctx, caf::actor_cast<caf::actor>(self),
+                                       std::move(offer));
+  // The call takes over the channel the trunk took for the INVITE: it comes back
+  // when the call ends.
+  if (auto trunk = caf::actor_cast<caf::actor>(self->current_sender()))
+    self->send(trunk, trunk_seize{"in/" + std::to_string(leg), call});
+  return call;
 }
 
 // explain to an external number, or (trunk=NAME) from an outside caller to a DID.
@@ -823,18 +829,6 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
     start_trunk(self, t);
   return {
     [=](const metrics::mailbox_probe& p) { metrics::answer(p, self->mailbox().size()); },
-    // An INVITE a trunk accepted. The inbound rules are not evaluated yet:
-    // nothing matches, and the trunk gets its channel back.
-    [=](trunk_call& tc) {
-      leg_command c;
-      c.what = leg_command::op::reject;
-      c.leg = tc.offer.leg;
-      c.code = 404;
-      c.reason = "No inbound rule";
-      self->state.ctx->sip->leg(std::move(c));
-      self->send(caf::actor_cast<caf::actor>(self->current_sender()),
-                 trunk_release{"in/" + std::to_string(tc.offer.leg)});
-    },
     [=](const trunk_status_query&) { return trunk_status(self); },
     [=](register_request& req) { handle_register(self, req); },
     [=](subscribe_request& req) {
@@ -858,7 +852,7 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
       send_auth_failure(st.ctx, offer.leg, v, st.rec.domain);
     },
     [=](outbound_query& q) -> outbound_plan { return plan_outbound(self, q); },
-    [=](trunk_call& tc) -> caf::actor { return route_inbound(self, tc); },
+    [=](trunk_call& tc) { route_inbound(self, tc); },
     [=](callee_query& q) -> caf::result<callee_targets> {
       auto ext = valid_extension_number(q.number) ? activate(self, q.number) : caf::actor{};
       if (!ext)

@@ -205,6 +205,18 @@ trunk_grant seize(self_ptr self, const trunk_seize& s) {
   auto& r = st.rec;
   trunk_grant g;
   g.code = 503;
+  auto held_by = st.channels.find(s.call_id);
+  if (held_by != st.channels.end() && !held_by->second) {
+    // A channel taken over (an inbound INVITE's, by the call actor that carries it):
+    // the new holder gets it back to us when it ends.
+    if (s.call) {
+      held_by->second = s.call.address();
+      self->monitor(s.call);
+    }
+    g.code = 200;
+    g.reason = "OK";
+    return g;
+  }
   if (!r.enabled) {
     g.reason = "Trunk Disabled";
     return g;
@@ -213,7 +225,7 @@ trunk_grant seize(self_ptr self, const trunk_seize& s) {
     g.reason = "Trunk Offline";
     return g;
   }
-  bool held = st.channels.count(s.call_id) > 0;
+  bool held = held_by != st.channels.end();
   if (auto why = take(self, s.call_id, s.call ? s.call.address() : caf::actor_addr{});
       !why.empty()) {
     g.reason = std::move(why);

@@ -659,9 +659,11 @@ call_leg* pending_invite(sip_stack::impl& s, const struct sip_msg* msg) {
 }
 
 void sip_stack::impl::on_invite(const struct sip_msg* msg) {
-  // An INVITE from a trunk provider's address is that trunk's: no digest.
+  // An INVITE from a trunk provider's address is that trunk's: no digest. Not
+  // when its From names one of our tenants: that is an extension's call (a phone
+  // behind the provider's address, or one pretending), and digest decides.
   caf::actor trunk;
-  if (cfg.dir) {
+  if (cfg.dir && !cfg.dir->lookup(tenant_key(lower_host(msg->from.uri.host)))) {
     char ip[64];
     if (sa_ntop(&msg->src, ip, sizeof(ip)) == 0)
       trunk = cfg.dir->lookup(trunk_source_key(ip));
