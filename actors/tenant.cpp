@@ -754,7 +754,7 @@ caf::actor route_inbound(self_ptr self, trunk_call& tc) {
   // The call takes over the channel the trunk took for the INVITE: it comes back
   // when the call ends.
   if (auto trunk = caf::actor_cast<caf::actor>(self->current_sender()))
-    self->send(trunk, trunk_seize{"in/" + std::to_string(leg), call});
+    caf::anon_send(trunk, trunk_seize{"in/" + std::to_string(leg), call}); // no reply wanted
   return call;
 }
 

@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (CallCase, free_port, require_tool, wait_until)  # noqa: E402
+from harness import (CallCase, free_port, parse_kv, require_tool, wait_until)  # noqa: E402
 
 DOMAIN = 'trunks.example.test'
 CARRIER_A = '127.0.0.3'
@@ -94,6 +94,13 @@ class TrunkCalls(CallCase):
     def cdr_of(self, extension):
         return self.last_cdr(extension)
 
+    def explain(self, line):
+        """explain's steps (text) and its labelled decision record."""
+        with self.node.shell() as sh:
+            lines = sh.cmd(line)[1]
+        self.assertTrue(lines and lines[-1].startswith('decision '), lines)
+        return lines[:-1], parse_kv(lines[-1][len('decision '):])
+
     # -- outbound
 
     def test_outbound_strips_prepends_and_sends_the_routes_caller_id(self):
@@ -166,9 +173,8 @@ class TrunkCalls(CallCase):
         self.assertEqual((cdr['outbound_rule'], cdr['sip_code']), ('local', '403'))
 
     def test_explain_names_the_rule_the_digits_and_the_caller_id(self):
-        with self.node.shell() as sh:
-            recs = sh.records(f'explain {DOMAIN} 101 0015551230001')
-        decision = recs[-1]
+        steps, decision = self.explain(f'explain {DOMAIN} 101 0015551230001')
+        self.assertTrue(any('carrier-a sends +15551230001' in s for s in steps), steps)
         self.assertEqual((decision['direction'], decision['rule'], decision['route1'],
                           decision['route2']),
                          ('outbound', 'intl', 'carrier-a:+15551230001:15550001111',
@@ -202,9 +208,7 @@ class TrunkCalls(CallCase):
                                          extra=['-key', 'expect', '404']), 'no rule')
 
     def test_explain_an_inbound_did(self):
-        with self.node.shell() as sh:
-            recs = sh.records(f'explain {DOMAIN} 15551230000 5551051 trunk=carrier-a')
-        d = recs[-1]
+        _, d = self.explain(f'explain {DOMAIN} 15551230000 5551051 trunk=carrier-a')
         self.assertEqual((d['direction'], d['rule'], d['destination'], d['target']),
                          ('inbound', 'range', 'extension', '201'))
 
