@@ -355,8 +355,12 @@ void go_out(self_ptr self, const std::string& number) {
         auto& st = self->state;
         st.cdr.outbound_rule = p.rule;
         if (p.code != 200 || p.steps.empty()) {
-          fail_call(self, p.code == 200 ? 503 : p.code, p.code == 403 ? "Forbidden" : "Not Found",
-                    p.reason);
+          if (st.chain.size() > 1) // the caller reached an extension: its forward failed
+            fail_call(self, 480, "Temporarily Unavailable",
+                      "forward to " + st.chain.back() + ": " + p.reason);
+          else
+            fail_call(self, p.code == 200 ? 503 : p.code,
+                      p.code == 403 ? "Forbidden" : "Not Found", p.reason);
           return;
         }
         st.anonymous = p.anonymous;
@@ -679,11 +683,13 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
   st.chain.push_back(st.offer.callee);
   auto tenant_rec = ctx->store->tenant(st.offer.domain);
   auto& dest = st.offer.destination;
-  if (dest.rfind("reject:", 0) == 0) { // "reject:CODE:WHY" from the inbound rules
-    auto colon = dest.find(':', 7);
+  if (dest.rfind("reject:", 0) == 0) { // "reject:CODE:PHRASE:WHY" from the inbound rules
     auto code = static_cast<std::uint16_t>(std::strtoul(dest.c_str() + 7, nullptr, 10));
-    fail_call(self, code, reason_phrase(code),
-              colon == std::string::npos ? std::string{} : dest.substr(colon + 1));
+    auto p1 = dest.find(':', 7);
+    auto p2 = p1 == std::string::npos ? p1 : dest.find(':', p1 + 1);
+    auto phrase = p2 == std::string::npos ? std::string{reason_phrase(code)}
+                                          : dest.substr(p1 + 1, p2 - p1 - 1);
+    fail_call(self, code, phrase.c_str(), p2 == std::string::npos ? "" : dest.substr(p2 + 1));
   } else if (dest == "voicemail") {
     start_voicemail(self, voicemail_job::mode::deposit, st.offer.callee);
   } else if (dest == "number") {

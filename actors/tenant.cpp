@@ -741,10 +741,11 @@ caf::actor route_inbound(self_ptr self, trunk_call& tc) {
   offer.callee = d.target;
   if (d.code != 200) {
     offer.callee = tc.did;
-    offer.destination = "reject:404:" + d.reason;
+    offer.destination = "reject:404:No inbound rule:" + d.reason;
   } else if (d.kind == "hangup") {
     offer.callee = tc.did;
-    offer.destination = "reject:480:inbound rule " + d.rule + " (" + d.when + "): hang up";
+    offer.destination = "reject:480:Temporarily Unavailable:inbound rule " + d.rule + " ("
+                        + d.when + "): hang up";
   } else if (d.kind == "voicemail" || d.kind == "number") {
     offer.destination = d.kind;
   }
@@ -787,6 +788,10 @@ std::optional<admin_reply> explain_trunk_call(self_ptr self, const rules_cmd& cm
   auto ext = st.ctx->store->extension(st.rec.domain, cmd.args[0]);
   auto d = trunk_routing::outbound(st.outbound, st.rec, ext ? &*ext : nullptr, cmd.number, m,
                                    [](std::size_t) { return std::size_t{0}; });
+  // A number shaped like an extension that no rule takes is what it was before
+  // trunks: no such extension.
+  if (d.code == 404 && valid_extension_number(cmd.number))
+    return admin_not_found("no extension " + cmd.number + ", and " + d.reason);
   return trunk_routing::explain_outbound(d, cmd.args[0], cmd.number, m);
 }
 
