@@ -41,7 +41,7 @@ def first_request(log_path, method='INVITE'):
 
 class TrunkCalls(CallCase):
     DOMAIN = DOMAIN
-    EXTENSIONS = {n: f'secret{n}' for n in (101, 102, 103, 200, 201, 202)}
+    EXTENSIONS = {n: f'secret{n}' for n in (101, 102, 103, 104, 105, 106, 200, 201, 202)}
     NODE_KWARGS = {'extra_args': ['--log-level', 'debug', '--security-allow', '127.0.0.0/8']}
 
     @classmethod
@@ -64,6 +64,17 @@ class TrunkCalls(CallCase):
             sh.ok(f'inbound add {DOMAIN} block trunk=carrier-a did=5551001 office=hangup')
             sh.ok(f'inbound add {DOMAIN} range trunk=carrier-a did=5551050-5551052 '
                   f'office=range:200-202')
+            sh.ok(f'inbound add {DOMAIN} out trunk=carrier-a did=5551002 '
+                  f'office=number:0015551230009')
+            sh.ok(f'inbound add {DOMAIN} vm trunk=carrier-a did=5551003 office=voicemail:101')
+            # 104 forwards everything out; carrier-a marks forwarded calls with Diversion
+            sh.ok(f'trunk set {DOMAIN} carrier-a diversion=yes')
+            sh.ok(f'forward set {DOMAIN} 104 available_office_hours action=FORWARD_TO_NUMBER '
+                  f'number=0015551230005')
+            sh.ok(f'forward set {DOMAIN} 104 offline_office_hours action=FORWARD_TO_NUMBER '
+                  f'number=0015551230005')
+            sh.ok(f'extension set {DOMAIN} 105 anonymous_outbound=yes')
+            sh.ok(f'extension set {DOMAIN} 106 outbound_caller_id=carrier-a:15551112222')
 
     def setUp(self):
         super().setUp()
@@ -93,6 +104,10 @@ class TrunkCalls(CallCase):
 
     def cdr_of(self, extension):
         return self.last_cdr(extension)
+
+    def shell_ok(self, line):
+        with self.node.shell() as sh:
+            sh.ok(line)
 
     def explain(self, line):
         """explain's steps (text) and its labelled decision record."""
@@ -180,6 +195,60 @@ class TrunkCalls(CallCase):
                          ('outbound', 'intl', 'carrier-a:+15551230001:15550001111',
                           'carrier-b:0015551230001'))
 
+    def test_an_extensions_own_caller_id_for_the_trunk_wins(self):
+        uas, log = self.carrier(os.path.join(CALL_SIPP, 'uas_answer.xml'), CARRIER_A, self.port_a)
+        self.assert_ok(self.caller('uac_call.xml', 106, '0015551230006', ['-d', '200']),
+                       'caller')
+        self.finish(uas, 'carrier')
+        _, h = first_request(log)
+        self.assertRegex(h['from'], r'<sip:15551112222@')
+        self.assertEqual(self.cdr_of('106')['caller_id_used'], '15551112222')
+
+    def test_anonymous_outbound_extension_setting(self):
+        uas, log = self.carrier(os.path.join(CALL_SIPP, 'uas_answer.xml'), CARRIER_A, self.port_a)
+        self.assert_ok(self.caller('uac_call.xml', 105, '0015551230008', ['-d', '200']),
+                       'caller')
+        self.finish(uas, 'carrier')
+        _, h = first_request(log)
+        self.assertIn('<sip:anonymous@anonymous.invalid>', h['from'])
+        self.assertEqual(h.get('privacy'), 'id')
+
+    def test_a_forward_to_an_outside_number_leaves_with_diversion(self):
+        uas, log = self.carrier(os.path.join(CALL_SIPP, 'uas_answer.xml'), CARRIER_A, self.port_a)
+        self.assert_ok(self.caller('uac_call.xml', 101, 104, ['-d', '200']), 'caller')
+        self.finish(uas, 'carrier')
+        ruri, h = first_request(log)
+        self.assertEqual(ruri, f'sip:+15551230005@{CARRIER_A}:{self.port_a}')
+        self.assertRegex(h.get('diversion', ''), rf'^<sip:104@{re.escape(DOMAIN)}>;reason=\S+')
+        cdr = self.cdr_of('104')
+        self.assertEqual((cdr['direction'], cdr['forwarded'], cdr['trunk']),
+                         ('outbound', '104,0015551230005', 'carrier-a'))
+
+    def test_a_disabled_trunk_is_skipped(self):
+        with self.node.shell() as sh:
+            sh.ok(f'trunk set {DOMAIN} carrier-a enabled=no')
+        self.addCleanup(self.shell_ok, f'trunk set {DOMAIN} carrier-a enabled=yes')
+        good, log = self.carrier(os.path.join(CALL_SIPP, 'uas_answer.xml'), CARRIER_B,
+                                 self.port_b)
+        self.assert_ok(self.caller('uac_call.xml', 103, '0015551230010', ['-d', '200']),
+                       'caller')
+        self.finish(good, 'carrier-b')
+        self.assertEqual(self.cdr_of('103')['route_steps'],
+                         'carrier-a +15551230010 503 (Trunk Disabled); '
+                         'carrier-b 0015551230010 200')
+
+    def test_e164_turns_a_plus_number_into_the_international_form_first(self):
+        with self.node.shell() as sh:
+            sh.ok(f'tenant set {DOMAIN} e164=yes international_code=00 country_code=44')
+        self.addCleanup(self.shell_ok, f'tenant set {DOMAIN} e164=no')
+        uas, log = self.carrier(os.path.join(CALL_SIPP, 'uas_answer.xml'), CARRIER_A, self.port_a)
+        self.assert_ok(self.caller('uac_call.xml', 101, '+33123456789', ['-d', '200']),
+                       'caller')
+        self.finish(uas, 'carrier')
+        ruri, _ = first_request(log)
+        self.assertEqual(ruri, f'sip:+33123456789@{CARRIER_A}:{self.port_a}')
+        self.assertEqual(self.cdr_of('101')['outbound_rule'], 'intl')
+
     # -- inbound
 
     def test_a_did_rings_its_extension_without_digest(self):
@@ -206,6 +275,22 @@ class TrunkCalls(CallCase):
                                          extra=['-key', 'expect', '480']), 'hang up rule')
         self.assert_ok(self.carrier_call('uac_expect.xml', '1555', '5551077',
                                          extra=['-key', 'expect', '404']), 'no rule')
+
+    def test_a_did_sent_back_out_keeps_the_outside_callers_number(self):
+        uas, log = self.carrier(os.path.join(CALL_SIPP, 'uas_answer.xml'), CARRIER_A, self.port_a)
+        p = self.carrier_call('uac_call.xml', '15557770000', '5551002', extra=['-d', '300'])
+        self.assert_ok(p, 'carrier caller')
+        self.finish(uas, 'carrier (out)')
+        ruri, h = first_request(log)
+        self.assertEqual(ruri, f'sip:+15551230009@{CARRIER_A}:{self.port_a}')
+        self.assertRegex(h['from'], r'<sip:15557770000@')
+
+    def test_a_did_to_voicemail(self):
+        p = self.carrier_call('uac_call.xml', '15556660000', '5551003', extra=['-d', '1500'])
+        self.assert_ok(p, 'carrier caller')
+        cdr = self.cdr_of('101')
+        self.assertEqual((cdr['direction'], cdr['answered_by'], cdr['did']),
+                         ('inbound', 'voicemail', '5551003'))
 
     def test_explain_an_inbound_did(self):
         _, d = self.explain(f'explain {DOMAIN} 15551230000 5551051 trunk=carrier-a')
