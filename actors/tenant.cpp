@@ -154,10 +154,25 @@ caf::result<admin_reply> handle_import(self_ptr self, extension_cmd& cmd) {
   return create(self, std::move(recs), {count});
 }
 
+// The ACCEPT_REGISTER trunk whose gateway logs in as `user`, if any.
+caf::actor gateway_trunk(self_ptr self, const std::string& user) {
+  auto& st = self->state;
+  for (auto& [name, t] : st.trunk_recs)
+    if (t.auth_mode == "ACCEPT_REGISTER" && !user.empty() && t.username == user) {
+      auto a = st.trunks.find(name);
+      return a != st.trunks.end() ? a->second : caf::actor{};
+    }
+  return {};
+}
+
 void handle_register(self_ptr self, register_request& req) {
   auto& st = self->state;
   if (auto ext = activate(self, req.user)) {
     self->send(ext, std::move(req));
+    return;
+  }
+  if (auto trunk = gateway_trunk(self, req.user)) {
+    self->send(trunk, std::move(req));
     return;
   }
   // An unknown user gets what a known user with a wrong password gets.
@@ -845,6 +860,15 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
     [=](call_offer& offer) {
       if (auto ext = activate(self, offer.caller)) {
         self->send(ext, std::move(offer));
+        return;
+      }
+      // A gateway of an ACCEPT_REGISTER trunk (From user: its login or a caller's
+      // number, with its login in the credentials): the trunk's digest decides.
+      auto trunk = gateway_trunk(self, offer.caller);
+      if (!trunk && offer.auth.present)
+        trunk = gateway_trunk(self, offer.auth.username);
+      if (trunk) {
+        self->send(trunk, std::move(offer));
         return;
       }
       // An unknown caller is challenged like a known one with a wrong password.

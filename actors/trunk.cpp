@@ -7,6 +7,10 @@
 #include <caf/all.hpp>
 
 #include "actors/admin_schema.hpp"
+#include "actors/digest.hpp"
+#include "actors/extension.hpp"
+#include "actors/registrar.hpp"
+#include "actors/security.hpp"
 #include "actors/messages/call.hpp"
 #include "actors/messages/directory.hpp"
 #include "actors/messages/trunk.hpp"
@@ -200,6 +204,8 @@ std::string take(self_ptr self, const std::string& call_id, const caf::actor_add
   return {};
 }
 
+const storage::binding_record* gateway_binding(const trunk_state& st, std::int64_t now);
+
 trunk_grant seize(self_ptr self, const trunk_seize& s) {
   auto& st = self->state;
   auto& r = st.rec;
@@ -223,6 +229,11 @@ trunk_grant seize(self_ptr self, const trunk_seize& s) {
   }
   if (offline(st)) {
     g.reason = "Trunk Offline";
+    return g;
+  }
+  const storage::binding_record* gw = nullptr;
+  if (r.auth_mode == "ACCEPT_REGISTER" && !(gw = gateway_binding(st, st.ctx->now()))) {
+    g.reason = "Gateway Not Registered";
     return g;
   }
   bool held = held_by != st.channels.end();
@@ -251,6 +262,13 @@ trunk_grant seize(self_ptr self, const trunk_seize& s) {
   g.caller_id = r.caller_id;
   g.diversion = r.diversion;
   g.keep_caller_id = r.keep_caller_id;
+  if (gw) { // the gateway is reached where it registered from
+    g.route = flow_info{gw->received_ip, gw->received_port, gw->transport};
+    g.target_host = gw->received_ip + ":" + std::to_string(gw->received_port);
+    g.from_host = r.domain;
+    g.auth_user.clear(); // it authenticated to us; we do not answer its challenges
+    g.password.clear();
+  }
   return g;
 }
 
@@ -263,13 +281,100 @@ void reject(self_ptr self, std::uint64_t leg, std::uint16_t code, std::string re
   self->state.ctx->sip->leg(std::move(c));
 }
 
-// An INVITE from the provider's address (the SIP thread checked the source).
+// -- ACCEPT_REGISTER: a gateway registers with the trunk's credentials
+
+// The gateway's newest live binding, or null.
+const storage::binding_record* gateway_binding(const trunk_state& st, std::int64_t now) {
+  const storage::binding_record* best = nullptr;
+  for (auto& b : st.gateway)
+    if (b.expires_at > now && (!best || b.registered_at >= best->registered_at))
+      best = &b;
+  return best;
+}
+
+// INVITEs from the address the gateway registered from come to this trunk.
+void claim_gateway_source(self_ptr self) {
+  auto& st = self->state;
+  auto* b = gateway_binding(st, st.ctx->now());
+  auto key = b ? trunk_source_key(b->received_ip) : std::string{};
+  if (key == st.gateway_key)
+    return;
+  auto me = caf::actor_cast<caf::actor>(self);
+  if (!st.gateway_key.empty()) {
+    st.ctx->dir->unregister(st.gateway_key, me);
+    st.dir_keys.erase(std::remove(st.dir_keys.begin(), st.dir_keys.end(), st.gateway_key),
+                      st.dir_keys.end());
+    st.gateway_key.clear();
+  }
+  if (!key.empty() && st.ctx->dir->register_first_wins(key, me) == me) {
+    st.gateway_key = key;
+    st.dir_keys.push_back(key);
+  }
+}
+
+void reject_register(self_ptr self, register_request& req) {
+  sip_reply reply;
+  reply.txn = req.txn;
+  reply.code = 403;
+  reply.reason = "Forbidden";
+  self->state.ctx->sip->reply(std::move(reply));
+}
+
+void gateway_register(self_ptr self, register_request& req) {
+  auto& st = self->state;
+  auto* ctx = st.ctx;
+  auto now = ctx->now();
+  sip_reply reply;
+  reply.txn = req.txn;
+  auto v = digest::check(req.auth, auth_user_of(st.rec), st.rec.domain, st.rec.password,
+                         "REGISTER", ctx->nonce_secret, now, ctx->registrar.nonce_ttl);
+  if (digest::fill_failure(v, reply, st.rec.domain, ctx->nonce_secret, now)) {
+    if (v == digest::verdict::forbidden)
+      report_auth_failure(ctx, false, req.source, req.user + "@" + st.rec.domain,
+                          req.user_agent, "wrong trunk password");
+    ctx->sip->reply(std::move(reply));
+    return;
+  }
+  if (!st.rec.enabled) {
+    reply.code = 403;
+    reply.reason = "Trunk disabled";
+    ctx->sip->reply(std::move(reply));
+    return;
+  }
+  auto out = registrar::apply(st.gateway, req, ctx->registrar, now);
+  reply.code = out.code;
+  reply.reason = out.reason;
+  reply.min_expires = out.min_expires;
+  if (out.code == 200) {
+    st.gateway = std::move(out.bindings);
+    reply.contacts = registrar::listing(st.gateway, now);
+    claim_gateway_source(self);
+  }
+  ctx->sip->reply(std::move(reply));
+}
+
+// An INVITE from the provider's address (the SIP thread checked the source), or
+// (ACCEPT_REGISTER) from the gateway, by its address or with the trunk's digest.
 void inbound(self_ptr self, call_offer& offer) {
   auto& st = self->state;
   auto& r = st.rec;
   if (!r.enabled) {
     reject(self, offer.leg, 503, "Trunk Disabled");
     return;
+  }
+  if (r.auth_mode == "ACCEPT_REGISTER") {
+    auto* b = gateway_binding(st, st.ctx->now());
+    if (!b || b->received_ip != offer.source.ip) {
+      auto v = digest::check(offer.auth, auth_user_of(r), r.domain, r.password, "INVITE",
+                             st.ctx->nonce_secret, st.ctx->now(), st.ctx->registrar.nonce_ttl);
+      if (v == digest::verdict::forbidden)
+        report_auth_failure(st.ctx, true, offer.source, offer.caller + "@" + r.domain,
+                            offer.user_agent, "wrong trunk password");
+      if (v != digest::verdict::ok) {
+        send_auth_failure(st.ctx, offer.leg, v, r.domain);
+        return;
+      }
+    }
   }
   // The channel is named after the A leg until a call actor takes it over.
   auto id = "in/" + std::to_string(offer.leg);
@@ -338,6 +443,12 @@ field_list status(self_ptr self) {
     {"last_options_code", st.last_options_code ? std::to_string(st.last_options_code) : ""},
     {"last_options_at", iso(st.last_options_at)},
     {"online", offline(st) || !st.rec.enabled ? "false" : "true"},
+    {"gateway", [&] {
+       auto* b = gateway_binding(st, now);
+       return b ? b->received_ip + ":" + std::to_string(b->received_port) + " until "
+                    + iso(b->expires_at)
+                : std::string{};
+     }()},
     {"calls", std::to_string(st.channels.size())},
     {"max_calls", std::to_string(st.rec.max_calls)},
   };
@@ -453,6 +564,12 @@ caf::behavior trunk_actor(caf::stateful_actor<trunk_state>* self, node_context* 
     [=](const trunk_seize& s) { return seize(self, s); },
     [=](const trunk_release& r) { release(self, r.call_id); },
     [=](call_offer& offer) { inbound(self, offer); },
+    [=](register_request& req) {
+      if (self->state.rec.auth_mode == "ACCEPT_REGISTER")
+        gateway_register(self, req);
+      else
+        reject_register(self, req);
+    },
     [=](trunk_status_atom) { return status(self); },
     [=](stop_atom) {
       release_all(self);

@@ -16,6 +16,7 @@
 #include <caf/fwd.hpp>
 
 #include "engine/context.hpp"
+#include "storage/records.hpp"
 #include "storage/trunk_records.hpp"
 
 namespace pbx {
@@ -68,6 +69,10 @@ struct trunk_state {
   // channels: call id -> the call actor holding it (monitored)
   std::map<std::string, caf::actor_addr> channels;
   std::vector<std::string> dir_keys; // registered in the directory
+  // ACCEPT_REGISTER: the gateway's bindings (in memory: it re-registers after a
+  // restart) and the source address it registered from, claimed in the directory
+  std::vector<storage::binding_record> gateway;
+  std::string gateway_key;
 };
 
 /// The behavior of a trunk actor; `tenant_channels` may be null (no tenant limit).

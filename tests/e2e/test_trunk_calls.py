@@ -305,5 +305,81 @@ class TrunkCalls(CallCase):
             self.assertEqual(sh.records('calls'), [])
 
 
+GW_DOMAIN = 'gateway.example.test'
+GATEWAY = '127.0.0.5'
+
+
+class GatewayTrunk(CallCase):
+    """ACCEPT_REGISTER: a SIPp "gateway" on 127.0.0.5 registers with the trunk's credentials;
+    calls out through the trunk go where it registered from, and its calls come in by the
+    inbound rules."""
+    DOMAIN = GW_DOMAIN
+    EXTENSIONS = {101: 'secret101', 102: 'secret102'}
+    NODE_KWARGS = {'extra_args': ['--log-level', 'debug', '--security-allow', '127.0.0.0/8']}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        with cls.node.shell() as sh:
+            sh.ok(f'trunk add {GW_DOMAIN} gw auth_mode=ACCEPT_REGISTER username=gw-user '
+                  f'password=gw-secret-42 keep_alive=no did_pool=6661000-6661099')
+            sh.ok(f'outbound add {GW_DOMAIN} via-gw prefix=8 route=gw:1')
+            sh.ok(f'inbound add {GW_DOMAIN} gwin trunk=gw did=6661000 office=extension:102')
+            sh.ok(f'hours set {GW_DOMAIN} mon=on tue=on wed=on thu=on fri=on sat=on sun=on')
+
+    def gateway_register(self, password='gw-secret-42'):
+        port = free_port()
+        inf = self.inf('gw-user', password, GW_DOMAIN)
+        argv = [require_tool('sipp'), '-sf', os.path.join(CALL_SIPP, 'uas_register.xml'),
+                f'127.0.0.1:{self.node.sip_port}', '-i', GATEWAY, '-p', str(port), '-m', '1',
+                '-nostdin', '-timeout', '10s', '-timeout_error', '-inf', inf,
+                '-auth_uri', GW_DOMAIN]
+        return port, subprocess.run(argv, capture_output=True, timeout=30)
+
+    def test_1_unregistered_gateway_is_503(self):
+        self.assert_ok(self.caller('uac_expect.xml', 101, '85551234', ['-key', 'expect', '503']),
+                       'caller')
+        self.assertEqual(self.last_cdr('101')['route_steps'],
+                         'gw 5551234 503 (Gateway Not Registered)')
+
+    def test_2_a_wrong_password_does_not_register(self):
+        _, p = self.gateway_register(password='not-the-password')
+        self.assertNotEqual(p.returncode, 0)
+        with self.node.shell() as sh:
+            self.assertEqual(sh.records(f'trunk status {GW_DOMAIN}')[0]['gateway'], '')
+
+    def test_3_calls_go_out_to_the_gateway_and_come_in_from_it(self):
+        port, p = self.gateway_register()
+        self.assert_ok(p, 'gateway REGISTER')
+        with self.node.shell() as sh:
+            status = sh.records(f'trunk status {GW_DOMAIN}')[0]
+        self.assertTrue(status['gateway'].startswith(f'{GATEWAY}:{port} until '), status)
+        # out: 101 dials 8 + number, the gateway gets it at its registered address
+        log = os.path.join(self.tmp, 'gateway.log')
+        argv = [require_tool('sipp'), '-sf', os.path.join(CALL_SIPP, 'uas_answer.xml'),
+                '-i', GATEWAY, '-p', str(port), '-m', '1', '-nostdin', '-timeout', '20s',
+                '-timeout_error', '-trace_msg', '-message_file', log]
+        uas = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               cwd=self.tmp)
+        self.addCleanup(lambda: uas.poll() is None and uas.kill())
+        time.sleep(0.3)
+        self.assert_ok(self.caller('uac_call.xml', 101, '85551234', ['-d', '200']), 'caller')
+        self.finish(uas, 'gateway')
+        ruri, _ = first_request(log)
+        self.assertEqual(ruri, f'sip:5551234@{GATEWAY}:{port}')
+        # in: the gateway calls the DID from where it registered, without digest
+        callee = self.register_callee(102)
+        ext = self.callee('uas_answer.xml', callee)
+        inf = self.inf('15551110000', '6661000')
+        argv = [require_tool('sipp'), '-sf', os.path.join(TRUNK_SIPP, 'uac_call.xml'),
+                f'127.0.0.1:{self.node.sip_port}', '-i', GATEWAY, '-p', str(free_port()),
+                '-m', '1', '-nostdin', '-timeout', '20s', '-timeout_error', '-inf', inf,
+                '-d', '200']
+        self.assert_ok(subprocess.run(argv, capture_output=True, timeout=40), 'gateway call')
+        self.finish(ext, 'extension 102')
+        cdr = self.last_cdr('102')
+        self.assertEqual((cdr['direction'], cdr['trunk'], cdr['did']), ('inbound', 'gw', '6661000'))
+
+
 if __name__ == '__main__':
     unittest.main()
