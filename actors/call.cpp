@@ -213,13 +213,6 @@ void query(self_ptr self, const std::string& number) {
 
 // -- out through a trunk
 
-// A number the outbound rules may take: digits, with a leading '+' at most.
-bool phone_number(std::string_view n) {
-  std::size_t i = !n.empty() && n[0] == '+' ? 1 : 0;
-  return n.size() > i && n.size() <= 32
-         && std::all_of(n.begin() + i, n.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 const char* reason_phrase(std::uint16_t code) {
   switch (code) {
     case 403: return "Forbidden";

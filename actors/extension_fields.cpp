@@ -86,6 +86,11 @@ bool valid_extension_number(std::string_view number) {
   return number.size() >= 3 && number.size() <= 64 && all_digits(number);
 }
 
+bool phone_number(std::string_view n) {
+  auto digits = !n.empty() && n[0] == '+' ? n.substr(1) : n;
+  return !digits.empty() && digits.size() <= 32 && all_digits(digits);
+}
+
 std::string apply_extension_fields(storage::extension_record& rec,
                                    const field_list& fields, bool creating, bool allow_weak) {
   auto next = rec;

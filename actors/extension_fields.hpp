@@ -27,6 +27,9 @@ bool has_password_field(const field_list& fields);
 /// True for an extension number: 3 to 64 digits.
 bool valid_extension_number(std::string_view number);
 
+/// A number the outbound rules may take: digits with at most a leading '+', up to 32.
+bool phone_number(std::string_view number);
+
 /// Applies `fields` to `rec`; returns an error and leaves `rec` unchanged on bad input.
 /// `creating` allows extension_number (which must equal rec.number) and requires
 /// extension_password once all fields are applied. Unless `allow_weak`, an

@@ -714,12 +714,6 @@ std::size_t pick(std::size_t n) {
   return std::uniform_int_distribution<std::size_t>{0, n - 1}(rng);
 }
 
-bool phone_number(std::string_view n) {
-  std::size_t i = !n.empty() && n[0] == '+' ? 1 : 0;
-  return n.size() > i && n.size() <= 32
-         && std::all_of(n.begin() + i, n.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 outbound_plan plan_outbound(self_ptr self, const outbound_query& q) {
   auto& st = self->state;
   auto who = q.forwarded_by.empty() ? q.caller : q.forwarded_by;
