@@ -5,6 +5,7 @@
 #include "actors/digest.hpp"
 #include "actors/call.hpp"
 #include "actors/extension_fields.hpp"
+#include "actors/trunk_routing.hpp"
 #include "actors/feature_code.hpp"
 #include "actors/forwarding.hpp"
 #include "actors/mailbox.hpp"
@@ -280,7 +281,25 @@ caf::result<admin_reply> rules_command(self_ptr self, rules_cmd& cmd) {
         t.registered |= b.expires_at > now;
       return t;
     };
-    return rule_commands::explain(st.rec, tenant_now(self), facts, lookup);
+    auto tenant = tenant_now(self);
+    // An outside number: what the tenant's outbound rules would do with it.
+    auto outside = [&](const std::string& number, const storage::extension_record& by) {
+      if (!phone_number(number))
+        return "forward to " + number + ": not a number";
+      outbound_rule::rule_set rules{st.ctx->store->outbound_rules(st.rec.domain)};
+      auto m = trunk_routing::at(tenant, at);
+      auto d = trunk_routing::outbound(rules, tenant, &by, number, m,
+                                       [](std::size_t) { return std::size_t{0}; });
+      if (d.code != 200)
+        return "forward to " + number + ": " + d.reason;
+      std::string text = "forward to " + number + " leaves by outbound rule " + d.rule + ":";
+      for (std::size_t i = 0; i < d.steps.size(); ++i)
+        text += (i ? ", then" : "") + std::string(" trunk ") + d.steps[i].trunk + " sends "
+                + d.steps[i].digits + " as "
+                + (d.steps[i].caller_id.empty() ? "the trunk's caller ID" : d.steps[i].caller_id);
+      return text;
+    };
+    return rule_commands::explain(st.rec, tenant, facts, lookup, outside);
   }
   rule_commands::line_facts line;
   line.devices = st.bindings.size();

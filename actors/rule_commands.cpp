@@ -555,7 +555,7 @@ std::string explain_args(const rules_cmd& cmd, std::string& caller,
 
 admin_reply explain(const storage::extension_record& first,
                      const storage::tenant_record& tenant, forwarding::call_facts facts,
-                     const explain_lookup& lookup) {
+                     const explain_lookup& lookup, const explain_outside& outside) {
   std::vector<std::string> steps;
   std::vector<std::string> chain{first.number};
   storage::extension_record cur = first;
@@ -571,8 +571,8 @@ admin_reply explain(const storage::extension_record& first,
     if (stopped.empty()) {
       auto target = lookup(next);
       if (!target) {
-        stopped = "forward to " + next + ": not an extension of this tenant "
-                  "(external numbers need a trunk)";
+        stopped = outside ? outside(next, cur)
+                          : "forward to " + next + ": not an extension of this tenant";
       } else {
         steps.push_back("forward to " + next);
         chain.push_back(next);

@@ -48,12 +48,17 @@ struct explain_target {
   bool registered = false;
 };
 using explain_lookup = std::function<std::optional<explain_target>(const std::string& number)>;
+/// Where a forward to outside number `number` by extension `by` would leave (the
+/// outbound rules): the text that ends the walk. Empty function: "no extension".
+using explain_outside = std::function<std::string(const std::string& number,
+                                                  const storage::extension_record& by)>;
 
 /// The `explain` output: the decision of `ext`, then of every extension a
 /// FORWARD_TO_NUMBER leads to (with a call's loop protection), one line per
 /// step, and last `decision ...` for the extension where the call ends.
 admin_reply explain(const storage::extension_record& ext, const storage::tenant_record& tenant,
-                     forwarding::call_facts facts, const explain_lookup& lookup);
+                     forwarding::call_facts facts, const explain_lookup& lookup,
+                     const explain_outside& outside = {});
 
 /// An ISO-8601 instant with Z or an offset: 2026-03-29T09:00:00+02:00.
 std::optional<std::chrono::system_clock::time_point> parse_instant(const std::string& text);

@@ -324,7 +324,7 @@ class TestUserScope(RolesCase):
 
     def test_cdrs_are_its_own_calls_only(self):
         # 204's phone is never registered and forwards off-site: each call ends at once
-        # (480, "needs a trunk") with a CDR.
+        # (480: no outbound rule takes it) with a CDR.
         shell_ok(self.node, *[f'forward set {A} 204 offline_{w}office_hours '
                               f'action=FORWARD_TO_NUMBER number=+4930123456'
                               for w in ('', 'non_')])

@@ -224,6 +224,13 @@ class TrunkCalls(CallCase):
         self.assertEqual((cdr['direction'], cdr['forwarded'], cdr['trunk']),
                          ('outbound', '104,0015551230005', 'carrier-a'))
 
+    def test_explain_follows_a_forward_out_through_the_rules(self):
+        _, d = self.explain(f'explain {DOMAIN} 101 104')
+        self.assertEqual(d['stopped'],
+                         'forward to 0015551230005 leaves by outbound rule intl: trunk carrier-a '
+                         'sends +15551230005 as 15550001111, then trunk carrier-b sends '
+                         '0015551230005 as the trunk\'s caller ID')
+
     def test_a_disabled_trunk_is_skipped(self):
         with self.node.shell() as sh:
             sh.ok(f'trunk set {DOMAIN} carrier-a enabled=no')

@@ -199,7 +199,8 @@ TEST_CASE("explain follows forwards and stops a loop") {
   CHECK(has_line(r, "stop: forwarding loop"));
   // A number that is no extension here: stopped with the reason.
   set(w.exts["103"], forward_slot::available_office_hours, to_number("+491701234567"));
-  CHECK(decision(w.explain("5", "101", "2026-11-30T10:00:00Z")).find("external numbers need a trunk")
+  CHECK(decision(w.explain("5", "101", "2026-11-30T10:00:00Z"))
+          .find("stopped=\"forward to +491701234567: not an extension of this tenant\"")
         != std::string::npos);
 }
 
