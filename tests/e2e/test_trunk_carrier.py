@@ -9,15 +9,19 @@ P-Asserted-Identity). DIDs 15557000000-15557000099 go to the trunk user's contac
 Extensions 101, 201 and 202 are baresip phones registered at the node (auto-answer).
 
   * out: 101 dials 0015551230001; the rule strips "00", the carrier routes 15551230001 to the
-    PSTN phone, which sees 101's caller ID on that trunk; audio both ways (each phone's own
-    tone, recorded at the other end with sndfile and checked with Goertzel; RTP phone to
-    phone), BYE; the CDR's trunk fields;
+    PSTN phone, which rings and sees 101's caller ID on that trunk (201, without one of its
+    own, sends the trunk's); audio both ways (each phone's own tone, recorded at the other end
+    with sndfile and checked with Goertzel; RTP phone to phone), BYE; the CDR's trunk fields;
+    the carrier's 404 for a number nobody registered comes back to the phone; a caller hanging
+    up while the PSTN phone rings cancels it through the carrier (CDR: the route and its 487);
   * in: the PSTN phone calls the DID of the rule "main": in office hours extension 101 answers
     (audio both ways, CDR inbound with DID and trunk); outside office hours voicemail:101 takes
     the call (the message is the PSTN phone's, the CDR says answered_by=voicemail); a DID range
-    maps 1:1 to 201 and 202 (explain, and a call to each);
+    maps 1:1 to 201 and 202 (explain, and a call to each); the PSTN phone's CANCEL, relayed
+    by the carrier, stops 101 ringing;
   * anonymous: *67 before the number: the carrier sees From anonymous, Privacy: id and the
-    real caller ID in P-Asserted-Identity; so does the PSTN phone's From.
+    real caller ID in P-Asserted-Identity; the PSTN phone's From is anonymous too; the same for
+    an extension set to anonymous_outbound.
 Loopback only; every wait bounded; only the processes started here are stopped.
 """
 
@@ -103,7 +107,7 @@ class Phone(Baresip):
 
 
 class TrunkCarrierCalls(unittest.TestCase):
-    """One carrier, one node, four phones for the whole class (about a minute)."""
+    """One carrier, one node, four phones for the whole class (about 40 s)."""
 
     @classmethod
     def setUpClass(cls):
@@ -181,6 +185,10 @@ class TrunkCarrierCalls(unittest.TestCase):
     def records(self, line):
         with self.node.shell() as sh:
             return sh.records(line)
+
+    def shell_ok(self, line):
+        with self.node.shell() as sh:
+            sh.ok(line)
 
     def hours(self, value):
         with self.node.shell() as sh:
@@ -266,6 +274,11 @@ class TrunkCarrierCalls(unittest.TestCase):
         self.hang_up(a, b)
         self.check_recording(a, b)
         self.check_recording(b, a)
+
+    def answer_mode(self, phone, mode):
+        """Switches the phone's answer mode for this test (auto again at its end)."""
+        phone.command('answermode', mode)
+        self.addCleanup(phone.command, 'answermode', 'auto')
 
     def explain(self, line):
         with self.node.shell() as sh:
@@ -365,7 +378,61 @@ class TrunkCarrierCalls(unittest.TestCase):
         self.assertEqual((cdr['direction'], cdr['status'], cdr['sip_code'], cdr['route_steps']),
                          ('outbound', 'fail', '404', f'{TRUNK} 15551230002 404'), cdr)
 
+    def test_an_extension_set_anonymous_calls_out_anonymous(self):
+        ext, pstn = self.phones['202'], self.pstn
+        with self.node.shell() as sh:
+            sh.ok(f'extension set {DOMAIN} 202 anonymous_outbound=yes')
+        self.addCleanup(self.shell_ok, f'extension set {DOMAIN} 202 anonymous_outbound=no')
+        ext.command('dial', f'sip:0015551230001@{DOMAIN}')
+        self.established(ext, 'outgoing', (pstn,))
+        ev = self.established(pstn, 'incoming', (ext,))
+        self.assertEqual(ev.get('peeruri'), 'sip:anonymous@anonymous.invalid', ev)
+        invites = [i for i in self.carrier.seen('invite', self.mark) if i['au'] == TRUNK_USER]
+        self.assertEqual([(i['from'], i['privacy'], i['pai']) for i in invites],
+                         [('sip:anonymous@anonymous.invalid', 'id',
+                           f'<sip:{TRUNK_CID}@{self.carrier.ip}>')], invites)
+        self.hang_up(ext, pstn)
+        cdr = self.cdr('202')
+        self.assertEqual((cdr['caller_id_used'], cdr['status']),
+                         (f'anonymous ({TRUNK_CID})', 'answered'), cdr)
+
+    def test_the_extension_hangs_up_while_the_pstn_phone_rings(self):
+        ext, pstn = self.phones['101'], self.pstn
+        self.answer_mode(pstn, 'manual')
+        ext.command('dial', f'sip:0015551230001@{DOMAIN}')
+        self.assertIsNotNone(pstn.expect({'CALL_INCOMING'}, 10), self.diag(pstn, ext))
+        self.assertIsNotNone(ext.expect({'CALL_RINGING'}, 5), self.diag(pstn, ext))
+        ext.command('hangup')
+        # The node's CANCEL went through the carrier: the PSTN phone stops ringing.
+        self.assertIsNotNone(pstn.expect({'CALL_CLOSED'}, 5), self.diag(pstn, ext))
+        self.assertIsNotNone(ext.expect({'CALL_CLOSED'}, 5), self.diag(pstn, ext))
+        cdr = self.cdr('101')
+        # The route was tried: the CDR names it with the provider's 487.
+        self.assertEqual((cdr['direction'], cdr['status'], cdr['sip_code'], cdr['end_reason'],
+                          cdr['trunk'], cdr['digits_sent'], cdr['route_steps'], cdr['answer']),
+                         ('outbound', 'noanswer', '487', 'cancel', TRUNK, PSTN,
+                          f'{TRUNK} {PSTN} 487', ''), cdr)
+        st = next(r for r in self.records(f'trunk status {DOMAIN}') if r['name'] == TRUNK)
+        self.assertEqual(st['calls'], '0', st)
+
     # -- in
+
+    def test_the_pstn_phone_hangs_up_while_the_extension_rings(self):
+        ext, pstn = self.phones['101'], self.pstn
+        self.answer_mode(ext, 'manual')
+        self.call_did(MAIN_DID)
+        self.assertIsNotNone(ext.expect({'CALL_INCOMING'}, 10), self.diag(pstn, ext))
+        self.assertIsNotNone(pstn.expect({'CALL_RINGING'}, 5), self.diag(pstn, ext))
+        pstn.command('hangup')
+        # The PSTN phone's CANCEL, relayed by the carrier, reached the node: 101 stops ringing.
+        self.assertIsNotNone(ext.expect({'CALL_CLOSED'}, 5), self.diag(pstn, ext))
+        self.assertIsNotNone(pstn.expect({'CALL_CLOSED'}, 5), self.diag(pstn, ext))
+        cdr = self.cdr('101')
+        self.assertEqual((cdr['caller'], cdr['direction'], cdr['did'], cdr['status'],
+                          cdr['sip_code'], cdr['end_reason'], cdr['answer']),
+                         (PSTN, 'inbound', MAIN_DID, 'noanswer', '487', 'cancel', ''), cdr)
+        st = next(r for r in self.records(f'trunk status {DOMAIN}') if r['name'] == TRUNK)
+        self.assertEqual(st['calls'], '0', st)
 
     def test_a_did_in_office_hours_rings_the_extension(self):
         ext, pstn = self.phones['101'], self.pstn
