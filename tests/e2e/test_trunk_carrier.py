@@ -64,7 +64,7 @@ class Phone(Baresip):
     command = CallPhone.command
 
     def __init__(self, node, user, domain, password, proxy, tone):
-        super().__init__(node, user, password, lifetime=300)
+        super().__init__(node, user, password, lifetime=300)  # outlives the class
         self.number = user
         self._token = 0
         self.cursor = 0
@@ -107,7 +107,7 @@ class Phone(Baresip):
 
 
 class TrunkCarrierCalls(unittest.TestCase):
-    """One carrier, one node, four phones for the whole class (about 40 s)."""
+    """One carrier, one node, four phones for the whole class (about 30 s)."""
 
     @classmethod
     def setUpClass(cls):
