@@ -742,6 +742,12 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
       auto& st = self->state;
       record_devices(self, f.devices);
       if (!st.ending.empty()) {
+        if (st.outbound) { // the caller gave up on this route: the CDR still names it
+          st.outbound = false;
+          auto code = f.devices.empty() || f.devices.back().code == 0 ? st.ending_code
+                                                                      : f.devices.back().code;
+          st.cdr.route_steps.push_back(st.out_route + " " + std::to_string(code));
+        }
         end(self, st.ending, st.ending_code);
         return;
       }

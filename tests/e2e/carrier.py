@@ -4,7 +4,9 @@ Kamailio (Debian package `kamailio`) runs with tests/e2e/carrier.cfg.in as the
 provider's registrar and proxy: digest REGISTER (user U's password is
 PW_PREFIX + U), an in-memory location table, INVITEs from authenticated users
 relayed to the location of their Request-URI user, and a DID range whose
-INVITEs go to the PBX registered as the trunk user (To keeps the DID).
+INVITEs go to the PBX registered as the trunk user (To keeps the DID). Every
+INVITE's challenge and every authenticated INVITE (Request-URI, auth user, From,
+Privacy, P-Asserted-Identity) is logged; `seen()` reads them back.
 
 The class starts and stops Kamailio by PID, with bounded waits, and reads the
 location table with `kamcmd ul.dump` over a unix socket in its own temp dir.
@@ -189,6 +191,39 @@ class Carrier:
             return Path(self.log_path).read_text(errors='replace')
         except FileNotFoundError:
             return ''
+
+    def log_mark(self):
+        """The log's length now: seen(..., since=mark) reads only what comes after it."""
+        try:
+            return os.path.getsize(self.log_path)
+        except FileNotFoundError:
+            return 0
+
+    def seen(self, kind='invite', since=0):
+        """What the carrier logged of each INVITE (kind 'invite': authenticated, 'challenge':
+        answered 407), oldest first, as dicts ({'ruri':..., 'au':..., 'from':..., 'from_name':...,
+        'to':..., 'privacy':..., 'pai':..., 'callid':...}; '<null>' where a value is missing)."""
+        try:
+            with open(self.log_path, 'rb') as f:
+                f.seek(since)
+                text = f.read().decode('utf-8', errors='replace')
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in text.splitlines():
+            _, sep, rest = line.partition(f'carrier-{kind}|')
+            if sep:
+                out.append(dict(kv.partition('=')[::2] for kv in rest.split('|')))
+        return out
+
+    def wait_seen(self, kind, since, count=1, timeout=5):
+        """seen(kind, since) once it holds `count` entries (bounded), else what it holds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.seen(kind, since)
+            if len(found) >= count or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.1)
 
     def log_tail(self, n=40):
         return '\n'.join(self.log().splitlines()[-n:])
