@@ -124,27 +124,31 @@ mem_kb() {
 }
 udp_rcvbuf_errors() { awk '/^Udp:/{n++; if(n==1){for(i=1;i<=NF;i++) if($i=="RcvbufErrors") c=i} else {print $c}}' /proc/net/snmp; }
 
-# the whole machine's CPU ticks from /proc/stat: "busy total" (user..steal; busy: all but idle
-# and iowait; guest time is already in user and nice)
-machine_ticks() { awk '/^cpu /{t=0; for(i=2;i<=9;i++) t+=$i; print t-$5-$6, t}' /proc/stat; }
+# CPU ticks of the script's finished (waited-for) descendants: cutime+cstime, e.g. the SIPp runs
+children_ticks() {
+  local s; s="$(cat "/proc/$$/stat")"; s="${s##*) }"
+  set -- $s
+  echo $((${14} + ${15}))              # cutime = field 16, cstime = field 17
+}
+# the whole machine's idle ticks (idle + iowait) from /proc/stat. Its busy ticks are sampled at
+# the timer tick and miss most short bursts (a node answering SIP): busy = wall time - idle.
+machine_idle_ticks() { awk '/^cpu /{print $5 + $6}' /proc/stat; }
 
 # around a step: the server's CPU ticks, the machine's and the UDP drop counter, then the
 # server's memory at the end
 sample_start() {
-  S_C0="$(cpu_ticks "$SERVER_PID")"; S_U0="$(udp_rcvbuf_errors)"; S_M0="$(machine_ticks)"
+  S_C0="$(cpu_ticks "$SERVER_PID")"; S_U0="$(udp_rcvbuf_errors)"; S_M0="$(machine_idle_ticks)"
   S_T0="$(date +%s.%N)"
 }
 sample_end() {
   S_T1="$(date +%s.%N)"
-  S_C1="$(cpu_ticks "$SERVER_PID")"; S_U1="$(udp_rcvbuf_errors)"; S_M1="$(machine_ticks)"
+  S_C1="$(cpu_ticks "$SERVER_PID")"; S_U1="$(udp_rcvbuf_errors)"; S_M1="$(machine_idle_ticks)"
   S_MEM="$(mem_kb "$SERVER_PID")"
 }
 # after sample_end: the machine's busy time over the step, in % of one core (200 = 2 cores full)
 machine_pct() {
-  local b0 t0 b1 t1
-  read -r b0 t0 <<< "$S_M0"; read -r b1 t1 <<< "$S_M1"
-  [ "$t1" -gt "$t0" ] || { echo 0; return; }
-  echo $(( (b1 - b0) * 100 * $(nproc) / (t1 - t0) ))
+  awk -v i0="$S_M0" -v i1="$S_M1" -v t0="$S_T0" -v t1="$S_T1" -v hz="$HZ" -v n="$(nproc)" \
+      'BEGIN{w = t1 - t0; b = w > 0 ? (n * w - (i1 - i0) / hz) / w * 100 : 0; printf "%d", b < 0 ? 0 : b}'
 }
 
 # step_line STATFILE RATE CALLS SIPP_RC TRIM [UAS_COUNTS]: after sample_end, prints

@@ -15,7 +15,7 @@
 # at each rate one step of each path still climbing (the order alternates from rate to rate).
 # A step passes when fewer than 0.1% of its calls fail and the achieved rate is at least 90% of
 # the target; a path stops at its first failing step. Per step: server CPU, memory, UDP drops
-# and the whole machine's CPU. Prints each path's best rate, the server CPU seconds per 1,000
+# and the whole machine's CPU (and the part of it neither the node nor SIPp used). Prints each path's best rate, the server CPU seconds per 1,000
 # calls at the rates both passed, and the ratios trunk/internal.
 # Then bench_trunk_decide RULES CALLS and 10 CALLS (the outbound decision's p50/p99; --rules 0
 # skips it): $BENCH_DECIDE_BIN or build/bench_trunk_decide, built (make -j2) if missing.
@@ -145,7 +145,11 @@ prepare_node() {
 
 # ---------------------------------------------------------------- one load step
 # run_step PATH RATE: writes to $STEP_LINE
-#   rate calls ok failed achieved cpu_pct rss_kb pss_kb udp_drops sipp_rc uas_failed cpu_ticks machine_pct
+#   rate calls ok failed achieved cpu_pct rss_kb pss_kb udp_drops sipp_rc uas_failed cpu_ticks
+#   sipp_pct machine_pct others_pct
+# sipp_pct: the SIPp caller and callee/carrier; machine_pct: the whole machine's busy time;
+# others_pct: machine - node - SIPp, what other processes used (another helper's build...); all
+# in % of one core over the step.
 # (not run in $(...): the UAS PID must reach STARTED_PIDS of this shell)
 run_step() {
   local path=$1 rate=$2
@@ -156,23 +160,29 @@ run_step() {
   else inf=$CALLERS_OUT ip=$CARRIER_IP port=$CARRIER_PORT; fi
   # the UAS gets some slack in -m: a stray message (e.g. an ACK after its call ended) counts as a call
   start_sipp_uas "$dir" uas "$CALLS_DIR/uas_load.xml" "$ip" "$port" $((calls + calls / 100 + 10)) $((tmo + 15)) || return 1
-  local rc=0
+  local rc=0 g0 g1
+  g0="$(children_ticks)"
   sample_start
   # bounded: -m calls, whole run at most tmo s, each message 5 s
   sipp_client "$dir" "$tmo" -sf "$CALLS_DIR/uac_load.xml" -inf "$inf" -t u1 -i 127.0.0.1 -p "$UAC_PORT" \
       -r "$rate" -rp 1000 -m "$calls" -l $((rate * (CALL_MS / 1000 + 5))) -d "$CALL_MS" -pause_msg_ign || rc=$?
   sample_end
   finish_uas
+  g1="$(children_ticks)"   # the UAC and the UAS (both waited for by now)
   local uas; uas="$(sipp_counts "$dir/uas-stat.csv")"
-  echo "$(step_line "$dir/stat.csv" "$rate" "$calls" "$rc" 1 "$uas") $((S_C1 - S_C0)) $(machine_pct)"
+  local m; m="$(machine_pct)"
+  local gen; gen="$(awk -v g=$((g1 - g0)) -v hz="$HZ" -v t0="$S_T0" -v t1="$S_T1" 'BEGIN{printf "%d", g / hz / (t1 - t0) * 100}')"
+  local line; line="$(step_line "$dir/stat.csv" "$rate" "$calls" "$rc" 1 "$uas")"
+  set -- $line
+  echo "$line $((S_C1 - S_C0)) $gen $m $((m - $6 - gen))"
 } > "$STEP_LINE"
 
-print_step() {  # PATH VERDICT rate calls ok failed achieved cpu rss pss drops rc uas_failed ticks machine
+print_step() {  # PATH VERDICT rate calls ok failed achieved cpu rss pss drops rc uas_failed ticks sipp machine others
   local p=$1 verdict=$2; shift 2
   local per1k="-"
   [ "$3" -gt 0 ] && per1k="$(awk -v t="${12}" -v hz="$HZ" -v ok="$3" 'BEGIN{printf "%.3f", t / hz / ok * 1000}')"
-  printf '  %-8s rate %5d/s  calls %6d  ok %6d  failed %5d  achieved %5d/s  cpu %4d%%  cpu-s/1000 calls %6s  machine %3d%%  rss %7d kB  udp-drops %d  uas-failed %d  %s\n' \
-    "$p" "$1" "$2" "$3" "$4" "$5" "$6" "$per1k" "${13}" "$7" "$9" "${11}" "$verdict"
+  printf '  %-8s rate %5d/s  calls %6d  ok %6d  failed %5d  achieved %5d/s  cpu %4d%%  cpu-s/1000 calls %6s  sipp %3d%%  others %3d%%  rss %7d kB  udp-drops %d  uas-failed %d  %s\n' \
+    "$p" "$1" "$2" "$3" "$4" "$5" "$6" "$per1k" "${13}" "${15}" "$7" "$9" "${11}" "$verdict"
 }
 
 # ---------------------------------------------------------------- the climb, both paths at each rate
@@ -276,7 +286,8 @@ for l in open(path):
         steps.setdefault(p[0], {})[int(f[0])] = {
             "calls": int(f[1]), "ok": int(f[2]), "failed": int(f[3]), "achieved": int(f[4]),
             "cpu": int(f[5]), "rss": int(f[6]), "pss": int(f[7]), "ticks": int(f[11]),
-            "machine": int(f[12]), "pass": f[-1] == "pass"}
+            "sipp": int(f[12]), "machine": int(f[13]), "others": int(f[14]),
+            "pass": f[-1] == "pass"}
 def per1k(s):
     return s["ticks"] / float(hz) / s["ok"] * 1000 if s["ok"] else None
 print()
@@ -304,8 +315,8 @@ if common:
     print("server cpu seconds per 1,000 calls at the rates both passed:")
     for r in common:
         i, t = per1k(steps["internal"][r]), per1k(steps["trunk"][r])
-        print("  %5d/s  internal %.3f  trunk %.3f  trunk/internal %.2f   (machine %d%% / %d%%)"
-              % (r, i, t, t / i, steps["internal"][r]["machine"], steps["trunk"][r]["machine"]))
+        print("  %5d/s  internal %.3f  trunk %.3f  trunk/internal %.2f   (others %d%% / %d%%)"
+              % (r, i, t, t / i, steps["internal"][r]["others"], steps["trunk"][r]["others"]))
     r = common[-1]
     i, t = per1k(steps["internal"][r]), per1k(steps["trunk"][r])
     print("cpu per call trunk/internal at %d/s (highest common rate) = %.2f" % (r, t / i))
