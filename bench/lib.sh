@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# bench/lib.sh: what bench/register/run.sh and bench/calls/run.sh share; sourced, not run.
+# bench/lib.sh: what bench/register, bench/calls and bench/trunk share; sourced, not run.
 #
 # The script sets HERE (its own folder, holding kamailio.cfg.in), sources this file (which sets
 # ROOT and the defaults below), parses its options with bench_opt, checks them with
@@ -124,15 +124,31 @@ mem_kb() {
 }
 udp_rcvbuf_errors() { awk '/^Udp:/{n++; if(n==1){for(i=1;i<=NF;i++) if($i=="RcvbufErrors") c=i} else {print $c}}' /proc/net/snmp; }
 
-# around a step: the server's CPU ticks and the UDP drop counter, then its memory at the end
+# CPU ticks of the script's finished (waited-for) descendants: cutime+cstime, e.g. the SIPp runs
+children_ticks() {
+  local s; s="$(cat "/proc/$$/stat")"; s="${s##*) }"
+  set -- $s
+  echo $((${14} + ${15}))              # cutime = field 16, cstime = field 17
+}
+# the whole machine's idle ticks (idle + iowait) from /proc/stat. Its busy ticks are sampled at
+# the timer tick and miss most short bursts (a node answering SIP): busy = wall time - idle.
+machine_idle_ticks() { awk '/^cpu /{print $5 + $6}' /proc/stat; }
+
+# around a step: the server's CPU ticks, the machine's and the UDP drop counter, then the
+# server's memory at the end
 sample_start() {
-  S_C0="$(cpu_ticks "$SERVER_PID")"; S_U0="$(udp_rcvbuf_errors)"
+  S_C0="$(cpu_ticks "$SERVER_PID")"; S_U0="$(udp_rcvbuf_errors)"; S_M0="$(machine_idle_ticks)"
   S_T0="$(date +%s.%N)"
 }
 sample_end() {
   S_T1="$(date +%s.%N)"
-  S_C1="$(cpu_ticks "$SERVER_PID")"; S_U1="$(udp_rcvbuf_errors)"
+  S_C1="$(cpu_ticks "$SERVER_PID")"; S_U1="$(udp_rcvbuf_errors)"; S_M1="$(machine_idle_ticks)"
   S_MEM="$(mem_kb "$SERVER_PID")"
+}
+# after sample_end: the machine's busy time over the step, in % of one core (200 = 2 cores full)
+machine_pct() {
+  awk -v i0="$S_M0" -v i1="$S_M1" -v t0="$S_T0" -v t1="$S_T1" -v hz="$HZ" -v n="$(nproc)" \
+      'BEGIN{w = t1 - t0; b = w > 0 ? (n * w - (i1 - i0) / hz) / w * 100 : 0; printf "%d", b < 0 ? 0 : b}'
 }
 
 # step_line STATFILE RATE CALLS SIPP_RC TRIM [UAS_COUNTS]: after sample_end, prints
@@ -192,6 +208,94 @@ sipp_client() {
         -recv_timeout 5000 -timeout "${tmo}s" -timeout_error -nostdin \
         -trace_stat -stf "$dir/stat.csv" -fd 1 -trace_err -error_file "$dir/err.log" \
         "$SERVER_TARGET" > "$dir/sipp.out" 2>&1 )
+}
+
+# "ok failed" from a SIPp -trace_stat file (last line), "0 0" if unreadable
+sipp_counts() {
+  python3 - "$1" <<'PY'
+import sys
+try:
+    rows = [l.rstrip("\n").split(";") for l in open(sys.argv[1]) if l.strip()]
+    h, last = rows[0], rows[-1]
+    print(int(last[h.index("SuccessfulCall(C)")]), int(last[h.index("FailedCall(C)")]))
+except Exception:
+    print(0, 0)
+PY
+}
+
+# start_sipp_uas DIR NAME SCENARIO IP PORT CALLS TIMEOUT [SIPP_ARGS...]: a SIPp UAS on IP:PORT
+# for CALLS calls, bounded by TIMEOUT s; statistics in DIR/NAME-stat.csv, errors in
+# DIR/NAME-err.log, output in DIR/NAME.out. Sets UAS_PID.
+start_sipp_uas() {
+  local dir=$1 name=$2 sf=$3 ip=$4 port=$5 calls=$6 tmo=$7; shift 7
+  port_busy "$port" && { echo "port $port is taken" >&2; return 1; }
+  ( cd "$dir" && exec sipp -sf "$sf" -t u1 -i "$ip" -p "$port" -m "$calls" \
+        -timeout "${tmo}s" -nostdin -trace_stat -stf "$dir/$name-stat.csv" -fd 1 \
+        -trace_err -error_file "$dir/$name-err.log" "$@" > "$dir/$name.out" 2>&1 ) &
+  UAS_PID=$!
+  STARTED_PIDS+=("$UAS_PID")
+  local i
+  for i in $(seq 1 50); do port_busy "$port" && return 0; sleep 0.1; done
+  echo "sipp UAS $name did not start" >&2; cat "$dir/$name.out" >&2; return 1
+}
+# Waits up to 2 s for the UAS to finish its calls, then stops it.
+finish_uas() {
+  local i
+  for i in $(seq 1 20); do kill -0 "$UAS_PID" 2>/dev/null || break; sleep 0.1; done
+  stop_pid "$UAS_PID"
+}
+
+# register_callees TAG: registers the $PAIRS callees of $CALLEES (bench/calls's injection file:
+# number;password;domain) from 127.0.0.1:$UAS_PORT, so that every binding points at the SIPp UAS
+# to come; non-zero when some registration failed.
+register_callees() {
+  local dir="$TMP/register-$1"; mkdir -p "$dir"
+  local rc=0
+  sipp_client "$dir" $((PAIRS / 500 + 60)) -sf "$ROOT/bench/calls/register_callees.xml" -inf "$CALLEES" \
+      -auth_uri "$DOMAIN" -t u1 -i 127.0.0.1 -p "$UAS_PORT" -r 2000 -rp 1000 -m "$PAIRS" || rc=$?
+  local c; c="$(sipp_counts "$dir/stat.csv")"; set -- $c
+  echo "  registered $1 of $PAIRS callees at 127.0.0.1:$UAS_PORT (sipp exit $rc)"
+  [ "$1" -eq "$PAIRS" ]
+}
+
+# probe_invite HOST PORT: one INVITE without credentials from $FIRST_CALLER to $FIRST_CALLEE in
+# $DOMAIN; prints the first final status (or "none"). A server that serves calls challenges it
+# (407); an actorpbx from before Calls v0 answers 405.
+probe_invite() {
+  python3 - "$1" "$2" "$DOMAIN" "$FIRST_CALLER" "$FIRST_CALLEE" <<'PY'
+import socket, sys, time, random
+host, port, domain, a, b = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+lport = s.getsockname()[1]
+tag, cid, br = "%08x" % random.getrandbits(32), "probe-%08x" % random.getrandbits(32), "z9hG4bK-probe-%08x" % random.getrandbits(32)
+def req(method, cseq_method, to_tag=""):
+    return ("%s sip:%s@%s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;rport;branch=%s\r\nMax-Forwards: 70\r\n"
+            "From: <sip:%s@%s>;tag=%s\r\nTo: <sip:%s@%s>%s\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n"
+            "Contact: <sip:%s@127.0.0.1:%d>\r\nContent-Length: 0\r\n\r\n"
+            % (method, b, domain, lport, br, a, domain, tag, b, domain, to_tag, cid, cseq_method, a, lport)).encode()
+s.settimeout(0.5)
+code, deadline, sent = None, time.time() + 4, 0
+while time.time() < deadline and code is None:
+    if sent < 4:
+        s.sendto(req("INVITE", "INVITE"), (host, port)); sent += 1
+    try:
+        while True:
+            data = s.recv(65535).decode("utf-8", "replace")
+            first = data.split("\r\n", 1)[0].split()
+            if len(first) >= 2 and first[0] == "SIP/2.0" and first[1].isdigit() and int(first[1]) >= 200:
+                code = int(first[1])
+                totag = ""
+                for line in data.split("\r\n"):
+                    if line.lower().startswith(("to:", "t:")) and ";tag=" in line:
+                        totag = ";tag=" + line.split(";tag=", 1)[1].split(";")[0]
+                if code >= 300:   # ACK the negative final response (same branch)
+                    s.sendto(req("ACK", "ACK", totag), (host, port))
+                break
+    except socket.timeout:
+        pass
+print(code if code is not None else "none")
+PY
 }
 
 # ---------------------------------------------------------------- servers
@@ -283,6 +387,32 @@ if len(got) < len(numbers):
     sys.exit("provisioned %d of %d extensions" % (len(got), len(numbers)))
 f.write("quit\n"); f.flush()
 print("  provisioned %d extensions in %s" % (len(got), domain))
+PY
+}
+
+# shell_run TIMEOUT LINE...: logs in to the actorpbx shell and sends each LINE as one command;
+# each must answer OK (else the shell's ERR line is printed and the status is non-zero).
+shell_run() {
+  python3 - "$A_SHELL_PORT" "$ADMIN_PW" "$@" <<'PY'
+import socket, sys
+port, pw, timeout = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+f = s.makefile("rw", encoding="utf-8", newline="\n")
+def cmd(line):
+    f.write(line + "\n"); f.flush()
+    while True:
+        l = f.readline()
+        if not l:
+            sys.exit("shell closed the connection")
+        l = l.rstrip("\r\n")
+        if l == "OK":
+            return
+        if l.startswith("ERR"):
+            sys.exit("shell: %s -> %s" % (line, l))
+cmd("login admin " + pw)
+for line in sys.argv[4:]:
+    cmd(line)
+f.write("quit\n"); f.flush()
 PY
 }
 

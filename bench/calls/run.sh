@@ -73,19 +73,6 @@ UAS_PORT="${BENCH_SIPP_UAS_PORT:-25199}"
 
 bench_init calls sipp python3 ss
 
-# "ok failed" from a SIPp -trace_stat file (last line), "0 0" if unreadable
-sipp_counts() {
-  python3 - "$1" <<'PY'
-import sys
-try:
-    rows = [l.rstrip("\n").split(";") for l in open(sys.argv[1]) if l.strip()]
-    h, last = rows[0], rows[-1]
-    print(int(last[h.index("SuccessfulCall(C)")]), int(last[h.index("FailedCall(C)")]))
-except Exception:
-    print(0, 0)
-PY
-}
-
 # ---------------------------------------------------------------- injection files
 CALLERS="$TMP/callers.csv"; CALLEES="$TMP/callees.csv"
 {
@@ -103,75 +90,10 @@ CALLERS="$TMP/callers.csv"; CALLEES="$TMP/callees.csv"
 # provision: tenant + callers + callees through the shell (extension import)
 actorpbx_provision() { shell_provision 120 "$FIRST_CALLER:$PAIRS" "$FIRST_CALLEE:$PAIRS"; }
 
-# One INVITE without credentials to the first callee: prints the first final status (or
-# "none"). A server that serves calls challenges it (407); today's actorpbx answers 405.
-probe_invite() {
-  python3 - "$1" "$2" "$DOMAIN" "$FIRST_CALLER" "$FIRST_CALLEE" <<'PY'
-import socket, sys, time, random
-host, port, domain, a, b = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0))
-lport = s.getsockname()[1]
-tag, cid, br = "%08x" % random.getrandbits(32), "probe-%08x" % random.getrandbits(32), "z9hG4bK-probe-%08x" % random.getrandbits(32)
-def req(method, cseq_method, to_tag=""):
-    return ("%s sip:%s@%s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;rport;branch=%s\r\nMax-Forwards: 70\r\n"
-            "From: <sip:%s@%s>;tag=%s\r\nTo: <sip:%s@%s>%s\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n"
-            "Contact: <sip:%s@127.0.0.1:%d>\r\nContent-Length: 0\r\n\r\n"
-            % (method, b, domain, lport, br, a, domain, tag, b, domain, to_tag, cid, cseq_method, a, lport)).encode()
-s.settimeout(0.5)
-code, deadline, sent = None, time.time() + 4, 0
-while time.time() < deadline and code is None:
-    if sent < 4:
-        s.sendto(req("INVITE", "INVITE"), (host, port)); sent += 1
-    try:
-        while True:
-            data = s.recv(65535).decode("utf-8", "replace")
-            first = data.split("\r\n", 1)[0].split()
-            if len(first) >= 2 and first[0] == "SIP/2.0" and first[1].isdigit() and int(first[1]) >= 200:
-                code = int(first[1])
-                totag = ""
-                for line in data.split("\r\n"):
-                    if line.lower().startswith(("to:", "t:")) and ";tag=" in line:
-                        totag = ";tag=" + line.split(";tag=", 1)[1].split(";")[0]
-                if code >= 300:   # ACK the negative final response (same branch)
-                    s.sendto(req("ACK", "ACK", totag), (host, port))
-                break
-    except socket.timeout:
-        pass
-print(code if code is not None else "none")
-PY
-}
-
-# Registers every callee from the UAS port (bindings point at the SIPp UAS); returns non-zero
-# when some registration failed.
-register_callees() {
-  local dir="$TMP/register-$1"; mkdir -p "$dir"
-  local rc=0
-  sipp_client "$dir" $((PAIRS / 500 + 60)) -sf "$HERE/register_callees.xml" -inf "$CALLEES" -auth_uri "$DOMAIN" \
-      -t u1 -i 127.0.0.1 -p "$UAS_PORT" -r 2000 -rp 1000 -m "$PAIRS" || rc=$?
-  local c; c="$(sipp_counts "$dir/stat.csv")"; set -- $c
-  echo "  registered $1 of $PAIRS callees at 127.0.0.1:$UAS_PORT (sipp exit $rc)"
-  [ "$1" -eq "$PAIRS" ]
-}
-
 # Starts the SIPp UAS for CALLS calls, bounded by TIMEOUT s; sets UAS_PID.
 start_uas() {
-  local dir=$1 calls=$2 tmo=$3
-  port_busy "$UAS_PORT" && { echo "port $UAS_PORT is taken (BENCH_SIPP_UAS_PORT)" >&2; return 1; }
-  ( cd "$dir" && exec sipp -sf "$HERE/uas_load.xml" -t u1 -i 127.0.0.1 -p "$UAS_PORT" -m "$calls" \
-        -timeout "${tmo}s" -nostdin -trace_stat -stf "$dir/uas-stat.csv" -fd 1 \
-        -trace_err -error_file "$dir/uas-err.log" > "$dir/uas.out" 2>&1 ) &
-  UAS_PID=$!
-  STARTED_PIDS+=("$UAS_PID")
-  local i
-  for i in $(seq 1 50); do port_busy "$UAS_PORT" && return 0; sleep 0.1; done
-  echo "sipp UAS did not start" >&2; cat "$dir/uas.out" >&2; return 1
-}
-# Waits up to 2 s for the UAS to finish its calls, then stops it.
-finish_uas() {
-  local i
-  for i in $(seq 1 20); do kill -0 "$UAS_PID" 2>/dev/null || break; sleep 0.1; done
-  stop_pid "$UAS_PID"
+  start_sipp_uas "$1" uas "$HERE/uas_load.xml" 127.0.0.1 "$UAS_PORT" "$2" "$3" ||
+    { echo "(port: BENCH_SIPP_UAS_PORT)" >&2; return 1; }
 }
 
 # ---------------------------------------------------------------- one load step
