@@ -125,6 +125,30 @@ struct received {
 };
 
 // The test's side: a libre loop, a UDP socket playing the caller, the plane.
+// A range of 11 ports nobody holds now: ctest runs test cases of this binary
+// side by side, and a fixed range made them take each other's ports.
+std::uint16_t free_port_base() {
+  auto free_udp = [](std::uint16_t port) {
+    struct udp_sock* u = nullptr;
+    struct sa a;
+    sa_set_str(&a, "127.0.0.1", port);
+    bool ok = udp_listen(&u, &a, [](const struct sa*, struct mbuf*, void*) {}, nullptr) == 0;
+    mem_deref(u);
+    return ok;
+  };
+  // Below the ephemeral range and above the node's default RTP range (10000-20000).
+  for (unsigned k = 0; k < 900; ++k) {
+    auto base = static_cast<std::uint16_t>(21000 + ((getpid() + k * 7) % 900) * 12);
+    bool all = true;
+    for (std::uint16_t p = base; all && p <= base + 10; ++p)
+      all = free_udp(p);
+    if (all)
+      return base;
+  }
+  FAIL("no free range of 11 UDP ports in 21000-31800");
+  return 0;
+}
+
 struct fixture {
   std::string dir;
   struct udp_sock* sock = nullptr;
@@ -132,6 +156,7 @@ struct fixture {
   std::vector<received> got;
   std::vector<media_event> events;
   std::unique_ptr<media::plane> plane;
+  std::uint16_t base = 0; // the plane's ports: base .. base + 10
   // Packets to send, each at its time (ms after send() started).
   std::vector<std::pair<std::int64_t, bytes>> to_send;
   std::size_t sent = 0;
@@ -153,7 +178,9 @@ struct fixture {
     sa_set_str(&local, "127.0.0.1", 0);
     REQUIRE(udp_listen(&sock, &local, recv_handler, this) == 0);
     REQUIRE(udp_local_get(sock, &local) == 0);
-    plane = std::make_unique<media::plane>("127.0.0.1", media::port_range{31000, 31010});
+    base = free_port_base();
+    plane = std::make_unique<media::plane>("127.0.0.1",
+                                           media::port_range{base, std::uint16_t(base + 10)});
   }
 
   ~fixture() {
@@ -291,8 +318,8 @@ TEST_CASE("the answer takes the caller's codec order and a port of the range") {
   CHECK(a.codec == "PCMA");
   auto port = f.plane->port_of(1);
   CHECK(port % 2 == 0);
-  CHECK(port >= 31000);
-  CHECK(port <= 31010);
+  CHECK(port >= f.base);
+  CHECK(port <= f.base + 10);
   CHECK(m_line(a.sdp) == "m=audio " + std::to_string(port) + " RTP/AVP 8 0 101");
   CHECK(a.sdp.find("c=IN IP4 127.0.0.1") != std::string::npos);
   CHECK(a.sdp.find("telephone-event/8000") != std::string::npos);
@@ -319,11 +346,11 @@ TEST_CASE("the answer takes the caller's codec order and a port of the range") {
 
 TEST_CASE("a busy port is skipped and the range can run out") {
   fixture f;
-  // Someone else holds 31000..31003.
+  // Someone else holds the first four ports of the range.
   struct udp_sock* other[4] = {};
   for (int i = 0; i < 4; ++i) {
     struct sa a;
-    sa_set_str(&a, "127.0.0.1", static_cast<std::uint16_t>(31000 + i));
+    sa_set_str(&a, "127.0.0.1", static_cast<std::uint16_t>(f.base + i));
     REQUIRE(udp_listen(&other[i], &a, [](const struct sa*, struct mbuf*, void*) {}, nullptr) == 0);
   }
   std::vector<std::uint16_t> ports;
@@ -332,8 +359,8 @@ TEST_CASE("a busy port is skipped and the range can run out") {
     ports.push_back(f.plane->port_of(leg));
   }
   for (auto p : ports)
-    CHECK(p >= 31004);
-  CHECK(f.open(5, f.offer()).code == 503); // 31004..31010: 4 even ports, all taken
+    CHECK(p >= f.base + 4);
+  CHECK(f.open(5, f.offer()).code == 503); // base+4..base+10: 4 even ports, all taken
   for (auto* s : other)
     mem_deref(s);
 }
