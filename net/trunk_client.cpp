@@ -82,10 +82,15 @@ void no_answer(int err, trunk_event& e) {
 
 // A request that could not even be sent. The stack has no DNS client: a
 // host name that is not an IP address ends here (EINVAL).
-void cannot_send(int err, trunk_event& e) {
+// A request that could not be sent: its owner hears it as a 503 of `what`.
+void cannot_send(const trunk_command& c, trunk_event::kind what, int err) {
+  trunk_event e;
+  e.what = what;
+  e.key = c.key;
   e.code = 503;
   e.reason = std::string{"cannot send: "} + strerror(err)
              + (err == EINVAL ? " (host names are not resolved: use an IP address)" : "");
+  caf::anon_send(c.owner, std::move(e));
 }
 
 void register_response(int err, const struct sip_msg* msg, void* arg) {
@@ -128,11 +133,7 @@ void send_register(trunk_client* tc) {
   if (!err)
     return;
   log::warn("trunk ", c.key, ": REGISTER to ", c.registrar, " failed: ", strerror(err));
-  trunk_event e;
-  e.what = trunk_event::kind::register_failed;
-  e.key = c.key;
-  cannot_send(err, e);
-  caf::anon_send(c.owner, std::move(e));
+  cannot_send(c, trunk_event::kind::register_failed, err);
   drop(tc);
 }
 
@@ -200,11 +201,7 @@ void send_options(sip_stack::impl& s, const trunk_command& c) {
   if (!err)
     return;
   log::debug("trunk ", c.key, ": OPTIONS to ", c.registrar, " failed: ", strerror(err));
-  trunk_event e;
-  e.what = trunk_event::kind::options_answer;
-  e.key = c.key;
-  cannot_send(err, e);
-  caf::anon_send(c.owner, std::move(e));
+  cannot_send(c, trunk_event::kind::options_answer, err);
   mem_deref(o->dlg);
   delete o;
 }
