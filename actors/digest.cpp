@@ -160,7 +160,7 @@ nonce_state check_nonce(std::string_view secret, std::string_view realm,
 }
 
 verdict check(const digest_credentials& c, std::string_view user,
-              std::string_view realm, const std::optional<std::string>& password,
+              std::string_view realm, const std::optional<std::string>& stored_ha1,
               std::string_view method, std::string_view secret,
               std::int64_t now, std::uint32_t ttl) {
   if (!c.present || !equal_ci(c.scheme, "Digest") || c.realm != realm)
@@ -177,9 +177,9 @@ verdict check(const digest_credentials& c, std::string_view user,
     case nonce_state::valid:
       break;
   }
-  if (!password || c.username != user)
+  if (!stored_ha1 || stored_ha1->empty() || c.username != user)
     return verdict::forbidden;
-  auto expected = expected_response(ha1(c.username, realm, *password), method, c);
+  auto expected = expected_response(*stored_ha1, method, c);
   return equal_const_time(expected, c.response) ? verdict::ok
                                                 : verdict::forbidden;
 }

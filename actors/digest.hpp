@@ -38,10 +38,11 @@ enum class verdict {
   ok,
 };
 
-/// Checks `c` for `user` in `realm`. `password` is empty for an unknown user,
-/// who gets exactly the treatment a known user with a wrong password gets.
+/// Checks `c` for `user` in `realm` against the user's stored HA1 (hex).
+/// `ha1` is empty for an unknown user, who gets exactly the treatment a
+/// known user with a wrong password gets.
 verdict check(const digest_credentials& c, std::string_view user,
-              std::string_view realm, const std::optional<std::string>& password,
+              std::string_view realm, const std::optional<std::string>& ha1,
               std::string_view method, std::string_view secret,
               std::int64_t now, std::uint32_t ttl);
 

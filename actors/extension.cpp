@@ -13,8 +13,6 @@
 #include "actors/messages/directory.hpp"
 #include "actors/messages/registration.hpp"
 #include "actors/messages/shell.hpp"
-#include "actors/phone.hpp"
-#include "actors/registrar.hpp"
 #include "actors/security.hpp"
 #include "engine/log.hpp"
 #include "engine/sip_port.hpp"
@@ -25,120 +23,6 @@ namespace pbx {
 namespace {
 
 using self_ptr = caf::stateful_actor<extension_state>*;
-
-std::vector<storage::binding_record> current(self_ptr self) {
-  std::vector<storage::binding_record> out;
-  for (auto& [contact, b] : self->state.bindings)
-    out.push_back(b.rec);
-  return out;
-}
-
-// Makes the phone actors match `recs`.
-void sync_phones(self_ptr self, const std::vector<storage::binding_record>& recs) {
-  auto& st = self->state;
-  std::map<std::string, extension_state::binding> next;
-  for (auto& r : recs) {
-    auto i = st.bindings.find(r.contact);
-    if (i != st.bindings.end()) {
-      // The phone's timer never runs past the binding: an earlier expiry is
-      // sent on; a later one is not (a message per refresh), and a phone that
-      // fires early is answered with a fresh phone (handle_expired).
-      if (r.expires_at < i->second.rec.expires_at)
-        self->send(i->second.phone, binding_update{r});
-      next.emplace(r.contact, extension_state::binding{r, i->second.phone});
-      st.bindings.erase(i);
-    } else {
-      auto phone = self->spawn<caf::linked>(phone_actor, st.ctx, caf::actor_cast<caf::actor>(self), r);
-      next.emplace(r.contact, extension_state::binding{r, phone});
-    }
-  }
-  for (auto& [contact, b] : st.bindings)
-    self->send(b.phone, stop_atom::value);
-  st.bindings = std::move(next);
-  st.bound.set(st.bindings.size());
-}
-
-void handle_register(self_ptr self, register_request& req) {
-  auto& st = self->state;
-  auto* ctx = st.ctx;
-  auto now = ctx->now();
-  sip_reply reply;
-  reply.txn = req.txn;
-  auto verdict = digest::check(req.auth, st.rec.number, st.rec.domain,
-                               st.rec.sip_password, "REGISTER", ctx->nonce_secret,
-                               now, ctx->registrar.nonce_ttl);
-  if (digest::fill_failure(verdict, reply, st.rec.domain, ctx->nonce_secret, now)) {
-    if (verdict == digest::verdict::forbidden)
-      report_auth_failure(ctx, false, req.source, st.rec.number + "@" + st.rec.domain,
-                          req.user_agent, "wrong password");
-    ctx->sip->reply(std::move(reply));
-    return;
-  }
-  if (!st.rec.enabled) {
-    reply.code = 403;
-    reply.reason = "Extension disabled";
-    ctx->sip->reply(std::move(reply));
-    return;
-  }
-  auto out = registrar::apply(current(self), req, ctx->registrar, now);
-  if (out.code != 200) {
-    reply.code = out.code;
-    reply.reason = out.reason;
-    reply.min_expires = out.min_expires;
-    ctx->sip->reply(std::move(reply));
-    return;
-  }
-  sync_phones(self, out.bindings);
-  reply.code = 200;
-  reply.reason = "OK";
-  reply.contacts = registrar::listing(out.bindings, now);
-  if (out.upserts.empty() && out.removed.empty()) {
-    ctx->sip->reply(std::move(reply)); // a fetch: nothing to persist
-    return;
-  }
-  storage::batch b;
-  for (auto& r : out.upserts)
-    b.put(r);
-  for (auto& c : out.removed)
-    b.erase_binding(st.rec.domain, st.rec.number, c);
-  // Acknowledged only once the commit returned: the writer thread hands the
-  // 200 to the SIP thread itself.
-  auto* sip = ctx->sip;
-  binding_write_failed failed{reply.txn, {}};
-  st.writes.submit_direct(self, *ctx->store, std::move(b),
-                          [sip, reply = std::move(reply)]() mutable { sip->reply(std::move(reply)); },
-                          std::move(failed));
-}
-
-void handle_write_failed(self_ptr self, binding_write_failed& f) {
-  auto& st = self->state;
-  st.writes.settled();
-  log::error("binding write for ", st.rec.number, "@", st.rec.domain, " failed: ", f.error);
-  sync_phones(self, st.ctx->store->bindings(st.rec.domain, st.rec.number));
-  sip_reply reply;
-  reply.txn = f.txn;
-  reply.code = 500;
-  reply.reason = "Storage Failure";
-  st.ctx->sip->reply(std::move(reply));
-}
-
-void handle_expired(self_ptr self, const binding_expired& e) {
-  auto& st = self->state;
-  auto i = st.bindings.find(e.contact);
-  if (i == st.bindings.end())
-    return;
-  if (i->second.rec.expires_at > st.ctx->now()) {
-    // Refreshed while the phone was expiring: give it a new phone actor.
-    i->second.phone = self->spawn<caf::linked>(phone_actor, st.ctx,
-                                  caf::actor_cast<caf::actor>(self), i->second.rec);
-    return;
-  }
-  st.bindings.erase(i);
-  st.bound.set(st.bindings.size());
-  storage::batch b;
-  b.erase_binding(st.rec.domain, st.rec.number, e.contact);
-  st.writes.submit(self, *st.ctx->store, std::move(b), [](const std::string&) {});
-}
 
 void reject(node_context* ctx, std::uint64_t leg, std::uint16_t code, const char* reason) {
   leg_command c;
@@ -189,14 +73,13 @@ void feature_call(self_ptr self, call_offer offer, const feature_code::match& m)
                    });
 }
 
-forwarding::call_facts facts_now(self_ptr self, const std::string& caller) {
+// `registered`: the tenant, which holds the bindings, said so in the request.
+forwarding::call_facts facts_now(self_ptr self, const std::string& caller, bool registered) {
   auto& st = self->state;
   forwarding::call_facts f;
   f.caller = caller;
   f.at = std::chrono::system_clock::now();
-  auto now = st.ctx->now();
-  f.registered = std::any_of(st.bindings.begin(), st.bindings.end(),
-                             [&](auto& b) { return b.second.rec.expires_at > now; });
+  f.registered = registered;
   f.on_call = std::any_of(st.lines.begin(), st.lines.end(),
                           [](auto& l) { return l.second.use == line_use::talking; });
   return f;
@@ -214,7 +97,7 @@ void handle_offer(self_ptr self, call_offer& offer) {
   auto& st = self->state;
   auto* ctx = st.ctx;
   auto now = ctx->now();
-  auto verdict = digest::check(offer.auth, st.rec.number, st.rec.domain, st.rec.sip_password,
+  auto verdict = digest::check(offer.auth, st.rec.number, st.rec.domain, st.rec.sip_ha1,
                                "INVITE", ctx->nonce_secret, now, ctx->registrar.nonce_ttl);
   if (verdict == digest::verdict::forbidden)
     report_auth_failure(ctx, true, offer.source, st.rec.number + "@" + st.rec.domain,
@@ -242,7 +125,8 @@ callee_targets targets(self_ptr self, const callee_query& q) {
   auto& st = self->state;
   if (!st.rec.enabled)
     return callee_targets{480, {}, 0, {}, {}, {}}; // no calls in or out, no voicemail
-  auto d = forwarding::decide(st.rec, tenant_now(self), facts_now(self, q.caller));
+  auto d = forwarding::decide(st.rec, tenant_now(self),
+                              facts_now(self, q.caller, !q.devices.empty()));
   callee_targets t;
   t.now = rule_commands::to_step(d.slot, d.rule, d.reroute_reason.c_str());
   if (d.exception)
@@ -253,11 +137,7 @@ callee_targets targets(self_ptr self, const callee_query& q) {
   t.no_answer_timeout = d.no_answer.timeout;
   log::debug("call ", q.caller, " -> ", st.rec.number, "@", st.rec.domain, ": ", t.now.slot,
              " ", forwarding::action_name(d.rule.action));
-  auto now = st.ctx->now();
-  for (auto& [contact, b] : st.bindings)
-    if (b.rec.expires_at > now)
-      t.targets.push_back(call_target{contact, {b.rec.received_ip, b.rec.received_port,
-                                                b.rec.transport}});
+  t.targets = q.devices;
   return t;
 }
 
@@ -268,7 +148,7 @@ caf::result<admin_reply> rules_command(self_ptr self, rules_cmd& cmd) {
     std::chrono::system_clock::time_point at;
     if (auto err = rule_commands::explain_args(cmd, caller, at); !err.empty())
       return admin_invalid(err);
-    auto facts = facts_now(self, caller);
+    auto facts = facts_now(self, caller, cmd.devices > 0);
     facts.at = at;
     // Other extensions as storage has them (committed rules, unexpired bindings).
     auto lookup = [&](const std::string& number) -> std::optional<rule_commands::explain_target> {
@@ -302,7 +182,7 @@ caf::result<admin_reply> rules_command(self_ptr self, rules_cmd& cmd) {
     return rule_commands::explain(st.rec, tenant, facts, lookup, outside);
   }
   rule_commands::line_facts line;
-  line.devices = st.bindings.size();
+  line.devices = cmd.devices;
   for (auto& [id, l] : st.lines) {
     line.on_call |= l.use == line_use::talking;
     line.ringing |= l.use == line_use::ringing;
@@ -324,7 +204,6 @@ caf::result<admin_reply> rules_command(self_ptr self, rules_cmd& cmd) {
 caf::behavior draining(self_ptr self) {
   auto tenant = self->state.tenant;
   return {
-    [=](register_request& m) { self->send(tenant, std::move(m)); },
     [=](call_offer& m) { self->send(tenant, std::move(m)); },
     [=](subscribe_request& m) { self->send(tenant, std::move(m)); },
     [=](const mwi_ended&) {},
@@ -359,7 +238,6 @@ caf::behavior draining(self_ptr self) {
     },
     [=](const write_done& w) { self->state.writes.done(w); },
     [=](const passivate_ok&) {
-      sync_phones(self, {});
       self->delayed_send(self, std::chrono::seconds(1), stop_atom::value);
     },
     [=](stop_atom) { self->quit(); },
@@ -397,38 +275,19 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
     auto n = st.ctx->store->voicemail_count(st.rec.domain, st.rec.number);
     return mwi_counts{static_cast<std::uint32_t>(n.fresh), static_cast<std::uint32_t>(n.saved)};
   };
-  // Bring back the persisted bindings; the ones that ran out are dropped.
-  auto now = ctx->now();
-  std::vector<storage::binding_record> live;
-  storage::batch expired;
-  for (auto& b : ctx->store->bindings(st.rec.domain, st.rec.number)) {
-    if (b.expires_at > now)
-      live.push_back(std::move(b));
-    else
-      expired.erase_binding(st.rec.domain, st.rec.number, b.contact);
-  }
-  sync_phones(self, live);
   self->set_down_handler([=](caf::down_msg& m) {
     auto& lines = self->state.lines;
     for (auto i = lines.begin(); i != lines.end();)
       i = i->second.call == m.source ? lines.erase(i) : std::next(i);
   });
   self->delayed_send(self, ctx->idle_passivation, idle_check_atom::value);
-  if (!expired.empty())
-    st.writes.submit(self, *ctx->store, std::move(expired), [](const std::string&) {});
   return {
-    [=](register_request& req) {
-      self->state.active_since_check = true;
-      handle_register(self, req);
-    },
-    [=](const binding_expired& e) { handle_expired(self, e); },
     [=](const subscribe_request& req) {
       auto& st = self->state;
       st.active_since_check = true;
       mwi::on_subscribe(st.mwi, st.ctx, st.rec, req, self);
     },
     [=](const mwi_ended& e) { mwi::ended(self->state.mwi, e); },
-    [=](binding_write_failed& f) { handle_write_failed(self, f); },
     [=](call_offer& offer) {
       self->state.active_since_check = true;
       handle_offer(self, offer);
@@ -496,7 +355,6 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
                              return;
                            }
                            self->state.rec = next;
-                           sync_phones(self, {});
                            mwi::end_all(self->state.mwi, *self->state.ctx->sip);
                            rp.deliver(admin_reply{});
                          });
@@ -512,7 +370,6 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
                              rp.deliver(admin_fail(admin_errc::internal, "storage: " + err));
                              return;
                            }
-                           sync_phones(self, {});
                            mwi::end_all(self->state.mwi, *self->state.ctx->sip);
                            rp.deliver(admin_reply{});
                            self->quit();
@@ -521,16 +378,13 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
       }
       return admin_invalid("unsupported extension operation");
     },
-    [=](stop_atom) {
-      sync_phones(self, {});
-      self->quit();
-    },
+    [=](stop_atom) { self->quit(); },
     [=](const metrics::mailbox_probe& p) { metrics::answer(p, self->mailbox().size()); },
     // One timer per idle period, not CAF's `after`, which re-arms a clock
     // entry on every message (a clock-thread wakeup per REGISTER).
     [=](idle_check_atom) {
       auto& st = self->state;
-      if (st.bindings.empty() && st.writes.idle() && !st.active_since_check
+      if (st.writes.idle() && !st.active_since_check
           && st.lines.empty() && st.mwi.subs.empty()) {
         self->send(st.tenant, passivate_request{st.rec.number});
         self->become(draining(self));

@@ -1,7 +1,8 @@
 #pragma once
-// An extension actor owns one extension: its Users-page record and its
-// bindings (one phone actor each). It is activated on demand by its tenant
-// and passivates itself when it has no binding and nothing to do.
+// An extension actor owns one extension: its Users-page record, its line
+// (calls in progress), mailbox and subscriptions. Its bindings are its
+// tenant's (actors/registrations): a registered extension needs no actor.
+// It is activated on demand by its tenant and passivates itself when idle.
 
 #include <map>
 #include <string>
@@ -22,15 +23,9 @@ namespace pbx {
 
 struct extension_state {
   static inline const char* name = "extension";
-  struct binding {
-    storage::binding_record rec;
-    caf::actor phone;
-  };
   node_context* ctx = nullptr;
   caf::actor tenant;
   storage::extension_record rec;
-  std::map<std::string, binding> bindings; // by contact URI
-  metrics::binding_share bound;            // bindings.size() in actorpbx_registrations
   write_tracker writes;
   bool active_since_check = true;
   struct line {

@@ -5,6 +5,7 @@
 
 #include "actors/mailbox.hpp"
 #include "actors/office_hours.hpp"
+#include "actors/digest.hpp"
 #include "actors/password.hpp"
 #include "actors/trunk_config.hpp"
 
@@ -106,7 +107,9 @@ std::string apply_extension_fields(storage::extension_record& rec,
       if (!allow_weak && (value.size() < 8 || value == next.number))
         return "extension_password is weak: it needs 8 characters and must not be the "
                "extension number (the tenant's allow_weak_passwords=true allows it)";
-      next.sip_password = value;
+      // Only the HA1 is kept: a digest check needs nothing more.
+      next.sip_ha1 = digest::ha1(next.number, next.domain, value);
+      next.sip_password.clear();
     } else if (key == "display_name") {
       if (value.size() > 128)
         return "display_name is longer than 128 characters";
@@ -188,7 +191,7 @@ std::string apply_extension_fields(storage::extension_record& rec,
       return "unknown field '" + key + "'";
     }
   }
-  if (creating && next.sip_password.empty())
+  if (creating && next.sip_ha1.empty())
     return "extension_password is required";
   rec = std::move(next);
   return {};

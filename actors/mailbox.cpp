@@ -373,9 +373,9 @@ void on_mailbox_changed(self_ptr self, const char* what) {
   auto n = st.ctx->store->voicemail_count(st.rec.domain, st.rec.number);
   log::debug("mailbox ", st.rec.number, "@", st.rec.domain, " ", what, ": new=", n.fresh,
              " saved=", n.saved);
-  std::vector<storage::binding_record> bindings;
-  for (auto& [contact, b] : st.bindings)
-    bindings.push_back(b.rec);
+  // The bindings are the tenant's; storage has them as committed (a rare
+  // event: one read per mailbox change).
+  auto bindings = st.ctx->store->bindings(st.rec.domain, st.rec.number);
   mwi::counts_changed(st.mwi,
                       mwi_counts{static_cast<std::uint32_t>(n.fresh),
                                  static_cast<std::uint32_t>(n.saved)},

@@ -26,7 +26,7 @@ bool unsolicited(const storage::extension_record& rec) {
 void on_subscribe(state& st, node_context* ctx, const storage::extension_record& rec,
                   const subscribe_request& req, const caf::actor& owner) {
   auto now = ctx->now();
-  auto verdict = digest::check(req.auth, rec.number, rec.domain, rec.sip_password, "SUBSCRIBE",
+  auto verdict = digest::check(req.auth, rec.number, rec.domain, rec.sip_ha1, "SUBSCRIBE",
                                ctx->nonce_secret, now, ctx->registrar.nonce_ttl);
   if (verdict == digest::verdict::forbidden)
     report_auth_failure(ctx, auth_service::sip_subscribe, req.source,

@@ -20,6 +20,7 @@
 #include "actors/messages/shell.hpp"
 #include "actors/messages/voicemail.hpp"
 #include "actors/rule_commands.hpp"
+#include "actors/registrations.hpp"
 #include "actors/security.hpp"
 #include "actors/trunk.hpp"
 #include "actors/trunk_config.hpp"
@@ -167,10 +168,8 @@ caf::actor gateway_trunk(self_ptr self, const std::string& user) {
 
 void handle_register(self_ptr self, register_request& req) {
   auto& st = self->state;
-  if (auto ext = activate(self, req.user)) {
-    self->send(ext, std::move(req));
+  if (registrations::handle(self, req))
     return;
-  }
   if (auto trunk = gateway_trunk(self, req.user)) {
     self->send(trunk, std::move(req));
     return;
@@ -576,31 +575,6 @@ admin_reply extensions(self_ptr self, const extension_query& q) {
   return r;
 }
 
-admin_reply registrations(self_ptr self, const registrations_query& q) {
-  auto& st = self->state;
-  auto& store = *st.ctx->store;
-  auto& domain = st.rec.domain;
-  if (!q.number.empty() && !store.extension(domain, q.number))
-    return admin_not_found("no extension " + q.number);
-  auto now = st.ctx->now();
-  auto list = q.number.empty() ? store.bindings(domain) : store.bindings(domain, q.number);
-  admin_reply r;
-  for (auto& b : list) {
-    if (b.expires_at <= now)
-      continue;
-    r.records.push_back(field_list{
-      {"extension", b.number},
-      {"contact", b.contact},
-      {"ip", b.received_ip},
-      {"port", std::to_string(b.received_port)},
-      {"transport", b.transport},
-      {"user_agent", b.user_agent},
-      {"expires_in", std::to_string(b.expires_at - now)},
-    });
-  }
-  return r;
-}
-
 admin_reply cdrs(self_ptr self, const cdr_query& q) {
   auto& st = self->state;
   admin_reply r;
@@ -839,12 +813,15 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
   self->state.trunk_calls = std::make_shared<trunk_channels>();
   self->state.trunk_calls->max = self->state.rec.max_trunk_calls;
   load_trunk_domain(self);
+  registrations::start(self);
   for (auto& [name, t] : self->state.trunk_recs)
     start_trunk(self, t);
   return {
     [=](const metrics::mailbox_probe& p) { metrics::answer(p, self->mailbox().size()); },
     [=](const trunk_status_query&) { return trunk_status(self); },
     [=](register_request& req) { handle_register(self, req); },
+    [=](binding_write_failed& f) { registrations::write_failed(self, f); },
+    [=](binding_tick_atom) { registrations::tick(self); },
     [=](subscribe_request& req) {
       if (auto ext = activate(self, req.user))
         self->send(ext, std::move(req));
@@ -880,10 +857,14 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
       auto ext = valid_extension_number(q.number) ? activate(self, q.number) : caf::actor{};
       if (!ext)
         return callee_targets{404, {}, 0, {}, {}, {}};
+      q.devices = registrations::devices(self, q.number);
       self->delegate(ext, std::move(q));
       return caf::delegated<callee_targets>{};
     },
-    [=](const activate_extension& a) { activate(self, a.number); },
+    [=](const activate_extension& a) {
+      if (!a.number.empty())
+        activate(self, a.number);
+    },
     [=](const write_done& w) { self->state.writes.done(w); },
     [=](const passivate_request& p) {
       auto a = caf::actor_cast<caf::actor>(self->current_sender());
@@ -906,8 +887,24 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
             return admin_not_found("no extension " + cmd.number);
           if (cmd.op == extension_op::del)
             forget(self, cmd.number, ext);
-          self->delegate(ext, std::move(cmd));
-          return caf::delegated<admin_reply>{};
+          // A deleted or disabled extension's bindings went in the same commit.
+          auto rp = self->make_response_promise<admin_reply>();
+          auto number = cmd.number;
+          self->request(ext, caf::infinite, std::move(cmd))
+            .then(
+              [self, rp, number](admin_reply& r) mutable {
+                auto& st = self->state;
+                if (r.ok) {
+                  auto now_rec = st.ctx->store->extension(st.rec.domain, number);
+                  if (!now_rec || !now_rec->enabled)
+                    registrations::drop(self, number);
+                }
+                rp.deliver(std::move(r));
+              },
+              [rp](caf::error& e) mutable {
+                rp.deliver(admin_fail(admin_errc::internal, "extension: " + caf::to_string(e)));
+              });
+          return rp;
         }
       }
       return admin_invalid("unsupported operation");
@@ -921,6 +918,8 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
         auto ext = valid_extension_number(cmd.number) ? activate(self, cmd.number) : caf::actor{};
         if (!ext)
           return admin_not_found("no extension " + cmd.number);
+        cmd.devices = static_cast<std::uint32_t>(
+            st.bindings->live(cmd.number, st.ctx->now()));
         self->delegate(ext, std::move(cmd));
         return caf::delegated<admin_reply>{};
       }
@@ -976,7 +975,7 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
       return admin_records({tenant_fields(self->state.rec, *self->state.ctx->store)});
     },
     [=](const extension_query& q) { return extensions(self, q); },
-    [=](const registrations_query& q) { return registrations(self, q); },
+    [=](const registrations_query& q) { return registrations::list(self, q); },
     [=](const cdr_query& q) { return cdrs(self, q); },
     [=](const web_login_query& q) { return credentials(self, q); },
     [=](const tenant_set& cmd) -> caf::result<admin_reply> {

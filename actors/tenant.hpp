@@ -1,7 +1,8 @@
 #pragma once
-// A tenant actor owns one SIP domain: it activates the domain's extension
-// actors on demand, creates extensions (so duplicates are decided in one
-// place), and answers for extensions that do not exist.
+// A tenant actor owns one SIP domain: its registered bindings (it answers
+// REGISTER itself), activation of the domain's extension actors on demand,
+// creation of extensions (so duplicates are decided in one place), and the
+// answers for extensions that do not exist.
 
 #include <map>
 #include <memory>
@@ -12,10 +13,12 @@
 #include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/binding_index.hpp"
 #include "actors/inbound_rule.hpp"
 #include "actors/outbound_rule.hpp"
 #include "actors/write_tracker.hpp"
 #include "engine/context.hpp"
+#include "engine/metrics.hpp"
 #include "storage/records.hpp"
 
 namespace pbx {
@@ -41,6 +44,11 @@ struct tenant_state {
   // The rules parsed, rebuilt from the committed records after each change.
   outbound_rule::rule_set outbound;
   inbound_rule::rule_set inbound;
+  // The domain's registered bindings (actors/registrations): no actor per
+  // extension or per binding; one tick a second while any exist.
+  std::unique_ptr<binding_index> bindings;
+  metrics::binding_share bound; // bindings->size() in actorpbx_registrations
+  bool ticking = false;
 };
 
 caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,

@@ -326,7 +326,8 @@ void gateway_register(self_ptr self, register_request& req) {
   auto now = ctx->now();
   sip_reply reply;
   reply.txn = req.txn;
-  auto v = digest::check(req.auth, auth_user_of(st.rec), st.rec.domain, st.rec.password,
+  auto v = digest::check(req.auth, auth_user_of(st.rec), st.rec.domain,
+                         digest::ha1(auth_user_of(st.rec), st.rec.domain, st.rec.password),
                          "REGISTER", ctx->nonce_secret, now, ctx->registrar.nonce_ttl);
   if (digest::fill_failure(v, reply, st.rec.domain, ctx->nonce_secret, now)) {
     if (v == digest::verdict::forbidden)
@@ -365,7 +366,8 @@ void inbound(self_ptr self, call_offer& offer) {
   if (r.auth_mode == "ACCEPT_REGISTER") {
     auto* b = gateway_binding(st, st.ctx->now());
     if (!b || b->received_ip != offer.source.ip) {
-      auto v = digest::check(offer.auth, auth_user_of(r), r.domain, r.password, "INVITE",
+      auto v = digest::check(offer.auth, auth_user_of(r), r.domain,
+                             digest::ha1(auth_user_of(r), r.domain, r.password), "INVITE",
                              st.ctx->nonce_secret, st.ctx->now(), st.ctx->registrar.nonce_ttl);
       if (v == digest::verdict::forbidden)
         report_auth_failure(st.ctx, true, offer.source, offer.caller + "@" + r.domain,

@@ -87,15 +87,15 @@ bool bootstrap_admin(storage::store& store, const std::string& data_dir) {
   return true;
 }
 
-// Bindings that ran out while the node was down are dropped; the extensions
-// that still have bindings are returned so their actors can keep time.
-std::set<std::pair<std::string, std::string>> sweep_bindings(storage::store& store) {
-  std::set<std::pair<std::string, std::string>> live;
+// Bindings that ran out while the node was down are dropped; the tenants
+// that still have bindings are returned so that they load them and keep time.
+std::set<std::string> sweep_bindings(storage::store& store) {
+  std::set<std::string> live;
   storage::batch expired;
   auto now = unix_now();
   for (auto& b : store.all_bindings()) {
     if (b.expires_at > now)
-      live.emplace(b.domain, b.number);
+      live.insert(b.domain);
     else
       expired.erase_binding(b.domain, b.number, b.contact);
   }
@@ -107,6 +107,42 @@ std::set<std::pair<std::string, std::string>> sweep_bindings(storage::store& sto
       log::info("dropped ", n, " bindings that expired while the node was down");
   }
   return live;
+}
+
+// Extension records written before version 5 hold the SIP password itself;
+// they are rewritten once with its digest HA1 only (meta key below). Returns
+// an error text, or "" when done.
+std::string migrate_sip_passwords(storage::store& store) {
+  constexpr const char* done_key = "sip_password_ha1_migrated";
+  if (store.meta(done_key))
+    return {};
+  std::size_t n = 0;
+  storage::batch b;
+  auto flush = [&]() -> std::string {
+    if (b.empty())
+      return {};
+    auto err = store.write(std::move(b));
+    b = storage::batch{};
+    return err;
+  };
+  for (auto& t : store.tenants())
+    for (auto& e : store.extensions(t.domain)) {
+      if (e.sip_password.empty())
+        continue;
+      e.sip_ha1 = digest::ha1(e.number, e.domain, e.sip_password);
+      e.sip_password.clear();
+      b.put(e);
+      ++n;
+      if (b.size() >= 500)
+        if (auto err = flush(); !err.empty())
+          return err;
+    }
+  b.put_meta(done_key, "1");
+  if (auto err = flush(); !err.empty())
+    return err;
+  if (n > 0)
+    log::info("kept only the digest HA1 of ", n, " extension passwords");
+  return {};
 }
 
 std::string random_secret() {
@@ -230,6 +266,10 @@ int run_node(const node_config& ncfg) {
     log::warn("--tls-cert is set but none of --sip-tls-listen, --shell-tls-listen, --api-tls: "
               "no TLS");
   }
+  if (auto err = migrate_sip_passwords(*store); !err.empty()) {
+    log::error("cannot rewrite extension passwords as HA1: ", err);
+    return 1;
+  }
   auto live = sweep_bindings(*store);
 
   local_directory dir;
@@ -335,8 +375,8 @@ int run_node(const node_config& ncfg) {
       std::fprintf(stderr, "actorpbx: %s\n", e.c_str());
       rc = 1;
     } else {
-      for (auto& [domain, number] : live)
-        caf::anon_send(ctx.router, activate_extension{domain, number});
+      for (auto& domain : live)
+        caf::anon_send(ctx.router, activate_extension{domain, {}});
       // Printed whatever the level: scripts and operators wait for it.
       auto tls_part = ncfg.sip_tls_listen.empty() ? "" : " sip_tls=" + ncfg.sip_tls_listen;
       auto shell_tls = ncfg.shell_tls_listen.empty() ? "" : " shell_tls=" + ncfg.shell_tls_listen;

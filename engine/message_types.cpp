@@ -46,9 +46,6 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<write_done>("write_done");
   cfg.add_message_type<binding_write_failed>("binding_write_fail");
   cfg.add_message_type<storage::binding_record>("binding_record");
-  cfg.add_message_type<binding_update>("binding_update");
-  cfg.add_message_type<binding_expired>("binding_expired");
-  cfg.add_message_type<expiry_tick>("expiry_tick");
   cfg.add_message_type<call_offer>("call_offer");
   cfg.add_message_type<callee_query>("callee_query");
   cfg.add_message_type<call_target>("call_target");

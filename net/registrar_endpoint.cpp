@@ -133,7 +133,8 @@ void sip_stack::impl::on_register(const struct sip_msg* msg) {
     reply_plain(sip, msg, 400, bad);
     return;
   }
-  if (!req.auth.present && cfg.make_nonce && cfg.dir && cfg.dir->lookup(tenant_key(req.domain))) {
+  auto tenant = cfg.dir ? cfg.dir->lookup(tenant_key(req.domain)) : caf::actor{};
+  if (!req.auth.present && cfg.make_nonce && tenant) {
     auto hdr = challenge_header("WWW-Authenticate", req.domain, cfg.make_nonce(req.domain), false);
     reply_plain(sip, msg, 401, "Unauthorized", hdr.c_str());
     return;
@@ -143,10 +144,9 @@ void sip_stack::impl::on_register(const struct sip_msg* msg) {
   t.since = std::chrono::steady_clock::now();
   req.txn = ++next_txn;
   txns.emplace(req.txn, t);
-  // A live extension gets the request straight away; otherwise the router
-  // activates tenant and extension (or answers 404/401/403).
-  auto ext = cfg.dir ? cfg.dir->lookup(extension_key(req.domain, req.user)) : caf::actor{};
-  caf::anon_send(ext ? ext : cfg.router, std::move(req));
+  // The tenant holds the bindings and answers; the router activates a tenant
+  // that is not running (or answers 404).
+  caf::anon_send(tenant ? tenant : cfg.router, std::move(req));
 }
 
 void sip_stack::impl::send_reply(const sip_reply& r) {

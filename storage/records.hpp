@@ -56,7 +56,10 @@ struct extension_record {
   std::string domain, number;  // key
   std::string web_user, web_password_hash, display_name, email;
   std::string role = "user";  // user|admin
-  std::string sip_password;   // needed to verify digest (HA1 is derived per realm)
+  // Digest HA1 = MD5(number:domain:password), hex (version 5). The password
+  // itself is not kept: the Users page sets it, never shows it.
+  std::string sip_ha1;
+  std::string sip_password;   // read from records before version 5 only (then migrated)
   bool enabled = true;
   std::string mobile_phone, work_phone, home_phone, address, department;
   std::string voicemail_pin;
@@ -75,8 +78,12 @@ struct extension_record {
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
-    ar(domain, number, web_user, web_password_hash, display_name, email, role,
-       sip_password, enabled, mobile_phone, work_phone, home_phone, address,
+    ar(domain, number, web_user, web_password_hash, display_name, email, role);
+    if (version >= 5)
+      ar(sip_ha1);
+    else
+      ar(sip_password);
+    ar(enabled, mobile_phone, work_phone, home_phone, address,
        department, voicemail_pin, no_answer_timeout, created_at);
     if (version >= 2) {
       ar(forwarding);
@@ -90,7 +97,7 @@ struct extension_record {
       ar(pin_auth, time_readout, max_messages, mwi_unsolicited, greeting);
     if (version >= 4)
       ar(outbound_caller_ids, anonymous_outbound);
-    // version >= 5: append new fields here.
+    // version >= 6: append new fields here.
   }
 };
 
@@ -229,6 +236,6 @@ CEREAL_CLASS_VERSION(pbx::storage::allow_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::cdr_device, 1)
 CEREAL_CLASS_VERSION(pbx::storage::cdr_record, 4)
 CEREAL_CLASS_VERSION(pbx::storage::tenant_record, 5)
-CEREAL_CLASS_VERSION(pbx::storage::extension_record, 4)
+CEREAL_CLASS_VERSION(pbx::storage::extension_record, 5)
 CEREAL_CLASS_VERSION(pbx::storage::binding_record, 1)
 CEREAL_CLASS_VERSION(pbx::storage::voicemail_record, 1)

@@ -279,12 +279,13 @@ struct rules_cmd {
   std::string verb, sub;          // e.g. "forward" "set"; explain: "explain" ""
   std::vector<std::string> args;  // positional words: SLOT, status, ID, FEATURE CODE, FROM
   field_list fields;              // the key=value part (action=, note=, mon=, at=...)
+  std::uint32_t devices = 0;      // the extension's live bindings, filled in by its tenant
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rules_cmd& x) {
   return f(caf::meta::type_name("rules_cmd"), x.domain, x.number, x.verb, x.sub, x.args,
-           x.fields);
+           x.fields, x.devices);
 }
 
 /// Mailbox commands, routed router -> tenant -> the extension that owns the

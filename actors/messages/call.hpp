@@ -47,17 +47,6 @@ typename Inspector::result_type inspect(Inspector& f, call_offer& x) {
            x.user_agent, x.to_user, x.trunk, x.did, x.privacy, x.destination);
 }
 
-/// Who rings for an extension: asked by a call actor, answered by the callee's extension.
-struct callee_query {
-  std::string number;
-  std::string caller;  // caller ID, for exception rules
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, callee_query& x) {
-  return f(caf::meta::type_name("callee_query"), x.number, x.caller);
-}
-
 /// One forwarding action decided by an extension's rules (storage::forward_action).
 struct route_step {
   std::uint8_t action = 2;     // forward_action; 2 = RING_ANYWAY
@@ -81,6 +70,19 @@ struct call_target {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_target& x) {
   return f(caf::meta::type_name("call_target"), x.contact, x.flow);
+}
+
+/// Who rings for an extension: asked by a call actor, answered by the callee's
+/// extension. The tenant, which holds the bindings, fills in `devices` on the way.
+struct callee_query {
+  std::string number;
+  std::string caller;                 // caller ID, for exception rules
+  std::vector<call_target> devices;   // the extension's live bindings
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, callee_query& x) {
+  return f(caf::meta::type_name("callee_query"), x.number, x.caller, x.devices);
 }
 
 /// The callee's answer: what its rules decided (`now`), its devices when

@@ -1,6 +1,6 @@
 #pragma once
-// Messages of activation and passivation between tenant, extension and phone
-// actors, and the storage acknowledgements that come back to an actor.
+// Messages of activation and passivation between tenant and extension actors,
+// and the storage acknowledgements that come back to an actor.
 
 #include <cstdint>
 #include <string>
@@ -36,7 +36,11 @@ typename Inspector::result_type inspect(Inspector& f, passivate_ok&) {
   return f(caf::meta::type_name("passivate_ok"));
 }
 
-/// Makes sure an extension actor runs (boot: extensions with live bindings).
+/// A tenant's once-a-second look at its binding index's timer wheel.
+using binding_tick_atom = caf::atom_constant<caf::atom("bindtick")>;
+
+/// Makes sure a tenant (and, with a number, an extension actor) runs; at boot,
+/// every tenant with live bindings, so that they expire on time.
 struct activate_extension {
   std::string domain;
   std::string number;
@@ -58,32 +62,6 @@ typename Inspector::result_type inspect(Inspector& f, write_done& x) {
   return f(caf::meta::type_name("write_done"), x.id, x.error);
 }
 
-/// A phone actor's binding was refreshed by a new REGISTER.
-struct binding_update {
-  storage::binding_record rec;
-};
-
-/// A phone actor's binding ran out.
-struct binding_expired {
-  std::string contact;
-  std::int64_t expires_at = 0;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, binding_expired& x) {
-  return f(caf::meta::type_name("binding_expired"), x.contact, x.expires_at);
-}
-
-/// A phone actor's own timer.
-struct expiry_tick {
-  std::uint64_t generation = 0;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, expiry_tick& x) {
-  return f(caf::meta::type_name("expiry_tick"), x.generation);
-}
-
 } // namespace pbx
 
 namespace pbx::storage {
@@ -96,12 +74,3 @@ typename Inspector::result_type inspect(Inspector& f, binding_record& x) {
 }
 
 } // namespace pbx::storage
-
-namespace pbx {
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, binding_update& x) {
-  return f(caf::meta::type_name("binding_update"), x.rec);
-}
-
-} // namespace pbx

@@ -106,11 +106,12 @@ typename Inspector::result_type inspect(Inspector& f, sip_reply& x) {
 struct binding_write_failed {
   std::uint64_t txn = 0;
   std::string error;
+  std::string number; // whose bindings the tenant reloads
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, binding_write_failed& x) {
-  return f(caf::meta::type_name("binding_write_failed"), x.txn, x.error);
+  return f(caf::meta::type_name("binding_write_failed"), x.txn, x.error, x.number);
 }
 
 } // namespace pbx

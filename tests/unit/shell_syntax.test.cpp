@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "actors/digest.hpp"
+
 #include "actors/extension_fields.hpp"
 #include "actors/password.hpp"
 #include "actors/shell_syntax.hpp"
@@ -51,7 +53,9 @@ TEST_CASE("extension fields validate and leave the record alone on error") {
                                      {"password", "webpass99"}, {"display_name", "Bob"}},
                                  true)
             .empty());
-  CHECK(r.sip_password == "secret12");
+  // Only the digest HA1 is kept, for the record's own number and domain.
+  CHECK(r.sip_ha1 == digest::ha1(r.number, r.domain, "secret12"));
+  CHECK(r.sip_password.empty());
   CHECK(!r.enabled);
   CHECK(password::verify("webpass99", r.web_password_hash));
   CHECK(!password::verify("webpass98", r.web_password_hash));
@@ -65,7 +69,7 @@ TEST_CASE("extension fields validate and leave the record alone on error") {
           "extension_password is weak", 0) == 0);
   CHECK(apply_extension_fields(w, {{"extension_password", "10000001"}}, true).rfind(
           "extension_password is weak", 0) == 0);
-  CHECK(w.sip_password.empty());
+  CHECK(w.sip_ha1.empty());
   CHECK(apply_extension_fields(w, {{"extension_password", "10000001"}}, true, true).empty());
   CHECK(apply_extension_fields(w, {{"extension_password", "abc"}}, true, true)
         == "extension_password must be 4-64 characters");

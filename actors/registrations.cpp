@@ -1,0 +1,184 @@
+#include "actors/registrations.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <map>
+
+#include "actors/digest.hpp"
+#include "actors/messages/directory.hpp"
+#include "actors/registrar.hpp"
+#include "actors/security.hpp"
+#include "engine/log.hpp"
+#include "engine/sip_port.hpp"
+#include "storage/store.hpp"
+
+namespace pbx::registrations {
+
+namespace {
+
+void keep_time(tenant_ptr self) {
+  auto& st = self->state;
+  st.bound.set(st.bindings->size());
+  if (st.ticking || st.bindings->size() == 0)
+    return;
+  st.ticking = true;
+  self->delayed_send(self, std::chrono::seconds(1), binding_tick_atom::value);
+}
+
+} // namespace
+
+void start(tenant_ptr self) {
+  auto& st = self->state;
+  auto now = st.ctx->now();
+  st.bindings = std::make_unique<binding_index>(st.rec.domain, now);
+  std::map<std::string, std::vector<storage::binding_record>> by_number;
+  storage::batch expired;
+  for (auto& b : st.ctx->store->bindings(st.rec.domain)) {
+    if (b.expires_at > now)
+      by_number[b.number].push_back(std::move(b));
+    else
+      expired.erase_binding(b.domain, b.number, b.contact);
+  }
+  for (auto& [number, recs] : by_number)
+    st.bindings->set(number, recs);
+  if (!expired.empty())
+    st.writes.submit(self, *st.ctx->store, std::move(expired), [](const std::string&) {});
+  keep_time(self);
+}
+
+bool handle(tenant_ptr self, register_request& req) {
+  auto& st = self->state;
+  auto* ctx = st.ctx;
+  auto rec = ctx->store->extension(st.rec.domain, req.user);
+  if (!rec)
+    return false;
+  auto now = ctx->now();
+  sip_reply reply;
+  reply.txn = req.txn;
+  auto verdict = digest::check(req.auth, rec->number, rec->domain, rec->sip_ha1, "REGISTER",
+                               ctx->nonce_secret, now, ctx->registrar.nonce_ttl);
+  if (digest::fill_failure(verdict, reply, rec->domain, ctx->nonce_secret, now)) {
+    if (verdict == digest::verdict::forbidden)
+      report_auth_failure(ctx, false, req.source, rec->number + "@" + rec->domain,
+                          req.user_agent, "wrong password");
+    ctx->sip->reply(std::move(reply));
+    return true;
+  }
+  if (!rec->enabled) {
+    reply.code = 403;
+    reply.reason = "Extension disabled";
+    ctx->sip->reply(std::move(reply));
+    return true;
+  }
+  auto out = registrar::apply(st.bindings->get(req.user), req, ctx->registrar, now);
+  if (out.code != 200) {
+    reply.code = out.code;
+    reply.reason = out.reason;
+    reply.min_expires = out.min_expires;
+    ctx->sip->reply(std::move(reply));
+    return true;
+  }
+  st.bindings->set(req.user, out.bindings);
+  keep_time(self);
+  reply.code = 200;
+  reply.reason = "OK";
+  reply.contacts = registrar::listing(out.bindings, now);
+  if (out.upserts.empty() && out.removed.empty()) {
+    ctx->sip->reply(std::move(reply)); // a fetch: nothing to persist
+    return true;
+  }
+  storage::batch b;
+  for (auto& r : out.upserts)
+    b.put(r);
+  for (auto& c : out.removed)
+    b.erase_binding(st.rec.domain, req.user, c);
+  // Acknowledged only once the commit returned: the writer thread hands the
+  // 200 to the SIP thread itself.
+  auto* sip = ctx->sip;
+  binding_write_failed failed{reply.txn, {}, req.user};
+  st.writes.submit_direct(self, *ctx->store, std::move(b),
+                          [sip, reply = std::move(reply)]() mutable { sip->reply(std::move(reply)); },
+                          std::move(failed));
+  return true;
+}
+
+void write_failed(tenant_ptr self, binding_write_failed& f) {
+  auto& st = self->state;
+  st.writes.settled();
+  log::error("binding write for ", f.number, "@", st.rec.domain, " failed: ", f.error);
+  auto now = st.ctx->now();
+  std::vector<storage::binding_record> live;
+  for (auto& b : st.ctx->store->bindings(st.rec.domain, f.number))
+    if (b.expires_at > now)
+      live.push_back(std::move(b));
+  st.bindings->set(f.number, live);
+  keep_time(self);
+  sip_reply reply;
+  reply.txn = f.txn;
+  reply.code = 500;
+  reply.reason = "Storage Failure";
+  st.ctx->sip->reply(std::move(reply));
+}
+
+void tick(tenant_ptr self) {
+  auto& st = self->state;
+  st.ticking = false;
+  auto gone = st.bindings->expire(st.ctx->now());
+  if (!gone.empty()) {
+    storage::batch b;
+    for (auto& r : gone)
+      b.erase_binding(r.domain, r.number, r.contact);
+    st.writes.submit(self, *st.ctx->store, std::move(b), [](const std::string&) {});
+  }
+  keep_time(self);
+}
+
+std::vector<call_target> devices(tenant_ptr self, const std::string& number) {
+  auto& st = self->state;
+  auto now = st.ctx->now();
+  std::vector<call_target> out;
+  for (auto& b : st.bindings->get(number))
+    if (b.expires_at > now)
+      out.push_back(call_target{b.contact, {b.received_ip, b.received_port, b.transport}});
+  return out;
+}
+
+void drop(tenant_ptr self, const std::string& number) {
+  self->state.bindings->erase(number);
+  keep_time(self);
+}
+
+admin_reply list(tenant_ptr self, const registrations_query& q) {
+  auto& st = self->state;
+  if (!q.number.empty() && !st.ctx->store->extension(st.rec.domain, q.number))
+    return admin_not_found("no extension " + q.number);
+  auto now = st.ctx->now();
+  std::vector<std::string> numbers;
+  if (q.number.empty())
+    numbers = st.bindings->numbers();
+  else
+    numbers.push_back(q.number);
+  admin_reply r;
+  for (auto& n : numbers) {
+    auto list = st.bindings->get(n);
+    std::sort(list.begin(), list.end(),
+              [](auto& a, auto& b) { return a.contact < b.contact; });
+    for (auto& b : list) {
+      if (b.expires_at <= now)
+        continue;
+      r.records.push_back(field_list{
+        {"extension", b.number},
+        {"contact", b.contact},
+        {"ip", b.received_ip},
+        {"port", std::to_string(b.received_port)},
+        {"transport", b.transport},
+        {"user_agent", b.user_agent},
+        {"expires_in", std::to_string(b.expires_at - now)},
+      });
+    }
+  }
+  return r;
+}
+
+} // namespace pbx::registrations

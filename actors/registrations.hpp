@@ -1,0 +1,44 @@
+#pragma once
+// The tenant as registrar: REGISTER is answered by the tenant actor from its
+// binding index (actors/binding_index) and the extension's stored HA1, with no
+// extension or phone actor. Calls and the shell read the bindings from here.
+
+#include <string>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+#include "actors/messages/admin.hpp"
+#include "actors/messages/call.hpp"
+#include "actors/messages/registration.hpp"
+#include "actors/tenant.hpp"
+
+namespace pbx::registrations {
+
+using tenant_ptr = caf::stateful_actor<tenant_state>*;
+
+/// Loads the tenant's unexpired bindings from storage (activation, restart).
+void start(tenant_ptr self);
+
+/// A REGISTER for an extension of this tenant. Returns false when the user
+/// is not an extension (the caller tries a gateway trunk, then answers as for
+/// an unknown user).
+bool handle(tenant_ptr self, register_request& req);
+
+/// A commit of bindings failed: reload the extension's bindings, answer 500.
+void write_failed(tenant_ptr self, binding_write_failed& f);
+
+/// Once a second while there are bindings: drops the ones that expired.
+void tick(tenant_ptr self);
+
+/// The extension's live bindings as ringable devices.
+std::vector<call_target> devices(tenant_ptr self, const std::string& number);
+
+/// Forgets the extension's bindings (it was disabled or deleted; storage
+/// dropped them in the same commit).
+void drop(tenant_ptr self, const std::string& number);
+
+/// `registrations [NUMBER]`: the live bindings, by extension number.
+admin_reply list(tenant_ptr self, const registrations_query& q);
+
+} // namespace pbx::registrations
