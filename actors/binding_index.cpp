@@ -92,7 +92,7 @@ void binding_index::set(std::string_view number,
     auto& s = slots_[id];
     bindings_ -= s.bindings.size();
     // A later generation makes the pending wheel entry stale.
-    s = slot{{}, s.gen + 1, 0, nullptr};
+    s = slot{{}, s.gen + 1, 0, nullptr, false, {}};
     s.bindings.shrink_to_fit();
     free_.push_back(id);
     by_number_.erase(i);
@@ -159,6 +159,31 @@ std::vector<storage::binding_record> binding_index::expire(std::int64_t now) {
     schedule(e.id);
   });
   return out;
+}
+
+const binding_index::auth* binding_index::cached_auth(std::string_view number) const {
+  auto i = by_number_.find(std::string(number));
+  if (i == by_number_.end() || !slots_[i->second].has_auth)
+    return nullptr;
+  return &slots_[i->second].cached;
+}
+
+void binding_index::cache_auth(std::string_view number, auth a) {
+  auto i = by_number_.find(std::string(number));
+  if (i == by_number_.end())
+    return;
+  auto& s = slots_[i->second];
+  s.cached = std::move(a);
+  s.has_auth = true;
+}
+
+void binding_index::forget_auth(std::string_view number) {
+  auto i = by_number_.find(std::string(number));
+  if (i == by_number_.end())
+    return;
+  auto& s = slots_[i->second];
+  s.has_auth = false;
+  s.cached = auth{};
 }
 
 std::vector<std::string> binding_index::numbers() const {

@@ -39,6 +39,18 @@ public:
 
   std::size_t wheel_entries() const { return wheel_.size(); }
 
+  /// What a REGISTER of a registered extension checks, kept with its
+  /// bindings so that a refresh reads no record: the HA1 (hex) and whether
+  /// the extension is enabled. Only extensions with bindings keep one; it
+  /// goes with them, or with forget_auth() when the record changes.
+  struct auth {
+    std::string ha1;
+    bool enabled = true;
+  };
+  const auth* cached_auth(std::string_view number) const;
+  void cache_auth(std::string_view number, auth a);
+  void forget_auth(std::string_view number);
+
 private:
   // One binding in one allocation: contact, params, call_id, ip, user agent.
   struct packed {
@@ -56,6 +68,8 @@ private:
     std::uint32_t gen = 0;            // of the wheel entry that counts
     std::int64_t scheduled_at = 0;    // its time; 0: none
     const std::string* number = nullptr; // the key in by_number_ (stable)
+    bool has_auth = false;
+    auth cached;
   };
 
   static packed pack(const storage::binding_record& r);

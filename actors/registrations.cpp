@@ -50,22 +50,32 @@ void start(tenant_ptr self) {
 bool handle(tenant_ptr self, register_request& req) {
   auto& st = self->state;
   auto* ctx = st.ctx;
-  auto rec = ctx->store->extension(st.rec.domain, req.user);
-  if (!rec)
-    return false;
+  // A refresh finds the HA1 with the bindings; otherwise the record is read.
+  binding_index::auth auth;
+  bool cached = false;
+  if (auto* a = st.bindings->cached_auth(req.user)) {
+    auth = *a;
+    cached = true;
+  } else {
+    auto rec = ctx->store->extension(st.rec.domain, req.user);
+    if (!rec)
+      return false;
+    auth = {std::move(rec->sip_ha1), rec->enabled};
+  }
+  auto& domain = st.rec.domain;
   auto now = ctx->now();
   sip_reply reply;
   reply.txn = req.txn;
-  auto verdict = digest::check(req.auth, rec->number, rec->domain, rec->sip_ha1, "REGISTER",
+  auto verdict = digest::check(req.auth, req.user, domain, auth.ha1, "REGISTER",
                                ctx->nonce_secret, now, ctx->registrar.nonce_ttl);
-  if (digest::fill_failure(verdict, reply, rec->domain, ctx->nonce_secret, now)) {
+  if (digest::fill_failure(verdict, reply, domain, ctx->nonce_secret, now)) {
     if (verdict == digest::verdict::forbidden)
-      report_auth_failure(ctx, false, req.source, rec->number + "@" + rec->domain,
-                          req.user_agent, "wrong password");
+      report_auth_failure(ctx, false, req.source, req.user + "@" + domain, req.user_agent,
+                          "wrong password");
     ctx->sip->reply(std::move(reply));
     return true;
   }
-  if (!rec->enabled) {
+  if (!auth.enabled) {
     reply.code = 403;
     reply.reason = "Extension disabled";
     ctx->sip->reply(std::move(reply));
@@ -80,6 +90,8 @@ bool handle(tenant_ptr self, register_request& req) {
     return true;
   }
   st.bindings->set(req.user, out.bindings);
+  if (!cached)
+    st.bindings->cache_auth(req.user, std::move(auth));
   keep_time(self);
   reply.code = 200;
   reply.reason = "OK";
@@ -144,8 +156,14 @@ std::vector<call_target> devices(tenant_ptr self, const std::string& number) {
   return out;
 }
 
-void drop(tenant_ptr self, const std::string& number) {
-  self->state.bindings->erase(number);
+void changed(tenant_ptr self, const std::string& number) {
+  auto& st = self->state;
+  auto rec = st.ctx->store->extension(st.rec.domain, number);
+  if (rec && rec->enabled) {
+    st.bindings->forget_auth(number); // a new password, maybe
+    return;
+  }
+  st.bindings->erase(number);
   keep_time(self);
 }
 

@@ -34,9 +34,10 @@ void tick(tenant_ptr self);
 /// The extension's live bindings as ringable devices.
 std::vector<call_target> devices(tenant_ptr self, const std::string& number);
 
-/// Forgets the extension's bindings (it was disabled or deleted; storage
-/// dropped them in the same commit).
-void drop(tenant_ptr self, const std::string& number);
+/// The extension's record changed (shell or API): its cached HA1 goes; a
+/// disabled or deleted extension's bindings go too (storage dropped them in
+/// the same commit).
+void changed(tenant_ptr self, const std::string& number);
 
 /// `registrations [NUMBER]`: the live bindings, by extension number.
 admin_reply list(tenant_ptr self, const registrations_query& q);

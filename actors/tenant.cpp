@@ -893,12 +893,8 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
           self->request(ext, caf::infinite, std::move(cmd))
             .then(
               [self, rp, number](admin_reply& r) mutable {
-                auto& st = self->state;
-                if (r.ok) {
-                  auto now_rec = st.ctx->store->extension(st.rec.domain, number);
-                  if (!now_rec || !now_rec->enabled)
-                    registrations::drop(self, number);
-                }
+                if (r.ok)
+                  registrations::changed(self, number);
                 rp.deliver(std::move(r));
               },
               [rp](caf::error& e) mutable {

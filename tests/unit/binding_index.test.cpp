@@ -200,3 +200,23 @@ TEST_CASE("binding index: many extensions, sorted numbers, counts", "[binding_in
   CHECK(gone == 5000);
   CHECK(ix.size() == 0);
 }
+
+TEST_CASE("binding index: the cached HA1 lives and goes with the bindings", "[binding_index]") {
+  binding_index ix("example.test", t0);
+  ix.cache_auth("1001", {"aa", true}); // no bindings: nothing to keep it with
+  CHECK(ix.cached_auth("1001") == nullptr);
+  ix.set("1001", {rec("1001", "sip:a", t0 + 60)});
+  ix.cache_auth("1001", {"aa", true});
+  REQUIRE(ix.cached_auth("1001") != nullptr);
+  CHECK(ix.cached_auth("1001")->ha1 == "aa");
+  ix.set("1001", {rec("1001", "sip:a", t0 + 120)}); // a refresh keeps it
+  REQUIRE(ix.cached_auth("1001") != nullptr);
+  ix.forget_auth("1001"); // the record changed
+  CHECK(ix.cached_auth("1001") == nullptr);
+  ix.cache_auth("1001", {"bb", false});
+  CHECK(!ix.cached_auth("1001")->enabled);
+  ix.expire(t0 + 120); // the last binding expired: the slot is reused clean
+  CHECK(ix.cached_auth("1001") == nullptr);
+  ix.set("1002", {rec("1002", "sip:b", t0 + 500)});
+  CHECK(ix.cached_auth("1002") == nullptr);
+}
