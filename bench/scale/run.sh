@@ -128,13 +128,14 @@ register_run() {
       -r "$rate" -rp 1000 -m "$calls" "$@"
 }
 
-# memory of the node every second, "epoch rss_kb pss_kb", until the file $1.stop appears
-sample_memory() {
+# the node's VmRSS every second, "epoch rss_kb", until the file $1.stop appears. Not PSS: reading
+# smaps_rollup walks the page tables under the node's mmap lock and would delay the probe.
+sample_rss() {
   local out=$1 i
   for ((i = 0; i < TIME_LIMIT; i++)); do
     [ -e "$out.stop" ] && break
     kill -0 "$SERVER_PID" 2>/dev/null || break
-    echo "$(date +%s) $(mem_kb "$SERVER_PID")" >> "$out"
+    echo "$(date +%s) $(awk '/^VmRSS:/{print $2}' "/proc/$SERVER_PID/status")" >> "$out"
     sleep 1
   done
 }
@@ -148,7 +149,7 @@ echo "  probe tenant $PROBE_DOMAIN: $ok of $PROBE_USERS users registered before 
 [ "$ok" -eq "$PROBE_USERS" ] || { echo "  the probe users did not all register" >&2; exit 1; }
 
 read -r RSS0 PSS0 <<< "$(mem_kb "$SERVER_PID")"
-sample_memory "$TMP/mem-import" & STARTED_PIDS+=($!); SAMPLER=$!
+sample_rss "$TMP/rss-import" & STARTED_PIDS+=($!); SAMPLER=$!
 scale_shell import "$A_SHELL_PORT" "$EXTENSIONS" "$TENANTS" "$BATCH" > "$TMP/import.log" 2>&1 &
 IMPORT=$!; STARTED_PIDS+=("$IMPORT")
 chunk=0; probe_failed=0; probe_ok=0
@@ -160,11 +161,11 @@ while kill -0 "$IMPORT" 2>/dev/null; do
   probe_ok=$((probe_ok + ok)); probe_failed=$((probe_failed + PROBE_RATE * PROBE_CHUNK_S - ok))
 done
 rc=0; wait "$IMPORT" || rc=$?; forget_pid "$IMPORT"
-touch "$TMP/mem-import.stop"; wait "$SAMPLER" 2>/dev/null || true; forget_pid "$SAMPLER"
+touch "$TMP/rss-import.stop"; wait "$SAMPLER" 2>/dev/null || true; forget_pid "$SAMPLER"
 grep -v '^WINDOW' "$TMP/import.log" | sed 's/^IMPORT /  import: /'
 [ "$rc" -eq 0 ] || { echo "  the import failed (exit $rc)" >&2; exit 1; }
 HWM="$(vm_hwm "$SERVER_PID")"
-PEAK="$(awk 'BEGIN{m=0} $2>m{m=$2} END{print m}' "$TMP/mem-import")"
+PEAK="$(awk 'BEGIN{m=0} $2>m{m=$2} END{print m}' "$TMP/rss-import")"
 sleep 2
 read -r RSS1 PSS1 <<< "$(mem_kb "$SERVER_PID")"
 echo "  node RSS before $(mb "$RSS0") MB, peak during $(mb "$HWM") MB (VmHWM; 1 s samples: $(mb "$PEAK") MB)," \
