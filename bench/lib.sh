@@ -351,7 +351,8 @@ start_actorpbx() {
     sleep 0.1
   done
   [ -n "$ready" ] || { echo "actorpbx not ready after ${BENCH_READY_S:-20} s" >&2; cat "$dir/stderr.log" >&2; return 1; }
-  actorpbx_provision
+  # set -e does not reach in here (start_server calls this in an `if`)
+  actorpbx_provision || { echo "actorpbx: provisioning failed" >&2; cat "$dir/stderr.log" >&2; return 1; }
   SERVER_TARGET="127.0.0.1:$A_SIP_PORT"
   SERVER_VERSION="actorpbx ($ACTORPBX_BIN)"
 }

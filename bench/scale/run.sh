@@ -78,6 +78,8 @@ fi
 A_SIP_PORT="${BENCH_ACTORPBX_SIP_PORT:-25260}"
 A_SHELL_PORT="${BENCH_ACTORPBX_SHELL_PORT:-25239}"
 SIPP_PORT="${BENCH_SIPP_PORT:-25298}"         # the probe; the registrations use the next port
+# the node's REST API off its default 8888, which another node on the machine may hold
+BENCH_ACTORPBX_ARGS="--api-listen 127.0.0.1:${BENCH_ACTORPBX_API_PORT:-25280} ${BENCH_ACTORPBX_ARGS:-}"
 export BENCH_READY_S="${BENCH_READY_S:-120}"   # a restart opens the whole data dir
 
 bench_init scale sipp python3 ss du timeout

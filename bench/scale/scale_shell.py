@@ -164,8 +164,9 @@ def cmd_answer(port, go, timeout):
 
 def cmd_rtt(start, end, *dirs):
     """REGISTER response times of the SIPp runs in DIRS (-trace_rtt, rtd 1 and 2) that came
-    between the epochs START and END: SIPp's rtt file dates them in ms after its StartTime."""
-    by, outside = {}, 0
+    between the epochs START and END, and those after END (the same load on an idle node):
+    SIPp's rtt file dates them in ms after its StartTime."""
+    during, after = {}, {}
     for d in dirs:
         with open(os.path.join(d, 'stat.csv')) as f:
             f.readline()
@@ -178,18 +179,18 @@ def cmd_rtt(start, end, *dirs):
                     p = l.strip().split(';')
                     if len(p) < len(head):
                         continue
-                    if not float(start) <= t0 + float(p[di]) / 1000 <= float(end):
-                        outside += 1
-                        continue
-                    by.setdefault(p[ni], []).append(float(p[ti]))
+                    at = t0 + float(p[di]) / 1000
+                    if at >= float(start):
+                        (during if at <= float(end) else after).setdefault(p[ni], []).append(float(p[ti]))
     names = {'1': 'REGISTER -> 401', '2': 'REGISTER+auth -> 200'}
-    every = [v for vs in by.values() for v in vs]
-    for key, vs in sorted(by.items()) + [('all', every)]:
-        if vs:
-            print('  %-22s p50 %5.0f ms  p99 %5.0f ms  max %5.0f ms  (%d responses)'
-                  % (names.get(key, key if key == 'all' else 'rtd ' + key), percentile(vs, .5),
-                     percentile(vs, .99), max(vs), len(vs)))
-    print('  (%d responses during the import counted, %d after it left out)' % (len(every), outside))
+    for title, by in (('during the import', during), ('after it (the last run\'s rest)', after)):
+        every = [v for vs in by.values() for v in vs]
+        print('  %s: %d responses' % (title, len(every)))
+        for key, vs in sorted(by.items()) + [('all', every)]:
+            if vs:
+                print('    %-22s p50 %5.0f ms  p99 %5.0f ms  max %5.0f ms  (%d)'
+                      % (names.get(key, key if key == 'all' else 'rtd ' + key), percentile(vs, .5),
+                         percentile(vs, .99), max(vs), len(vs)))
 
 
 if __name__ == '__main__':
