@@ -40,7 +40,7 @@ PROBE_CHUNK_S=10      # the probe runs as SIPp runs of this length while the imp
 PROBE_DOMAIN=probe.scale.test
 PROBE_FIRST=100000
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 ARGS=("$@")
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -126,7 +126,7 @@ DATA="$TMP/actorpbx/data"
 register_run() {
   local tag=$1 file=$2 rate=$3 calls=$4; shift 4
   RUN_DIR="$TMP/$tag"; mkdir -p "$RUN_DIR"
-  sipp_client "$RUN_DIR" $((calls / rate * 3 + 60)) -inf "$file" -t u1 -i 127.0.0.1 \
+  sipp_client "$RUN_DIR" $((calls * 3 / rate + 60)) -inf "$file" -t u1 -i 127.0.0.1 \
       -r "$rate" -rp 1000 -m "$calls" "$@"
 }
 
@@ -150,7 +150,7 @@ read -r ok failed <<< "$(sipp_counts "$RUN_DIR/stat.csv")"
 echo "  probe tenant $PROBE_DOMAIN: $ok of $PROBE_USERS users registered before the import (sipp exit $rc)"
 [ "$ok" -eq "$PROBE_USERS" ] || { echo "  the probe users did not all register" >&2; exit 1; }
 
-read -r RSS0 PSS0 <<< "$(mem_kb "$SERVER_PID")"
+read -r RSS0 _ <<< "$(mem_kb "$SERVER_PID")"
 sample_rss "$TMP/rss-import" & STARTED_PIDS+=($!); SAMPLER=$!
 scale_shell import "$A_SHELL_PORT" "$EXTENSIONS" "$TENANTS" "$BATCH" > "$TMP/import.log" 2>&1 &
 IMPORT=$!; STARTED_PIDS+=("$IMPORT")
@@ -159,7 +159,7 @@ while kill -0 "$IMPORT" 2>/dev/null; do
   chunk=$((chunk + 1)); rc=0
   register_run "probe-$chunk" "$TMP/probe-users.csv" "$PROBE_RATE" $((PROBE_RATE * PROBE_CHUNK_S)) \
       -sf "$TMP/probe.xml" -auth_uri "$PROBE_DOMAIN" -trace_rtt -rtt_freq 1 -timer_resol 1 || rc=$?
-  read -r ok failed <<< "$(sipp_counts "$RUN_DIR/stat.csv")"
+  read -r ok _ <<< "$(sipp_counts "$RUN_DIR/stat.csv")"
   probe_ok=$((probe_ok + ok)); probe_failed=$((probe_failed + PROBE_RATE * PROBE_CHUNK_S - ok))
 done
 rc=0; wait "$IMPORT" || rc=$?; forget_pid "$IMPORT"
