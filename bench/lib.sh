@@ -40,12 +40,16 @@ bench_opt() {
   esac
 }
 
-# VAR...: each must be a whole number; then --duration 1..120 and --start-rate >= 1 (exit 2)
-bench_check_opts() {
+# VAR...: each must be a whole number (exit 2)
+bench_check_numbers() {
   local v
   for v in "$@"; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "$v must be a number" >&2; exit 2; }
   done
+}
+# VAR...: each must be a whole number; then --duration 1..120 and --start-rate >= 1 (exit 2)
+bench_check_opts() {
+  bench_check_numbers "$@"
   [ "$DURATION" -ge 1 ] && [ "$DURATION" -le 120 ] || { echo "--duration must be 1..120" >&2; exit 2; }
   [ "$START_RATE" -ge 1 ] || { echo "--start-rate must be >= 1" >&2; exit 2; }
 }
@@ -336,8 +340,9 @@ start_actorpbx() {
   SERVER_PID=$!
   STARTED_PIDS+=("$SERVER_PID")
   local i ready=""
-  # ready: the `ready sip=` line (printed at log level info) or both ports listening
-  for i in $(seq 1 200); do
+  # ready: the `ready sip=` line (printed at log level info) or both ports listening;
+  # BENCH_READY_S (default 20) for a node that opens a large data dir
+  for i in $(seq 1 $((${BENCH_READY_S:-20} * 10))); do
     if grep -q "ready sip=" "$dir/stderr.log" 2>/dev/null ||
        { ss -H -lnu "( sport = :$A_SIP_PORT )" | grep -q . && ss -H -lnt "( sport = :$A_SHELL_PORT )" | grep -q .; }; then
       ready=1; break
@@ -345,8 +350,9 @@ start_actorpbx() {
     kill -0 "$SERVER_PID" 2>/dev/null || { echo "actorpbx exited:" >&2; cat "$dir/stderr.log" >&2; return 1; }
     sleep 0.1
   done
-  [ -n "$ready" ] || { echo "actorpbx not ready after 20 s" >&2; cat "$dir/stderr.log" >&2; return 1; }
-  actorpbx_provision
+  [ -n "$ready" ] || { echo "actorpbx not ready after ${BENCH_READY_S:-20} s" >&2; cat "$dir/stderr.log" >&2; return 1; }
+  # set -e does not reach in here (start_server calls this in an `if`)
+  actorpbx_provision || { echo "actorpbx: provisioning failed" >&2; cat "$dir/stderr.log" >&2; return 1; }
   SERVER_TARGET="127.0.0.1:$A_SIP_PORT"
   SERVER_VERSION="actorpbx ($ACTORPBX_BIN)"
 }
