@@ -70,7 +70,7 @@ inline std::unique_ptr<store> open_ok(const std::string& dir, options opts = {})
 inline auto fields(const tenant_record& r) { return std::tie(r.domain, r.name, r.timezone); }
 inline auto fields(const extension_record& r) {
   return std::tie(r.domain, r.number, r.web_user, r.web_password_hash, r.display_name, r.email,
-                  r.role, r.sip_password, r.enabled, r.mobile_phone, r.work_phone,
+                  r.role, r.sip_ha1, r.enabled, r.mobile_phone, r.work_phone,
                   r.home_phone, r.address, r.department, r.voicemail_pin,
                   r.no_answer_timeout, r.created_at);
 }
@@ -90,7 +90,7 @@ inline extension_record make_ext(const std::string& domain, const std::string& n
   r.display_name = "Ext " + number;
   r.email = number + "@" + domain;
   r.role = "admin";
-  r.sip_password = "pw-" + number;
+  r.sip_ha1 = "0123456789abcdef0123456789abcdef";  // MD5 hex of number:domain:password
   r.enabled = false;
   r.mobile_phone = "+1555" + number;
   r.work_phone = "w" + number;
