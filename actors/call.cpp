@@ -729,6 +729,8 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
       st.now = phase::answered;
       st.winner = a.leg;
       st.b_leg = std::move(a.handle);
+      // Ours is done: a handle kept here would keep the finished actor in memory.
+      st.ringing = caf::actor{};
       st.cdr.answer_ms = now_ms();
       mark_line(self, line_use::talking);
       if (st.a_answered) { // a call back: the caller's dialog exists, offer it the callee's media

@@ -10,7 +10,6 @@ namespace pbx {
 namespace {
 
 using self_ptr = caf::stateful_actor<ringing_state>*;
-using no_answer_atom = caf::atom_constant<caf::atom("noanswer")>;
 
 void leg_cmd(self_ptr self, const caf::actor& leg, leg_command::op what,
              std::uint16_t code = 0) {
@@ -120,6 +119,34 @@ void on_event(self_ptr self, leg_event& e) {
   }
 }
 
+// While the devices ring. The no-answer timer is a receive timeout, not a
+// delayed message: CAF drops a receive timeout when the actor quits, while a
+// pending delayed message would keep the whole finished actor in memory until
+// it is due (60 s after every answered call). A receive timeout restarts with
+// each message, so every message re-arms it with the time left.
+caf::behavior ringing_behavior(self_ptr self) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+    self->state.no_answer_at - std::chrono::steady_clock::now());
+  auto rearm = [=] {
+    if (!self->state.decided)
+      self->become(ringing_behavior(self));
+  };
+  return {
+    [=](leg_event& e) {
+      on_event(self, e);
+      rearm();
+    },
+    [=](stop_atom) {
+      if (!self->state.decided)
+        give_up(self, 0, "stopped");
+    },
+    caf::after(std::max(left, std::chrono::milliseconds(0))) >> [=] {
+      if (!self->state.decided)
+        give_up(self, 480, "no answer");
+    },
+  };
+}
+
 } // namespace
 
 caf::behavior ringing_actor(caf::stateful_actor<ringing_state>* self, node_context* ctx,
@@ -147,24 +174,14 @@ caf::behavior ringing_actor(caf::stateful_actor<ringing_state>* self, node_conte
     st.legs.emplace(id, device_result{target.contact, 0});
     st.trying.emplace(id, ringing_state::ringing_leg{std::move(leg), i, 0});
   }
-  self->delayed_send(self, std::chrono::seconds(plan.no_answer_timeout), no_answer_atom::value);
+  st.no_answer_at = std::chrono::steady_clock::now() + std::chrono::seconds(plan.no_answer_timeout);
   // The call going away (node shutdown) takes us down; our linked legs then
   // cancel what still rings.
   self->set_exit_handler([=](caf::exit_msg& m) {
     if (m.reason != caf::exit_reason::normal) // normal: a leg that ended
       self->quit(m.reason);
   });
-  return {
-    [=](leg_event& e) { on_event(self, e); },
-    [=](no_answer_atom) {
-      if (!self->state.decided)
-        give_up(self, 480, "no answer");
-    },
-    [=](stop_atom) {
-      if (!self->state.decided)
-        give_up(self, 0, "stopped");
-    },
-  };
+  return ringing_behavior(self);
 }
 
 } // namespace pbx

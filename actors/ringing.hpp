@@ -7,6 +7,7 @@
 //   ringing --(first 200)--> handed over (drains stray events for 1 s) --> done
 //      |--(486/600/603, all failed, no answer, stop)--> done
 
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -40,6 +41,7 @@ struct ringing_state {
   std::map<std::uint64_t, device_result> legs; // every B leg and what became of it
   std::map<std::uint64_t, ringing_leg> trying; // B legs still ringing
   bool decided = false;
+  std::chrono::steady_clock::time_point no_answer_at; // the no-answer rule's deadline
 };
 
 caf::behavior ringing_actor(caf::stateful_actor<ringing_state>* self, node_context* ctx,
