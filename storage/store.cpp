@@ -722,8 +722,24 @@ std::optional<extension_record> store::extension(std::string_view domain,
 }
 
 std::vector<extension_record> store::extensions(std::string_view domain) const {
+  return extensions(domain, {}, 0);
+}
+
+std::vector<extension_record> store::extensions(std::string_view domain, std::string_view after,
+                                                std::size_t limit) const {
   return guarded<std::vector<extension_record>>([&] {
-    return impl_->list<extension_record>(table::extensions, detail::domain_prefix(domain));
+    std::vector<extension_record> out;
+    impl::read_scope r(*impl_);
+    if (r.begin() != 0) return out;
+    auto prefix = detail::domain_prefix(domain);
+    auto from = after.empty() ? std::string() : detail::extension_key(domain, after);
+    detail::scan_after(r.get(), impl_->dbi(table::extensions), prefix, from,
+                       [&](std::string_view, std::string_view v) {
+      extension_record rec;
+      if (detail::decode(v, rec)) out.push_back(std::move(rec));  // corrupt: skipped
+      return limit == 0 || out.size() < limit;
+    });
+    return out;
   });
 }
 
@@ -810,11 +826,17 @@ std::vector<cdr_record> store::cdrs(std::string_view domain, std::size_t limit,
 
 std::vector<audit_record> store::audit(std::string_view domain, std::size_t limit) const {
   return guarded<std::vector<audit_record>>([&] {
-    auto all = impl_->list<audit_record>(table::audit, detail::domain_prefix(domain));
-    if (all.size() > limit)
-      all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(limit));
-    std::reverse(all.begin(), all.end());
-    return all;
+    std::vector<audit_record> out;
+    if (limit == 0) return out;
+    impl::read_scope r(*impl_);
+    if (r.begin() != 0) return out;
+    detail::scan_prefix_reverse(r.get(), impl_->dbi(table::audit), detail::domain_prefix(domain),
+                                {}, [&](std::string_view, std::string_view v) {
+      audit_record rec;
+      if (detail::decode(v, rec)) out.push_back(std::move(rec));
+      return out.size() < limit;
+    });
+    return out;
   });
 }
 

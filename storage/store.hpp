@@ -69,6 +69,10 @@ class store {
   std::optional<extension_record> extension(std::string_view domain,
                                             std::string_view number) const;
   std::vector<extension_record> extensions(std::string_view domain) const;  // sorted by number
+  // At most `limit` (0: every one) of them, from the first number above
+  // `after` ("": from the first): one seek, then only those are decoded.
+  std::vector<extension_record> extensions(std::string_view domain, std::string_view after,
+                                           std::size_t limit) const;
   std::size_t extension_count(std::string_view domain) const;
   std::vector<binding_record> bindings(std::string_view domain,
                                        std::string_view number) const;

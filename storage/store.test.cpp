@@ -726,3 +726,91 @@ TEST_CASE("long contacts are stored under a bounded key", "[store][keys]") {
     if (b.contact == long1) CHECK(b.cseq == 99);
   }
 }
+
+namespace {
+
+// What `extension list` did before paging by seek: every extension of the
+// tenant, those numbered up to `after` skipped, at most `limit` (0: all).
+std::vector<std::string> paged_by_filter(const store& s, const std::string& domain,
+                                         const std::string& after, std::size_t limit) {
+  std::vector<std::string> out;
+  for (auto& e : s.extensions(domain)) {
+    if (!after.empty() && e.number <= after) continue;
+    if (limit > 0 && out.size() >= limit) break;
+    out.push_back(e.number);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("extensions are paged from a seek past `after`", "[store][paging]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+  batch w;
+  for (int n = 100; n < 110; ++n) w.put(make_ext("a.test", std::to_string(n)));
+  w.put(make_ext("a.test", "1035"));  // sorts between 103 and 104 (numbers compare as text)
+  for (const char* n : {"100", "500"}) w.put(make_ext("a.test2", n));  // the next tenant
+  w.put(make_ext("a.tes", "999"));
+  REQUIRE(s->write(std::move(w)) == "");
+
+  CHECK(numbers(s->extensions("a.test", "", 3)) == std::vector<std::string>{"100", "101", "102"});
+  CHECK(numbers(s->extensions("a.test", "103", 3)) ==
+        std::vector<std::string>{"1035", "104", "105"});
+  CHECK(numbers(s->extensions("a.test", "1035", 2)) == std::vector<std::string>{"104", "105"});
+  // A number that does not exist: the page starts at the next one.
+  CHECK(numbers(s->extensions("a.test", "1036", 2)) == std::vector<std::string>{"104", "105"});
+  CHECK(numbers(s->extensions("a.test", "0", 1)) == std::vector<std::string>{"100"});
+  // After the last, and the last page stops at the tenant's end.
+  CHECK(s->extensions("a.test", "109", 5).empty());
+  CHECK(numbers(s->extensions("a.test", "107", 5)) == std::vector<std::string>{"108", "109"});
+  CHECK(s->extensions("a.test", "99", 5).empty());  // "99" sorts after "109"
+  // limit 0: every one after `after`; both empty: the whole tenant.
+  CHECK(numbers(s->extensions("a.test", "106", 0)) ==
+        std::vector<std::string>{"107", "108", "109"});
+  CHECK(s->extensions("a.test", "", 0).size() == 11);
+  CHECK(numbers(s->extensions("a.test2", "100", 0)) == std::vector<std::string>{"500"});
+  CHECK(s->extensions("nobody.test", "", 10).empty());
+
+  // The same records, in the same order, as filtering the whole tenant.
+  for (std::string after : {"", "0", "100", "1000", "103", "1035", "1036", "105", "109", "11",
+                            "99", "a"})
+    for (std::size_t limit : {0, 1, 2, 5, 11, 50}) {
+      INFO("after=" << after << " limit=" << limit);
+      CHECK(numbers(s->extensions("a.test", after, limit)) ==
+            paged_by_filter(*s, "a.test", after, limit));
+    }
+}
+
+TEST_CASE("audit lists a tenant's newest entries first, at most `limit`", "[store][paging]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+  batch w;
+  auto entry = [](const std::string& domain, std::int64_t t, std::uint64_t seq) {
+    audit_record a;
+    a.domain = domain;
+    a.time_ms = t;
+    a.seq = seq;
+    a.what = domain + "@" + std::to_string(t) + "/" + std::to_string(seq);
+    return a;
+  };
+  for (std::uint64_t seq : {2, 0, 1}) w.put(entry("a.test", 2000, seq));
+  w.put(entry("a.test", 1000, 9));
+  w.put(entry("a.test2", 3000, 0));
+  w.put(entry("", 5000, 0));  // system-wide
+  REQUIRE(s->write(std::move(w)) == "");
+  auto what = [](const std::vector<audit_record>& v) {
+    std::vector<std::string> out;
+    for (auto& a : v) out.push_back(a.what);
+    return out;
+  };
+  CHECK(what(s->audit("a.test", 2)) ==
+        std::vector<std::string>{"a.test@2000/2", "a.test@2000/1"});
+  CHECK(what(s->audit("a.test", 50)) ==
+        std::vector<std::string>{"a.test@2000/2", "a.test@2000/1", "a.test@2000/0",
+                                 "a.test@1000/9"});
+  CHECK(s->audit("a.test", 0).empty());
+  CHECK(what(s->audit("", 50)) == std::vector<std::string>{"@5000/0"});
+  CHECK(what(s->audit("a.test2", 50)) == std::vector<std::string>{"a.test2@3000/0"});
+  CHECK(s->audit("b.test", 50).empty());
+}
