@@ -5,6 +5,7 @@
 #include <lmdb.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -146,7 +147,9 @@ int scan_prefix_reverse(MDB_txn* t, MDB_dbi dbi, std::string_view prefix,
   return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-// Deletes every key starting with a non-empty `prefix`. 0 or an LMDB error.
-int erase_prefix(MDB_txn* t, MDB_dbi dbi, std::string_view prefix);
+// Deletes every key starting with a non-empty `prefix`, telling `erased`
+// (when set) each key before it goes. 0 or an LMDB error.
+int erase_prefix(MDB_txn* t, MDB_dbi dbi, std::string_view prefix,
+                 const std::function<void(std::string_view key)>& erased = nullptr);
 
 }  // namespace pbx::storage::detail
