@@ -693,8 +693,17 @@ struct store::impl {
         keep.insert(v.file);
       }
     }
-    for (auto& e : list<extension_record>(table::extensions, {}))
-      if (!e.greeting.empty()) keep.insert(e.greeting);
+    // A greeting lives in its own extension's folder (voicemail/DOMAIN/NUMBER/,
+    // actors/mailbox): a file no message names is kept when that extension
+    // names it. Only those extensions are read, not every one (a million).
+    auto is_greeting = [&](const std::string& rel) {
+      auto a = rel.find('/'), b = rel.find('/', a + 1), c = rel.find('/', b + 1);
+      if (b == rel.npos || c == rel.npos || rel.find('/', c + 1) != rel.npos) return false;
+      auto e = get_record<extension_record>(
+          table::extensions, detail::extension_key(std::string_view(rel).substr(a + 1, b - a - 1),
+                                                   std::string_view(rel).substr(b + 1, c - b - 1)));
+      return e && e->greeting == rel;
+    };
     std::vector<std::pair<fs::path, bool>> doomed;  // path, is a temp
     for (auto i = fs::recursive_directory_iterator(root, ec);
          !ec && i != fs::recursive_directory_iterator(); i.increment(ec)) {
@@ -702,7 +711,8 @@ struct store::impl {
       auto rel = "voicemail/" + i->path().lexically_relative(root).generic_string();
       auto name = i->path().filename().string();
       bool temp = rel.rfind("voicemail/spool/", 0) == 0 || name.rfind(".tmp-", 0) == 0;
-      if (temp || keep.count(rel) == 0) doomed.emplace_back(i->path(), temp);
+      if (temp || (keep.count(rel) == 0 && !is_greeting(rel)))
+        doomed.emplace_back(i->path(), temp);
     }
     for (auto& [path, temp] : doomed)
       if (fs::remove(path, ec)) ++(temp ? r.temps_removed : r.files_removed);
