@@ -595,14 +595,9 @@ caf::result<admin_reply> hangup(self_ptr self, const admin_principal& who, const
 // Live actors against provisioned records: passivation at work.
 admin_reply stats(self_ptr self) {
   auto& ctx = *self->state.ctx;
-  std::size_t provisioned = 0, tenants = 0;
-  for (auto& t : ctx.store->tenants()) {
-    ++tenants;
-    provisioned += ctx.store->extension_count(t.domain);
-  }
   return admin_records({field_list{
-    {"tenants", std::to_string(tenants)},
-    {"extensions", std::to_string(provisioned)},
+    {"tenants", std::to_string(ctx.store->tenant_count())},
+    {"extensions", std::to_string(ctx.store->extension_total())},
     {"live_tenant_actors", std::to_string(ctx.dir->count("t/"))},
     {"live_extension_actors", std::to_string(ctx.dir->count("e/"))},
     {"actors", std::to_string(self->system().registry().running())},

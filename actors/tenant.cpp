@@ -565,13 +565,8 @@ admin_reply extensions(self_ptr self, const extension_query& q) {
     return admin_records({describe_extension(*e)});
   }
   admin_reply r;
-  for (auto& e : store.extensions(st.rec.domain)) {
-    if (!q.after.empty() && e.number <= q.after)
-      continue;
-    if (q.limit > 0 && r.records.size() >= q.limit)
-      break;
+  for (auto& e : store.extensions(st.rec.domain, q.after, q.limit))
     r.records.push_back(describe_extension(e));
-  }
   return r;
 }
 

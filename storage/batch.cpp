@@ -41,6 +41,12 @@ std::string cdr_key(std::string_view domain, std::int64_t start_ms, std::string_
   return k;
 }
 
+std::string cdr_id_key(std::string_view domain, std::string_view call_id) {
+  std::string k = domain_prefix(domain);
+  k += call_id;
+  return k;
+}
+
 std::string audit_key(std::string_view domain, std::int64_t time_ms, std::uint64_t seq) {
   char stamp[48];
   // sep is '\0': the stamp is taken by its length, not as a C string.
@@ -126,7 +132,9 @@ void batch::put(const tenant_record& r) {
 }
 
 void batch::put(const cdr_record& r) {
-  put_encoded(table::cdrs, detail::cdr_key(r.domain, r.start_ms, r.call_id), r);
+  auto key = detail::cdr_key(r.domain, r.start_ms, r.call_id);
+  add(op::kind::put, table::cdr_ids, detail::cdr_id_key(r.domain, r.call_id), key);
+  put_encoded(table::cdrs, std::move(key), r);
 }
 
 void batch::put(const audit_record& r) {
@@ -136,7 +144,9 @@ void batch::put(const audit_record& r) {
 void batch::erase_tenant(std::string_view domain) {
   add(op::kind::erase, table::tenants, detail::tenant_key(domain));
   add(op::kind::erase_prefix, table::cdrs, detail::domain_prefix(domain));
+  add(op::kind::erase_prefix, table::cdr_ids, detail::domain_prefix(domain));
   add(op::kind::erase_prefix, table::extensions, detail::domain_prefix(domain));
+  add(op::kind::erase, table::extension_counts, detail::tenant_key(domain));
   add(op::kind::erase_prefix, table::bindings, detail::domain_prefix(domain));
   add(op::kind::erase_prefix, table::voicemails, detail::domain_prefix(domain));
   add(op::kind::erase_prefix, table::trunks, detail::domain_prefix(domain));

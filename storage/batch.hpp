@@ -15,7 +15,10 @@ namespace detail {
 
 enum class table : std::uint8_t {
   tenants, extensions, bindings, meta, cdrs, security, voicemails, audit,
-  trunks, inbound_rules, outbound_rules
+  trunks, inbound_rules, outbound_rules,
+  // Kept by the store itself (schema version 2): domain -> number of its
+  // extensions (decimal), and domain sep call_id -> that CDR's key.
+  extension_counts, cdr_ids
 };
 
 struct op {
@@ -43,8 +46,9 @@ struct op {
 class batch {
  public:
   void put(const tenant_record& r);
-  // Also erases the tenant's extensions, bindings, CDRs, voicemail records,
-  // trunks and inbound/outbound rules, and (after the commit) its voicemail folder.
+  // Also erases the tenant's extensions (and their count), bindings, CDRs,
+  // voicemail records, trunks and inbound/outbound rules, and (after the
+  // commit) its voicemail folder.
   void erase_tenant(std::string_view domain);
 
   void put(const extension_record& r);

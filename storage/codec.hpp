@@ -26,6 +26,8 @@ std::string domain_prefix(std::string_view domain);  // domain + sep
 std::string binding_prefix(std::string_view domain, std::string_view number);
 // domain sep start_ms (20 digits, so keys sort by time) sep call_id
 std::string cdr_key(std::string_view domain, std::int64_t start_ms, std::string_view call_id);
+// domain sep call_id: where the cdr_ids table keeps that CDR's key (paging by id).
+std::string cdr_id_key(std::string_view domain, std::string_view call_id);
 std::string audit_key(std::string_view domain, std::int64_t time_ms, std::uint64_t seq);
 // domain sep number sep id: a mailbox's messages sit together, by id.
 std::string voicemail_key(std::string_view domain, std::string_view number, std::string_view id);

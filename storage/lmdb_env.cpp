@@ -28,7 +28,8 @@ std::string mdb_error(std::string_view what, int rc) {
   return s;
 }
 
-int erase_prefix(MDB_txn* t, MDB_dbi dbi, std::string_view prefix) {
+int erase_prefix(MDB_txn* t, MDB_dbi dbi, std::string_view prefix,
+                 const std::function<void(std::string_view key)>& erased) {
   if (prefix.empty()) return EINVAL;
   cursor c;
   int rc = c.open(t, dbi);
@@ -40,6 +41,7 @@ int erase_prefix(MDB_txn* t, MDB_dbi dbi, std::string_view prefix) {
     if (rc == MDB_NOTFOUND) return 0;
     if (rc != 0) return rc;
     if (from_val(k).substr(0, prefix.size()) != prefix) return 0;
+    if (erased) erased(from_val(k));
     rc = mdb_cursor_del(c.get(), 0);
     if (rc != 0) return rc;
   }

@@ -5,6 +5,7 @@
 #include <lmdb.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -93,7 +94,62 @@ int scan_prefix(MDB_txn* t, MDB_dbi dbi, std::string_view prefix, F&& f) {
   return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-// Deletes every key starting with a non-empty `prefix`. 0 or an LMDB error.
-int erase_prefix(MDB_txn* t, MDB_dbi dbi, std::string_view prefix);
+// Like scan_prefix, from the first key above `after` (from the first key
+// when `after` is empty): one seek, not a walk from the prefix's start.
+template <class F>
+int scan_after(MDB_txn* t, MDB_dbi dbi, std::string_view prefix, std::string_view after, F&& f) {
+  cursor c;
+  int rc = c.open(t, dbi);
+  if (rc != 0) return rc;
+  std::string_view start = after.empty() ? prefix : after;
+  MDB_val k = to_val(start), v{};
+  rc = mdb_cursor_get(c.get(), &k, &v, start.empty() ? MDB_FIRST : MDB_SET_RANGE);
+  if (rc == 0 && !after.empty() && from_val(k) == after)
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
+  while (rc == 0) {
+    std::string_view key = from_val(k);
+    if (key.substr(0, prefix.size()) != prefix) return 0;
+    if (!f(key, from_val(v))) return 0;
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
+  }
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+// Calls f(key, value) for the entries under a non-empty `prefix` in reverse
+// key order, from the last one below `before` (the prefix's last entry when
+// `before` is empty), until f returns false. 0 or an LMDB error.
+template <class F>
+int scan_prefix_reverse(MDB_txn* t, MDB_dbi dbi, std::string_view prefix,
+                        std::string_view before, F&& f) {
+  if (prefix.empty()) return EINVAL;
+  // The first key past the prefix's range: the prefix with its last byte
+  // below 0xff raised by one (every key under it sorts before that).
+  std::string bound(before.empty() ? prefix : before);
+  if (before.empty()) {
+    while (!bound.empty() && static_cast<unsigned char>(bound.back()) == 0xff) bound.pop_back();
+    if (!bound.empty()) bound.back() = static_cast<char>(static_cast<unsigned char>(bound.back()) + 1);
+  }
+  cursor c;
+  int rc = c.open(t, dbi);
+  if (rc != 0) return rc;
+  MDB_val k = to_val(bound), v{};
+  rc = bound.empty() ? MDB_NOTFOUND : mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+  if (rc == 0)
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_PREV);  // the last key below the bound
+  else if (rc == MDB_NOTFOUND)
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_LAST);  // nothing at or above it
+  while (rc == 0) {
+    std::string_view key = from_val(k);
+    if (key.substr(0, prefix.size()) != prefix) return 0;
+    if (!f(key, from_val(v))) return 0;
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_PREV);
+  }
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+// Deletes every key starting with a non-empty `prefix`, telling `erased`
+// (when set) each key before it goes. 0 or an LMDB error.
+int erase_prefix(MDB_txn* t, MDB_dbi dbi, std::string_view prefix,
+                 const std::function<void(std::string_view key)>& erased = nullptr);
 
 }  // namespace pbx::storage::detail

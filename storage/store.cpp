@@ -36,8 +36,11 @@ using detail::txn;
 // New tables may be appended: an older data dir gets them created on open.
 constexpr const char* table_names[] = {"tenants", "extensions", "bindings", "meta", "cdrs",
                                        "security", "voicemails", "audit", "trunks",
-                                       "inbound_rules", "outbound_rules"};
-constexpr std::size_t table_count = 11;
+                                       "inbound_rules", "outbound_rules", "extension_counts",
+                                       "cdr_ids"};
+constexpr std::size_t table_count = 13;
+// Entries of the CDR index rebuilt per write txn when an older data dir is upgraded.
+constexpr std::size_t upgrade_chunk = 50000;
 constexpr std::uintmax_t wav_header_size = 44;
 constexpr std::size_t min_map_size = 256u << 10;   // room for the first txn
 constexpr std::size_t max_map_size = std::size_t(1) << 40;  // stop doubling at 1 TiB
@@ -105,6 +108,30 @@ struct failure {
   int rc = 0;
   std::string what;
 };
+
+std::string_view domain_of(std::string_view key) { return key.substr(0, key.find(detail::sep)); }
+
+// A counter's stored text; 0 when absent or unreadable.
+std::int64_t read_count(std::string_view text) {
+  std::int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  return ec == std::errc() && end == text.data() + text.size() ? n : 0;
+}
+
+// Adds `delta` to the counter under `key`; one at zero (or below) is removed.
+int add_count(MDB_txn* t, MDB_dbi dbi, std::string_view key, std::int64_t delta) {
+  MDB_val k = to_val(key), v{};
+  int rc = mdb_get(t, dbi, &k, &v);
+  if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+  std::int64_t n = (rc == 0 ? read_count(from_val(v)) : 0) + delta;
+  if (n <= 0) {
+    rc = mdb_del(t, dbi, &k, nullptr);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+  }
+  std::string text = std::to_string(n);
+  MDB_val nv = to_val(text);
+  return mdb_put(t, dbi, &k, &nv, 0);
+}
 
 // Outcome of one attempt at committing a group of batches.
 struct attempt {
@@ -295,18 +322,12 @@ struct store::impl {
       if ((rc = mdb_dbi_open(t.get(), table_names[i], MDB_CREATE, &dbis_[i])) != 0)
         return mdb_error(std::string("mdb_dbi_open(") + table_names[i] + ")", rc);
 
+    long stored = 0;  // none yet: a new data dir
     MDB_val k = to_val(schema_key), v{};
     rc = mdb_get(t.get(), dbi(table::meta), &k, &v);
-    if (rc == MDB_NOTFOUND) {
-      std::string version = std::to_string(schema_version);
-      MDB_val nv = to_val(version);
-      if ((rc = mdb_put(t.get(), dbi(table::meta), &k, &nv, 0)) != 0)
-        return mdb_error("mdb_put(meta)", rc);
-    } else if (rc != 0) {
-      return mdb_error("mdb_get(meta)", rc);
-    } else {
+    if (rc != 0 && rc != MDB_NOTFOUND) return mdb_error("mdb_get(meta)", rc);
+    if (rc == 0) {
       std::string_view s = from_val(v);
-      long stored = 0;
       auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), stored);
       if (ec != std::errc() || end != s.data() + s.size())
         return "unreadable schema version '" + std::string(s) + "' in " + dir;
@@ -317,32 +338,158 @@ struct store::impl {
     if ((rc = t.commit()) != 0) return mdb_error("mdb_txn_commit", rc);
     dbis_open_ = true;  // handles opened in a committed txn stay valid
     refresh_map_size();
-    return {};
+    return stored < schema_version ? upgrade() : std::string();
+  }
+
+  // Runs fn(txn) in a write txn and commits it, growing the map when full
+  // (fn starts over in a fresh txn). Only while no writer runs: at open.
+  template <class F>
+  std::string write_txn(F&& fn) {
+    for (;;) {
+      txn t;
+      int rc = t.begin(env_, nullptr, 0);
+      if (rc == MDB_MAP_RESIZED) {
+        adopt_map_size();
+        continue;
+      }
+      if (rc != 0) return mdb_error("mdb_txn_begin", rc);
+      rc = fn(t.get());
+      if (rc == 0) rc = t.commit();
+      if (rc == 0) return {};
+      if (rc != MDB_MAP_FULL) return mdb_error("schema upgrade", rc);
+      t.abort();
+      if (std::string e = grow_map(); !e.empty()) return e;
+    }
+  }
+
+  // Schema version 2 adds what the writer keeps beside the records: the
+  // extension count per tenant and the CDR id index. An older data dir (or
+  // an upgrade cut short) gets both built from its records' keys, nothing
+  // decoded; the version is written last, with the counts.
+  std::string upgrade() {
+    auto ids = dbi(table::cdr_ids);
+    std::string e;
+    std::string last;  // the last CDR key indexed
+    for (bool more = true; more;) {
+      std::string chunk_last = last;
+      std::size_t n = 0;
+      e = write_txn([&](MDB_txn* t) {
+        chunk_last = last;
+        n = 0;
+        std::vector<std::pair<std::string, std::string>> found;  // id key, CDR key
+        int rc = last.empty() ? mdb_drop(t, ids, 0) : 0;  // what a cut-short upgrade left
+        if (rc == 0)
+          rc = detail::scan_after(t, dbi(table::cdrs), {}, last,
+                                    [&](std::string_view key, std::string_view) {
+          auto first = key.find(detail::sep);
+          auto second = first == key.npos ? key.npos : key.find(detail::sep, first + 1);
+          if (second != key.npos)
+            found.emplace_back(detail::cdr_id_key(key.substr(0, first), key.substr(second + 1)),
+                               std::string(key));
+          chunk_last.assign(key);
+          return ++n < upgrade_chunk;
+        });
+        for (std::size_t i = 0; rc == 0 && i < found.size(); ++i) {
+          MDB_val k = to_val(found[i].first), v = to_val(found[i].second);
+          rc = mdb_put(t, ids, &k, &v, 0);  // ascending keys: a repeated id keeps its newest
+        }
+        return rc;
+      });
+      if (!e.empty()) break;
+      last = std::move(chunk_last);
+      more = n == upgrade_chunk;
+    }
+    if (!e.empty()) return e;
+    return write_txn([&](MDB_txn* t) {
+      auto counts = dbi(table::extension_counts);
+      int rc = mdb_drop(t, counts, 0);
+      std::string domain;
+      std::int64_t n = 0;
+      int put_rc = 0;
+      auto put = [&]() {
+        if (n == 0) return 0;
+        MDB_val k = to_val(domain);
+        std::string text = std::to_string(n);
+        MDB_val v = to_val(text);
+        return mdb_put(t, counts, &k, &v, 0);
+      };
+      if (rc == 0)
+        rc = detail::scan_prefix(t, dbi(table::extensions), {},
+                                 [&](std::string_view key, std::string_view) {
+          auto d = domain_of(key);
+          if (d != domain) {
+            if ((put_rc = put()) != 0) return false;
+            domain.assign(d);
+            n = 0;
+          }
+          ++n;
+          return true;
+        });
+      if (rc == 0) rc = put_rc;
+      if (rc == 0) rc = put();
+      std::string version = std::to_string(schema_version);
+      MDB_val k = to_val(schema_key), v = to_val(version);
+      if (rc == 0) rc = mdb_put(t, dbi(table::meta), &k, &v, 0);
+      return rc;
+    });
   }
 
   // Applies one batch in a nested txn so its failure leaves the parent intact.
+  // Extension counts change in the same txn as the extensions: a put that
+  // adds a key counts, an overwrite does not, an erase counts only when the
+  // key was there.
   failure apply(MDB_txn* parent, const batch& b) {
     txn child;
     int rc = child.begin(env_, parent, 0);
     if (rc != 0) return {rc, mdb_error("mdb_txn_begin(nested)", rc)};
+    std::vector<std::pair<std::string, std::int64_t>> counted;  // domain, change
+    auto count = [&](std::string_view key, std::int64_t delta) {
+      auto domain = domain_of(key);
+      for (auto& [d, n] : counted)
+        if (d == domain) return void(n += delta);
+      counted.emplace_back(std::string(domain), delta);
+    };
+    auto flush_counts = [&]() -> int {
+      for (auto& [domain, n] : counted)
+        if (n != 0)
+          if (int rc = add_count(child.get(), dbi(table::extension_counts), domain, n); rc != 0)
+            return rc;
+      counted.clear();
+      return 0;
+    };
     for (const op& o : b.ops()) {
       const MDB_dbi d = dbi(o.where);
       const std::string name = table_names[static_cast<std::size_t>(o.where)];
+      const bool extensions = o.where == table::extensions;
+      if (o.where == table::extension_counts && (rc = flush_counts()) != 0)
+        return {rc, mdb_error("extension count", rc)};
       MDB_val k = to_val(o.key);
       switch (o.what) {
         case op::kind::put: {
           MDB_val v = to_val(o.value);
-          if ((rc = mdb_put(child.get(), d, &k, &v, 0)) != 0)
+          rc = mdb_put(child.get(), d, &k, &v, extensions ? MDB_NOOVERWRITE : 0);
+          if (rc == 0 && extensions)
+            count(o.key, 1);
+          else if (rc == MDB_KEYEXIST && extensions) {
+            v = to_val(o.value);  // LMDB pointed it at the stored value
+            rc = mdb_put(child.get(), d, &k, &v, 0);  // an overwrite: the count stays
+          }
+          if (rc != 0)
             return {rc, mdb_error("mdb_put(" + name + ")", rc)};
           break;
         }
         case op::kind::erase:
           rc = mdb_del(child.get(), d, &k, nullptr);
+          if (rc == 0 && extensions)
+            count(o.key, -1);
           if (rc != 0 && rc != MDB_NOTFOUND)
             return {rc, mdb_error("mdb_del(" + name + ")", rc)};
           break;
         case op::kind::erase_prefix:
-          if ((rc = detail::erase_prefix(child.get(), d, o.key)) != 0)
+          rc = extensions ? detail::erase_prefix(child.get(), d, o.key,
+                                                 [&](std::string_view key) { count(key, -1); })
+                          : detail::erase_prefix(child.get(), d, o.key);
+          if (rc != 0)
             return {rc, mdb_error("erase prefix(" + name + ")", rc)};
           break;
         case op::kind::invalid:
@@ -351,6 +498,7 @@ struct store::impl {
           break;  // file steps happen outside the txn
       }
     }
+    if ((rc = flush_counts()) != 0) return {rc, mdb_error("extension count", rc)};
     if ((rc = child.commit()) != 0) return {rc, mdb_error("mdb_txn_commit(nested)", rc)};
     return {};
   }
@@ -545,8 +693,17 @@ struct store::impl {
         keep.insert(v.file);
       }
     }
-    for (auto& e : list<extension_record>(table::extensions, {}))
-      if (!e.greeting.empty()) keep.insert(e.greeting);
+    // A greeting lives in its own extension's folder (voicemail/DOMAIN/NUMBER/,
+    // actors/mailbox): a file no message names is kept when that extension
+    // names it. Only those extensions are read, not every one (a million).
+    auto is_greeting = [&](const std::string& rel) {
+      auto a = rel.find('/'), b = rel.find('/', a + 1), c = rel.find('/', b + 1);
+      if (b == rel.npos || c == rel.npos || rel.find('/', c + 1) != rel.npos) return false;
+      auto e = get_record<extension_record>(
+          table::extensions, detail::extension_key(std::string_view(rel).substr(a + 1, b - a - 1),
+                                                   std::string_view(rel).substr(b + 1, c - b - 1)));
+      return e && e->greeting == rel;
+    };
     std::vector<std::pair<fs::path, bool>> doomed;  // path, is a temp
     for (auto i = fs::recursive_directory_iterator(root, ec);
          !ec && i != fs::recursive_directory_iterator(); i.increment(ec)) {
@@ -554,7 +711,8 @@ struct store::impl {
       auto rel = "voicemail/" + i->path().lexically_relative(root).generic_string();
       auto name = i->path().filename().string();
       bool temp = rel.rfind("voicemail/spool/", 0) == 0 || name.rfind(".tmp-", 0) == 0;
-      if (temp || keep.count(rel) == 0) doomed.emplace_back(i->path(), temp);
+      if (temp || (keep.count(rel) == 0 && !is_greeting(rel)))
+        doomed.emplace_back(i->path(), temp);
     }
     for (auto& [path, temp] : doomed)
       if (fs::remove(path, ec)) ++(temp ? r.temps_removed : r.files_removed);
@@ -722,8 +880,24 @@ std::optional<extension_record> store::extension(std::string_view domain,
 }
 
 std::vector<extension_record> store::extensions(std::string_view domain) const {
+  return extensions(domain, {}, 0);
+}
+
+std::vector<extension_record> store::extensions(std::string_view domain, std::string_view after,
+                                                std::size_t limit) const {
   return guarded<std::vector<extension_record>>([&] {
-    return impl_->list<extension_record>(table::extensions, detail::domain_prefix(domain));
+    std::vector<extension_record> out;
+    impl::read_scope r(*impl_);
+    if (r.begin() != 0) return out;
+    auto prefix = detail::domain_prefix(domain);
+    auto from = after.empty() ? std::string() : detail::extension_key(domain, after);
+    detail::scan_after(r.get(), impl_->dbi(table::extensions), prefix, from,
+                       [&](std::string_view, std::string_view v) {
+      extension_record rec;
+      if (detail::decode(v, rec)) out.push_back(std::move(rec));  // corrupt: skipped
+      return limit == 0 || out.size() < limit;
+    });
+    return out;
   });
 }
 
@@ -731,12 +905,28 @@ std::size_t store::extension_count(std::string_view domain) const {
   return guarded<std::size_t>([&]() -> std::size_t {
     impl::read_scope r(*impl_);
     if (r.begin() != 0) return 0;
-    std::size_t n = 0;
-    detail::scan_prefix(r.get(), impl_->dbi(table::extensions), detail::domain_prefix(domain),
-                        [&](std::string_view, std::string_view) { return ++n, true; });
-    return n;
+    auto key = detail::tenant_key(domain);
+    MDB_val k = to_val(key), v{};
+    if (mdb_get(r.get(), impl_->dbi(table::extension_counts), &k, &v) != 0) return 0;
+    return static_cast<std::size_t>(read_count(from_val(v)));
   });
 }
+
+std::size_t store::entries(detail::table which) const {
+  return guarded<std::size_t>([&]() -> std::size_t {
+    impl::read_scope r(*impl_);
+    MDB_stat stat;
+    if (r.begin() != 0 ||
+        mdb_stat(r.get(), impl_->dbi(which), &stat) != 0)
+      return 0;
+    return stat.ms_entries;
+  });
+}
+
+// These tables hold nothing but their records: LMDB's entry count is theirs.
+std::size_t store::extension_total() const { return entries(table::extensions); }
+std::size_t store::tenant_count() const { return entries(table::tenants); }
+std::size_t store::binding_count() const { return entries(table::bindings); }
 
 std::vector<binding_record> store::bindings(std::string_view domain,
                                             std::string_view number) const {
@@ -792,29 +982,43 @@ std::vector<allow_record> store::allows() const {
 std::vector<cdr_record> store::cdrs(std::string_view domain, std::size_t limit,
                                    std::string_view extension, std::string_view before) const {
   return guarded<std::vector<cdr_record>>([&] {
-    auto all = impl_->list<cdr_record>(table::cdrs, detail::domain_prefix(domain));
     std::vector<cdr_record> out;
-    auto i = all.rbegin();
-    if (!before.empty()) { // the page after that record; an unknown id: nothing
-      while (i != all.rend() && i->call_id != before)
-        ++i;
-      if (i != all.rend())
-        ++i;
+    if (limit == 0) return out;
+    impl::read_scope r(*impl_);
+    if (r.begin() != 0) return out;
+    std::string from;  // walk back from the tenant's newest, or from below `before`
+    if (!before.empty()) {
+      auto id = detail::cdr_id_key(domain, before);
+      MDB_val k = to_val(id), v{};
+      if (mdb_get(r.get(), impl_->dbi(table::cdr_ids), &k, &v) != 0)
+        return out;  // an unknown id: nothing
+      from.assign(from_val(v));
     }
-    for (; i != all.rend() && out.size() < limit; ++i)
-      if (extension.empty() || i->caller == extension || i->callee == extension)
-        out.push_back(std::move(*i));
+    detail::scan_prefix_reverse(r.get(), impl_->dbi(table::cdrs), detail::domain_prefix(domain),
+                                from, [&](std::string_view, std::string_view v) {
+      cdr_record rec;
+      if (detail::decode(v, rec) &&
+          (extension.empty() || rec.caller == extension || rec.callee == extension))
+        out.push_back(std::move(rec));
+      return out.size() < limit;
+    });
     return out;
   });
 }
 
 std::vector<audit_record> store::audit(std::string_view domain, std::size_t limit) const {
   return guarded<std::vector<audit_record>>([&] {
-    auto all = impl_->list<audit_record>(table::audit, detail::domain_prefix(domain));
-    if (all.size() > limit)
-      all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(limit));
-    std::reverse(all.begin(), all.end());
-    return all;
+    std::vector<audit_record> out;
+    if (limit == 0) return out;
+    impl::read_scope r(*impl_);
+    if (r.begin() != 0) return out;
+    detail::scan_prefix_reverse(r.get(), impl_->dbi(table::audit), detail::domain_prefix(domain),
+                                {}, [&](std::string_view, std::string_view v) {
+      audit_record rec;
+      if (detail::decode(v, rec)) out.push_back(std::move(rec));
+      return out.size() < limit;
+    });
+    return out;
   });
 }
 

@@ -69,7 +69,16 @@ class store {
   std::optional<extension_record> extension(std::string_view domain,
                                             std::string_view number) const;
   std::vector<extension_record> extensions(std::string_view domain) const;  // sorted by number
+  // At most `limit` (0: every one) of them, from the first number above
+  // `after` ("": from the first): one seek, then only those are decoded.
+  std::vector<extension_record> extensions(std::string_view domain, std::string_view after,
+                                           std::size_t limit) const;
+  // Counts without a scan: the writer keeps one per tenant in the txn that
+  // adds or erases its extensions; the totals are LMDB's entry counts.
   std::size_t extension_count(std::string_view domain) const;
+  std::size_t extension_total() const;  // of every tenant
+  std::size_t tenant_count() const;
+  std::size_t binding_count() const;    // stored, expired or not
   std::vector<binding_record> bindings(std::string_view domain,
                                        std::string_view number) const;
   std::vector<binding_record> bindings(std::string_view domain) const;
@@ -79,7 +88,9 @@ class store {
   std::vector<allow_record> allows() const;  // sorted by cidr text
   // The newest `limit` call records of a tenant, newest first; with
   // `extension`, only calls it made or received.
-  // `before`: the page after that CDR id (newest first), for paging.
+  // `before`: the page after that CDR id (newest first), for paging; an
+  // unknown id: nothing. Walks back from the newest (or from that CDR) and
+  // stops at `limit` records.
   std::vector<cdr_record> cdrs(std::string_view domain, std::size_t limit,
                                std::string_view extension = {},
                                std::string_view before = {}) const;
@@ -121,9 +132,12 @@ class store {
   std::uint64_t batches() const;  // batches committed
   std::size_t map_size() const;
 
-  static constexpr int schema_version = 1;
+  // 2: the per-tenant extension counts and the CDR id index (built from
+  // the records when a version-1 data dir is opened).
+  static constexpr int schema_version = 2;
 
  private:
+  std::size_t entries(detail::table t) const;
   struct impl;
   explicit store(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;

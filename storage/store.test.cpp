@@ -7,10 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <tuple>
 
+#include <lmdb.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -725,4 +727,355 @@ TEST_CASE("long contacts are stored under a bounded key", "[store][keys]") {
     CHECK(b.contact != long2);
     if (b.contact == long1) CHECK(b.cseq == 99);
   }
+}
+
+namespace {
+
+// What `extension list` did before paging by seek: every extension of the
+// tenant, those numbered up to `after` skipped, at most `limit` (0: all).
+std::vector<std::string> paged_by_filter(const store& s, const std::string& domain,
+                                         const std::string& after, std::size_t limit) {
+  std::vector<std::string> out;
+  for (auto& e : s.extensions(domain)) {
+    if (!after.empty() && e.number <= after) continue;
+    if (limit > 0 && out.size() >= limit) break;
+    out.push_back(e.number);
+  }
+  return out;
+}
+
+std::vector<std::string> call_ids(const std::vector<cdr_record>& v) {
+  std::vector<std::string> out;
+  for (auto& c : v) out.push_back(c.call_id);
+  return out;
+}
+
+cdr_record make_cdr(const std::string& domain, const std::string& id, std::int64_t start,
+                    const std::string& caller, const std::string& callee) {
+  cdr_record r;
+  r.domain = domain;
+  r.call_id = id;
+  r.caller = caller;
+  r.callee = callee;
+  r.start_ms = start;
+  r.status = "answered";
+  return r;
+}
+
+std::string count_of(const store& s, const std::string& domain) {
+  return std::to_string(s.extension_count(domain));
+}
+
+}  // namespace
+
+TEST_CASE("extensions are paged from a seek past `after`", "[store][paging]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+  batch w;
+  for (int n = 100; n < 110; ++n) w.put(make_ext("a.test", std::to_string(n)));
+  w.put(make_ext("a.test", "1035"));  // sorts between 103 and 104 (numbers compare as text)
+  for (const char* n : {"100", "500"}) w.put(make_ext("a.test2", n));  // the next tenant
+  w.put(make_ext("a.tes", "999"));
+  REQUIRE(s->write(std::move(w)) == "");
+
+  CHECK(numbers(s->extensions("a.test", "", 3)) == std::vector<std::string>{"100", "101", "102"});
+  CHECK(numbers(s->extensions("a.test", "103", 3)) ==
+        std::vector<std::string>{"1035", "104", "105"});
+  CHECK(numbers(s->extensions("a.test", "1035", 2)) == std::vector<std::string>{"104", "105"});
+  // A number that does not exist: the page starts at the next one.
+  CHECK(numbers(s->extensions("a.test", "1036", 2)) == std::vector<std::string>{"104", "105"});
+  CHECK(numbers(s->extensions("a.test", "0", 1)) == std::vector<std::string>{"100"});
+  // After the last, and the last page stops at the tenant's end.
+  CHECK(s->extensions("a.test", "109", 5).empty());
+  CHECK(numbers(s->extensions("a.test", "107", 5)) == std::vector<std::string>{"108", "109"});
+  CHECK(s->extensions("a.test", "99", 5).empty());  // "99" sorts after "109"
+  // limit 0: every one after `after`; both empty: the whole tenant.
+  CHECK(numbers(s->extensions("a.test", "106", 0)) ==
+        std::vector<std::string>{"107", "108", "109"});
+  CHECK(s->extensions("a.test", "", 0).size() == 11);
+  CHECK(numbers(s->extensions("a.test2", "100", 0)) == std::vector<std::string>{"500"});
+  CHECK(s->extensions("nobody.test", "", 10).empty());
+
+  // The same records, in the same order, as filtering the whole tenant.
+  for (std::string after : {"", "0", "100", "1000", "103", "1035", "1036", "105", "109", "11",
+                            "99", "a"})
+    for (std::size_t limit : {0, 1, 2, 5, 11, 50}) {
+      INFO("after=" << after << " limit=" << limit);
+      CHECK(numbers(s->extensions("a.test", after, limit)) ==
+            paged_by_filter(*s, "a.test", after, limit));
+    }
+}
+
+TEST_CASE("extension counts follow adds, overwrites and erases in the same commit",
+          "[store][counts]") {
+  temp_dir dir;
+  {
+    auto s = open_ok(dir.path);
+    CHECK(s->extension_count("a.test") == 0);
+    CHECK(s->extension_total() == 0);
+    CHECK(s->tenant_count() == 0);
+    batch w;
+    for (const char* d : {"a.test", "a.test2"}) w.put(tenant_record{d, d, "UTC"});
+    for (const char* n : {"100", "101", "102"}) w.put(make_ext("a.test", n));
+    w.put(make_ext("a.test2", "100"));
+    w.put(make_ext("a.test", "100", "2 Main St"));  // the same key again in one batch
+    REQUIRE(s->write(std::move(w)) == "");
+    CHECK(count_of(*s, "a.test") == "3");
+    CHECK(count_of(*s, "a.test2") == "1");
+    CHECK(count_of(*s, "a.tes") == "0");
+
+    batch over;  // an overwrite does not count
+    over.put(make_ext("a.test", "101", "3 Main St"));
+    REQUIRE(s->write(std::move(over)) == "");
+    CHECK(count_of(*s, "a.test") == "3");
+    CHECK(s->extension("a.test", "101")->address == "3 Main St");
+
+    batch gone;  // an erase counts once; a missing key not at all
+    gone.erase_extension("a.test", "102");
+    gone.erase_extension("a.test", "102");
+    gone.erase_extension("a.test", "555");
+    REQUIRE(s->write(std::move(gone)) == "");
+    CHECK(count_of(*s, "a.test") == "2");
+
+    batch both;  // added and erased in one batch: no change
+    both.put(make_ext("a.test", "700"));
+    both.erase_extension("a.test", "700");
+    REQUIRE(s->write(std::move(both)) == "");
+    CHECK(count_of(*s, "a.test") == "2");
+
+    for (const char* n : {"100", "101"}) {
+      batch bind;
+      bind.put(make_binding("a.test", n, "sip:x@h"));
+      REQUIRE(s->write(std::move(bind)) == "");
+    }
+    CHECK(s->binding_count() == 2);
+    CHECK(s->extension_total() == 3);
+    CHECK(s->tenant_count() == 2);
+  }
+  {
+    auto s = open_ok(dir.path);  // kept across a reopen
+    CHECK(count_of(*s, "a.test") == "2");
+    CHECK(count_of(*s, "a.test2") == "1");
+    CHECK(s->extension_total() == 3);
+    CHECK(s->binding_count() == 2);
+
+    batch del;
+    del.erase_tenant("a.test");
+    REQUIRE(s->write(std::move(del)) == "");
+    CHECK(count_of(*s, "a.test") == "0");
+    CHECK(count_of(*s, "a.test2") == "1");
+    CHECK(s->extension_total() == 1);
+    CHECK(s->tenant_count() == 1);
+    CHECK(s->binding_count() == 0);
+
+    batch again;  // a tenant made again counts from zero
+    again.put(tenant_record{"a.test", "A", "UTC"});
+    again.put(make_ext("a.test", "300"));
+    REQUIRE(s->write(std::move(again)) == "");
+    CHECK(count_of(*s, "a.test") == "1");
+    CHECK(s->extensions("a.test").size() == 1);
+  }
+}
+
+TEST_CASE("cdrs are paged newest first by a walk back from the tenant's end or an id",
+          "[store][paging]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+  batch w;
+  // Written out of time order: the key orders them.
+  const std::vector<int> order{3, 0, 6, 1, 5, 2, 4};
+  for (int i : order)
+    w.put(make_cdr("a.test", "1-" + std::to_string(i), 1000 + i, i % 2 ? "101" : "102",
+                   i == 5 ? "101" : "103"));
+  w.put(make_cdr("a.test2", "1-99", 5000, "101", "103"));  // newer, in the next tenant
+  w.put(make_cdr("a.tes", "1-98", 0, "101", "103"));
+  REQUIRE(s->write(std::move(w)) == "");
+
+  CHECK(call_ids(s->cdrs("a.test", 3)) == std::vector<std::string>{"1-6", "1-5", "1-4"});
+  CHECK(call_ids(s->cdrs("a.test", 3, {}, "1-4")) ==
+        std::vector<std::string>{"1-3", "1-2", "1-1"});
+  CHECK(call_ids(s->cdrs("a.test", 3, {}, "1-1")) == std::vector<std::string>{"1-0"});
+  CHECK(s->cdrs("a.test", 3, {}, "1-0").empty());
+  CHECK(s->cdrs("a.test", 3, {}, "1-77").empty());  // an unknown id: nothing
+  CHECK(s->cdrs("a.test", 3, {}, "1-99").empty());  // another tenant's id
+  CHECK(s->cdrs("a.test", 0).empty());
+  CHECK(call_ids(s->cdrs("a.test", 50)).size() == 7);
+
+  // With an extension: calls it made or received, up to `limit` of them.
+  CHECK(call_ids(s->cdrs("a.test", 2, "101")) == std::vector<std::string>{"1-5", "1-3"});
+  CHECK(call_ids(s->cdrs("a.test", 2, "101", "1-3")) == std::vector<std::string>{"1-1"});
+  CHECK(call_ids(s->cdrs("a.test", 9, "102", "1-5")) ==
+        std::vector<std::string>{"1-4", "1-2", "1-0"});
+  CHECK(s->cdrs("a.test", 9, "104").empty());
+  CHECK(call_ids(s->cdrs("a.test2", 9)) == std::vector<std::string>{"1-99"});
+
+  batch del;
+  del.erase_tenant("a.test");
+  REQUIRE(s->write(std::move(del)) == "");
+  CHECK(s->cdrs("a.test", 9).empty());
+  CHECK(s->cdrs("a.test", 9, {}, "1-4").empty());
+  batch again;  // the same id in a tenant made again: its new CDR
+  again.put(make_cdr("a.test", "1-4", 9000, "101", "102"));
+  again.put(make_cdr("a.test", "1-8", 8000, "101", "102"));
+  REQUIRE(s->write(std::move(again)) == "");
+  CHECK(call_ids(s->cdrs("a.test", 9, {}, "1-4")) == std::vector<std::string>{"1-8"});
+}
+
+TEST_CASE("audit lists a tenant's newest entries first, at most `limit`", "[store][paging]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+  batch w;
+  auto entry = [](const std::string& domain, std::int64_t t, std::uint64_t seq) {
+    audit_record a;
+    a.domain = domain;
+    a.time_ms = t;
+    a.seq = seq;
+    a.what = domain + "@" + std::to_string(t) + "/" + std::to_string(seq);
+    return a;
+  };
+  for (std::uint64_t seq : {2, 0, 1}) w.put(entry("a.test", 2000, seq));
+  w.put(entry("a.test", 1000, 9));
+  w.put(entry("a.test2", 3000, 0));
+  w.put(entry("", 5000, 0));  // system-wide
+  REQUIRE(s->write(std::move(w)) == "");
+  auto what = [](const std::vector<audit_record>& v) {
+    std::vector<std::string> out;
+    for (auto& a : v) out.push_back(a.what);
+    return out;
+  };
+  CHECK(what(s->audit("a.test", 2)) ==
+        std::vector<std::string>{"a.test@2000/2", "a.test@2000/1"});
+  CHECK(what(s->audit("a.test", 50)) ==
+        std::vector<std::string>{"a.test@2000/2", "a.test@2000/1", "a.test@2000/0",
+                                 "a.test@1000/9"});
+  CHECK(s->audit("a.test", 0).empty());
+  CHECK(what(s->audit("", 50)) == std::vector<std::string>{"@5000/0"});
+  CHECK(what(s->audit("a.test2", 50)) == std::vector<std::string>{"a.test2@3000/0"});
+  CHECK(s->audit("b.test", 50).empty());
+}
+
+namespace {
+
+using puts_t = std::vector<std::tuple<std::string, std::string, std::string>>;
+
+// Writes `puts` (table, key, value) into DIR with LMDB alone, past the
+// store: with schema_version 1 first, what a version-1 store left (its
+// eleven tables are made; any other table `puts` names too).
+void write_raw(const std::string& dir, const puts_t& puts) {
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == 0);
+  REQUIRE(mdb_env_set_maxdbs(env, 16) == 0);
+  REQUIRE(mdb_env_set_mapsize(env, 256u << 20) == 0);
+  REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0640) == 0);
+  MDB_txn* t = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, 0, &t) == 0);
+  std::map<std::string, MDB_dbi> dbis;
+  auto table = [&](const std::string& name) {
+    if (dbis.count(name) == 0) REQUIRE(mdb_dbi_open(t, name.c_str(), MDB_CREATE, &dbis[name]) == 0);
+    return dbis[name];
+  };
+  for (const char* name : {"tenants", "extensions", "bindings", "meta", "cdrs", "security",
+                           "voicemails", "audit", "trunks", "inbound_rules", "outbound_rules"})
+    table(name);
+  auto put = [&](const std::string& name, const std::string& key, const std::string& value) {
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    MDB_val v{value.size(), const_cast<char*>(value.data())};
+    REQUIRE(mdb_put(t, table(name), &k, &v, 0) == 0);
+  };
+  for (auto& [name, key, value] : puts) put(name, key, value);
+  REQUIRE(mdb_txn_commit(t) == 0);
+  mdb_env_close(env);
+}
+
+void write_v1_dir(const std::string& dir, puts_t puts) {
+  puts.insert(puts.begin(), {"meta", "schema_version", "1"});
+  write_raw(dir, puts);
+}
+
+}  // namespace
+
+TEST_CASE("a data dir of schema version 1 is counted and indexed at open", "[store][schema]") {
+  temp_dir dir;
+  puts_t puts;
+  puts.emplace_back("tenants", "a.test", detail::encode(tenant_record{"a.test", "A", "UTC"}));
+  for (const char* n : {"100", "101"})
+    puts.emplace_back("extensions", detail::extension_key("a.test", n),
+                      detail::encode(make_ext("a.test", n)));
+  auto c = make_cdr("a.test", "1-1", 1000, "100", "101");
+  puts.emplace_back("cdrs", detail::cdr_key(c.domain, c.start_ms, c.call_id), detail::encode(c));
+  c = make_cdr("a.test", "1-2", 2000, "101", "100");
+  puts.emplace_back("cdrs", detail::cdr_key(c.domain, c.start_ms, c.call_id), detail::encode(c));
+  write_v1_dir(dir.path, puts);
+  {
+    auto s = open_ok(dir.path);
+    CHECK(s->meta("schema_version") == std::to_string(store::schema_version));
+    CHECK(count_of(*s, "a.test") == "2");
+    CHECK(call_ids(s->cdrs("a.test", 5, {}, "1-2")) == std::vector<std::string>{"1-1"});
+    batch w;
+    w.put(make_ext("a.test", "102"));
+    REQUIRE(s->write(std::move(w)) == "");
+  }
+  {
+    auto s = open_ok(dir.path);
+    CHECK(count_of(*s, "a.test") == "3");
+  }
+  // Counted once: a count changed behind the store's back stays as it is, so
+  // a later open did not scan the extensions again.
+  write_raw(dir.path, {{"extension_counts", "a.test", "42"}});
+  auto s = open_ok(dir.path);
+  CHECK(count_of(*s, "a.test") == "42");
+}
+
+TEST_CASE("an upgrade from schema version 1 replaces what a cut-short one left, across txns",
+          "[store][schema]") {
+  temp_dir dir;
+  puts_t puts;
+  for (const char* d : {"a.test", "a.test2"})
+    puts.emplace_back("tenants", d, detail::encode(tenant_record{d, d, "UTC"}));
+  for (int n = 0; n < 250; ++n)
+    puts.emplace_back("extensions", detail::extension_key("a.test", std::to_string(1000 + n)),
+                      detail::encode(make_ext("a.test", std::to_string(1000 + n))));
+  puts.emplace_back("extensions", detail::extension_key("a.test2", "100"),
+                    detail::encode(make_ext("a.test2", "100")));
+  // More CDRs than one upgrade txn indexes (50,000), so the index is built
+  // across txns.
+  constexpr int calls = 120001;
+  for (int i = 0; i < calls; ++i) {
+    auto c = make_cdr("a.test", "1-" + std::to_string(i), 1000 + i, "101", "102");
+    puts.emplace_back("cdrs", detail::cdr_key(c.domain, c.start_ms, c.call_id),
+                      detail::encode(c));
+  }
+  // What an upgrade cut short and an older node running after it could
+  // leave: a count that is wrong now, an id whose CDR is gone.
+  puts.emplace_back("extension_counts", "a.test", "7");
+  puts.emplace_back("extension_counts", "gone.test", "3");
+  puts.emplace_back("cdr_ids", detail::cdr_id_key("a.test", "1-gone"),
+                    detail::cdr_key("a.test", 999999999, "1-gone"));
+  write_v1_dir(dir.path, puts);
+
+  auto s = open_ok(dir.path);
+  CHECK(s->meta("schema_version") == std::to_string(store::schema_version));
+  CHECK(count_of(*s, "a.test") == "250");
+  CHECK(count_of(*s, "a.test2") == "1");
+  CHECK(count_of(*s, "gone.test") == "0");
+  CHECK(s->extension_total() == 251);
+  CHECK(s->tenant_count() == 2);
+  CHECK(s->cdrs("a.test", 5, {}, "1-gone").empty());
+  CHECK(call_ids(s->cdrs("a.test", 2)) ==
+        std::vector<std::string>{"1-" + std::to_string(calls - 1),
+                                 "1-" + std::to_string(calls - 2)});
+  // Ids on both sides of each txn's end are found.
+  for (int i : {1, 49999, 50000, 50001, 99999, 100000, 100001, calls - 1}) {
+    INFO("before 1-" << i);
+    CHECK(call_ids(s->cdrs("a.test", 1, {}, "1-" + std::to_string(i))) ==
+          std::vector<std::string>{"1-" + std::to_string(i - 1)});
+  }
+  // And the counts go on from there.
+  batch w;
+  w.put(make_ext("a.test", "9999"));
+  w.erase_extension("a.test", "1000");
+  w.put(make_ext("a.test2", "101"));
+  REQUIRE(s->write(std::move(w)) == "");
+  CHECK(count_of(*s, "a.test") == "250");
+  CHECK(count_of(*s, "a.test2") == "2");
 }

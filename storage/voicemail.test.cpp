@@ -208,6 +208,35 @@ TEST_CASE("opening a store reconciles the voicemail folder with the records",
   CHECK_FALSE(fs::exists(dir.path + "/voicemail/v.test/102/.tmp-4-greeting.wav"));
 }
 
+TEST_CASE("at open a greeting is kept only when its own extension names it",
+          "[store][voicemail]") {
+  temp_dir dir;
+  {
+    auto s = open_ok(dir.path);
+    batch b;
+    auto named = make_ext("v.test", "101");
+    named.greeting = "voicemail/v.test/101/greeting.wav";
+    b.put(named);
+    b.put(make_ext("v.test", "102"));  // no greeting
+    auto other = make_ext("w.test", "101");
+    other.greeting = "voicemail/w.test/101/greeting.wav";
+    b.put(other);
+    REQUIRE(s->write(std::move(b)) == "");
+  }
+  for (auto f : {"v.test/101/greeting.wav", "v.test/102/greeting.wav", "w.test/101/greeting.wav",
+                 "w.test/101/other.wav", "v.test/103/greeting.wav", "v.test/101/sub/greeting.wav"})
+    write_file(dir.path + "/voicemail/" + f, 100);
+
+  auto s = open_ok(dir.path);
+  CHECK(s->reconciled().files_removed == 4);
+  CHECK(fs::exists(dir.path + "/voicemail/v.test/101/greeting.wav"));
+  CHECK(fs::exists(dir.path + "/voicemail/w.test/101/greeting.wav"));
+  CHECK_FALSE(fs::exists(dir.path + "/voicemail/v.test/102/greeting.wav"));  // not named
+  CHECK_FALSE(fs::exists(dir.path + "/voicemail/w.test/101/other.wav"));
+  CHECK_FALSE(fs::exists(dir.path + "/voicemail/v.test/103/greeting.wav"));  // no extension
+  CHECK_FALSE(fs::exists(dir.path + "/voicemail/v.test/101/sub/greeting.wav"));
+}
+
 TEST_CASE("500 deposits at once do not hold up other writes", "[store][voicemail][group]") {
   temp_dir dir;
   auto s = open_ok(dir.path);
