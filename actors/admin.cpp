@@ -15,6 +15,7 @@
 #include "actors/shell_syntax.hpp"
 #include "engine/directory.hpp"
 #include "engine/log.hpp"
+#include "engine/metrics.hpp"
 #include "engine/router.hpp"
 #include "storage/store.hpp"
 
@@ -598,6 +599,7 @@ admin_reply stats(self_ptr self) {
   return admin_records({field_list{
     {"tenants", std::to_string(ctx.store->tenant_count())},
     {"extensions", std::to_string(ctx.store->extension_total())},
+    {"registrations", std::to_string(metrics::registrations())},
     {"live_tenant_actors", std::to_string(ctx.dir->count("t/"))},
     {"live_extension_actors", std::to_string(ctx.dir->count("e/"))},
     {"actors", std::to_string(self->system().registry().running())},

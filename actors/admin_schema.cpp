@@ -44,7 +44,7 @@ constexpr std::string_view integers[] = {
   "port", "expires_in", "extensions", "voicemail_max_seconds", "voicemail_min_seconds",
   "voicemail_silence_seconds", "voicemail_retain_days", "no_answer_timeout", "max_messages",
   "timeout", "seconds", "step", "sip_code", "ring_seconds", "talk_seconds", "duration",
-  "imported", "tenants", "live_tenant_actors", "live_extension_actors", "actors", "devices",
+  "imported", "tenants", "live_tenant_actors", "live_extension_actors", "actors", "devices", "registrations",
   "revoked", "fresh", "saved", "calls", "register_interval", "keep_alive_interval", "max_calls",
   "priority", "max_trunk_calls"};
 

@@ -125,18 +125,27 @@ std::string migrate_sip_passwords(storage::store& store) {
     b = storage::batch{};
     return err;
   };
-  for (auto& t : store.tenants())
-    for (auto& e : store.extensions(t.domain)) {
-      if (e.sip_password.empty())
-        continue;
-      e.sip_ha1 = digest::ha1(e.number, e.domain, e.sip_password);
-      e.sip_password.clear();
-      b.put(e);
-      ++n;
+  for (auto& t : store.tenants()) {
+    // A page at a time: a tenant may hold a million extensions.
+    std::string after;
+    for (;;) {
+      auto page = store.extensions(t.domain, after, 1000);
+      if (page.empty())
+        break;
+      after = page.back().number;
+      for (auto& e : page) {
+        if (e.sip_password.empty())
+          continue;
+        e.sip_ha1 = digest::ha1(e.number, e.domain, e.sip_password);
+        e.sip_password.clear();
+        b.put(e);
+        ++n;
+      }
       if (b.size() >= 500)
         if (auto err = flush(); !err.empty())
           return err;
     }
+  }
   b.put_meta(done_key, "1");
   if (auto err = flush(); !err.empty())
     return err;

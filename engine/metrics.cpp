@@ -101,6 +101,8 @@ void sip_loop_lag(std::uint64_t ns) {
   last_tick_ns_.store(steady_ns(), relaxed);
 }
 
+std::int64_t registrations() { return std::max<std::int64_t>(0, registrations_.load(relaxed)); }
+
 binding_share::~binding_share() {
   registrations_.fetch_sub(static_cast<std::int64_t>(n_), relaxed);
 }

@@ -37,7 +37,10 @@ void sip_loop_lag(std::uint64_t nanoseconds);
 /// The REST API answered a request with HTTP `status` (the API actor).
 void api_request(std::uint16_t status);
 
-/// An extension's share of actorpbx_registrations: set to its number of
+/// Live bindings on the node (actorpbx_registrations).
+std::int64_t registrations();
+
+/// A tenant's share of actorpbx_registrations: set to its number of
 /// bindings whenever they change; what is left is given back on destruction.
 class binding_share {
 public:

@@ -52,7 +52,7 @@ TYPES = {
     'exception': {'id': _INT},
     'feature_code': {},
     'voicemail': {'duration': _INT, 'read': _BOOL},
-    'stats': {'tenants': _INT, 'extensions': _INT, 'live_tenant_actors': _INT,
+    'stats': {'tenants': _INT, 'extensions': _INT, 'registrations': _INT, 'live_tenant_actors': _INT,
               'live_extension_actors': _INT, 'actors': _INT},
     'step': {'step': _INT},
     'decision': {'id': _INT, 'timeout': _INT},

@@ -133,6 +133,7 @@ class Resident(CallCase):
             after = sh.records(f'registrations {DOMAIN}')
             self.assertEqual({(r['extension'], r['contact']) for r in after}, before)
             self.assertEqual(stats(sh)['live_extension_actors'], 0)
+            self.assertEqual(stats(sh)['registrations'], len(after))
         # The reloaded binding is rung.
         uas = self.callee('uas_answer.xml', port)
         self.assert_ok(self.caller('uac_call.xml', 226, 225, ['-d', '500']), 'caller')
