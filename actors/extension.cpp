@@ -33,14 +33,10 @@ void reject(node_context* ctx, std::uint64_t leg, std::uint16_t code, const char
   ctx->sip->leg(std::move(c));
 }
 
-// Linked: when the node stops, the call hears it, hangs up and writes its CDR.
-// Monitored: the caller's line is in use (Busy) while the call lives.
+// The confirmation call of a feature code (ordinary calls start at the
+// tenant). Linked: when the node stops, the call hears it and ends.
 void start_call(self_ptr self, call_offer offer) {
-  auto& st = self->state;
-  auto id = std::to_string(offer.leg);
-  auto call = self->spawn<caf::linked + caf::monitored>(call_actor, st.ctx, st.tenant,
-                                                        std::move(offer));
-  st.lines[id] = extension_state::line{line_use::talking, call.address()};
+  self->spawn<caf::linked>(call_actor, self->state.ctx, self->state.tenant, std::move(offer));
 }
 
 // A feature code dialled from the extension's own phone: the rule change is
@@ -73,15 +69,14 @@ void feature_call(self_ptr self, call_offer offer, const feature_code::match& m)
                    });
 }
 
-// `registered`: the tenant, which holds the bindings, said so in the request.
-forwarding::call_facts facts_now(self_ptr self, const std::string& caller, bool registered) {
-  auto& st = self->state;
+// `registered`, `on_call`: the tenant, which holds the bindings and the
+// line, said so in the request.
+forwarding::call_facts facts_now(const std::string& caller, bool registered, bool on_call) {
   forwarding::call_facts f;
   f.caller = caller;
   f.at = std::chrono::system_clock::now();
   f.registered = registered;
-  f.on_call = std::any_of(st.lines.begin(), st.lines.end(),
-                          [](auto& l) { return l.second.use == line_use::talking; });
+  f.on_call = on_call;
   return f;
 }
 
@@ -91,23 +86,13 @@ storage::tenant_record tenant_now(self_ptr self) {
   return t ? *t : storage::tenant_record{};
 }
 
-// The caller's side of an INVITE: digest (407 with the same anti-probing
-// rule as REGISTER), then a call actor carries the call.
+// A caller dialling a feature code (its tenant sends only those here):
+// digest, then the change, then a call that confirms it.
 void handle_offer(self_ptr self, call_offer& offer) {
   auto& st = self->state;
   auto* ctx = st.ctx;
-  auto now = ctx->now();
-  auto verdict = digest::check(offer.auth, st.rec.number, st.rec.domain, st.rec.sip_ha1,
-                               "INVITE", ctx->nonce_secret, now, ctx->registrar.nonce_ttl);
-  if (verdict == digest::verdict::forbidden)
-    report_auth_failure(ctx, true, offer.source, st.rec.number + "@" + st.rec.domain,
-                        offer.user_agent, "wrong password");
-  if (verdict == digest::verdict::ok && !st.rec.enabled)
-    verdict = digest::verdict::forbidden;
-  if (verdict != digest::verdict::ok) {
-    send_auth_failure(ctx, offer.leg, verdict, st.rec.domain);
+  if (!caller_checked(ctx, offer, st.rec.domain, st.rec.sip_ha1, st.rec.enabled))
     return;
-  }
   if (!offer.callee.empty() && (offer.callee[0] == '*' || offer.callee[0] == '#')) {
     auto tenant = ctx->store->tenant(st.rec.domain);
     auto m = feature_code::find(tenant ? tenant->rules : storage::tenant_rules_record{},
@@ -126,7 +111,7 @@ callee_targets targets(self_ptr self, const callee_query& q) {
   if (!st.rec.enabled)
     return callee_targets{480, {}, 0, {}, {}, {}}; // no calls in or out, no voicemail
   auto d = forwarding::decide(st.rec, tenant_now(self),
-                              facts_now(self, q.caller, !q.devices.empty()));
+                              facts_now(q.caller, !q.devices.empty(), q.on_call));
   callee_targets t;
   t.now = rule_commands::to_step(d.slot, d.rule, d.reroute_reason.c_str());
   if (d.exception)
@@ -148,7 +133,7 @@ caf::result<admin_reply> rules_command(self_ptr self, rules_cmd& cmd) {
     std::chrono::system_clock::time_point at;
     if (auto err = rule_commands::explain_args(cmd, caller, at); !err.empty())
       return admin_invalid(err);
-    auto facts = facts_now(self, caller, cmd.devices > 0);
+    auto facts = facts_now(caller, cmd.devices > 0, cmd.on_call);
     facts.at = at;
     // Other extensions as storage has them (committed rules, unexpired bindings).
     auto lookup = [&](const std::string& number) -> std::optional<rule_commands::explain_target> {
@@ -183,10 +168,8 @@ caf::result<admin_reply> rules_command(self_ptr self, rules_cmd& cmd) {
   }
   rule_commands::line_facts line;
   line.devices = cmd.devices;
-  for (auto& [id, l] : st.lines) {
-    line.on_call |= l.use == line_use::talking;
-    line.ringing |= l.use == line_use::ringing;
-  }
+  line.on_call = cmd.on_call;
+  line.ringing = cmd.ringing;
   auto next = st.rec;
   bool changed = false;
   auto r = rule_commands::on_extension(cmd, next, line, changed);
@@ -248,6 +231,21 @@ caf::behavior draining(self_ptr self) {
 
 } // namespace
 
+bool caller_checked(node_context* ctx, const call_offer& offer, const std::string& domain,
+                    const std::string& ha1, bool enabled) {
+  auto verdict = digest::check(offer.auth, offer.caller, domain, ha1, "INVITE",
+                               ctx->nonce_secret, ctx->now(), ctx->registrar.nonce_ttl);
+  if (verdict == digest::verdict::forbidden)
+    report_auth_failure(ctx, true, offer.source, offer.caller + "@" + domain, offer.user_agent,
+                        "wrong password");
+  if (verdict == digest::verdict::ok && !enabled)
+    verdict = digest::verdict::forbidden;
+  if (verdict == digest::verdict::ok)
+    return true;
+  send_auth_failure(ctx, offer.leg, verdict, domain);
+  return false;
+}
+
 void send_auth_failure(node_context* ctx, std::uint64_t leg, digest::verdict v,
                        const std::string& realm) {
   if (v == digest::verdict::forbidden) {
@@ -275,11 +273,6 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
     auto n = st.ctx->store->voicemail_count(st.rec.domain, st.rec.number);
     return mwi_counts{static_cast<std::uint32_t>(n.fresh), static_cast<std::uint32_t>(n.saved)};
   };
-  self->set_down_handler([=](caf::down_msg& m) {
-    auto& lines = self->state.lines;
-    for (auto i = lines.begin(); i != lines.end();)
-      i = i->second.call == m.source ? lines.erase(i) : std::next(i);
-  });
   self->delayed_send(self, ctx->idle_passivation, idle_check_atom::value);
   return {
     [=](const subscribe_request& req) {
@@ -299,19 +292,6 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
     [=](rules_cmd& cmd) -> caf::result<admin_reply> {
       self->state.active_since_check = true;
       return rules_command(self, cmd);
-    },
-    [=](line_state& l) {
-      auto& st = self->state;
-      st.active_since_check = true;
-      if (l.use == line_use::idle) {
-        st.lines.erase(l.call_id);
-        return;
-      }
-      auto sender = self->current_sender();
-      auto& line = st.lines[l.call_id];
-      if (!line.call && sender) // the call ending uncleanly frees the line too
-        self->monitor(sender);
-      line = extension_state::line{l.use, caf::actor_cast<caf::actor_addr>(sender)};
     },
     [=](const write_done& w) { self->state.writes.done(w); },
     // The mailbox (actors/mailbox): its records are in LMDB, so an extension
@@ -385,7 +365,7 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
     [=](idle_check_atom) {
       auto& st = self->state;
       if (st.writes.idle() && !st.active_since_check
-          && st.lines.empty() && st.mwi.subs.empty()) {
+          && st.mwi.subs.empty()) {
         self->send(st.tenant, passivate_request{st.rec.number});
         self->become(draining(self));
         return;

@@ -28,14 +28,15 @@ struct extension_state {
   storage::extension_record rec;
   write_tracker writes;
   bool active_since_check = true;
-  struct line {
-    line_use use = line_use::idle;
-    caf::actor_addr call;
-  };
-  std::map<std::string, line> lines; // calls on this extension's line, by call id
   std::size_t deposits_pending = 0;  // messages being committed (the box limit counts them)
   mwi::state mwi; // message-summary subscriptions (actors/mwi.hpp)
 };
+
+/// The caller's side of an INVITE from extension `offer.caller` with the given
+/// stored HA1: digest (407 with the same anti-probing rule as REGISTER; a
+/// disabled extension gets 403). Answers the leg itself when it fails.
+bool caller_checked(node_context* ctx, const call_offer& offer, const std::string& domain,
+                    const std::string& ha1, bool enabled);
 
 /// Answers a call leg whose digest check failed: 407 with a fresh nonce, or 403.
 void send_auth_failure(node_context* ctx, std::uint64_t leg, digest::verdict v,

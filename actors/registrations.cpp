@@ -47,21 +47,25 @@ void start(tenant_ptr self) {
   keep_time(self);
 }
 
+std::optional<binding_index::auth> auth_of(tenant_ptr self, const std::string& number) {
+  auto& st = self->state;
+  // A refresh finds the HA1 with the bindings; otherwise the record is read.
+  if (auto* a = st.bindings->cached_auth(number))
+    return *a;
+  auto rec = st.ctx->store->extension(st.rec.domain, number);
+  if (!rec)
+    return std::nullopt;
+  return binding_index::auth{std::move(rec->sip_ha1), rec->enabled};
+}
+
 bool handle(tenant_ptr self, register_request& req) {
   auto& st = self->state;
   auto* ctx = st.ctx;
-  // A refresh finds the HA1 with the bindings; otherwise the record is read.
-  binding_index::auth auth;
-  bool cached = false;
-  if (auto* a = st.bindings->cached_auth(req.user)) {
-    auth = *a;
-    cached = true;
-  } else {
-    auto rec = ctx->store->extension(st.rec.domain, req.user);
-    if (!rec)
-      return false;
-    auth = {std::move(rec->sip_ha1), rec->enabled};
-  }
+  bool cached = st.bindings->cached_auth(req.user) != nullptr;
+  auto found = auth_of(self, req.user);
+  if (!found)
+    return false;
+  auto auth = std::move(*found);
   auto& domain = st.rec.domain;
   auto now = ctx->now();
   sip_reply reply;

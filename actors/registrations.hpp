@@ -3,6 +3,7 @@
 // binding index (actors/binding_index) and the extension's stored HA1, with no
 // extension or phone actor. Calls and the shell read the bindings from here.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ bool handle(tenant_ptr self, register_request& req);
 
 /// A commit of bindings failed: reload the extension's bindings, answer 500.
 void write_failed(tenant_ptr self, binding_write_failed& f);
+
+/// What a digest check of the extension needs (cached with its bindings, or
+/// read from its record); nothing when the extension does not exist.
+std::optional<binding_index::auth> auth_of(tenant_ptr self, const std::string& number);
 
 /// Once a second while there are bindings: drops the ones that expired.
 void tick(tenant_ptr self);

@@ -155,6 +155,87 @@ caf::result<admin_reply> handle_import(self_ptr self, extension_cmd& cmd) {
   return create(self, std::move(recs), {count});
 }
 
+// ---- lines: which extensions are on a call or ringing -----------------------
+
+void set_line(self_ptr self, const std::string& number, const std::string& call_id,
+              line_use use, const caf::actor_addr& call) {
+  auto& st = self->state;
+  if (use == line_use::idle) {
+    auto i = st.lines.find(number);
+    if (i == st.lines.end())
+      return;
+    auto j = i->second.find(call_id);
+    if (j == i->second.end())
+      return;
+    auto c = st.line_calls.find(j->second.call);
+    if (c != st.line_calls.end()) {
+      auto& v = c->second;
+      v.erase(std::remove(v.begin(), v.end(), std::make_pair(number, call_id)), v.end());
+      if (v.empty())
+        st.line_calls.erase(c);
+    }
+    i->second.erase(j);
+    if (i->second.empty())
+      st.lines.erase(i);
+    return;
+  }
+  auto& l = st.lines[number][call_id];
+  if (!l.call && call) {
+    auto& v = st.line_calls[call];
+    if (v.empty()) // the call ending uncleanly frees its lines too
+      self->monitor(call);
+    v.emplace_back(number, call_id);
+  }
+  l = tenant_state::line{use, call};
+}
+
+void drop_call_lines(self_ptr self, const caf::actor_addr& call) {
+  auto& st = self->state;
+  auto c = st.line_calls.find(call);
+  if (c == st.line_calls.end())
+    return;
+  auto entries = std::move(c->second);
+  st.line_calls.erase(c);
+  for (auto& [number, call_id] : entries) {
+    auto i = st.lines.find(number);
+    if (i == st.lines.end())
+      continue;
+    i->second.erase(call_id);
+    if (i->second.empty())
+      st.lines.erase(i);
+  }
+}
+
+std::pair<bool, bool> line_of(self_ptr self, const std::string& number) {
+  bool on_call = false, ringing = false;
+  auto i = self->state.lines.find(number);
+  if (i != self->state.lines.end())
+    for (auto& [id, l] : i->second) {
+      on_call |= l.use == line_use::talking;
+      ringing |= l.use == line_use::ringing;
+    }
+  return {on_call, ringing};
+}
+
+// An extension's ordinary call: digest with the HA1 the tenant holds (or
+// reads), then a call actor linked to the tenant. The caller's line is in
+// use while it lives. No extension actor is needed for the call's length.
+bool start_caller(self_ptr self, call_offer& offer) {
+  auto& st = self->state;
+  auto auth = registrations::auth_of(self, offer.caller);
+  if (!auth)
+    return false;
+  if (!caller_checked(st.ctx, offer, st.rec.domain, auth->ha1, auth->enabled))
+    return true;
+  auto number = offer.caller;
+  auto id = std::to_string(offer.leg);
+  auto call = self->spawn<caf::linked>(call_actor, st.ctx, caf::actor_cast<caf::actor>(self),
+                                       std::move(offer));
+  st.calls.insert(call.address());
+  set_line(self, number, id, line_use::talking, call.address());
+  return true;
+}
+
 // The ACCEPT_REGISTER trunk whose gateway logs in as `user`, if any.
 caf::actor gateway_trunk(self_ptr self, const std::string& user) {
   auto& st = self->state;
@@ -730,6 +811,7 @@ caf::actor route_inbound(self_ptr self, trunk_call& tc) {
   auto leg = offer.leg;
   auto call = self->spawn<caf::linked>(call_actor, st.ctx, caf::actor_cast<caf::actor>(self),
                                        std::move(offer));
+  st.calls.insert(call.address());
   // The call takes over the channel the trunk took for the INVITE: it comes back
   // when the call ends.
   if (auto trunk = caf::actor_cast<caf::actor>(self->current_sender()))
@@ -793,6 +875,11 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
         log::warn("a trunk of ", st.rec.domain, " ended: ", self->system().render(m.reason));
       return;
     }
+    // A call that ends, however it ends, leaves its tenant running.
+    if (st.calls.erase(m.source) > 0) {
+      drop_call_lines(self, m.source);
+      return;
+    }
     for (auto& number : st.active) {
       auto key = extension_key(st.rec.domain, number);
       auto a = st.ctx->dir->lookup(key);
@@ -805,6 +892,7 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
     if (m.reason != caf::exit_reason::normal)
       self->quit(m.reason);
   });
+  self->set_down_handler([=](caf::down_msg& m) { drop_call_lines(self, m.source); });
   self->state.trunk_calls = std::make_shared<trunk_channels>();
   self->state.trunk_calls->max = self->state.rec.max_trunk_calls;
   load_trunk_domain(self);
@@ -824,7 +912,11 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
         mwi::on_unknown_mailbox(self->state.ctx, self->state.rec.domain, req);
     },
     [=](call_offer& offer) {
-      if (auto ext = activate(self, offer.caller)) {
+      // A feature code changes the caller's record: its extension actor does it.
+      bool feature = !offer.callee.empty() && (offer.callee[0] == '*' || offer.callee[0] == '#');
+      if (!feature && start_caller(self, offer))
+        return;
+      if (auto ext = feature ? activate(self, offer.caller) : caf::actor{}) {
         self->send(ext, std::move(offer));
         return;
       }
@@ -853,6 +945,7 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
       if (!ext)
         return callee_targets{404, {}, 0, {}, {}, {}};
       q.devices = registrations::devices(self, q.number);
+      q.on_call = line_of(self, q.number).first;
       self->delegate(ext, std::move(q));
       return caf::delegated<callee_targets>{};
     },
@@ -911,6 +1004,7 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
           return admin_not_found("no extension " + cmd.number);
         cmd.devices = static_cast<std::uint32_t>(
             st.bindings->live(cmd.number, st.ctx->now()));
+        std::tie(cmd.on_call, cmd.ringing) = line_of(self, cmd.number);
         self->delegate(ext, std::move(cmd));
         return caf::delegated<admin_reply>{};
       }
@@ -959,8 +1053,8 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
       return caf::delegated<mailbox_result>{};
     },
     [=](line_state& l) {
-      if (auto ext = activate(self, l.number))
-        self->send(ext, std::move(l));
+      set_line(self, l.number, l.call_id, l.use,
+               caf::actor_cast<caf::actor_addr>(self->current_sender()));
     },
     [=](const tenant_query&) {
       return admin_records({tenant_fields(self->state.rec, *self->state.ctx->store)});

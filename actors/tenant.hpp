@@ -8,6 +8,9 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
@@ -15,6 +18,7 @@
 
 #include "actors/binding_index.hpp"
 #include "actors/inbound_rule.hpp"
+#include "actors/messages/call.hpp"
 #include "actors/outbound_rule.hpp"
 #include "actors/write_tracker.hpp"
 #include "engine/context.hpp"
@@ -49,6 +53,15 @@ struct tenant_state {
   std::unique_ptr<binding_index> bindings;
   metrics::binding_share bound; // bindings->size() in actorpbx_registrations
   bool ticking = false;
+  // The extensions' lines (Busy, ringing): calls in progress by number, then
+  // call id; so that a call needs no extension actor alive for its length.
+  struct line {
+    line_use use = line_use::idle;
+    caf::actor_addr call;
+  };
+  std::unordered_map<std::string, std::map<std::string, line>> lines;
+  std::map<caf::actor_addr, std::vector<std::pair<std::string, std::string>>> line_calls;
+  std::set<caf::actor_addr> calls; // call actors spawned (and linked) here
 };
 
 caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,

@@ -701,8 +701,9 @@ void sip_stack::impl::on_invite(const struct sip_msg* msg) {
     caf::anon_send(trunk, std::move(offer));
     return;
   }
-  auto ext = cfg.dir ? cfg.dir->lookup(extension_key(offer.domain, offer.caller)) : caf::actor{};
-  caf::anon_send(ext ? ext : cfg.router, std::move(offer));
+  // The caller's tenant checks it and starts the call (router: activation, 404).
+  auto tenant = cfg.dir ? cfg.dir->lookup(tenant_key(offer.domain)) : caf::actor{};
+  caf::anon_send(tenant ? tenant : cfg.router, std::move(offer));
 }
 
 void sip_stack::impl::on_leg_command(const leg_command& c) {

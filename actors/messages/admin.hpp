@@ -279,13 +279,15 @@ struct rules_cmd {
   std::string verb, sub;          // e.g. "forward" "set"; explain: "explain" ""
   std::vector<std::string> args;  // positional words: SLOT, status, ID, FEATURE CODE, FROM
   field_list fields;              // the key=value part (action=, note=, mon=, at=...)
-  std::uint32_t devices = 0;      // the extension's live bindings, filled in by its tenant
+  // Filled in by the extension's tenant, which holds its bindings and its line:
+  std::uint32_t devices = 0;      // live bindings
+  bool on_call = false, ringing = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rules_cmd& x) {
   return f(caf::meta::type_name("rules_cmd"), x.domain, x.number, x.verb, x.sub, x.args,
-           x.fields, x.devices);
+           x.fields, x.devices, x.on_call, x.ringing);
 }
 
 /// Mailbox commands, routed router -> tenant -> the extension that owns the

@@ -73,16 +73,18 @@ typename Inspector::result_type inspect(Inspector& f, call_target& x) {
 }
 
 /// Who rings for an extension: asked by a call actor, answered by the callee's
-/// extension. The tenant, which holds the bindings, fills in `devices` on the way.
+/// extension. The tenant, which holds the bindings and the line, fills in
+/// `devices` and `on_call` on the way.
 struct callee_query {
   std::string number;
   std::string caller;                 // caller ID, for exception rules
   std::vector<call_target> devices;   // the extension's live bindings
+  bool on_call = false;               // a call of the extension's is answered (Busy)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, callee_query& x) {
-  return f(caf::meta::type_name("callee_query"), x.number, x.caller, x.devices);
+  return f(caf::meta::type_name("callee_query"), x.number, x.caller, x.devices, x.on_call);
 }
 
 /// The callee's answer: what its rules decided (`now`), its devices when

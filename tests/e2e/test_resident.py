@@ -106,7 +106,17 @@ class Resident(CallCase):
         with self.node.shell() as sh:
             self.no_extension_actor(sh)
         uas = self.callee('uas_answer.xml', port)
-        self.assert_ok(self.caller('uac_call.xml', 206, 205, ['-d', '500']), 'caller')
+        caller = self.caller_in_background('uac_call.xml', 206, 205, ['-d', '7000'])
+        self.wait_for_call_state('answered')
+        with self.node.shell() as sh:
+            # The call goes on without either extension's actor (the callee's decided,
+            # then passivates); the tenant knows the line.
+            self.assertTrue(wait_until(lambda: stats(sh)['live_extension_actors'] == 0, 5),
+                            stats(sh))
+            self.assertEqual(len(sh.records(f'calls {DOMAIN}')), 1)
+            self.assertEqual(sh.records(f'status show {DOMAIN} 205')[0]['state'], 'on_call')
+            self.assertEqual(sh.records(f'status show {DOMAIN} 206')[0]['state'], 'on_call')
+        self.finish(caller, 'caller')
         self.finish(uas, 'callee')
         cdr = self.last_cdr(205)
         self.assertEqual((cdr['caller'], cdr['status'], cdr['sip_code']), ('206', 'answered', '200'))
@@ -115,9 +125,10 @@ class Resident(CallCase):
             # The call's actors go; the binding stays.
             self.no_extension_actor(sh)
             self.assertEqual(len(sh.records(f'registrations {DOMAIN} 205')), 1)
-            # `status` sees the device through the tenant.
+            # `status` sees the device through the tenant, and the line free again.
             status = sh.records(f'status show {DOMAIN} 205')
-            self.assertEqual(status[0].get('devices'), '1', status)
+            self.assertEqual((status[0].get('devices'), status[0].get('state')), ('1', 'online'),
+                             status)
 
     def test_restart_keeps_every_binding(self):
         phones = [self.phone(n) for n in range(210, 225)]
