@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace pbx::storage::detail {
 
@@ -75,27 +76,10 @@ class cursor {
   MDB_cursor* c_ = nullptr;
 };
 
-// Calls f(key, value) for every entry whose key starts with `prefix` (all
-// entries when empty), in key order, until f returns false. Returns 0 or an
-// LMDB error.
-template <class F>
-int scan_prefix(MDB_txn* t, MDB_dbi dbi, std::string_view prefix, F&& f) {
-  cursor c;
-  int rc = c.open(t, dbi);
-  if (rc != 0) return rc;
-  MDB_val k = to_val(prefix), v{};
-  rc = mdb_cursor_get(c.get(), &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
-  while (rc == 0) {
-    std::string_view key = from_val(k);
-    if (key.substr(0, prefix.size()) != prefix) return 0;
-    if (!f(key, from_val(v))) return 0;
-    rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
-  }
-  return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-// Like scan_prefix, from the first key above `after` (from the first key
-// when `after` is empty): one seek, not a walk from the prefix's start.
+// Calls f(key, value) for the entries under `prefix` (all when empty), in key
+// order until f returns false, from the first key
+// above `after` (from the prefix's first when `after` is empty): one seek,
+// not a walk from the prefix's start. 0 or an LMDB error.
 template <class F>
 int scan_after(MDB_txn* t, MDB_dbi dbi, std::string_view prefix, std::string_view after, F&& f) {
   cursor c;
@@ -113,6 +97,12 @@ int scan_after(MDB_txn* t, MDB_dbi dbi, std::string_view prefix, std::string_vie
     rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
   }
   return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+// Every entry under `prefix` (all entries when empty).
+template <class F>
+int scan_prefix(MDB_txn* t, MDB_dbi dbi, std::string_view prefix, F&& f) {
+  return scan_after(t, dbi, prefix, {}, std::forward<F>(f));
 }
 
 // Calls f(key, value) for the entries under a non-empty `prefix` in reverse
