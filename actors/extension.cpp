@@ -105,27 +105,6 @@ void handle_offer(self_ptr self, call_offer& offer) {
   start_call(self, std::move(offer));
 }
 
-// The callee's side: its rules decide; its devices ring when that is the decision.
-callee_targets targets(self_ptr self, const callee_query& q) {
-  auto& st = self->state;
-  if (!st.rec.enabled)
-    return callee_targets{480, {}, 0, {}, {}, {}}; // no calls in or out, no voicemail
-  auto d = forwarding::decide(st.rec, tenant_now(self),
-                              facts_now(q.caller, !q.devices.empty(), q.on_call));
-  callee_targets t;
-  t.now = rule_commands::to_step(d.slot, d.rule, d.reroute_reason.c_str());
-  if (d.exception)
-    t.now.slot = "exception:" + std::to_string(d.exception_id);
-  t.no_answer = rule_commands::to_step(d.no_answer_slot, d.no_answer,
-                                       forwarding::reroute_reason(d.no_answer_slot));
-  t.busy = rule_commands::to_step(d.busy_slot, d.busy, forwarding::reroute_reason(d.busy_slot));
-  t.no_answer_timeout = d.no_answer.timeout;
-  log::debug("call ", q.caller, " -> ", st.rec.number, "@", st.rec.domain, ": ", t.now.slot,
-             " ", forwarding::action_name(d.rule.action));
-  t.targets = q.devices;
-  return t;
-}
-
 caf::result<admin_reply> rules_command(self_ptr self, rules_cmd& cmd) {
   auto& st = self->state;
   if (cmd.verb == "explain") {
@@ -231,6 +210,25 @@ caf::behavior draining(self_ptr self) {
 
 } // namespace
 
+callee_targets decide_callee(const storage::extension_record& rec,
+                             const storage::tenant_record& tenant, const callee_query& q) {
+  if (!rec.enabled)
+    return callee_targets{480, {}, 0, {}, {}, {}}; // no calls in or out, no voicemail
+  auto d = forwarding::decide(rec, tenant, facts_now(q.caller, !q.devices.empty(), q.on_call));
+  callee_targets t;
+  t.now = rule_commands::to_step(d.slot, d.rule, d.reroute_reason.c_str());
+  if (d.exception)
+    t.now.slot = "exception:" + std::to_string(d.exception_id);
+  t.no_answer = rule_commands::to_step(d.no_answer_slot, d.no_answer,
+                                       forwarding::reroute_reason(d.no_answer_slot));
+  t.busy = rule_commands::to_step(d.busy_slot, d.busy, forwarding::reroute_reason(d.busy_slot));
+  t.no_answer_timeout = d.no_answer.timeout;
+  log::debug("call ", q.caller, " -> ", rec.number, "@", rec.domain, ": ", t.now.slot, " ",
+             forwarding::action_name(d.rule.action));
+  t.targets = q.devices;
+  return t;
+}
+
 bool caller_checked(node_context* ctx, const call_offer& offer, const std::string& domain,
                     const std::string& ha1, bool enabled) {
   auto verdict = digest::check(offer.auth, offer.caller, domain, ha1, "INVITE",
@@ -284,10 +282,6 @@ caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,
     [=](call_offer& offer) {
       self->state.active_since_check = true;
       handle_offer(self, offer);
-    },
-    [=](const callee_query& q) -> caf::result<callee_targets> {
-      self->state.active_since_check = true;
-      return targets(self, q);
     },
     [=](rules_cmd& cmd) -> caf::result<admin_reply> {
       self->state.active_since_check = true;

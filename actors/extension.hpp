@@ -32,6 +32,12 @@ struct extension_state {
   mwi::state mwi; // message-summary subscriptions (actors/mwi.hpp)
 };
 
+/// The callee's side of a call: its rules decide, on the record as committed
+/// (no actor needed: a decision is a read); its live devices (`q.devices`)
+/// ring when that is the decision.
+callee_targets decide_callee(const storage::extension_record& rec,
+                             const storage::tenant_record& tenant, const callee_query& q);
+
 /// The caller's side of an INVITE from extension `offer.caller` with the given
 /// stored HA1: digest (407 with the same anti-probing rule as REGISTER; a
 /// disabled extension gets 403). Answers the leg itself when it fails.

@@ -940,14 +940,16 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
     },
     [=](outbound_query& q) -> outbound_plan { return plan_outbound(self, q); },
     [=](trunk_call& tc) { route_inbound(self, tc); },
-    [=](callee_query& q) -> caf::result<callee_targets> {
-      auto ext = valid_extension_number(q.number) ? activate(self, q.number) : caf::actor{};
-      if (!ext)
+    // The callee's rules decide on its committed record: no extension actor.
+    [=](callee_query& q) -> callee_targets {
+      auto& st = self->state;
+      auto rec = valid_extension_number(q.number) ? st.ctx->store->extension(st.rec.domain, q.number)
+                                                  : std::nullopt;
+      if (!rec)
         return callee_targets{404, {}, 0, {}, {}, {}};
       q.devices = registrations::devices(self, q.number);
       q.on_call = line_of(self, q.number).first;
-      self->delegate(ext, std::move(q));
-      return caf::delegated<callee_targets>{};
+      return decide_callee(*rec, st.rec, q);
     },
     [=](const activate_extension& a) {
       if (!a.number.empty())
