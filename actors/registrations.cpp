@@ -61,8 +61,9 @@ std::optional<binding_index::auth> auth_of(tenant_ptr self, const std::string& n
 bool handle(tenant_ptr self, register_request& req) {
   auto& st = self->state;
   auto* ctx = st.ctx;
-  bool cached = st.bindings->cached_auth(req.user) != nullptr;
-  auto found = auth_of(self, req.user);
+  auto* cache = st.bindings->cached_auth(req.user);
+  bool cached = cache != nullptr;
+  auto found = cached ? std::optional<binding_index::auth>(*cache) : auth_of(self, req.user);
   if (!found)
     return false;
   auto auth = std::move(*found);

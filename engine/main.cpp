@@ -87,28 +87,6 @@ bool bootstrap_admin(storage::store& store, const std::string& data_dir) {
   return true;
 }
 
-// Bindings that ran out while the node was down are dropped; the tenants
-// that still have bindings are returned so that they load them and keep time.
-std::set<std::string> sweep_bindings(storage::store& store) {
-  std::set<std::string> live;
-  storage::batch expired;
-  auto now = unix_now();
-  for (auto& b : store.all_bindings()) {
-    if (b.expires_at > now)
-      live.insert(b.domain);
-    else
-      expired.erase_binding(b.domain, b.number, b.contact);
-  }
-  if (!expired.empty()) {
-    auto n = expired.size();
-    if (auto err = store.write(std::move(expired)); !err.empty())
-      log::warn("cannot drop expired bindings: ", err);
-    else
-      log::info("dropped ", n, " bindings that expired while the node was down");
-  }
-  return live;
-}
-
 // Extension records written before version 5 hold the SIP password itself;
 // they are rewritten once with its digest HA1 only (meta key below). Returns
 // an error text, or "" when done.
@@ -279,7 +257,9 @@ int run_node(const node_config& ncfg) {
     log::error("cannot rewrite extension passwords as HA1: ", err);
     return 1;
   }
-  auto live = sweep_bindings(*store);
+  // Every tenant with bindings runs, so that they expire on time; one that
+  // ran out while the node was down is erased as its tenant loads it.
+  auto live = store->binding_domains();
 
   local_directory dir;
   net::sip_stack sip;

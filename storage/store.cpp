@@ -941,9 +941,20 @@ std::vector<binding_record> store::bindings(std::string_view domain) const {
   });
 }
 
-std::vector<binding_record> store::all_bindings() const {
-  return guarded<std::vector<binding_record>>(
-      [&] { return impl_->list<binding_record>(table::bindings, {}); });
+std::vector<std::string> store::binding_domains() const {
+  return guarded<std::vector<std::string>>([&] {
+    std::vector<std::string> out;
+    impl::read_scope r(*impl_);
+    if (r.begin() != 0) return out;
+    // Keys only: nothing is decoded.
+    detail::scan_prefix(r.get(), impl_->dbi(table::bindings), {},
+                        [&](std::string_view key, std::string_view) {
+                          auto domain = key.substr(0, key.find(detail::sep));
+                          if (out.empty() || out.back() != domain) out.emplace_back(domain);
+                          return true;
+                        });
+    return out;
+  });
 }
 
 std::vector<trunk_record> store::trunks(std::string_view domain) const {

@@ -82,7 +82,8 @@ class store {
   std::vector<binding_record> bindings(std::string_view domain,
                                        std::string_view number) const;
   std::vector<binding_record> bindings(std::string_view domain) const;
-  std::vector<binding_record> all_bindings() const;
+  // The domains that have bindings (live or expired), sorted; reads keys only.
+  std::vector<std::string> binding_domains() const;
   std::optional<std::string> meta(std::string_view key) const;
   std::vector<ban_record> bans() const;      // sorted by ip text
   std::vector<allow_record> allows() const;  // sorted by cidr text
