@@ -13,6 +13,7 @@
 #include "engine/directory.hpp"
 #include "engine/log.hpp"
 #include "engine/metrics.hpp"
+#include "engine/node_id.hpp"
 #include "storage/store.hpp"
 
 namespace pbx {
@@ -639,7 +640,7 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
   st.offer = std::move(offer);
   st.cdr.domain = st.offer.domain;
   // Leg ids start over with every start: the start count makes the id unique.
-  st.cdr.call_id = std::to_string(ctx->boot) + "-" + std::to_string(st.offer.leg);
+  st.cdr.call_id = call_id_of(ctx->boot, st.offer.leg);
   st.cdr.caller = st.offer.caller;
   st.cdr.callee = st.offer.callee;
   st.cdr.start_ms = now_ms();

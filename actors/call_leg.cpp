@@ -99,7 +99,7 @@ void issue(self_ptr self, leg_command c) {
   st.now = next_phase(st.now, c.what, c.code);
   c.leg = st.leg;
   c.owner = caf::actor_cast<caf::actor>(self);
-  st.ctx->sip->leg(std::move(c));
+  st.ctx->sip_of(c.leg).leg(std::move(c));
   if (st.now == leg_phase::ended)
     self->quit();
 }
@@ -150,7 +150,7 @@ caf::behavior call_leg_actor(caf::stateful_actor<call_leg_state>* self, node_con
         return;
       st.now = leg_phase::answered;
       c.leg = st.leg;
-      st.ctx->sip->media(std::move(c));
+      st.ctx->sip_of(c.leg).media(std::move(c));
     },
     [=](set_parent_atom, caf::actor& p) {
       auto& st = self->state;

@@ -30,7 +30,7 @@ void reject(node_context* ctx, std::uint64_t leg, std::uint16_t code, const char
   c.leg = leg;
   c.code = code;
   c.reason = reason;
-  ctx->sip->leg(std::move(c));
+  ctx->sip_of(c.leg).leg(std::move(c));
 }
 
 // The confirmation call of a feature code (ordinary calls start at the
@@ -256,7 +256,7 @@ void send_auth_failure(node_context* ctx, std::uint64_t leg, digest::verdict v,
   c.realm = realm;
   c.nonce = digest::make_nonce(ctx->nonce_secret, realm, ctx->now());
   c.stale = v == digest::verdict::stale_challenge;
-  ctx->sip->leg(std::move(c));
+  ctx->sip_of(c.leg).leg(std::move(c));
 }
 
 caf::behavior extension_actor(caf::stateful_actor<extension_state>* self,

@@ -36,7 +36,7 @@ void on_subscribe(state& st, node_context* ctx, const storage::extension_record&
   sip_reply reply;
   reply.txn = req.txn;
   if (digest::fill_failure(verdict, reply, rec.domain, ctx->nonce_secret, now)) {
-    ctx->sip->reply(std::move(reply));
+    ctx->sip_of(reply.txn).reply(std::move(reply));
     return;
   }
   accept(st, req, account_uri(rec.number, rec.domain), owner, *ctx->sip);
@@ -53,7 +53,7 @@ void on_unknown_mailbox(node_context* ctx, const std::string& domain,
   sip_reply reply;
   reply.txn = req.txn;
   digest::fill_failure(v, reply, domain, ctx->nonce_secret, now);
-  ctx->sip->reply(std::move(reply));
+  ctx->sip_of(reply.txn).reply(std::move(reply));
 }
 
 void accept(state& st, const subscribe_request& req, const std::string& account,

@@ -77,13 +77,13 @@ bool handle(tenant_ptr self, register_request& req) {
     if (verdict == digest::verdict::forbidden)
       report_auth_failure(ctx, false, req.source, req.user + "@" + domain, req.user_agent,
                           "wrong password");
-    ctx->sip->reply(std::move(reply));
+    ctx->sip_of(reply.txn).reply(std::move(reply));
     return true;
   }
   if (!auth.enabled) {
     reply.code = 403;
     reply.reason = "Extension disabled";
-    ctx->sip->reply(std::move(reply));
+    ctx->sip_of(reply.txn).reply(std::move(reply));
     return true;
   }
   auto out = registrar::apply(st.bindings->get(req.user), req, ctx->registrar, now);
@@ -91,7 +91,7 @@ bool handle(tenant_ptr self, register_request& req) {
     reply.code = out.code;
     reply.reason = out.reason;
     reply.min_expires = out.min_expires;
-    ctx->sip->reply(std::move(reply));
+    ctx->sip_of(reply.txn).reply(std::move(reply));
     return true;
   }
   st.bindings->set(req.user, out.bindings);
@@ -102,7 +102,7 @@ bool handle(tenant_ptr self, register_request& req) {
   reply.reason = "OK";
   reply.contacts = registrar::listing(out.bindings, now);
   if (out.upserts.empty() && out.removed.empty()) {
-    ctx->sip->reply(std::move(reply)); // a fetch: nothing to persist
+    ctx->sip_of(reply.txn).reply(std::move(reply)); // a fetch: nothing to persist
     return true;
   }
   storage::batch b;
@@ -112,7 +112,7 @@ bool handle(tenant_ptr self, register_request& req) {
     b.erase_binding(st.rec.domain, req.user, c);
   // Acknowledged only once the commit returned: the writer thread hands the
   // 200 to the SIP thread itself.
-  auto* sip = ctx->sip;
+  auto* sip = &ctx->sip_of(reply.txn);
   binding_write_failed failed{reply.txn, {}, req.user};
   st.writes.submit_direct(self, *ctx->store, std::move(b),
                           [sip, reply = std::move(reply)]() mutable { sip->reply(std::move(reply)); },
@@ -135,7 +135,7 @@ void write_failed(tenant_ptr self, binding_write_failed& f) {
   reply.txn = f.txn;
   reply.code = 500;
   reply.reason = "Storage Failure";
-  st.ctx->sip->reply(std::move(reply));
+  st.ctx->sip_of(reply.txn).reply(std::move(reply));
 }
 
 void tick(tenant_ptr self) {

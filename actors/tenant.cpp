@@ -267,7 +267,7 @@ void handle_register(self_ptr self, register_request& req) {
   sip_reply reply;
   reply.txn = req.txn;
   digest::fill_failure(v, reply, st.rec.domain, ctx->nonce_secret, now);
-  ctx->sip->reply(std::move(reply));
+  ctx->sip_of(reply.txn).reply(std::move(reply));
 }
 
 

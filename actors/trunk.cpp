@@ -278,7 +278,7 @@ void reject(self_ptr self, std::uint64_t leg, std::uint16_t code, std::string re
   c.leg = leg;
   c.code = code;
   c.reason = std::move(reason);
-  self->state.ctx->sip->leg(std::move(c));
+  self->state.ctx->sip_of(c.leg).leg(std::move(c));
 }
 
 // -- ACCEPT_REGISTER: a gateway registers with the trunk's credentials
@@ -317,7 +317,7 @@ void reject_register(self_ptr self, register_request& req) {
   reply.txn = req.txn;
   reply.code = 403;
   reply.reason = "Forbidden";
-  self->state.ctx->sip->reply(std::move(reply));
+  self->state.ctx->sip_of(reply.txn).reply(std::move(reply));
 }
 
 void gateway_register(self_ptr self, register_request& req) {
@@ -333,13 +333,13 @@ void gateway_register(self_ptr self, register_request& req) {
     if (v == digest::verdict::forbidden)
       report_auth_failure(ctx, false, req.source, req.user + "@" + st.rec.domain,
                           req.user_agent, "wrong trunk password");
-    ctx->sip->reply(std::move(reply));
+    ctx->sip_of(reply.txn).reply(std::move(reply));
     return;
   }
   if (!st.rec.enabled) {
     reply.code = 403;
     reply.reason = "Trunk disabled";
-    ctx->sip->reply(std::move(reply));
+    ctx->sip_of(reply.txn).reply(std::move(reply));
     return;
   }
   auto out = registrar::apply(st.gateway, req, ctx->registrar, now);
@@ -351,7 +351,7 @@ void gateway_register(self_ptr self, register_request& req) {
     reply.contacts = registrar::listing(st.gateway, now);
     claim_gateway_source(self);
   }
-  ctx->sip->reply(std::move(reply));
+  ctx->sip_of(reply.txn).reply(std::move(reply));
 }
 
 // An INVITE from the provider's address (the SIP thread checked the source), or

@@ -55,7 +55,7 @@ std::vector<std::string> paths(self_ptr self, const std::vector<std::string>& na
 void media(self_ptr self, media_command c) {
   auto& st = self->state;
   c.leg = st.job.leg;
-  st.ctx->sip->media(std::move(c));
+  st.ctx->sip_of(c.leg).media(std::move(c));
 }
 
 // Plays `files` (paths), then runs `then`. Any digit barges in when `ask` collects.

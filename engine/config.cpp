@@ -144,6 +144,13 @@ const std::vector<option_def>& options() {
      }},
     {"passivate-after", "SECONDS", "idle extension actors with no binding stop after this (default 60)",
      [](node_config& c, const std::string& v) { return set_u32(c.passivate_after, v, "passivate-after"); }},
+    {"node-id", "N", "this node's number, 1..65535, in every call, leg and transaction id; "
+                     "unique in a cluster (default 1)",
+     [](node_config& c, const std::string& v) {
+       if (!to_u32(v, c.node_id) || c.node_id < 1 || c.node_id > 65535)
+         return "--node-id wants 1..65535, got '" + v + "'";
+       return std::string{};
+     }},
     {"nonce-ttl", "SECONDS", "digest nonce lifetime before stale=true (default 300)",
      [](node_config& c, const std::string& v) { return set_u32(c.registrar.nonce_ttl, v, "nonce-ttl"); }},
     {"security-auth-failures", "N", "failed authentications from one address that ban it (default 50; 0: never)",

@@ -23,6 +23,7 @@ struct node_config {
   log::level log_level = log::level::info;
   registrar_settings registrar;
   std::uint32_t passivate_after = 60; // seconds an idle extension actor lives on
+  std::uint32_t node_id = 1;          // in every leg, transaction and call id (engine/node_id.hpp)
   std::uint32_t workers = default_workers(); // CAF scheduler threads
   security_settings security;
   std::uint32_t shell_max_connections = 256;

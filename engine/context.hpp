@@ -10,6 +10,8 @@
 
 #include <caf/actor.hpp>
 
+#include "engine/node_id.hpp"
+
 namespace pbx {
 namespace storage { class store; }
 class directory;
@@ -57,7 +59,16 @@ struct node_context {
   std::uint32_t api_token_ttl = 3600;        // seconds a REST login token lives (--api-token-ttl)
   std::string system_prompts;  // the prompt set (PROMPTS/en; actors/prompt.hpp), empty: none
   std::function<std::int64_t()> now;         // unix seconds; tests fix it
-  std::atomic<std::uint64_t> next_leg{1ull << 62}; // B-leg ids (the SIP thread counts from 1)
+  node_number node = 1;    // this node's number, in every id it makes (engine/node_id.hpp)
+  // B-leg ids: qualify(node, 2^46 + n); the SIP thread's A legs count from qualify(node, 1).
+  std::atomic<std::uint64_t> next_leg{qualify(1, first_b_leg)};
+  // The SIP ports of other nodes, by number (a cluster sets it; none alone).
+  std::function<sip_port*(node_number)> remote_sip;
+
+  /// The SIP port of the node that made `id` (a transaction or leg id): the
+  /// phone's flow and the transaction are there. A node without one drops
+  /// the command with a warning.
+  sip_port& sip_of(std::uint64_t id) const;
   std::string data_dir;    // absolute: DATA/voicemail, a tenant's prompts (tenant_prompt_dir)
   std::atomic<std::uint64_t> next_voicemail{1}; // message ids BOOT-N
 };

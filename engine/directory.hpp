@@ -3,6 +3,7 @@
 // owns it. Local today; a cluster directory implements the same interface
 // (rendezvous hashing over members, remote actors through CAF's middleman).
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -23,8 +24,16 @@ public:
   virtual caf::actor register_first_wins(const std::string& key, caf::actor a) = 0;
   /// Removes `key` only if `a` still owns it.
   virtual void unregister(const std::string& key, const caf::actor& a) = 0;
-  /// Number of registered keys that start with `prefix` (live actors).
+  /// Number of registered keys that start with `prefix` (live actors). A
+  /// kind ("t/", "e/", "c/", "k/", "ks/") is a counter, not a scan.
   virtual std::size_t count(std::string_view prefix) const = 0;
+  /// Called with (key, owner) for every key starting with `prefix` that is
+  /// registered, and with (key, invalid) when it is removed, in the order of
+  /// the changes. The SIP thread keeps its routes this way (no lock per
+  /// request); the callback runs under the directory's lock, so it must only
+  /// hand the change on. Watches are set before anything registers.
+  using watch_fn = std::function<void(const std::string& key, const caf::actor& owner)>;
+  virtual void watch(std::string prefix, watch_fn fn) = 0;
   /// The actors whose keys start with `prefix` (live calls for the shell).
   virtual std::vector<caf::actor> list(std::string_view prefix) const = 0;
   /// The keys that start with `prefix` with their actors (metrics).
@@ -48,10 +57,15 @@ public:
   std::size_t count(std::string_view prefix) const override;
   std::vector<caf::actor> list(std::string_view prefix) const override;
   std::vector<std::pair<std::string, caf::actor>> entries(std::string_view prefix) const override;
+  void watch(std::string prefix, watch_fn fn) override;
 
 private:
+  void changed(const std::string& key, const caf::actor& owner, int delta);
+
   mutable std::mutex mtx_;
   std::unordered_map<std::string, caf::actor> map_;
+  std::unordered_map<std::string, std::size_t> kinds_; // "t/" -> live keys of that kind
+  std::vector<std::pair<std::string, watch_fn>> watches_;
 };
 
 } // namespace pbx

@@ -263,6 +263,12 @@ int run_node(const node_config& ncfg) {
 
   local_directory dir;
   net::sip_stack sip;
+  // The SIP thread routes new requests by its own copy of these keys, kept
+  // by the directory's changes: no lock per request. Set before any actor runs.
+  for (const char* prefix : {"t/", "ks/"})
+    dir.watch(prefix, [&sip](const std::string& key, const caf::actor& owner) {
+      sip.route(key, owner);
+    });
   // Outlives the actors: the API actor answers through ctx.api_out until it stops.
   net::api_server api_http;
   node_context ctx;
@@ -272,6 +278,8 @@ int run_node(const node_config& ncfg) {
   ctx.registrar = ncfg.registrar;
   ctx.nonce_secret = random_secret();
   ctx.boot = boot;
+  ctx.node = static_cast<node_number>(ncfg.node_id);
+  ctx.next_leg = qualify(ctx.node, first_b_leg);
   ctx.now = unix_now;
   ctx.idle_passivation = std::chrono::seconds(std::max<std::uint32_t>(1, ncfg.passivate_after));
   ctx.security = ncfg.security;
@@ -316,7 +324,7 @@ int run_node(const node_config& ncfg) {
     scfg.tls_cert_file = tls.cert_file;
     scfg.tls_key_file = tls.key_file;
     scfg.router = ctx.router;
-    scfg.dir = &dir;
+    scfg.node = ctx.node;
     scfg.make_nonce = [&ctx](const std::string& realm) {
       return digest::make_nonce(ctx.nonce_secret, realm, ctx.now());
     };

@@ -94,7 +94,7 @@ void to_tenant_or_404(self_ptr self, Request req) {
   r.txn = req.txn;
   r.code = 404;
   r.reason = "Domain Not Found";
-  self->state.ctx->sip->reply(std::move(r));
+  self->state.ctx->sip_of(r.txn).reply(std::move(r));
 }
 
 // An admin request for one tenant, answered by it.
@@ -199,6 +199,15 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
     [=](register_request& req) { to_tenant_or_404(self, std::move(req)); },
     [=](subscribe_request& req) { to_tenant_or_404(self, std::move(req)); },
     [=](call_offer& offer) {
+      // The SIP thread had no route for it; decide in its order
+      // (net/call_legs.cpp): a live tenant of the From domain, else the trunk
+      // of the source address, else the tenant activated from storage.
+      auto& dir = *self->state.ctx->dir;
+      if (!dir.lookup(tenant_key(offer.domain)))
+        if (auto trunk = dir.lookup(trunk_source_key(offer.source.ip))) {
+          self->send(trunk, std::move(offer));
+          return;
+        }
       if (auto t = activate(self, offer.domain)) {
         self->send(t, std::move(offer));
         return;
@@ -208,7 +217,7 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
       c.leg = offer.leg;
       c.code = 404;
       c.reason = "Domain Not Found";
-      self->state.ctx->sip->leg(std::move(c));
+      self->state.ctx->sip_of(c.leg).leg(std::move(c));
     },
     [=](activate_extension& a) {
       if (auto t = activate(self, a.domain))

@@ -662,23 +662,23 @@ void sip_stack::impl::on_invite(const struct sip_msg* msg) {
   // An INVITE from a trunk provider's address is that trunk's: no digest. Not
   // when its From names one of our tenants: that is an extension's call (a phone
   // behind the provider's address, or one pretending), and digest decides.
+  auto domain = lower_host(msg->from.uri.host);
+  auto tenant = tenant_key(domain);
   caf::actor trunk;
-  if (cfg.dir && !cfg.dir->lookup(tenant_key(lower_host(msg->from.uri.host)))) {
+  bool known = static_cast<bool>(route_of(tenant));
+  if (!known) {
     char ip[64];
     if (sa_ntop(&msg->src, ip, sizeof(ip)) == 0)
-      trunk = cfg.dir->lookup(trunk_source_key(ip));
+      trunk = route_of(trunk_source_key(ip));
   }
   // The first INVITE of a known tenant without credentials is challenged
   // here, statelessly, like REGISTER's 401: no record is needed and the same
   // challenge goes to every user name.
-  if (!trunk && !msg->to.tag.p && !sip_msg_hdr(msg, SIP_HDR_PROXY_AUTHORIZATION)
-      && cfg.make_nonce && cfg.dir) {
-    auto domain = lower_host(msg->from.uri.host);
-    if (cfg.dir->lookup(tenant_key(domain))) {
-      auto hdr = challenge_header("Proxy-Authenticate", domain, cfg.make_nonce(domain), false);
-      reply_plain(sip, msg, 407, "Proxy Authentication Required", hdr.c_str());
-      return;
-    }
+  if (known && !msg->to.tag.p && !sip_msg_hdr(msg, SIP_HDR_PROXY_AUTHORIZATION)
+      && cfg.make_nonce) {
+    auto hdr = challenge_header("Proxy-Authenticate", domain, cfg.make_nonce(domain), false);
+    reply_plain(sip, msg, 407, "Proxy Authentication Required", hdr.c_str());
+    return;
   }
   // 100 at once, statelessly: the decision takes a few actor hops.
   sip_replyf(sip, msg, 100, "Trying", "Content-Length: 0\r\n\r\n");
@@ -701,9 +701,9 @@ void sip_stack::impl::on_invite(const struct sip_msg* msg) {
     caf::anon_send(trunk, std::move(offer));
     return;
   }
-  // The caller's tenant checks it and starts the call (router: activation, 404).
-  auto tenant = cfg.dir ? cfg.dir->lookup(tenant_key(offer.domain)) : caf::actor{};
-  caf::anon_send(tenant ? tenant : cfg.router, std::move(offer));
+  // The caller's tenant checks it and starts the call; the router activates
+  // it, or finds the trunk this thread has no route for yet, or answers 404.
+  hand_up(tenant_key(offer.domain), std::move(offer));
 }
 
 void sip_stack::impl::on_leg_command(const leg_command& c) {

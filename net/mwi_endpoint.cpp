@@ -167,7 +167,8 @@ void sip_stack::impl::on_subscribe(const struct sip_msg* msg) {
     reply_plain(sip, msg, 423, "Interval Too Brief", hdr.c_str());
     return;
   }
-  if (!req.auth.present && cfg.make_nonce && cfg.dir && cfg.dir->lookup(tenant_key(req.domain))) {
+  auto tenant = tenant_key(req.domain);
+  if (!req.auth.present && cfg.make_nonce && route_of(tenant)) {
     auto hdr = challenge_header("WWW-Authenticate", req.domain, cfg.make_nonce(req.domain), false);
     reply_plain(sip, msg, 401, "Unauthorized", hdr.c_str());
     return;
@@ -182,8 +183,9 @@ void sip_stack::impl::on_subscribe(const struct sip_msg* msg) {
   req.txn = ++next_txn;
   txns.emplace(req.txn, t);
   sub_keys[key] = req.txn;
-  auto ext = cfg.dir ? cfg.dir->lookup(extension_key(req.domain, req.user)) : caf::actor{};
-  caf::anon_send(ext ? ext : cfg.router, std::move(req));
+  // The tenant hands it to the extension, activating it: only the tenant
+  // sends to extension actors, so none is sent to while it passivates.
+  hand_up(tenant, std::move(req));
 }
 
 int mwi_listen(sip_stack::impl& s) {

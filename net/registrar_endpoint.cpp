@@ -133,8 +133,8 @@ void sip_stack::impl::on_register(const struct sip_msg* msg) {
     reply_plain(sip, msg, 400, bad);
     return;
   }
-  auto tenant = cfg.dir ? cfg.dir->lookup(tenant_key(req.domain)) : caf::actor{};
-  if (!req.auth.present && cfg.make_nonce && tenant) {
+  auto key = tenant_key(req.domain);
+  if (!req.auth.present && cfg.make_nonce && route_of(key)) {
     auto hdr = challenge_header("WWW-Authenticate", req.domain, cfg.make_nonce(req.domain), false);
     reply_plain(sip, msg, 401, "Unauthorized", hdr.c_str());
     return;
@@ -146,7 +146,7 @@ void sip_stack::impl::on_register(const struct sip_msg* msg) {
   txns.emplace(req.txn, t);
   // The tenant holds the bindings and answers; the router activates a tenant
   // that is not running (or answers 404).
-  caf::anon_send(tenant ? tenant : cfg.router, std::move(req));
+  hand_up(key, std::move(req));
 }
 
 void sip_stack::impl::send_reply(const sip_reply& r) {

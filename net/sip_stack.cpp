@@ -174,6 +174,8 @@ sip_stack::~sip_stack() {
 
 std::string sip_stack::start(const stack_config& cfg) {
   impl_->cfg = cfg;
+  impl_->next_leg = qualify(cfg.node, 0);
+  impl_->next_txn = qualify(cfg.node, 0);
   std::promise<std::string> ready;
   auto result = ready.get_future();
   impl_->thread = std::thread([this, &ready] {
@@ -269,7 +271,22 @@ void sip_stack::impl::drain() {
       on_mwi_command(*this, *w);
     else if (auto* t = std::get_if<trunk_command>(&cmd))
       on_trunk_command(*this, *t);
+    else if (auto* u = std::get_if<route_update>(&cmd)) {
+      if (u->owner)
+        routes[u->key] = std::move(u->owner);
+      else
+        routes.erase(u->key);
+    }
   }
+}
+
+caf::actor sip_stack::impl::route_of(const std::string& key) const {
+  auto i = routes.find(key);
+  return i == routes.end() ? caf::actor{} : i->second;
+}
+
+void sip_stack::route(std::string key, caf::actor owner) {
+  impl_->post(route_update{std::move(key), std::move(owner)});
 }
 
 void sip_stack::reply(sip_reply r) {

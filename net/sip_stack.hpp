@@ -9,7 +9,7 @@
 
 #include <caf/actor.hpp>
 
-#include "engine/directory.hpp"
+#include "engine/node_id.hpp"
 #include "engine/sip_port.hpp"
 #include "net/guard.hpp"
 
@@ -22,8 +22,10 @@ struct stack_config {
   std::string shell_tls_listen; // empty: the shell has no TLS listener
   std::string tls_cert_file;  // PEM, checked before start (net/tls_cert.hpp)
   std::string tls_key_file;
-  caf::actor router;     // REGISTER goes here unless its extension is live
-  const directory* dir = nullptr;  // live extension actors, read directly
+  // New requests (REGISTER, INVITE, SUBSCRIBE) whose tenant or trunk this
+  // thread has no route for go here: it resolves, activates or answers 404.
+  caf::actor router;
+  node_number node = 1;  // in every leg and transaction id this thread makes
   // The first leg of digest: a REGISTER without credentials to a live tenant
   // is challenged here, statelessly, with a nonce from this function. Known
   // and unknown users alike; everything that needs a record stays in actors.
@@ -61,6 +63,10 @@ public:
   void media(media_command c) override;
   void mwi(mwi_command c) override;
   void trunk(trunk_command c) override;
+
+  /// A directory change to route by (engine/directory.hpp's watch): `key`
+  /// ("t/DOMAIN", "ks/IP") is `owner`'s, or nobody's when it is invalid.
+  void route(std::string key, caf::actor owner);
 
   struct impl;
 

@@ -12,6 +12,8 @@
 #include <variant>
 #include <vector>
 
+#include <caf/send.hpp>
+
 #include <re.h>
 #define DEBUG_MODULE "actorpbx"
 #define DEBUG_LEVEL 5
@@ -19,6 +21,7 @@
 #undef MIN
 #undef MAX
 
+#include "engine/directory.hpp" // key names only: net/ reads its own routes
 #include "net/guard.hpp"
 #include "net/sip_stack.hpp"
 #include "net/translate.hpp"
@@ -42,9 +45,16 @@ struct call_leg;
 struct mwi_sub;
 struct trunk_client;
 
+/// A directory change the SIP thread routes by (engine/directory.hpp's
+/// watch): `key` is now `owner`'s, or nobody's when `owner` is invalid.
+struct route_update {
+  std::string key;
+  caf::actor owner;
+};
+
 /// What actors ask of the SIP thread (engine/sip_port.hpp).
 using stack_command = std::variant<sip_reply, shell_output, leg_command, guard_command,
-                                   media_command, mwi_command, trunk_command>;
+                                   media_command, mwi_command, trunk_command, route_update>;
 
 /// A SIP connection (TCP or TLS) libre accepted: its fd and peer, so the
 /// per-source caps can count it and a ban can close it. libre tells nobody
@@ -105,7 +115,21 @@ struct sip_stack::impl {
   // Bindings un-REGISTERed moments ago: a new REGISTER of one waits until then (jiffies).
   std::unordered_map<std::string, std::uint64_t> trunk_unregistering;
 
+  // The one way up for a new request: the owners of tenants ("t/DOMAIN") and
+  // trunk sources ("ks/IP") as the directory last told this thread; what is
+  // not here goes to cfg.router, which resolves and activates. Only this
+  // thread reads or writes it.
+  std::unordered_map<std::string, caf::actor> routes;
+
   void post(stack_command cmd);
+  /// The actor that owns `key`, or an invalid handle.
+  caf::actor route_of(const std::string& key) const;
+  /// Sends a new request to the owner of `key`, or to the router when unknown.
+  template <class T>
+  void hand_up(const std::string& key, T&& msg) {
+    auto owner = route_of(key);
+    caf::anon_send(owner ? owner : cfg.router, std::forward<T>(msg));
+  }
   void on_guard_command(const guard_command& c);
   void attach_udp(void* udp_sock);
   bool admit_tcp(struct tcp_conn* tc);

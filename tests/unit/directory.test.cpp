@@ -29,3 +29,35 @@ TEST_CASE("directory: first registration wins, unregister only by the owner") {
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE("directory: watchers see each change of their prefix, in order; kinds are counted") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto idle = [] { return caf::behavior{[](int) {}}; };
+  auto a = sys.spawn(idle);
+  auto b = sys.spawn(idle);
+  local_directory dir;
+  std::vector<std::pair<std::string, caf::actor>> seen;
+  dir.watch("t/", [&](const std::string& k, const caf::actor& o) { seen.emplace_back(k, o); });
+  dir.watch("ks/", [&](const std::string& k, const caf::actor& o) { seen.emplace_back(k, o); });
+  CHECK(dir.register_first_wins(tenant_key("a.test"), a) == a);
+  CHECK(dir.register_first_wins(tenant_key("a.test"), b) == a); // lost: no change
+  CHECK(dir.register_first_wins(extension_key("a.test", "101"), b) == b); // not watched
+  CHECK(dir.register_first_wins(trunk_source_key("192.0.2.1"), b) == b);
+  dir.unregister(tenant_key("a.test"), b); // not the owner: no change
+  dir.unregister(tenant_key("a.test"), a);
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0] == std::make_pair(tenant_key("a.test"), a));
+  CHECK(seen[1] == std::make_pair(trunk_source_key("192.0.2.1"), b));
+  CHECK(seen[2].first == tenant_key("a.test"));
+  CHECK(!seen[2].second);
+  CHECK(dir.count("t/") == 0);
+  CHECK(dir.count("e/") == 1);
+  CHECK(dir.count("ks/") == 1);
+  CHECK(dir.count("k") == 1); // not a kind: counted by a scan ("ks/...")
+  CHECK(dir.count("e/a.test/") == 1);
+  dir.unregister(extension_key("a.test", "101"), b);
+  CHECK(dir.count("e/") == 0);
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+}

@@ -70,7 +70,7 @@ TEST_CASE("nothing routed to a passivating extension is lost", "[passivation]") 
   // INVITE and a call's line change arrive after passivate_ok. (REGISTER
   // never reaches an extension: its tenant holds the bindings.)
   call_offer offer;
-  offer.leg = 4242;
+  offer.leg = qualify(1, 4242);
   offer.domain = "p.test";
   offer.caller = "101";
   caf::anon_send(ext, offer);
@@ -85,7 +85,7 @@ TEST_CASE("nothing routed to a passivating extension is lost", "[passivation]") 
   auto offer_f = h.offer.get_future();
   auto line_f = h.line.get_future();
   REQUIRE(offer_f.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
-  CHECK(offer_f.get() == 4242);
+  CHECK(offer_f.get() == qualify(1, 4242));
   REQUIRE(line_f.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
   CHECK(line_f.get() == "call-9");
   CHECK(code == 299); // answered by the tenant, on the extension's behalf

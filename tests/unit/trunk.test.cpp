@@ -382,7 +382,7 @@ TEST_CASE("an INVITE from the provider goes to the tenant with its DID", "[trunk
   rec.max_calls = 1;
   auto trunk = f.spawn(rec);
   call_offer offer;
-  offer.leg = 17;
+  offer.leg = qualify(1, 17); // made by this node's SIP thread
   offer.domain = "carrier.example";
   offer.caller = "15551230001";
   offer.callee = "4420";        // the registered contact user
@@ -405,19 +405,19 @@ TEST_CASE("an INVITE from the provider goes to the tenant with its DID", "[trunk
     CHECK(c.offer.did == "15557000042");
     CHECK(c.offer.trunk == "carrier");
     CHECK(c.offer.domain == "t.test");
-    CHECK(c.offer.leg == 17);
+    CHECK(c.offer.leg == qualify(1, 17));
   }
   // Its channel is taken: a second INVITE is refused with 503.
   CHECK(field(f.status(trunk), "calls") == "1");
-  offer.leg = 18;
+  offer.leg = qualify(1, 18);
   caf::anon_send(trunk, offer);
   auto rej = f.port.first_leg();
   REQUIRE(rej);
   CHECK(rej->what == leg_command::op::reject);
-  CHECK(rej->leg == 18);
+  CHECK(rej->leg == qualify(1, 18));
   CHECK(rej->code == 503);
   // The tenant gives it back (no rule took the call).
-  caf::anon_send(trunk, trunk_release{"in/17"});
+  caf::anon_send(trunk, trunk_release{"in/" + std::to_string(qualify(1, 17))});
   CHECK(status_becomes(f, trunk, "calls", "0"));
 }
 
@@ -428,7 +428,7 @@ TEST_CASE("the DID is the Request-URI user when the trunk says so", "[trunk]") {
   rec.did_in_request_uri = true;
   auto trunk = f.spawn(rec);
   call_offer offer;
-  offer.leg = 5;
+  offer.leg = qualify(1, 5);
   offer.callee = "15557000007";
   offer.to_user = "4420";
   caf::anon_send(trunk, offer);
@@ -451,12 +451,12 @@ TEST_CASE("a disabled trunk neither registers nor pings, and refuses its INVITEs
   rec.enabled = false;
   auto trunk = f.spawn(rec);
   call_offer offer;
-  offer.leg = 9;
+  offer.leg = qualify(1, 9);
   caf::anon_send(trunk, offer);
   auto rej = f.port.first_leg();
   REQUIRE(rej);
   CHECK(rej->code == 503);
-  CHECK(rej->leg == 9);
+  CHECK(rej->leg == qualify(1, 9));
   CHECK(f.port.count(trunk_command::op::register_start) == 0);
   CHECK(f.port.count(trunk_command::op::options) == 0);
   CHECK(f.seize(trunk, "c").code == 503);
