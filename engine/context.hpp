@@ -16,6 +16,7 @@ namespace pbx {
 namespace storage { class store; }
 class directory;
 class sip_port;
+class placement;
 class api_port;
 
 struct registrar_settings {
@@ -64,6 +65,10 @@ struct node_context {
   std::atomic<std::uint64_t> next_leg{qualify(1, first_b_leg)};
   // The SIP ports of other nodes, by number (a cluster sets it; none alone).
   std::function<sip_port*(node_number)> remote_sip;
+  // Which node a tenant lives on (engine/placement.hpp); null: this one.
+  const placement* placed = nullptr;
+  // Other nodes' routers, by number: they activate the tenants placed there.
+  std::function<caf::actor(node_number)> remote_router;
 
   /// The SIP port of the node that made `id` (a transaction or leg id): the
   /// phone's flow and the transaction are there. A node without one drops

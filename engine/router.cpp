@@ -13,6 +13,8 @@
 #include "actors/tenant.hpp"
 #include "actors/trunk_config.hpp"
 #include "engine/directory.hpp"
+#include "engine/log.hpp"
+#include "engine/placement.hpp"
 #include "engine/sip_port.hpp"
 #include "storage/store.hpp"
 
@@ -28,6 +30,18 @@ using boot_trunks_atom = caf::atom_constant<caf::atom("boottrunks")>;
 
 caf::actor activate(self_ptr self, const std::string& domain) {
   auto& st = self->state;
+  // Placement names the node, activation spawns there: a tenant placed on
+  // another node is reached through that node's router, which activates it.
+  if (st.ctx->placed) {
+    auto owner = st.ctx->placed->owner(domain);
+    if (owner != st.ctx->node) {
+      auto remote = st.ctx->remote_router ? st.ctx->remote_router(owner) : caf::actor{};
+      if (!remote)
+        log::warn("router: tenant ", domain, " is placed on node ", owner,
+                  ", which this node cannot reach");
+      return remote;
+    }
+  }
   auto a = activate_child(self, *st.ctx->dir, tenant_key(domain), [&] {
     auto rec = st.ctx->store->tenant(domain);
     return rec ? self->spawn<caf::linked>(tenant_actor, st.ctx, std::move(*rec)) : caf::actor{};

@@ -1,0 +1,56 @@
+#pragma once
+// Which node a tenant lives on. Placement decides the node; activation (the
+// router) spawns the tenant there. Alone, every tenant is this node's; in a
+// cluster the preferred owner is the highest rendezvous (HRW) score over the
+// live members, so a join or a loss moves only the tenants whose best member
+// changed.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/node_id.hpp"
+
+namespace pbx {
+
+struct member {
+  std::string name;   // --node-name: what the score hashes
+  node_number number = 0;
+};
+
+class placement {
+public:
+  virtual ~placement() = default;
+  /// The node that should own `domain`.
+  virtual node_number owner(std::string_view domain) const = 0;
+  /// Every member in the order they should take `domain` over (owner first).
+  virtual std::vector<node_number> order(std::string_view domain) const = 0;
+};
+
+/// One node owns everything.
+class single_node final : public placement {
+public:
+  explicit single_node(node_number self) : self_(self) {}
+  node_number owner(std::string_view) const override { return self_; }
+  std::vector<node_number> order(std::string_view) const override { return {self_}; }
+
+private:
+  node_number self_;
+};
+
+/// Rendezvous hashing over a member list (set again whenever membership changes).
+class rendezvous final : public placement {
+public:
+  explicit rendezvous(std::vector<member> members);
+  node_number owner(std::string_view domain) const override;
+  std::vector<node_number> order(std::string_view domain) const override;
+
+  /// The score of `member` for `domain`: the first 8 bytes of SHA-256 over
+  /// both, so every node computes the same order.
+  static std::uint64_t score(std::string_view member, std::string_view domain);
+
+private:
+  std::vector<member> members_;
+};
+
+} // namespace pbx
