@@ -84,7 +84,7 @@ class ApiOptions(unittest.TestCase):
         usage = subprocess.run([require_binary(), '--help'], capture_output=True,
                                timeout=10).stdout.decode()
         for option in ('--api-listen IP:PORT', '--api-tls ', '--api-max-body BYTES',
-                       '--api-timeout SECONDS', '--api-token-ttl SECONDS'):
+                       '--api-timeout SECONDS', '--api-token-ttl SECONDS', '--node-id N'):
             self.assertIn(option, usage)
 
     def test_bad_values_exit_2_with_one_line(self):
@@ -95,7 +95,9 @@ class ApiOptions(unittest.TestCase):
                             (['--api-timeout', 'soon'], '--api-timeout'),
                             (['--api-token-ttl', '-1'], '--api-token-ttl'),
                             (['--api-tls=maybe'], '--api-tls'),
-                            (['--api-listen', 'off', '--api-tls'], '--api-tls needs the API')):
+                            (['--api-listen', 'off', '--api-tls'], '--api-tls needs the API'),
+                            (['--node-id', '0'], '--node-id wants 1..65535'),
+                            (['--node-id', '65536'], '--node-id wants 1..65535')):
             with self.subTest(args=args):
                 p = subprocess.run([require_binary(), *args], capture_output=True, timeout=10)
                 self.assertEqual(p.returncode, 2, p.stderr)
