@@ -38,6 +38,7 @@ binding_index::packed binding_index::pack(const storage::binding_record& r) {
     p.text += r.transport;
   p.cseq = r.cseq;
   p.port = r.received_port;
+  p.via_node = r.via_node;
   p.expires_at = r.expires_at;
   p.registered_at = r.registered_at;
   return p;
@@ -56,6 +57,7 @@ storage::binding_record binding_index::unpack(const slot& s, const packed& p) co
   r.transport = p.transport ? transports[p.transport] : p.text.substr(at);
   r.cseq = p.cseq;
   r.received_port = p.port;
+  r.via_node = p.via_node;
   r.expires_at = p.expires_at;
   r.registered_at = p.registered_at;
   return r;

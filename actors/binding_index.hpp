@@ -59,6 +59,7 @@ private:
     std::uint16_t len[5] = {0, 0, 0, 0, 0};
     std::uint8_t transport = 0; // index in the table; 0: spelled out in `text`
     std::uint16_t port = 0;
+    std::uint16_t via_node = 0;
     std::uint32_t cseq = 0;
     std::int64_t expires_at = 0;
     std::int64_t registered_at = 0;

@@ -104,7 +104,7 @@ void counts_changed(state& st, mwi_counts c, const std::string& account, bool un
     cmd.body = text;
     cmd.target = b.contact;
     cmd.account = account;
-    cmd.route = flow_info{b.received_ip, b.received_port, b.transport};
+    cmd.route = flow_info{b.received_ip, b.received_port, b.transport, b.via_node};
     port.mwi(std::move(cmd));
   }
 }

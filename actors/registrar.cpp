@@ -1,5 +1,7 @@
 #include "actors/registrar.hpp"
 
+#include "engine/node_id.hpp"
+
 #include <algorithm>
 
 namespace pbx::registrar {
@@ -111,6 +113,7 @@ outcome apply(const std::vector<storage::binding_record>& current,
     rec.received_ip = req.source.ip;
     rec.received_port = req.source.port;
     rec.transport = req.source.transport;
+    rec.via_node = node_of(req.txn); // the SIP thread that holds its flow
     rec.user_agent = req.user_agent;
     if (i != live.end())
       *i = rec;

@@ -157,7 +157,7 @@ std::vector<call_target> devices(tenant_ptr self, const std::string& number) {
   std::vector<call_target> out;
   for (auto& b : st.bindings->get(number))
     if (b.expires_at > now)
-      out.push_back(call_target{b.contact, {b.received_ip, b.received_port, b.transport}});
+      out.push_back(call_target{b.contact, {b.received_ip, b.received_port, b.transport, b.via_node}});
   return out;
 }
 

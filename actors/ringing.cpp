@@ -158,7 +158,7 @@ caf::behavior ringing_actor(caf::stateful_actor<ringing_state>* self, node_conte
     auto& target = plan.targets[i];
     leg_command c;
     c.what = leg_command::op::dial;
-    c.leg = ctx->next_leg++;
+    c.leg = ctx->new_b_leg(target.flow.node); // leaves through the node holding its flow
     c.target = target.contact;
     c.route = target.flow;
     c.from_uri = plan.from_uri;

@@ -263,7 +263,7 @@ trunk_grant seize(self_ptr self, const trunk_seize& s) {
   g.diversion = r.diversion;
   g.keep_caller_id = r.keep_caller_id;
   if (gw) { // the gateway is reached where it registered from
-    g.route = flow_info{gw->received_ip, gw->received_port, gw->transport};
+    g.route = flow_info{gw->received_ip, gw->received_port, gw->transport, gw->via_node};
     g.target_host = gw->received_ip + ":" + std::to_string(gw->received_port);
     g.from_host = r.domain;
     g.auth_user.clear(); // it authenticated to us; we do not answer its challenges

@@ -35,6 +35,10 @@ private:
 
 } // namespace
 
+std::uint64_t node_context::new_b_leg(node_number via) {
+  return b_leg_id(via ? via : node, node, next_leg++);
+}
+
 sip_port& node_context::sip_of(std::uint64_t id) const {
   auto n = node_of(id);
   if (n == node)

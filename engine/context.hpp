@@ -61,8 +61,7 @@ struct node_context {
   std::string system_prompts;  // the prompt set (PROMPTS/en; actors/prompt.hpp), empty: none
   std::function<std::int64_t()> now;         // unix seconds; tests fix it
   node_number node = 1;    // this node's number, in every id it makes (engine/node_id.hpp)
-  // B-leg ids: qualify(node, 2^46 + n); the SIP thread's A legs count from qualify(node, 1).
-  std::atomic<std::uint64_t> next_leg{qualify(1, first_b_leg)};
+  std::atomic<std::uint64_t> next_leg{1}; // this node's B legs (new_b_leg)
   // The SIP ports of other nodes, by number (a cluster sets it; none alone).
   std::function<sip_port*(node_number)> remote_sip;
   // Which node a tenant lives on (engine/placement.hpp); null: this one.
@@ -74,6 +73,9 @@ struct node_context {
   /// phone's flow and the transaction are there. A node without one drops
   /// the command with a warning.
   sip_port& sip_of(std::uint64_t id) const;
+
+  /// A new B leg to a phone whose flow is on node `via` (0: this node).
+  std::uint64_t new_b_leg(node_number via);
   std::string data_dir;    // absolute: DATA/voicemail, a tenant's prompts (tenant_prompt_dir)
   std::atomic<std::uint64_t> next_voicemail{1}; // message ids BOOT-N
 };

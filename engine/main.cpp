@@ -279,7 +279,6 @@ int run_node(const node_config& ncfg) {
   ctx.nonce_secret = random_secret();
   ctx.boot = boot;
   ctx.node = static_cast<node_number>(ncfg.node_id);
-  ctx.next_leg = qualify(ctx.node, first_b_leg);
   ctx.now = unix_now;
   ctx.idle_passivation = std::chrono::seconds(std::max<std::uint32_t>(1, ncfg.passivate_after));
   ctx.security = ncfg.security;

@@ -1,7 +1,10 @@
 #pragma once
-// Ids that say which node made them. A leg, transaction or call id carries
-// its node's number in the top 16 bits, so ids stay unique in a cluster and
-// a leg id names the node whose SIP thread holds the phone's flow.
+// Ids that say which node they belong to. A leg or transaction id carries in
+// its top 16 bits the node whose SIP thread holds it (the phone's flow), so
+// ids stay unique in a cluster and a command finds its SIP thread. Legs that
+// actors make (B legs) also carry the maker's number in the next 16 bits:
+// two nodes dialling through a third never pick the same id. Layout:
+// [flow node 16][maker node 16, 0: the SIP thread][counter 32].
 
 #include <cstdint>
 #include <string>
@@ -18,9 +21,13 @@ constexpr std::uint64_t qualify(node_number node, std::uint64_t local) {
   return (std::uint64_t{node} << node_shift) | (local & local_id_mask);
 }
 
-/// Where a node's actors start counting B legs; its SIP thread's A legs and
-/// transactions count from 1.
-constexpr std::uint64_t first_b_leg = std::uint64_t{1} << 46;
+constexpr unsigned maker_shift = 32;
+
+/// A leg that node `maker`'s actors make, reaching its phone through node
+/// `via`'s SIP thread; `n` is the maker's counter.
+constexpr std::uint64_t b_leg_id(node_number via, node_number maker, std::uint64_t n) {
+  return qualify(via, (std::uint64_t{maker} << maker_shift) | (n & 0xffffffffu));
+}
 
 /// The node that made `id`.
 constexpr node_number node_of(std::uint64_t id) {

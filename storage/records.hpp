@@ -112,13 +112,17 @@ struct binding_record {
   std::string transport;   // udp|tcp
   std::string user_agent;
   std::string params;      // contact params kept verbatim (q, +sip.instance...)
+  // The node whose SIP stack took the REGISTER: requests to the phone leave
+  // there (its NAT binding, its TCP connection). 0: this node (version 1).
+  std::uint16_t via_node = 0;
 
   template <class Archive>
   void serialize(Archive& ar, std::uint32_t const version) {
     ar(domain, number, contact, call_id, cseq, expires_at, registered_at,
        received_ip, received_port, transport, user_agent, params);
-    // version >= 2: append new fields here.
-    (void)version;
+    if (version >= 2)
+      ar(via_node);
+    // version >= 3: append new fields here.
   }
 };
 
@@ -237,5 +241,5 @@ CEREAL_CLASS_VERSION(pbx::storage::cdr_device, 1)
 CEREAL_CLASS_VERSION(pbx::storage::cdr_record, 4)
 CEREAL_CLASS_VERSION(pbx::storage::tenant_record, 5)
 CEREAL_CLASS_VERSION(pbx::storage::extension_record, 5)
-CEREAL_CLASS_VERSION(pbx::storage::binding_record, 1)
+CEREAL_CLASS_VERSION(pbx::storage::binding_record, 2)
 CEREAL_CLASS_VERSION(pbx::storage::voicemail_record, 1)

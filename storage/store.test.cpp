@@ -113,8 +113,24 @@ struct extension_v3 {
   }
 };
 
+// binding_record exactly as version 1 wrote it (before via_node).
+struct binding_v1 {
+  std::string domain, number, contact, call_id;
+  std::uint32_t cseq = 0;
+  std::int64_t expires_at = 0, registered_at = 0;
+  std::string received_ip;
+  std::uint16_t received_port = 0;
+  std::string transport, user_agent, params;
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t const) {
+    ar(domain, number, contact, call_id, cseq, expires_at, registered_at, received_ip,
+       received_port, transport, user_agent, params);
+  }
+};
+
 }  // namespace legacy
 
+CEREAL_CLASS_VERSION(legacy::binding_v1, 1)
 CEREAL_CLASS_VERSION(legacy::tenant_v4, 4)
 CEREAL_CLASS_VERSION(legacy::extension_v3, 3)
 CEREAL_CLASS_VERSION(legacy::extension_v1, 1)
@@ -187,6 +203,26 @@ TEST_CASE("each record type round-trips through the store", "[store]") {
   CHECK_FALSE(s->extension("a.test", "101"));
   CHECK_FALSE(s->meta("nope"));
   CHECK(s->bindings("a.test", "101").empty());
+}
+
+TEST_CASE("a version-1 binding loads as taken by this node; version 2 keeps its node", "[records]") {
+  legacy::binding_v1 old;
+  old.domain = "a.test";
+  old.number = "100";
+  old.contact = "sip:100@192.0.2.7:5062";
+  old.received_port = 5062;
+  old.params = ";q=0.5";
+  binding_record now;
+  REQUIRE(detail::decode(detail::encode(old), now));
+  CHECK(now.contact == old.contact);
+  CHECK(now.received_port == 5062);
+  CHECK(now.params == ";q=0.5");
+  CHECK(now.via_node == 0);
+  now.via_node = 12;
+  binding_record again;
+  REQUIRE(detail::decode(detail::encode(now), again));
+  CHECK(again.via_node == 12);
+  CHECK(fields(again) == fields(now));
 }
 
 TEST_CASE("version-1 records load with current and future code", "[records]") {

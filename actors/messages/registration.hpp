@@ -41,11 +41,12 @@ struct flow_info {
   std::string ip;
   std::uint16_t port = 0;
   std::string transport;  // udp|tcp
+  std::uint16_t node = 0; // the node whose SIP stack holds it; 0: this node
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, flow_info& x) {
-  return f(caf::meta::type_name("flow_info"), x.ip, x.port, x.transport);
+  return f(caf::meta::type_name("flow_info"), x.ip, x.port, x.transport, x.node);
 }
 
 /// A REGISTER, parsed by the SIP thread; `txn` names its server transaction.

@@ -91,6 +91,7 @@ TEST_CASE("binding index keeps every field of a binding", "[binding_index]") {
   b.transport = "sctp"; // not in the packed table: kept spelled out
   b.user_agent.clear();
   b.params.clear();
+  b.via_node = 9; // registered through another node's SIP stack
   ix.set("1001", {a, b});
   auto got = ix.get("1001");
   REQUIRE(got.size() == 2);
@@ -107,6 +108,7 @@ TEST_CASE("binding index keeps every field of a binding", "[binding_index]") {
     CHECK(have.received_port == want.received_port);
     CHECK(have.transport == want.transport);
     CHECK(have.user_agent == want.user_agent);
+    CHECK(have.via_node == want.via_node);
   }
   CHECK(ix.size() == 2);
   CHECK(ix.extensions() == 1);

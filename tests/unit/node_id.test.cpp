@@ -28,7 +28,11 @@ TEST_CASE("node ids: the node's number rides in the top 16 bits") {
   CHECK(qualify(1, 5) != qualify(2, 5));
   // A counter that outgrows 48 bits does not spill into the node.
   CHECK(node_of(qualify(3, local_id_mask + 2)) == 3);
-  CHECK(node_of(qualify(3, first_b_leg) + 1) == 3);
+  // B legs: the flow's node on top, the maker below it; makers never collide.
+  CHECK(node_of(b_leg_id(3, 5, 9)) == 3);
+  CHECK(b_leg_id(3, 5, 9) != b_leg_id(3, 6, 9));
+  CHECK(b_leg_id(3, 5, 9) != qualify(3, 9)); // nor with the SIP thread's own A legs
+  CHECK(node_of(b_leg_id(3, 5, 0xffffffffull + 2)) == 3);
   CHECK(call_id_of(12, qualify(7, 345)) == "7-12-345");
 }
 
@@ -57,4 +61,16 @@ TEST_CASE("node ids: a command goes to the SIP port of the node that made the id
   r.txn = qualify(4, 9);
   ctx.sip_of(r.txn).reply(r);
   CHECK(mine.replies == 1);
+}
+
+TEST_CASE("node ids: a B leg names the node holding the phone's flow") {
+  node_context ctx;
+  ctx.node = 4;
+  auto local = ctx.new_b_leg(0); // a binding taken by this node
+  auto remote = ctx.new_b_leg(9); // one whose REGISTER came in through node 9
+  CHECK(node_of(local) == 4);
+  CHECK(node_of(remote) == 9);
+  CHECK(local != remote);
+  CHECK(((remote & local_id_mask) >> maker_shift) == 4);
+  CHECK(ctx.new_b_leg(0) != local);
 }
