@@ -10,6 +10,7 @@
 #include "actors/messages/media.hpp"
 #include "actors/messages/mwi.hpp"
 #include "actors/messages/trunk.hpp"
+#include "engine/etcd_command.hpp"
 #include "engine/guard_command.hpp"
 #include "engine/leg_command.hpp"
 
@@ -42,6 +43,9 @@ public:
   virtual void mwi(mwi_command c) = 0;
   /// Registers to a trunk's provider or pings it (actors/messages/trunk.hpp).
   virtual void trunk(trunk_command c) = 0;
+  /// Calls etcd (cluster mode). A port without an etcd client drops it: the
+  /// requester's own timeout treats that as etcd unreachable.
+  virtual void etcd(etcd_request) {}
 };
 
 } // namespace pbx
