@@ -11,11 +11,16 @@
 namespace pbx {
 
 /// POST `body` to `path` (e.g. /v3/kv/range) on the current etcd endpoint.
+/// A `stream` (/v3/watch) has no time limit: each line of its answer comes
+/// as a response with `more`, the end as one without. `cancel` ends the
+/// stream `id` (no answer).
 struct etcd_request {
   std::uint64_t id = 0;
   std::string path;
   std::string body;
   caf::actor reply_to; // gets an etcd_response with the same id
+  bool stream = false;
+  bool cancel = false;
 };
 
 /// `status` 0: no HTTP answer (`error` says why; the next call tries the next endpoint).
@@ -25,11 +30,13 @@ struct etcd_response {
   std::string body;
   std::string error;
   std::string endpoint; // IP:PORT that answered or failed
+  bool more = false;    // a stream's line; the stream goes on
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, etcd_response& x) {
-  return f(caf::meta::type_name("etcd_response"), x.id, x.status, x.body, x.error, x.endpoint);
+  return f(caf::meta::type_name("etcd_response"), x.id, x.status, x.body, x.error, x.endpoint,
+           x.more);
 }
 
 } // namespace pbx

@@ -145,6 +145,14 @@ std::string create_all_body(const std::vector<std::pair<std::string, std::string
   return json{{"compare", compare}, {"success", success}, {"failure", failure}}.dump();
 }
 
+std::string watch_prefix_body(const std::string& prefix, std::int64_t start_revision) {
+  return json{{"create_request",
+               {{"key", base64_encode(prefix)},
+                {"range_end", base64_encode(prefix_end(prefix))},
+                {"start_revision", std::to_string(start_revision)}}}}
+    .dump();
+}
+
 lease_grant_result parse_lease_grant(const std::string& body) {
   lease_grant_result r;
   auto j = parse_first(body, r.error);
@@ -199,6 +207,38 @@ txn_result parse_txn(const std::string& body) {
         for (auto& kv : *kvs)
           if (kv.is_object())
             r.existing.push_back(kv_of(kv));
+    }
+  return r;
+}
+
+watch_result parse_watch(const std::string& line) {
+  watch_result r;
+  auto j = parse_first(line, r.error);
+  if (!r.error.empty())
+    return r;
+  auto res = j.find("result");
+  if (res == j.end() || !res->is_object()) {
+    r.error = "no result in a watch line";
+    return r;
+  }
+  auto flag = [&](const char* name) {
+    auto f = res->find(name);
+    return f != res->end() && f->is_boolean() && f->get<bool>();
+  };
+  r.created = flag("created");
+  r.canceled = flag("canceled");
+  r.compact_revision = int64_of(*res, "compact_revision");
+  if (auto h = res->find("header"); h != res->end() && h->is_object())
+    r.revision = int64_of(*h, "revision");
+  if (auto evs = res->find("events"); evs != res->end() && evs->is_array())
+    for (auto& ev : *evs) {
+      if (!ev.is_object())
+        continue;
+      watch_event e;
+      e.deleted = ev.value("type", std::string{"PUT"}) == "DELETE";
+      if (auto kv = ev.find("kv"); kv != ev.end() && kv->is_object())
+        e.kv = kv_of(*kv);
+      r.events.push_back(std::move(e));
     }
   return r;
 }

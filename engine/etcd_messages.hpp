@@ -35,6 +35,8 @@ std::string range_prefix_body(const std::string& prefix); // /v3/kv/range
 /// yet; otherwise reads each key back (to say which one was taken).
 std::string create_all_body(const std::vector<std::pair<std::string, std::string>>& kvs,
                             std::int64_t lease);
+/// /v3/watch (a stream): every change under `prefix` from `start_revision` on.
+std::string watch_prefix_body(const std::string& prefix, std::int64_t start_revision);
 
 // Parsed responses; `error` is set when the body is not the expected answer
 // (an etcd error object, bad JSON).
@@ -64,5 +66,22 @@ struct txn_result {
   std::string error;
 };
 txn_result parse_txn(const std::string& body);
+
+/// One line of a watch stream: created, a batch of events, or canceled
+/// (compacted: `compact_revision` is the oldest revision still there).
+struct watch_event {
+  bool deleted = false; // else a put
+  key_value kv;         // a delete carries only key and mod_revision
+};
+
+struct watch_result {
+  bool created = false;
+  bool canceled = false;
+  std::int64_t compact_revision = 0;
+  std::int64_t revision = 0; // the store's revision when sent
+  std::vector<watch_event> events;
+  std::string error;
+};
+watch_result parse_watch(const std::string& line);
 
 } // namespace pbx::etcd

@@ -44,10 +44,16 @@ public:
 
   /// Replaces the list with a full read of nodes_prefix at `now_ms`.
   changes apply(const std::vector<etcd::key_value>& kvs, std::int64_t now_ms);
+  /// Applies a watch stream's events, in order.
+  changes apply(const std::vector<etcd::watch_event>& events, std::int64_t now_ms);
 
   const std::map<std::string, member>& members() const { return members_; }
 
 private:
+  // One key as read: a member put in `into`, or refused. False: not a node key.
+  bool take(const etcd::key_value& kv, std::int64_t now_ms, std::map<std::string, member>& into,
+            changes& c);
+
   std::map<std::string, member> members_;
   std::map<std::string, std::int64_t> refused_; // name -> the registration's revision
 };

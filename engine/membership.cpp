@@ -1,5 +1,6 @@
 #include "engine/membership.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <unordered_map>
 
@@ -51,6 +52,10 @@ struct membership_state {
   bool ever_joined = false;
   std::uint64_t next_id = 1;
   std::unordered_map<std::uint64_t, call> calls;
+  // The watch on the nodes prefix (0: none; the next tick reads the prefix
+  // and starts one from the revision after that read).
+  std::uint64_t watch_id = 0;
+  std::int64_t watch_from = 0;
   std::int64_t last_keepalive_ms = 0;
   // etcd's state as the last call saw it: 0 reachable, else unreachable since.
   std::int64_t unreachable_since = 0;
@@ -77,6 +82,30 @@ bool pending(const membership_state& st, call_kind k) {
   return false;
 }
 
+void start_watch(self_ptr self) {
+  auto& st = self->state;
+  st.watch_id = st.next_id++;
+  etcd_request r;
+  r.id = st.watch_id;
+  r.path = "/v3/watch";
+  r.body = etcd::watch_prefix_body(nodes_prefix, st.watch_from);
+  r.reply_to = caf::actor_cast<caf::actor>(self);
+  r.stream = true;
+  st.ctx->sip->etcd(r);
+  log::info("cluster: watching ", nodes_prefix, " from revision ", st.watch_from);
+}
+
+void cancel_watch(self_ptr self) {
+  auto& st = self->state;
+  if (st.watch_id == 0)
+    return;
+  etcd_request r;
+  r.id = st.watch_id;
+  r.cancel = true;
+  st.ctx->sip->etcd(r);
+  st.watch_id = 0;
+}
+
 void send_call(self_ptr self, call_kind kind, std::string path, std::string body) {
   auto& st = self->state;
   auto id = st.next_id++;
@@ -86,7 +115,7 @@ void send_call(self_ptr self, call_kind kind, std::string path, std::string body
   r.path = std::move(path);
   r.body = std::move(body);
   r.reply_to = caf::actor_cast<caf::actor>(self);
-  st.ctx->sip->etcd(std::move(r));
+  st.ctx->sip->etcd(r);
 }
 
 void join(self_ptr self) {
@@ -102,7 +131,8 @@ void poll(self_ptr self) {
   send_call(self, call_kind::poll, "/v3/kv/range", etcd::range_prefix_body(nodes_prefix));
 }
 
-// What the next tick does: get a lease, register on it, then keep it and read the members.
+// What the next tick does: get a lease, register on it, then keep it, read
+// the members and watch them (read again whenever the watch is down).
 void step(self_ptr self) {
   auto& st = self->state;
   auto now = now_ms();
@@ -123,7 +153,7 @@ void step(self_ptr self) {
     send_call(self, call_kind::keepalive, "/v3/lease/keepalive",
               etcd::lease_keepalive_body(st.lease));
   }
-  if (!pending(st, call_kind::poll))
+  if (st.watch_id == 0 && !pending(st, call_kind::poll))
     poll(self);
 }
 
@@ -190,8 +220,50 @@ void on_join(self_ptr self, const etcd::txn_result& t) {
   poll(self);
 }
 
+void report(self_ptr self, const member_list::changes& c) {
+  auto& st = self->state;
+  for (auto& line : c.refused)
+    log::warn(line);
+  for (auto& name : c.joined)
+    if (name != st.cfg.node_name) {
+      auto& m = st.list.members().at(name);
+      log::info("cluster: member '", name, "' (node ", m.node, ", ", m.address, ") is up");
+    }
+  for (auto& name : c.left)
+    log::info("cluster: member '", name, "' is gone");
+}
+
+void on_watch(self_ptr self, const etcd_response& r) {
+  auto& st = self->state;
+  if (!r.more) { // the stream ended: read the prefix again, then watch anew
+    st.watch_id = 0;
+    if (r.status == 0)
+      unreachable(self, r.endpoint + ": " + r.error);
+    else
+      log::debug("cluster: watch ended (HTTP ", r.status, ") ", r.body);
+    return;
+  }
+  reachable(self, r.endpoint);
+  auto w = etcd::parse_watch(r.body);
+  if (!w.error.empty()) {
+    log::warn("cluster: bad watch line: ", w.error);
+    return;
+  }
+  if (w.canceled) {
+    log::info("cluster: watch canceled by etcd (compacted at ", w.compact_revision,
+              "); reading the members again");
+    cancel_watch(self);
+    return;
+  }
+  report(self, st.list.apply(w.events, now_ms()));
+  for (auto& e : w.events)
+    st.watch_from = std::max(st.watch_from, e.kv.mod_revision + 1);
+}
+
 void on_response(self_ptr self, const etcd_response& r) {
   auto& st = self->state;
+  if (st.watch_id != 0 && r.id == st.watch_id)
+    return on_watch(self, r);
   auto it = st.calls.find(r.id);
   if (it == st.calls.end())
     return; // answered after we gave up on it
@@ -247,16 +319,10 @@ void on_response(self_ptr self, const etcd_response& r) {
         log::warn("cluster: reading the members failed: ", p.error);
         return;
       }
-      auto c = st.list.apply(p.kvs, now_ms());
-      for (auto& line : c.refused)
-        log::warn(line);
-      for (auto& name : c.joined)
-        if (name != st.cfg.node_name) {
-          auto& m = st.list.members().at(name);
-          log::info("cluster: member '", name, "' (node ", m.node, ", ", m.address, ") is up");
-        }
-      for (auto& name : c.left)
-        log::info("cluster: member '", name, "' is gone");
+      report(self, st.list.apply(p.kvs, now_ms()));
+      st.watch_from = p.revision + 1;
+      if (st.registered && st.watch_id == 0)
+        start_watch(self);
       return;
     }
     case call_kind::revoke:
@@ -313,6 +379,7 @@ caf::behavior membership_actor(self_ptr self, node_context* ctx, cluster_setting
     [=](leave_atom) {
       auto& st = self->state;
       st.joined->store(static_cast<int>(join_state::refused)); // no more ticks
+      cancel_watch(self);
       auto rp = self->make_response_promise();
       if (st.lease == 0) {
         rp.deliver(caf::unit);

@@ -2,7 +2,8 @@
 // Cluster membership through etcd (cluster mode only; docs/cluster.md): a
 // lease (TTL 6 s, renewed every 2 s), /actorpbx/v1/nodes/NAME and
 // /actorpbx/v1/node-ids/N created on it if absent, and the member list read
-// from the nodes prefix every second. etcd calls go through the SIP port
+// from the nodes prefix, then kept by etcd's watch stream (read again each
+// second while the watch is down). etcd calls go through the SIP port
 // (net/etcd_client.cpp); answers come back as etcd_response messages.
 
 #include <atomic>

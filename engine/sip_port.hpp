@@ -10,11 +10,12 @@
 #include "actors/messages/media.hpp"
 #include "actors/messages/mwi.hpp"
 #include "actors/messages/trunk.hpp"
-#include "engine/etcd_command.hpp"
 #include "engine/guard_command.hpp"
 #include "engine/leg_command.hpp"
 
 namespace pbx {
+
+struct etcd_request; // engine/etcd_command.hpp
 
 /// What a shell session sends its connection: `text` to write, then close
 /// when `close`. `consumed` counts the input lines the session is done with:
@@ -45,7 +46,7 @@ public:
   virtual void trunk(trunk_command c) = 0;
   /// Calls etcd (cluster mode). A port without an etcd client drops it: the
   /// requester's own timeout treats that as etcd unreachable.
-  virtual void etcd(etcd_request) {}
+  virtual void etcd(const etcd_request&) {}
 };
 
 } // namespace pbx

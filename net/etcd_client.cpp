@@ -1,8 +1,9 @@
 // etcd's JSON gateway over libre's HTTP client, on the SIP thread's loop:
 // one POST per etcd_request, its answer (or why there was none) back to the
-// requesting actor. The endpoints are tried in turn: a call that fails moves
-// the next one to the next endpoint. JSON stays with the caller
-// (engine/etcd_messages.hpp); this file only moves bytes.
+// requesting actor. A stream (/v3/watch) goes up line by line as it comes.
+// The endpoints are tried in turn: a call that fails moves the next one to
+// the next endpoint. JSON stays with the caller (engine/etcd_messages.hpp);
+// this file only moves bytes.
 
 #include "net/stack_impl.hpp"
 
@@ -35,6 +36,8 @@ struct etcd_call {
   std::string endpoint;
   struct http_req* req = nullptr; // libre's until it answers (it clears this)
   struct tmr timer {};
+  bool stream = false;
+  std::string partial; // a stream's bytes after its last complete line
 };
 
 namespace {
@@ -57,10 +60,35 @@ void on_response(int err, const struct http_msg* msg, void* arg) {
     r.error = err ? std::strerror(err) : "no response";
   } else {
     r.status = msg->scode;
-    if (msg->mb)
+    if (call->stream)
+      r.body = std::move(call->partial); // an error's body, or a last line without newline
+    else if (msg->mb)
       r.body.assign(reinterpret_cast<const char*>(mbuf_buf(msg->mb)), mbuf_get_left(msg->mb));
   }
   finish(call, std::move(r));
+}
+
+// A stream's body as it arrives: each complete line of a 200 goes up at once.
+int on_stream_data(const uint8_t* buf, size_t size, const struct http_msg* msg, void* arg) {
+  auto* call = static_cast<etcd_call*>(arg);
+  call->partial.append(reinterpret_cast<const char*>(buf), size);
+  if (!msg || msg->scode != 200)
+    return call->partial.size() > 65536 ? EOVERFLOW : 0; // an error body, kept for the end
+  std::size_t start = 0, nl;
+  while ((nl = call->partial.find('\n', start)) != std::string::npos) {
+    if (nl > start) {
+      etcd_response r;
+      r.id = call->id;
+      r.status = 200;
+      r.body = call->partial.substr(start, nl - start);
+      r.endpoint = call->endpoint;
+      r.more = true;
+      caf::anon_send(call->reply_to, std::move(r));
+    }
+    start = nl + 1;
+  }
+  call->partial.erase(0, start);
+  return 0;
 }
 
 void on_timeout(void* arg) {
@@ -86,6 +114,19 @@ std::string open_client(sip_stack::impl& s) {
 } // namespace
 
 void on_etcd_request(sip_stack::impl& s, const etcd_request& r) {
+  if (r.cancel) {
+    if (!s.etcd)
+      return;
+    auto it = s.etcd->calls.find(r.id);
+    if (it == s.etcd->calls.end())
+      return;
+    auto* call = it->second;
+    tmr_cancel(&call->timer);
+    mem_deref(call->req);
+    s.etcd->calls.erase(it);
+    delete call;
+    return;
+  }
   etcd_response fail;
   fail.id = r.id;
   auto& endpoints = s.cfg.etcd_endpoints;
@@ -106,9 +147,11 @@ void on_etcd_request(sip_stack::impl& s, const etcd_request& r) {
   call->id = r.id;
   call->reply_to = r.reply_to;
   call->endpoint = endpoints[client.current % endpoints.size()];
+  call->stream = r.stream;
   tmr_init(&call->timer);
   auto uri = "http://" + call->endpoint + r.path;
-  int err = http_request(&call->req, client.cli, "POST", uri.c_str(), on_response, nullptr, call,
+  int err = http_request(&call->req, client.cli, "POST", uri.c_str(), on_response,
+                         r.stream ? on_stream_data : nullptr, call,
                          "Content-Type: application/json\r\n"
                          "Content-Length: %zu\r\n"
                          "\r\n"
@@ -123,7 +166,8 @@ void on_etcd_request(sip_stack::impl& s, const etcd_request& r) {
     return;
   }
   client.calls.emplace(call->id, call);
-  tmr_start(&call->timer, call_timeout_ms, on_timeout, call);
+  if (!r.stream) // a stream lasts until cancelled or broken
+    tmr_start(&call->timer, call_timeout_ms, on_timeout, call);
 }
 
 void etcd_close(sip_stack::impl& s) {

@@ -312,8 +312,8 @@ void sip_stack::trunk(trunk_command c) {
   impl_->post(std::move(c));
 }
 
-void sip_stack::etcd(etcd_request r) {
-  impl_->post(std::move(r));
+void sip_stack::etcd(const etcd_request& r) {
+  impl_->post(r);
 }
 
 void sip_stack::shell_write(shell_output out) {

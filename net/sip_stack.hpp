@@ -66,7 +66,7 @@ public:
   void media(media_command c) override;
   void mwi(mwi_command c) override;
   void trunk(trunk_command c) override;
-  void etcd(etcd_request r) override;
+  void etcd(const etcd_request& r) override;
 
   /// A directory change to route by (engine/directory.hpp's watch): `key`
   /// ("t/DOMAIN", "ks/IP") is `owner`'s, or nobody's when it is invalid.

@@ -22,6 +22,7 @@
 #undef MAX
 
 #include "engine/directory.hpp" // key names only: net/ reads its own routes
+#include "engine/etcd_command.hpp"
 #include "net/guard.hpp"
 #include "net/sip_stack.hpp"
 #include "net/translate.hpp"

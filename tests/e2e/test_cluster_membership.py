@@ -168,6 +168,8 @@ class ClusterMembership(unittest.TestCase):
                 self.assertEqual(m['address'], o.cluster_listen, m)
                 self.assertEqual(m['state'], 'this-node' if other == name else 'alive', m)
                 self.assertRegex(m['lease_age'], r'^\d+s$', m)
+            # Changes come from etcd's watch stream, not from polling.
+            self.assertIn('cluster: watching /actorpbx/v1/nodes/ from revision', n.stderr())
 
         # A key with another wire version is refused (logged), never a member.
         self.etcd.put('/actorpbx/v1/nodes/ghost',
@@ -255,6 +257,9 @@ class ClusterMembership(unittest.TestCase):
             self.assertTrue(ok, f'{status(n)[0]}\n{n.stderr_tail(20)}')
             self.wait_members(n, {'a', 'b'})
             self.assertIn('etcd reachable again', n.stderr())
+            # The watch broke with etcd and was started again.
+            self.assertTrue(wait_until(lambda: n.stderr().count('cluster: watching ') >= 2,
+                                       5 * TIME_FACTOR), n.stderr_tail(20))
 
 
 class ClusterOff(unittest.TestCase):

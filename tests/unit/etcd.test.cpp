@@ -204,3 +204,61 @@ TEST_CASE("a member with another wire version is refused, said once", "[etcd]") 
   CHECK(c.refused[0].find("'junk'") != std::string::npos);
   CHECK(c.left == std::vector<std::string>{"old"});
 }
+
+TEST_CASE("watch lines: created, events, canceled by compaction", "[etcd]") {
+  auto w = json::parse(etcd::watch_prefix_body("/actorpbx/v1/nodes/", 8));
+  auto& cr = w["create_request"];
+  CHECK(etcd::base64_decode(cr["key"]) == std::optional<std::string>{"/actorpbx/v1/nodes/"});
+  CHECK(etcd::base64_decode(cr["range_end"]) == std::optional<std::string>{"/actorpbx/v1/nodes0"});
+  CHECK(cr["start_revision"] == "8");
+
+  // As etcd 3.4.23 streamed them (a put has no "type").
+  auto created = etcd::parse_watch(R"({"result":{"header":{"cluster_id":"1","member_id":"2","revision":"1","raft_term":"2"},"created":true}})");
+  CHECK(created.error.empty());
+  CHECK(created.created);
+  CHECK(created.events.empty());
+
+  auto two = etcd::parse_watch(R"({"result":{"header":{"cluster_id":"1","member_id":"2","revision":"3","raft_term":"2"},"events":[{"kv":{"key":"L2FjdG9ycGJ4L3YxL25vZGVzL2E=","create_revision":"2","mod_revision":"2","version":"1","value":"eyJub2RlIjoxfQ=="}},{"type":"DELETE","kv":{"key":"L2FjdG9ycGJ4L3YxL25vZGVzL2E=","mod_revision":"3"}}]}})");
+  REQUIRE(two.error.empty());
+  CHECK(two.revision == 3);
+  REQUIRE(two.events.size() == 2);
+  CHECK_FALSE(two.events[0].deleted);
+  CHECK(two.events[0].kv.key == "/actorpbx/v1/nodes/a");
+  CHECK(two.events[0].kv.value == R"({"node":1})");
+  CHECK(two.events[1].deleted);
+  CHECK(two.events[1].kv.mod_revision == 3);
+
+  auto compacted = etcd::parse_watch(R"({"result":{"header":{"cluster_id":"1","member_id":"2","raft_term":"2"},"canceled":true,"compact_revision":"3"}})");
+  CHECK(compacted.canceled);
+  CHECK(compacted.compact_revision == 3);
+
+  CHECK_FALSE(etcd::parse_watch(R"({"header":{"revision":"3"}})").error.empty());
+}
+
+TEST_CASE("watch events update the member list in order", "[etcd]") {
+  member_list list;
+  list.apply({node_kv("a", 1, 10, 2)}, 1000);
+  auto put_b = etcd::watch_event{false, node_kv("b", 2, 20, 5)};
+  auto c = list.apply({put_b}, 2000);
+  CHECK(c.joined == std::vector<std::string>{"b"});
+  CHECK(list.members().at("b").seen_ms == 2000);
+
+  // A renewal-free rewrite on the same lease keeps the first sighting.
+  c = list.apply({etcd::watch_event{false, node_kv("b", 2, 20, 6)}}, 3000);
+  CHECK(c.joined.empty());
+  CHECK(list.members().at("b").seen_ms == 2000);
+
+  etcd::watch_event del_a{true, {}};
+  del_a.kv.key = nodes_prefix + "a";
+  del_a.kv.mod_revision = 7;
+  c = list.apply({del_a, etcd::watch_event{false, node_kv("old", 3, 30, 8, 99)}}, 4000);
+  CHECK(c.left == std::vector<std::string>{"a"});
+  REQUIRE(c.refused.size() == 1);
+  CHECK(list.members().count("old") == 0);
+  CHECK(list.members().size() == 1);
+
+  // A member that turns into something refused leaves.
+  c = list.apply({etcd::watch_event{false, {nodes_prefix + "b", "{", 9, 9, 20}}}, 5000);
+  CHECK(c.left == std::vector<std::string>{"b"});
+  CHECK(list.members().empty());
+}
