@@ -227,6 +227,33 @@ class ClusterMembership(unittest.TestCase):
         self.assertIn('ready sip=', n.stderr())
         self.wait_members(n, {'w'})
 
+    def lease_of(self, name):
+        r = self.etcd.call('/v3/kv/range', {'key': b64(f'/actorpbx/v1/nodes/{name}')})
+        kvs = r.get('kvs', [])
+        return kvs[0]['lease'] if kvs else None
+
+    def test_a_lost_lease_registers_again_on_a_new_one(self):
+        self.etcd.start()
+        a, b = self.node('a', 1), self.node('b', 2)
+        a.start()
+        b.start()
+        self.wait_members(a, {'a', 'b'})
+        old = self.lease_of('b')
+        self.assertTrue(old)
+        # What an expiry does, at once: b's keys go with its lease.
+        self.etcd.call('/v3/lease/revoke', {'ID': old})
+        self.assertTrue(wait_until(lambda: "member 'b' is gone" in a.stderr(), 5 * TIME_FACTOR),
+                        a.stderr_tail(20))
+        self.assertTrue(wait_until(lambda: 'registering again on a new lease' in b.stderr(),
+                                   5 * TIME_FACTOR), b.stderr_tail(20))
+        self.wait_members(a, {'a', 'b'})
+        new = self.lease_of('b')
+        self.assertTrue(new)
+        self.assertNotEqual(new, old)
+        self.assertIn("registered again as 'b'", b.stderr())
+        r = self.etcd.call('/v3/kv/range', {'key': b64('/actorpbx/v1/node-ids/2')})
+        self.assertEqual([kv['lease'] for kv in r.get('kvs', [])], [new])
+
     def test_etcd_lost_then_back_keeps_serving(self):
         self.etcd.start()
         a, b = self.node('a', 1), self.node('b', 2)
