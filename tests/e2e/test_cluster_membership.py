@@ -227,6 +227,19 @@ class ClusterMembership(unittest.TestCase):
         self.assertIn('ready sip=', n.stderr())
         self.wait_members(n, {'w'})
 
+    def test_a_busy_cluster_listen_address_is_refused(self):
+        import socket
+        busy = socket.socket()
+        self.addCleanup(busy.close)
+        busy.bind((HOST, 0))
+        busy.listen(1)
+        n = Node(extra_args=['--cluster', f'etcd={self.etcd.endpoint}', '--node-name', 'x',
+                             '--cluster-listen', f'{HOST}:{busy.getsockname()[1]}'])
+        self.addCleanup(n.cleanup)
+        with self.assertRaisesRegex(RuntimeError, 'exited with 1 before ready'):
+            n.start()
+        self.assertIn('cluster: cannot listen on --cluster-listen', n.stderr())
+
     def lease_of(self, name):
         r = self.etcd.call('/v3/kv/range', {'key': b64(f'/actorpbx/v1/nodes/{name}')})
         kvs = r.get('kvs', [])
