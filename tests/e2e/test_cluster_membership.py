@@ -267,6 +267,31 @@ class ClusterMembership(unittest.TestCase):
         r = self.etcd.call('/v3/kv/range', {'key': b64('/actorpbx/v1/node-ids/2')})
         self.assertEqual([kv['lease'] for kv in r.get('kvs', [])], [new])
 
+    def test_a_waiting_node_stops_on_sigterm(self):
+        n = self.node('w', 6)
+        outcome = {}
+
+        def start():
+            try:
+                n.start(timeout=30)
+                outcome['ready'] = True
+            except RuntimeError as e:
+                outcome['error'] = str(e)
+        t = threading.Thread(target=start)
+        t.start()
+        try:
+            self.assertTrue(wait_until(lambda: 'waiting for etcd at' in n.stderr(),
+                                       10 * TIME_FACTOR), n.stderr_tail(20))
+            t0 = time.monotonic()
+            self.assertEqual(n.stop(timeout=10), 0, n.stderr_tail(20))
+            self.assertLess(time.monotonic() - t0, 5 * TIME_FACTOR)
+        finally:
+            t.join(40)
+        self.assertNotIn('ready', outcome)
+        self.assertIn('exited with 0 before ready', outcome.get('error', ''))
+        self.assertNotIn('ready sip=', n.stderr())
+        self.assertIn('signal while waiting for etcd', n.stderr())
+
     def test_etcd_lost_then_back_keeps_serving(self):
         self.etcd.start()
         a, b = self.node('a', 1), self.node('b', 2)
