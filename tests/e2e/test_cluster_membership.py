@@ -189,6 +189,17 @@ class ClusterMembership(unittest.TestCase):
         for name in ('a', 'b'):
             self.assertIn("member 'c' is gone", nodes[name].stderr())
 
+    def test_a_dead_endpoint_moves_on_to_the_next(self):
+        self.etcd.start()
+        dead = f'{HOST}:{free_port(udp_and_tcp=False)}'  # nothing listens there
+        listen = free_port(udp_and_tcp=False)
+        n = Node(extra_args=['--cluster', f'etcd={dead},{self.etcd.endpoint}', '--node-name', 'f',
+                             '--cluster-listen', f'{HOST}:{listen}'])
+        self.addCleanup(n.cleanup)
+        n.start()
+        etcd, _ = self.wait_members(n, {'f'})
+        self.assertEqual(etcd, {'etcd': 'reachable', 'endpoint': self.etcd.endpoint})
+
     def test_a_taken_name_or_number_is_refused(self):
         self.etcd.start()
         a = self.node('a', 1)
