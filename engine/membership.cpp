@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <set>
 #include <unordered_map>
 
 #include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
 
 #include "actors/admin_schema.hpp"
 #include "actors/messages/admin.hpp"
@@ -26,6 +30,7 @@ constexpr std::int64_t lease_ttl = 6;            // seconds (issue 16)
 constexpr std::int64_t keepalive_every_ms = 2000;
 constexpr std::int64_t wait_log_every_ms = 10000;
 constexpr std::int64_t call_stale_ms = 5000;     // net/ answers within 2.5 s: a lost call
+constexpr std::int64_t link_retry_ms = 5000;     // a member whose node actor did not answer
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -64,9 +69,18 @@ struct membership_state {
   std::string last_endpoint;   // the one that answered last
   std::string taken_said;      // a re-registration conflict, logged once
   caf::response_promise leaving;
+  // Each member's node actor through CAF's middleman: "ok" once it answered
+  // a ping with its name, else why not (yet). Not membership: etcd decides that.
+  struct link {
+    std::string state;
+    std::int64_t tried_ms = 0;
+  };
+  std::map<std::string, link> links;
 };
 
 using self_ptr = caf::stateful_actor<membership_state>*;
+
+void connect_link(self_ptr self, const std::string& name);
 
 std::string endpoints(const membership_state& st) {
   std::string out;
@@ -155,6 +169,9 @@ void step(self_ptr self) {
   }
   if (st.watch_id == 0 && !pending(st, call_kind::poll))
     poll(self);
+  for (auto& [name, l] : st.links)
+    if (l.state != "ok" && l.state != "connecting" && now - l.tried_ms >= link_retry_ms)
+      connect_link(self, name);
 }
 
 void unreachable(self_ptr self, const std::string& why) {
@@ -220,6 +237,49 @@ void on_join(self_ptr self, const etcd::txn_result& t) {
   poll(self);
 }
 
+// Reaches `name`'s published node actor (CAF's middleman, asynchronously) and pings it.
+void connect_link(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto m = st.list.members().find(name);
+  if (m == st.list.members().end())
+    return;
+  auto& l = st.links[name];
+  l.state = "connecting";
+  l.tried_ms = now_ms();
+  auto address = m->second.address;
+  auto colon = address.rfind(':');
+  auto host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[')
+    host = host.substr(1, host.size() - 2);
+  std::uint16_t port = 0;
+  try {
+    port = static_cast<std::uint16_t>(std::stoul(address.substr(colon + 1)));
+  } catch (...) {
+    l.state = "bad-address";
+    return;
+  }
+  auto failed = [=](const std::string& why) {
+    auto it = self->state.links.find(name);
+    if (it != self->state.links.end())
+      it->second.state = why;
+  };
+  self
+    ->request(self->system().middleman().actor_handle(), std::chrono::seconds(5),
+              caf::connect_atom::value, host, port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+        if (!ptr)
+          return failed("no-actor");
+        self->request(caf::actor_cast<caf::actor>(ptr), std::chrono::seconds(3), ping_atom::value)
+          .then(
+            [=](const std::string& answer) {
+              failed(answer == name ? "ok" : "answers-as-" + answer);
+            },
+            [=](caf::error&) { failed("no-pong"); });
+      },
+      [=](caf::error&) { failed("unreachable"); });
+}
+
 void report(self_ptr self, const member_list::changes& c) {
   auto& st = self->state;
   for (auto& line : c.refused)
@@ -228,9 +288,12 @@ void report(self_ptr self, const member_list::changes& c) {
     if (name != st.cfg.node_name) {
       auto& m = st.list.members().at(name);
       log::info("cluster: member '", name, "' (node ", m.node, ", ", m.address, ") is up");
+      connect_link(self, name);
     }
-  for (auto& name : c.left)
+  for (auto& name : c.left) {
     log::info("cluster: member '", name, "' is gone");
+    st.links.erase(name);
+  }
 }
 
 void on_watch(self_ptr self, const etcd_response& r) {
@@ -332,6 +395,11 @@ void on_response(self_ptr self, const etcd_response& r) {
   }
 }
 
+std::string link_state(const membership_state& st, const std::string& name) {
+  auto it = st.links.find(name);
+  return it == st.links.end() ? "none" : it->second.state;
+}
+
 admin_reply status(self_ptr self) {
   auto& st = self->state;
   admin_reply r;
@@ -351,6 +419,7 @@ admin_reply status(self_ptr self) {
       {"address", m.address},
       {"state", name == st.cfg.node_name ? "this-node" : "alive"},
       {"lease_age", std::to_string((now - m.seen_ms) / 1000) + "s"},
+      {"caf", name == st.cfg.node_name ? std::string{"local"} : link_state(st, name)},
     });
   return r;
 }

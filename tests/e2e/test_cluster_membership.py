@@ -170,6 +170,14 @@ class ClusterMembership(unittest.TestCase):
                 self.assertRegex(m['lease_age'], r'^\d+s$', m)
             # Changes come from etcd's watch stream, not from polling.
             self.assertIn('cluster: watching /actorpbx/v1/nodes/ from revision', n.stderr())
+        # Each node reached every other's published node actor through CAF's
+        # middleman and got its name back for a ping.
+        for name, n in nodes.items():
+            def links():
+                return {k: m['caf'] for k, m in status(n)[1].items()}
+            want = {k: 'local' if k == name else 'ok' for k in nodes}
+            self.assertTrue(wait_until(lambda: links() == want, 10 * TIME_FACTOR, 0.2),
+                            f'{name}: {links()}')
 
         # A key with another wire version is refused (logged), never a member.
         self.etcd.put('/actorpbx/v1/nodes/ghost',
@@ -188,6 +196,13 @@ class ClusterMembership(unittest.TestCase):
         self.assertLess(time.monotonic() - t0, 10 * TIME_FACTOR)
         for name in ('a', 'b'):
             self.assertIn("member 'c' is gone", nodes[name].stderr())
+
+        # A clean stop revokes the lease: gone from the other at once, exit 0.
+        t0 = time.monotonic()
+        self.assertEqual(nodes['b'].stop(), 0, nodes['b'].stderr_tail(20))
+        self.wait_members(nodes['a'], {'a'}, timeout=3)
+        self.assertLess(time.monotonic() - t0, 4 * TIME_FACTOR)
+        self.assertEqual(nodes['a'].stop(), 0, nodes['a'].stderr_tail(20))
 
     def test_a_dead_endpoint_moves_on_to_the_next(self):
         self.etcd.start()
