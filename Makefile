@@ -15,12 +15,12 @@ PACKAGES := cmake g++ make pkg-config ccache libcaf-dev libre-dev librem-dev \
   liblmdb-dev libcereal-dev libssl-dev libedit-dev libmicrohttpd-dev nlohmann-json3-dev catch2 tzdata \
   libhowardhinnant-date-dev libjemalloc-dev espeak-ng sox
 # What the tests add: their peers (SIPp, baresip, SIPVicious, fail2ban-regex,
-# Kamailio as the trunk tests' carrier),
+# Kamailio as the trunk tests' carrier, etcd for the cluster tests, which start their own),
 # Python's YAML, JSON Schema and Prometheus parsers for the REST API's tests,
 # and for tests/fuzz clang, libFuzzer and the sanitizer runtimes
 # (libclang-rt-dev), llvm-symbolizer for readable reports (llvm).
 TEST_PACKAGES := python3 python3-yaml python3-jsonschema python3-prometheus-client \
-  sip-tester baresip netcat-openbsd sipvicious fail2ban kamailio \
+  sip-tester baresip netcat-openbsd sipvicious fail2ban kamailio etcd-server \
   clang libclang-rt-dev llvm
 
 ASAN_BUILD ?= build-asan

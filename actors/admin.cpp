@@ -165,6 +165,7 @@ std::string check(const admin_principal& who, hangup_cmd& req) {
 }
 
 std::string check(const admin_principal& who, const stats_query&) { return system_only(who); }
+std::string check(const admin_principal& who, const cluster_status_query&) { return system_only(who); }
 
 std::string check(const admin_principal& who, const admin_password_set&) {
   return system_only(who);
@@ -819,6 +820,24 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, node_context* 
       if (auto e = admin_access::check(who, q); !e.empty())
         return forbidden(e);
       return stats(self);
+    },
+    [=](const admin_principal& who, const cluster_status_query& q) -> caf::result<admin_reply> {
+      if (auto e = admin_access::check(who, q); !e.empty())
+        return forbidden(e);
+      auto& ctx = *self->state.ctx;
+      if (!ctx.membership) {
+        admin_reply r;
+        r.notes.push_back("cluster: off (single node)");
+        return r;
+      }
+      auto rp = self->make_response_promise<admin_reply>();
+      self->request(ctx.membership, answer_timeout, q)
+        .then([=](admin_reply& r) mutable { rp.deliver(std::move(r)); },
+              [=](caf::error& e) mutable {
+                rp.deliver(admin_fail(admin_errc::internal, "cluster: no answer from membership: "
+                                       + self->system().render(e)));
+              });
+      return rp;
     },
     [=](const admin_principal& who, const admin_password_set& p) -> caf::result<admin_reply> {
       if (auto e = admin_access::check(who, p); !e.empty())

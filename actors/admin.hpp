@@ -45,6 +45,7 @@ std::string check(const admin_principal& who, cdr_query& req);
 std::string check(const admin_principal& who, calls_query& req);
 std::string check(const admin_principal& who, hangup_cmd& req);
 std::string check(const admin_principal& who, const stats_query& req);
+std::string check(const admin_principal& who, const cluster_status_query& req);
 std::string check(const admin_principal& who, const admin_password_set& req);
 std::string check(const admin_principal& who, audit_query& req);
 std::string check(const admin_principal& who, token_revoke& req);

@@ -469,6 +469,11 @@ void command(self_ptr self, const std::string& line) {
     return cdr_command(self, w);
   if (w[0] == "stats")
     return ask(self, stats_query{});
+  if (w[0] == "cluster") {
+    if (w.size() != 2 || w[1] != "status")
+      return write(self, admin_invalid("usage: cluster status"));
+    return ask(self, cluster_status_query{});
+  }
   if (w[0] == "audit")
     return audit_command(self, w);
   if (w[0] == "admin")
@@ -569,6 +574,7 @@ const std::vector<std::string>& shell_help() {
     "voicemail del DOMAIN NUMBER ID | voicemail play DOMAIN NUMBER ID   (the WAV's path)",
     "voicemail greeting DOMAIN NUMBER set FILE|reset   (FILE: 8 kHz mono 16-bit WAV on the node)",
     "stats   (provisioned records against live actors)",
+    "cluster status   (etcd's state and the members: name, node, address, state, lease age)",
     "trunk add DOMAIN NAME auth_mode=REGISTER_AUTH|ACCEPT_REGISTER|IP_AUTH host=H [port=5060] "
     "[transport=udp|tcp] [outbound_proxy=H[:P]] [username=U] [auth_username=A] [password=P] "
     "[register_interval=600] [keep_alive=yes|no] [keep_alive_interval=360] [source_ips=IP,IP] "

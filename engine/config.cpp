@@ -105,6 +105,27 @@ std::vector<std::string> split(const std::string& v, char sep) {
   return out;
 }
 
+// Cluster options: all three or none; the addresses named, never defaulted.
+std::string check_cluster(const node_config& cfg) {
+  if (cfg.cluster_etcd.empty()) {
+    if (!cfg.node_name.empty() || !cfg.cluster_listen.empty())
+      return "--node-name and --cluster-listen need --cluster etcd=IP:PORT";
+    return {};
+  }
+  if (cfg.node_name.empty())
+    return "--cluster needs --node-name NAME";
+  if (cfg.node_name.size() > 63
+      || cfg.node_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "0123456789._-")
+           != std::string::npos)
+    return "--node-name wants 1-63 letters, digits, '.', '_' or '-', got '" + cfg.node_name + "'";
+  if (cfg.cluster_listen.empty())
+    return "--cluster needs --cluster-listen IP:PORT (the address other nodes reach)";
+  if (!valid_listen_address(cfg.cluster_listen))
+    return "--cluster-listen wants IP:PORT, got '" + cfg.cluster_listen + "'";
+  return any_address_error("cluster-listen", cfg.cluster_listen, "other nodes");
+}
+
 const std::vector<option_def>& options() {
   static const std::vector<option_def> defs = {
     {"data-dir", "DIR", "LMDB data folder (default ./data)",
@@ -153,6 +174,24 @@ const std::vector<option_def>& options() {
      }},
     {"nonce-ttl", "SECONDS", "digest nonce lifetime before stale=true (default 300)",
      [](node_config& c, const std::string& v) { return set_u32(c.registrar.nonce_ttl, v, "nonce-ttl"); }},
+    {"cluster", "etcd=IP:PORT[,IP:PORT...]",
+     "cluster mode: membership through these etcd endpoints (default: off, a single node)",
+     [](node_config& c, const std::string& v) {
+       if (v.rfind("etcd=", 0) != 0)
+         return "--cluster wants etcd=IP:PORT[,IP:PORT...], got '" + v + "'";
+       c.cluster_etcd = split(v.substr(5), ',');
+       if (c.cluster_etcd.empty())
+         return "--cluster: no etcd endpoint in '" + v + "'";
+       for (auto& e : c.cluster_etcd)
+         if (!valid_listen_address(e))
+           return "--cluster: etcd endpoint '" + e + "' is not IP:PORT";
+       return std::string{};
+     }},
+    {"node-name", "NAME", "this node's name in the cluster, unique among live nodes (with --cluster)",
+     [](node_config& c, const std::string& v) { c.node_name = v; return std::string{}; }},
+    {"cluster-listen", "IP:PORT",
+     "address other nodes reach this node's actors on (CAF middleman; with --cluster)",
+     [](node_config& c, const std::string& v) { c.cluster_listen = v; return std::string{}; }},
     {"security-auth-failures", "N", "failed authentications from one address that ban it (default 50; 0: never)",
      [](node_config& c, const std::string& v) { return set_count(c.security.auth_failures, v, "security-auth-failures", 0); }},
     {"security-auth-window", "SECONDS", "...counted over this long (default 600)",
@@ -374,6 +413,10 @@ parse_status parse_config(int argc, char** argv, node_config& cfg,
       return parse_status::error;
   } else if (cfg.api_tls) {
     error = "--api-tls needs the API on (--api-listen is off)";
+    return parse_status::error;
+  }
+  if (auto e = check_cluster(cfg); !e.empty()) {
+    error = e;
     return parse_status::error;
   }
   if (cfg.registrar.min_expires > cfg.registrar.max_expires) {

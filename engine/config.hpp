@@ -2,6 +2,7 @@
 // Command-line options and the optional config file (same names, `key = value`).
 
 #include <string>
+#include <vector>
 
 #include "engine/context.hpp"
 #include "engine/log.hpp"
@@ -24,6 +25,11 @@ struct node_config {
   registrar_settings registrar;
   std::uint32_t passivate_after = 60; // seconds an idle extension actor lives on
   std::uint32_t node_id = 1;          // in every leg, transaction and call id (engine/node_id.hpp)
+  // Cluster mode (docs/cluster.md): on only with --cluster; no defaults, so a
+  // node never joins or listens for peers by surprise.
+  std::vector<std::string> cluster_etcd; // etcd client endpoints, IP:PORT
+  std::string node_name;                 // unique among live members
+  std::string cluster_listen;            // CAF middleman, IP:PORT other nodes reach
   std::uint32_t workers = default_workers(); // CAF scheduler threads
   security_settings security;
   std::uint32_t shell_max_connections = 256;

@@ -56,6 +56,7 @@ struct node_context {
   caf::actor hasher;                         // the slow KDF, on its own thread
   caf::actor admin;                          // typed admin requests (actors/admin.hpp)
   caf::actor api;                            // REST requests (actors/api.hpp)
+  caf::actor membership;                     // cluster mode only (engine/membership.hpp)
   api_port* api_out = nullptr;               // responses back to the HTTP thread
   std::uint32_t api_token_ttl = 3600;        // seconds a REST login token lives (--api-token-ttl)
   std::string system_prompts;  // the prompt set (PROMPTS/en; actors/prompt.hpp), empty: none

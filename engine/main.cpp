@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
 
 #include "actors/admin_shell.hpp"
 #include "actors/digest.hpp"
@@ -30,6 +31,7 @@
 #include "engine/config.hpp"
 #include "engine/directory.hpp"
 #include "engine/log.hpp"
+#include "engine/membership.hpp"
 #include "engine/message_types.hpp"
 #include "engine/metrics.hpp"
 #include "engine/router.hpp"
@@ -306,6 +308,14 @@ int run_node(const node_config& ncfg) {
     // left to the SIP thread: measured in bench/README.md.
     cfg.set("scheduler.policy", caf::atom("sharing"));
     cfg.set("scheduler.max-threads", static_cast<size_t>(ncfg.workers));
+    bool cluster = !ncfg.cluster_etcd.empty();
+    if (cluster) {
+      // CAF's middleman carries actor messages between nodes. Its heartbeats
+      // notice a half-open peer; etcd's lease still decides who is a member.
+      cfg.load<caf::io::middleman>();
+      cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
+      cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(4)});
+    }
     caf::actor_system sys{cfg};
     ctx.router = sys.spawn(router_actor, &ctx);
     ctx.hasher = sys.spawn<caf::detached>(password_hasher);
@@ -341,6 +351,7 @@ int run_node(const node_config& ncfg) {
     scfg.guard.ua_block = ncfg.security.ua_block;
     scfg.guard.tcp_max_connections = ncfg.tcp_max_connections;
     scfg.guard.tcp_max_per_source = ncfg.tcp_max_per_source;
+    scfg.etcd_endpoints = ncfg.cluster_etcd;
     // The REST API's server, on a thread of its own (after raise_fd_limit
     // above: its connections count too). Only with an API actor to serve.
     std::string api_part;
@@ -364,11 +375,46 @@ int run_node(const node_config& ncfg) {
       api_part = " api=" + api_http.url();
       return {};
     };
+    // Cluster mode: publish this node's actor, then register in etcd through
+    // the SIP thread's client; `ready` waits for it. False: do not run.
+    caf::actor node_actor;
+    std::atomic<int> joined{static_cast<int>(join_state::waiting)};
+    bool stop_signal = false;
+    auto join_cluster = [&]() -> bool {
+      node_actor = spawn_node_actor(sys, ncfg.node_name);
+      auto colon = ncfg.cluster_listen.rfind(':');
+      auto host = ncfg.cluster_listen.substr(0, colon);
+      if (host.size() > 2 && host.front() == '[')
+        host = host.substr(1, host.size() - 2);
+      auto port = static_cast<std::uint16_t>(std::stoul(ncfg.cluster_listen.substr(colon + 1)));
+      if (auto p = sys.middleman().publish(node_actor, port, host.c_str(), true); !p) {
+        log::error("cluster: cannot listen on --cluster-listen ", ncfg.cluster_listen, ": ",
+                   sys.render(p.error()));
+        return false;
+      }
+      cluster_settings cs;
+      cs.etcd = ncfg.cluster_etcd;
+      cs.node_name = ncfg.node_name;
+      cs.listen = ncfg.cluster_listen;
+      ctx.membership = spawn_membership(sys, &ctx, cs, &joined);
+      // A stop signal while etcd is away must still stop the node.
+      timespec tick{0, 100 * 1000 * 1000};
+      while (joined.load() == static_cast<int>(join_state::waiting)) {
+        if (sigtimedwait(&sigs, nullptr, &tick) > 0) {
+          log::info("signal while waiting for etcd: shutting down");
+          stop_signal = true;
+          return true;
+        }
+      }
+      return joined.load() == static_cast<int>(join_state::joined);
+    };
     if (auto e = sip.start(scfg); !e.empty()) {
       std::fprintf(stderr, "actorpbx: %s\n", e.c_str());
       rc = 1;
     } else if (auto e = start_api(); !e.empty()) {
       std::fprintf(stderr, "actorpbx: %s\n", e.c_str());
+      rc = 1;
+    } else if (cluster && !join_cluster()) {
       rc = 1;
     } else {
       for (auto& domain : live)
@@ -376,13 +422,24 @@ int run_node(const node_config& ncfg) {
       // Printed whatever the level: scripts and operators wait for it.
       auto tls_part = ncfg.sip_tls_listen.empty() ? "" : " sip_tls=" + ncfg.sip_tls_listen;
       auto shell_tls = ncfg.shell_tls_listen.empty() ? "" : " shell_tls=" + ncfg.shell_tls_listen;
-      log::write(log::level::info, "ready sip=" + ncfg.sip_listen + tls_part + " shell="
-                                     + ncfg.shell_listen + shell_tls + " data=" + ncfg.data_dir
-                                     + api_part);
+      auto cluster_part = cluster ? " cluster=" + ncfg.node_name + "@" + ncfg.cluster_listen : "";
+      if (!stop_signal)
+        log::write(log::level::info, "ready sip=" + ncfg.sip_listen + tls_part + " shell="
+                                       + ncfg.shell_listen + shell_tls + " data=" + ncfg.data_dir
+                                       + api_part + cluster_part);
       int sig = 0;
-      sigwait(&sigs, &sig);
-      log::info("signal ", sig, ": shutting down");
+      if (!stop_signal) {
+        sigwait(&sigs, &sig);
+        log::info("signal ", sig, ": shutting down");
+      }
     }
+    // Gone from the others' member lists at once, not when the lease ends.
+    if (ctx.membership) {
+      leave_cluster(sys, ctx.membership, std::chrono::seconds(2));
+      caf::anon_send_exit(ctx.membership, caf::exit_reason::user_shutdown);
+    }
+    if (node_actor)
+      caf::anon_send_exit(node_actor, caf::exit_reason::user_shutdown);
     // Before the actors stop: what the API still owes is answered 503.
     api_http.stop();
     caf::anon_send_exit(ctx.router, caf::exit_reason::user_shutdown);
@@ -409,6 +466,7 @@ int run_node(const node_config& ncfg) {
     ctx.security_actor = nullptr;
     ctx.admin = nullptr;
     ctx.api = nullptr;
+    ctx.membership = nullptr;
   }
   auto commits = store->commits(), writes = store->batches();
   store.reset(); // drains pending writes, closes LMDB

@@ -15,6 +15,8 @@
 
 namespace pbx {
 
+struct etcd_request; // engine/etcd_command.hpp
+
 /// What a shell session sends its connection: `text` to write, then close
 /// when `close`. `consumed` counts the input lines the session is done with:
 /// net/ reads on only while few lines wait (flow control).
@@ -42,6 +44,9 @@ public:
   virtual void mwi(mwi_command c) = 0;
   /// Registers to a trunk's provider or pings it (actors/messages/trunk.hpp).
   virtual void trunk(trunk_command c) = 0;
+  /// Calls etcd (cluster mode). A port without an etcd client drops it: the
+  /// requester's own timeout treats that as etcd unreachable.
+  virtual void etcd(const etcd_request&) {}
 };
 
 } // namespace pbx

@@ -129,6 +129,7 @@ void teardown(sip_stack::impl& s) {
     mem_deref(t.msg);
   s.txns.clear();
   trunks_close(s);
+  etcd_close(s);
   mwi_close(s);
   calls_close(s);
   media_close(s); // after the legs: their endpoints report hangup as they end
@@ -271,6 +272,8 @@ void sip_stack::impl::drain() {
       on_mwi_command(*this, *w);
     else if (auto* t = std::get_if<trunk_command>(&cmd))
       on_trunk_command(*this, *t);
+    else if (auto* e = std::get_if<etcd_request>(&cmd))
+      on_etcd_request(*this, *e);
     else if (auto* u = std::get_if<route_update>(&cmd)) {
       if (u->owner)
         routes[u->key] = std::move(u->owner);
@@ -307,6 +310,10 @@ void sip_stack::mwi(mwi_command c) {
 
 void sip_stack::trunk(trunk_command c) {
   impl_->post(std::move(c));
+}
+
+void sip_stack::etcd(const etcd_request& r) {
+  impl_->post(r);
 }
 
 void sip_stack::shell_write(shell_output out) {

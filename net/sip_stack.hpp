@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 
@@ -43,6 +44,8 @@ struct stack_config {
   // RTP ports of the media plane (even ones; bound to sip_listen's IP).
   std::uint16_t rtp_port_min = 10000;
   std::uint16_t rtp_port_max = 20000;
+  // etcd's client URLs, IP:PORT each (cluster mode; empty: no etcd calls).
+  std::vector<std::string> etcd_endpoints;
 };
 
 class sip_stack final : public sip_port {
@@ -63,6 +66,7 @@ public:
   void media(media_command c) override;
   void mwi(mwi_command c) override;
   void trunk(trunk_command c) override;
+  void etcd(const etcd_request& r) override;
 
   /// A directory change to route by (engine/directory.hpp's watch): `key`
   /// ("t/DOMAIN", "ks/IP") is `owner`'s, or nobody's when it is invalid.

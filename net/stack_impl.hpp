@@ -22,6 +22,7 @@
 #undef MAX
 
 #include "engine/directory.hpp" // key names only: net/ reads its own routes
+#include "engine/etcd_command.hpp"
 #include "net/guard.hpp"
 #include "net/sip_stack.hpp"
 #include "net/translate.hpp"
@@ -44,6 +45,7 @@ struct shell_conn;
 struct call_leg;
 struct mwi_sub;
 struct trunk_client;
+struct etcd_client;
 
 /// A directory change the SIP thread routes by (engine/directory.hpp's
 /// watch): `key` is now `owner`'s, or nobody's when `owner` is invalid.
@@ -54,7 +56,8 @@ struct route_update {
 
 /// What actors ask of the SIP thread (engine/sip_port.hpp).
 using stack_command = std::variant<sip_reply, shell_output, leg_command, guard_command,
-                                   media_command, mwi_command, trunk_command, route_update>;
+                                   media_command, mwi_command, trunk_command, route_update,
+                                   etcd_request>;
 
 /// A SIP connection (TCP or TLS) libre accepted: its fd and peer, so the
 /// per-source caps can count it and a ban can close it. libre tells nobody
@@ -114,6 +117,8 @@ struct sip_stack::impl {
   std::unordered_map<std::string, trunk_client*> trunk_clients;
   // Bindings un-REGISTERed moments ago: a new REGISTER of one waits until then (jiffies).
   std::unordered_map<std::string, std::uint64_t> trunk_unregistering;
+  // etcd's gateway (etcd_client.cpp), made at the first call: cluster mode only.
+  etcd_client* etcd = nullptr;
 
   // The one way up for a new request: the owners of tenants ("t/DOMAIN") and
   // trunk sources ("ks/IP") as the directory last told this thread; what is
@@ -204,6 +209,10 @@ void mwi_sweep(sip_stack::impl& s); // keys of SUBSCRIBEs answered with an error
 // (libre's sipreg) and OPTIONS keep-alives; results go to the trunk actor.
 void on_trunk_command(sip_stack::impl& s, const trunk_command& c);
 void trunks_close(sip_stack::impl& s); // before sip_close
+
+// etcd's HTTP gateway (etcd_client.cpp): the answer goes to r.reply_to.
+void on_etcd_request(sip_stack::impl& s, const etcd_request& r);
+void etcd_close(sip_stack::impl& s);
 
 /// Credentials for libre's auth handlers (sip_auth_h), a libre object: pass
 /// it with aref=true, then mem_deref your own reference.

@@ -179,6 +179,16 @@ typename Inspector::result_type inspect(Inspector& f, stats_query& x) {
   return f(caf::meta::type_name("stats_query"), x.unused);
 }
 
+/// `cluster status`: the members etcd lists and etcd's state (engine/membership.hpp).
+struct cluster_status_query {
+  bool unused = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_status_query& x) {
+  return f(caf::meta::type_name("cluster_status_query"), x.unused);
+}
+
 /// `admin password NEW`.
 struct admin_password_set {
   std::string password;

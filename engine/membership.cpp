@@ -1,0 +1,488 @@
+#include "engine/membership.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+
+#include "actors/admin_schema.hpp"
+#include "actors/messages/admin.hpp"
+#include "engine/etcd_command.hpp"
+#include "engine/etcd_messages.hpp"
+#include "engine/log.hpp"
+#include "engine/member_list.hpp"
+#include "engine/sip_port.hpp"
+
+namespace pbx {
+
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("ctick")>;
+using leave_atom = caf::atom_constant<caf::atom("cleave")>;
+using ping_atom = caf::atom_constant<caf::atom("cping")>;
+
+constexpr std::int64_t lease_ttl = 6;            // seconds (issue 16)
+constexpr std::int64_t keepalive_every_ms = 2000;
+constexpr std::int64_t wait_log_every_ms = 10000;
+constexpr std::int64_t call_stale_ms = 5000;     // net/ answers within 2.5 s: a lost call
+constexpr std::int64_t link_retry_ms = 5000;     // a member whose node actor did not answer
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+enum class call_kind { grant, join, keepalive, poll, revoke };
+
+struct call {
+  call_kind kind;
+  std::int64_t sent_ms = 0;
+};
+
+struct membership_state {
+  static inline const char* name = "membership";
+  node_context* ctx = nullptr;
+  cluster_settings cfg;
+  std::atomic<int>* joined = nullptr;
+  member self;
+  member_list list;
+  std::int64_t lease = 0;
+  bool registered = false;
+  bool ever_joined = false;
+  std::uint64_t next_id = 1;
+  std::unordered_map<std::uint64_t, call> calls;
+  // The watch on the nodes prefix (0: none; the next tick reads the prefix
+  // and starts one from the revision after that read).
+  std::uint64_t watch_id = 0;
+  std::int64_t watch_from = 0;
+  std::int64_t last_keepalive_ms = 0;
+  // etcd's state as the last call saw it: 0 reachable, else unreachable since.
+  std::int64_t unreachable_since = 0;
+  bool unknown = true;         // no call answered yet
+  std::int64_t last_wait_log = 0;
+  std::string last_endpoint;   // the one that answered last
+  std::string taken_said;      // a re-registration conflict, logged once
+  caf::response_promise leaving;
+  // Each member's node actor through CAF's middleman: "ok" once it answered
+  // a ping with its name, else why not (yet). Not membership: etcd decides that.
+  struct link {
+    std::string state;
+    std::int64_t tried_ms = 0;
+  };
+  std::map<std::string, link> links;
+};
+
+using self_ptr = caf::stateful_actor<membership_state>*;
+
+void connect_link(self_ptr self, const std::string& name);
+
+std::string endpoints(const membership_state& st) {
+  std::string out;
+  for (auto& e : st.cfg.etcd)
+    out += (out.empty() ? "" : ",") + e;
+  return out;
+}
+
+bool pending(const membership_state& st, call_kind k) {
+  for (auto& [id, c] : st.calls)
+    if (c.kind == k)
+      return true;
+  return false;
+}
+
+void start_watch(self_ptr self) {
+  auto& st = self->state;
+  st.watch_id = st.next_id++;
+  etcd_request r;
+  r.id = st.watch_id;
+  r.path = "/v3/watch";
+  r.body = etcd::watch_prefix_body(nodes_prefix, st.watch_from);
+  r.reply_to = caf::actor_cast<caf::actor>(self);
+  r.stream = true;
+  st.ctx->sip->etcd(r);
+  log::info("cluster: watching ", nodes_prefix, " from revision ", st.watch_from);
+}
+
+void cancel_watch(self_ptr self) {
+  auto& st = self->state;
+  if (st.watch_id == 0)
+    return;
+  etcd_request r;
+  r.id = st.watch_id;
+  r.cancel = true;
+  st.ctx->sip->etcd(r);
+  st.watch_id = 0;
+}
+
+void send_call(self_ptr self, call_kind kind, std::string path, std::string body) {
+  auto& st = self->state;
+  auto id = st.next_id++;
+  st.calls.emplace(id, call{kind, now_ms()});
+  etcd_request r;
+  r.id = id;
+  r.path = std::move(path);
+  r.body = std::move(body);
+  r.reply_to = caf::actor_cast<caf::actor>(self);
+  st.ctx->sip->etcd(r);
+}
+
+void join(self_ptr self) {
+  auto& st = self->state;
+  send_call(self, call_kind::join, "/v3/kv/txn",
+            etcd::create_all_body({{nodes_prefix + st.cfg.node_name, member_value(st.self)},
+                                   {node_ids_prefix + std::to_string(st.self.node),
+                                    st.cfg.node_name}},
+                                  st.lease));
+}
+
+void poll(self_ptr self) {
+  send_call(self, call_kind::poll, "/v3/kv/range", etcd::range_prefix_body(nodes_prefix));
+}
+
+// What the next tick does: get a lease, register on it, then keep it, read
+// the members and watch them (read again whenever the watch is down).
+void step(self_ptr self) {
+  auto& st = self->state;
+  auto now = now_ms();
+  for (auto it = st.calls.begin(); it != st.calls.end();)
+    it = now - it->second.sent_ms > call_stale_ms ? st.calls.erase(it) : std::next(it);
+  if (st.lease == 0) {
+    if (!pending(st, call_kind::grant))
+      send_call(self, call_kind::grant, "/v3/lease/grant", etcd::lease_grant_body(lease_ttl));
+    return;
+  }
+  if (!st.registered) {
+    if (!pending(st, call_kind::join))
+      join(self);
+    return;
+  }
+  if (now - st.last_keepalive_ms >= keepalive_every_ms && !pending(st, call_kind::keepalive)) {
+    st.last_keepalive_ms = now;
+    send_call(self, call_kind::keepalive, "/v3/lease/keepalive",
+              etcd::lease_keepalive_body(st.lease));
+  }
+  if (st.watch_id == 0 && !pending(st, call_kind::poll))
+    poll(self);
+  for (auto& [name, l] : st.links)
+    if (l.state != "ok" && l.state != "connecting" && now - l.tried_ms >= link_retry_ms)
+      connect_link(self, name);
+}
+
+void unreachable(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  auto now = now_ms();
+  if (!st.ever_joined) {
+    if (st.last_wait_log == 0 || now - st.last_wait_log >= wait_log_every_ms) {
+      st.last_wait_log = now;
+      log::warn("cluster: waiting for etcd at ", endpoints(st), " (", why, ")");
+    }
+  } else if (st.unreachable_since == 0) {
+    log::warn("cluster: etcd unreachable at ", endpoints(st), " (", why,
+              "); serving on, retrying");
+  }
+  if (st.unreachable_since == 0)
+    st.unreachable_since = now;
+  st.unknown = false;
+}
+
+void reachable(self_ptr self, const std::string& endpoint) {
+  auto& st = self->state;
+  if (st.unreachable_since != 0 && st.ever_joined)
+    log::info("cluster: etcd reachable again at ", endpoint);
+  st.unreachable_since = 0;
+  st.unknown = false;
+  st.last_endpoint = endpoint;
+}
+
+void on_join(self_ptr self, const etcd::txn_result& t) {
+  auto& st = self->state;
+  if (!t.succeeded) {
+    // Our own keys (a retry whose first answer was lost) are no conflict.
+    std::string taken;
+    for (auto& kv : t.existing)
+      if (kv.lease != st.lease)
+        taken = kv.key.rfind(nodes_prefix, 0) == 0
+                  ? "node name '" + st.cfg.node_name + "' is taken by a live node (" + kv.key + ")"
+                  : "node number " + std::to_string(st.self.node) + " is taken by node '"
+                      + kv.value + "' (" + kv.key + ")";
+    if (!taken.empty()) {
+      if (!st.ever_joined) {
+        log::error("cluster: ", taken, ": refusing to start");
+        send_call(self, call_kind::revoke, "/v3/lease/revoke", etcd::lease_revoke_body(st.lease));
+        st.joined->store(static_cast<int>(join_state::refused));
+        return;
+      }
+      if (st.taken_said != taken)
+        log::error("cluster: cannot register again: ", taken, "; retrying");
+      st.taken_said = taken;
+      return;
+    }
+  }
+  st.taken_said.clear();
+  st.registered = true;
+  st.last_keepalive_ms = now_ms();
+  if (!st.ever_joined)
+    log::info("cluster: joined as '", st.cfg.node_name, "' (node ", st.self.node, ", ",
+              st.self.address, ") through etcd at ", st.last_endpoint);
+  else
+    log::info("cluster: registered again as '", st.cfg.node_name, "'");
+  st.ever_joined = true;
+  st.joined->store(static_cast<int>(join_state::joined));
+  poll(self);
+}
+
+// Reaches `name`'s published node actor (CAF's middleman, asynchronously) and pings it.
+void connect_link(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto m = st.list.members().find(name);
+  if (m == st.list.members().end())
+    return;
+  auto& l = st.links[name];
+  l.state = "connecting";
+  l.tried_ms = now_ms();
+  auto address = m->second.address;
+  auto colon = address.rfind(':');
+  auto host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[')
+    host = host.substr(1, host.size() - 2);
+  std::uint16_t port = 0;
+  try {
+    port = static_cast<std::uint16_t>(std::stoul(address.substr(colon + 1)));
+  } catch (...) {
+    l.state = "bad-address";
+    return;
+  }
+  auto failed = [=](const std::string& why) {
+    auto it = self->state.links.find(name);
+    if (it != self->state.links.end())
+      it->second.state = why;
+  };
+  self
+    ->request(self->system().middleman().actor_handle(), std::chrono::seconds(5),
+              caf::connect_atom::value, host, port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+        if (!ptr)
+          return failed("no-actor");
+        self->request(caf::actor_cast<caf::actor>(ptr), std::chrono::seconds(3), ping_atom::value)
+          .then(
+            [=](const std::string& answer) {
+              failed(answer == name ? "ok" : "answers-as-" + answer);
+            },
+            [=](caf::error&) { failed("no-pong"); });
+      },
+      [=](caf::error&) { failed("unreachable"); });
+}
+
+void report(self_ptr self, const member_list::changes& c) {
+  auto& st = self->state;
+  for (auto& line : c.refused)
+    log::warn(line);
+  for (auto& name : c.joined)
+    if (name != st.cfg.node_name) {
+      auto& m = st.list.members().at(name);
+      log::info("cluster: member '", name, "' (node ", m.node, ", ", m.address, ") is up");
+      connect_link(self, name);
+    }
+  for (auto& name : c.left) {
+    log::info("cluster: member '", name, "' is gone");
+    st.links.erase(name);
+  }
+}
+
+void on_watch(self_ptr self, const etcd_response& r) {
+  auto& st = self->state;
+  if (!r.more) { // the stream ended: read the prefix again, then watch anew
+    st.watch_id = 0;
+    if (r.status == 0)
+      unreachable(self, r.endpoint + ": " + r.error);
+    else
+      log::debug("cluster: watch ended (HTTP ", r.status, ") ", r.body);
+    return;
+  }
+  reachable(self, r.endpoint);
+  auto w = etcd::parse_watch(r.body);
+  if (!w.error.empty()) {
+    log::warn("cluster: bad watch line: ", w.error);
+    return;
+  }
+  if (w.canceled) {
+    log::info("cluster: watch canceled by etcd (compacted at ", w.compact_revision,
+              "); reading the members again");
+    cancel_watch(self);
+    return;
+  }
+  report(self, st.list.apply(w.events, now_ms()));
+  for (auto& e : w.events)
+    st.watch_from = std::max(st.watch_from, e.kv.mod_revision + 1);
+}
+
+void on_response(self_ptr self, const etcd_response& r) {
+  auto& st = self->state;
+  if (st.watch_id != 0 && r.id == st.watch_id)
+    return on_watch(self, r);
+  auto it = st.calls.find(r.id);
+  if (it == st.calls.end())
+    return; // answered after we gave up on it
+  auto kind = it->second.kind;
+  st.calls.erase(it);
+  // etcd's own errors (4xx with an error body) are answers; no answer or 5xx is not.
+  if (r.status == 0 || r.status >= 500) {
+    unreachable(self, r.status == 0 ? r.endpoint + ": " + r.error
+                                    : r.endpoint + ": HTTP " + std::to_string(r.status));
+    if (kind == call_kind::revoke && st.leaving.pending())
+      st.leaving.deliver(caf::unit);
+    return;
+  }
+  reachable(self, r.endpoint);
+  switch (kind) {
+    case call_kind::grant: {
+      auto g = etcd::parse_lease_grant(r.body);
+      if (!g.error.empty()) {
+        log::warn("cluster: lease grant failed: ", g.error);
+        return;
+      }
+      st.lease = g.id;
+      st.registered = false;
+      join(self);
+      return;
+    }
+    case call_kind::join: {
+      auto t = etcd::parse_txn(r.body);
+      if (!t.error.empty()) {
+        log::warn("cluster: registration failed: ", t.error);
+        // A lease that ended between grant and txn: start over.
+        if (t.error.find("lease not found") != std::string::npos)
+          st.lease = 0;
+        return;
+      }
+      on_join(self, t);
+      return;
+    }
+    case call_kind::keepalive: {
+      auto k = etcd::parse_keepalive(r.body);
+      if (k.error.empty() && k.ttl > 0)
+        return;
+      log::warn("cluster: lease ", st.lease, " expired", k.error.empty() ? "" : " (" + k.error + ")",
+                "; registering again on a new lease");
+      st.lease = 0;
+      st.registered = false;
+      step(self);
+      return;
+    }
+    case call_kind::poll: {
+      auto p = etcd::parse_range(r.body);
+      if (!p.error.empty()) {
+        log::warn("cluster: reading the members failed: ", p.error);
+        return;
+      }
+      report(self, st.list.apply(p.kvs, now_ms()));
+      st.watch_from = p.revision + 1;
+      if (st.registered && st.watch_id == 0)
+        start_watch(self);
+      return;
+    }
+    case call_kind::revoke:
+      if (st.leaving.pending())
+        st.leaving.deliver(caf::unit);
+      return;
+  }
+}
+
+std::string link_state(const membership_state& st, const std::string& name) {
+  auto it = st.links.find(name);
+  return it == st.links.end() ? "none" : it->second.state;
+}
+
+admin_reply status(self_ptr self) {
+  auto& st = self->state;
+  admin_reply r;
+  auto now = now_ms();
+  // One key=value line first, like the records: scripts parse both alike.
+  if (st.unknown)
+    r.notes.push_back("etcd=unknown endpoints=" + endpoints(st));
+  else if (st.unreachable_since != 0)
+    r.notes.push_back("etcd=unreachable since=" + admin_schema::iso_time_ms(st.unreachable_since)
+                      + " endpoints=" + endpoints(st));
+  else
+    r.notes.push_back("etcd=reachable endpoint=" + st.last_endpoint);
+  for (auto& [name, m] : st.list.members())
+    r.records.push_back(field_list{
+      {"name", name},
+      {"node", std::to_string(m.node)},
+      {"address", m.address},
+      {"state", name == st.cfg.node_name ? "this-node" : "alive"},
+      {"lease_age", std::to_string((now - m.seen_ms) / 1000) + "s"},
+      {"caf", name == st.cfg.node_name ? std::string{"local"} : link_state(st, name)},
+    });
+  return r;
+}
+
+caf::behavior membership_actor(self_ptr self, node_context* ctx, cluster_settings cfg,
+                               std::atomic<int>* joined) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.cfg = std::move(cfg);
+  st.joined = joined;
+  st.self.name = st.cfg.node_name;
+  st.self.node = ctx->node;
+  st.self.address = st.cfg.listen;
+  st.self.wire = cluster_wire_version;
+  st.self.start_ms = now_ms();
+  self->send(self, tick_atom::value);
+  return {
+    [=](tick_atom) {
+      if (self->state.joined->load() == static_cast<int>(join_state::refused))
+        return;
+      step(self);
+      self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
+    },
+    [=](const etcd_response& r) { on_response(self, r); },
+    [=](const cluster_status_query&) { return status(self); },
+    [=](leave_atom) {
+      auto& st = self->state;
+      st.joined->store(static_cast<int>(join_state::refused)); // no more ticks
+      cancel_watch(self);
+      auto rp = self->make_response_promise();
+      if (st.lease == 0) {
+        rp.deliver(caf::unit);
+        return rp;
+      }
+      st.leaving = rp;
+      send_call(self, call_kind::revoke, "/v3/lease/revoke", etcd::lease_revoke_body(st.lease));
+      return rp;
+    },
+  };
+}
+
+caf::behavior node_actor(caf::event_based_actor*, std::string name) {
+  return {
+    [=](ping_atom) { return name; },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_membership(caf::actor_system& sys, node_context* ctx, cluster_settings cfg,
+                            std::atomic<int>* joined) {
+  return sys.spawn(membership_actor, ctx, std::move(cfg), joined);
+}
+
+void leave_cluster(caf::actor_system& sys, const caf::actor& membership,
+                   std::chrono::milliseconds timeout) {
+  caf::scoped_actor waiter{sys};
+  waiter->request(membership, timeout, leave_atom::value)
+    .receive([](caf::unit_t) {}, [](caf::error&) {});
+}
+
+caf::actor spawn_node_actor(caf::actor_system& sys, std::string name) {
+  return sys.spawn(node_actor, std::move(name));
+}
+
+} // namespace pbx
