@@ -6,12 +6,25 @@
 
 using namespace pbx;
 
-TEST_CASE("directory: first registration wins, unregister only by the owner") {
+namespace {
+
+// Two idle actors to own keys; stopped with the test.
+struct two_actors {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  auto idle = [] { return caf::behavior{[](int) {}}; };
-  auto a = sys.spawn(idle);
-  auto b = sys.spawn(idle);
+  caf::actor a = sys.spawn([] { return caf::behavior{[](int) {}}; });
+  caf::actor b = sys.spawn([] { return caf::behavior{[](int) {}}; });
+  ~two_actors() {
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+  }
+};
+
+} // namespace
+
+TEST_CASE("directory: first registration wins, unregister only by the owner") {
+  two_actors f;
+  auto &a = f.a, &b = f.b;
   local_directory dir;
   auto key = extension_key("a.test", "101");
   CHECK(!dir.lookup(key));
@@ -26,16 +39,11 @@ TEST_CASE("directory: first registration wins, unregister only by the owner") {
   CHECK(dir.register_first_wins(key, a) == a);
   CHECK(dir.count("t/") == 1);
   CHECK(dir.count("e/") == 1);
-  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("directory: watchers see each change of their prefix, in order; kinds are counted") {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  auto idle = [] { return caf::behavior{[](int) {}}; };
-  auto a = sys.spawn(idle);
-  auto b = sys.spawn(idle);
+  two_actors f;
+  auto &a = f.a, &b = f.b;
   local_directory dir;
   std::vector<std::pair<std::string, caf::actor>> seen;
   dir.watch("t/", [&](const std::string& k, const caf::actor& o) { seen.emplace_back(k, o); });
@@ -58,6 +66,4 @@ TEST_CASE("directory: watchers see each change of their prefix, in order; kinds 
   CHECK(dir.count("e/a.test/") == 1);
   dir.unregister(extension_key("a.test", "101"), b);
   CHECK(dir.count("e/") == 0);
-  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
 }
