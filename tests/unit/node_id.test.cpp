@@ -1,8 +1,16 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include <caf/all.hpp>
+
 #include "engine/context.hpp"
 #include "engine/node_id.hpp"
 #include "engine/sip_port.hpp"
+#include "engine/sip_port_actor.hpp"
 
 using namespace pbx;
 
@@ -73,4 +81,50 @@ TEST_CASE("node ids: a B leg names the node holding the phone's flow") {
   CHECK(local != remote);
   CHECK(((remote & local_id_mask) >> maker_shift) == 4);
   CHECK(ctx.new_b_leg(0) != local);
+}
+
+TEST_CASE("node ids: another node's leg reaches its SIP port as a message") {
+  struct recording_port final : sip_port {
+    std::mutex mtx;
+    std::condition_variable cv;
+    std::vector<std::uint64_t> legs, replies;
+    void reply(sip_reply r) override { note(replies, r.txn); }
+    void leg(leg_command c) override { note(legs, c.leg); }
+    void shell_write(shell_output) override {}
+    void guard(guard_command) override {}
+    void media(media_command) override {}
+    void mwi(mwi_command) override {}
+    void trunk(trunk_command) override {}
+    void note(std::vector<std::uint64_t>& v, std::uint64_t id) {
+      std::lock_guard<std::mutex> g{mtx};
+      v.push_back(id);
+      cv.notify_all();
+    }
+  } node2_sip; // node 2's SIP thread
+  counting_port mine;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto port_actor = spawn_sip_port_actor(sys, &node2_sip); // what node 2 publishes
+  remote_port to_node2{port_actor};
+  node_context ctx;
+  ctx.node = 1;
+  ctx.sip = &mine;
+  ctx.remote_sip = [&](node_number n) -> sip_port* { return n == 2 ? &to_node2 : nullptr; };
+  leg_command c;
+  c.leg = b_leg_id(2, 1, 7); // a phone whose flow is on node 2
+  ctx.sip_of(c.leg).leg(c);
+  sip_reply r;
+  r.txn = qualify(2, 11);
+  ctx.sip_of(r.txn).reply(r);
+  {
+    std::unique_lock<std::mutex> l{node2_sip.mtx};
+    REQUIRE(node2_sip.cv.wait_for(l, std::chrono::seconds(5), [&] {
+      return node2_sip.legs.size() == 1 && node2_sip.replies.size() == 1;
+    }));
+    CHECK(node2_sip.legs[0] == b_leg_id(2, 1, 7));
+    CHECK(node2_sip.replies[0] == qualify(2, 11));
+  }
+  CHECK(mine.legs == 0);
+  CHECK(mine.replies == 0);
+  caf::anon_send_exit(port_actor, caf::exit_reason::user_shutdown);
 }
