@@ -44,18 +44,8 @@ std::vector<node_number> rendezvous::order(std::string_view domain) const {
 }
 
 node_number rendezvous::owner(std::string_view domain) const {
-  node_number best = 0;
-  std::uint64_t best_score = 0;
-  const member* best_member = nullptr;
-  for (auto& m : members_) {
-    auto s = score(m.name, domain);
-    if (!best_member || s > best_score || (s == best_score && m.name < best_member->name)) {
-      best_member = &m;
-      best_score = s;
-      best = m.number;
-    }
-  }
-  return best;
+  auto o = order(domain);
+  return o.empty() ? 0 : o.front();
 }
 
 } // namespace pbx
