@@ -84,4 +84,33 @@ struct watch_result {
 };
 watch_result parse_watch(const std::string& line);
 
+/// Cuts a stream's body (the watch: one JSON object per line) into lines as
+/// bytes arrive. A line longer than `max_line` without its end is not etcd
+/// talking: feed() says so and the stream is to be dropped, so a peer that
+/// never sends a newline cannot grow the buffer without bound.
+class line_buffer {
+public:
+  explicit line_buffer(std::size_t max_line = 4u << 20) : max_line_(max_line) {}
+  /// Appends `n` bytes and calls `line(text)` for each complete non-empty
+  /// line. False: the unfinished line is over `max_line`.
+  template <class F>
+  bool feed(const char* data, std::size_t n, F&& line) {
+    pending_.append(data, n);
+    std::size_t start = 0, nl;
+    while ((nl = pending_.find('\n', start)) != std::string::npos) {
+      if (nl > start)
+        line(pending_.substr(start, nl - start));
+      start = nl + 1;
+    }
+    pending_.erase(0, start);
+    return pending_.size() <= max_line_;
+  }
+  /// What came after the last newline (an error body, a last line).
+  std::string take_rest() { return std::move(pending_); }
+
+private:
+  std::size_t max_line_;
+  std::string pending_;
+};
+
 } // namespace pbx::etcd

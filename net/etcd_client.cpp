@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "engine/etcd_messages.hpp"
 #include "engine/log.hpp"
 
 namespace pbx::net {
@@ -37,7 +38,7 @@ struct etcd_call {
   struct http_req* req = nullptr; // libre's until it answers (it clears this)
   struct tmr timer {};
   bool stream = false;
-  std::string partial; // a stream's bytes after its last complete line
+  etcd::line_buffer lines; // a stream's bytes after its last complete line
 };
 
 namespace {
@@ -61,7 +62,7 @@ void on_response(int err, const struct http_msg* msg, void* arg) {
   } else {
     r.status = msg->scode;
     if (call->stream)
-      r.body = std::move(call->partial); // an error's body, or a last line without newline
+      r.body = call->lines.take_rest(); // an error's body, or a last line without newline
     else if (msg->mb)
       r.body.assign(reinterpret_cast<const char*>(mbuf_buf(msg->mb)), mbuf_get_left(msg->mb));
   }
@@ -71,24 +72,22 @@ void on_response(int err, const struct http_msg* msg, void* arg) {
 // A stream's body as it arrives: each complete line of a 200 goes up at once.
 int on_stream_data(const uint8_t* buf, size_t size, const struct http_msg* msg, void* arg) {
   auto* call = static_cast<etcd_call*>(arg);
-  call->partial.append(reinterpret_cast<const char*>(buf), size);
-  if (!msg || msg->scode != 200)
-    return call->partial.size() > 65536 ? EOVERFLOW : 0; // an error body, kept for the end
-  std::size_t start = 0, nl;
-  while ((nl = call->partial.find('\n', start)) != std::string::npos) {
-    if (nl > start) {
-      etcd_response r;
-      r.id = call->id;
-      r.status = 200;
-      r.body = call->partial.substr(start, nl - start);
-      r.endpoint = call->endpoint;
-      r.more = true;
-      caf::anon_send(call->reply_to, std::move(r));
-    }
-    start = nl + 1;
-  }
-  call->partial.erase(0, start);
-  return 0;
+  auto* data = reinterpret_cast<const char*>(buf);
+  if (!msg || msg->scode != 200) // an error body, kept whole for the end
+    return call->lines.feed(data, size, [](std::string) {}) ? 0 : EOVERFLOW;
+  bool ok = call->lines.feed(data, size, [call](std::string line) {
+    etcd_response r;
+    r.id = call->id;
+    r.status = 200;
+    r.body = std::move(line);
+    r.endpoint = call->endpoint;
+    r.more = true;
+    caf::anon_send(call->reply_to, std::move(r));
+  });
+  if (!ok)
+    log::warn("cluster: etcd at ", call->endpoint,
+              " sent a watch line over 4 MiB without its end: stream dropped");
+  return ok ? 0 : EOVERFLOW; // libre ends the request; on_response reports it
 }
 
 void on_timeout(void* arg) {

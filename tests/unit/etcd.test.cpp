@@ -262,3 +262,20 @@ TEST_CASE("watch events update the member list in order", "[etcd]") {
   CHECK(c.left == std::vector<std::string>{"b"});
   CHECK(list.members().empty());
 }
+
+TEST_CASE("etcd: a watch stream is cut into lines, and an endless line is refused") {
+  etcd::line_buffer b{16};
+  std::vector<std::string> lines;
+  auto keep = [&](std::string l) { lines.push_back(std::move(l)); };
+  CHECK(b.feed("{\"a\":1}\n{\"b\"", 12, keep));
+  CHECK(lines == std::vector<std::string>{"{\"a\":1}"});
+  CHECK(b.feed(":2}\n\n", 5, keep)); // empty lines are skipped
+  CHECK(lines == std::vector<std::string>{"{\"a\":1}", "{\"b\":2}"});
+  CHECK(b.feed("tail", 4, keep));
+  CHECK(b.take_rest() == "tail");
+  // A peer that never ends its line: refused once past the limit, not grown forever.
+  etcd::line_buffer c{16};
+  CHECK(c.feed("0123456789", 10, keep));
+  CHECK_FALSE(c.feed("0123456789", 10, keep));
+  CHECK(lines.size() == 2);
+}
