@@ -159,10 +159,9 @@ caf::result<admin_reply> rules_command(self_ptr self, rules_cmd& cmd) {
 
 // Once it asked to be forgotten, the extension hands everything to its
 // tenant, which routes it to the extension's next incarnation: what the
-// tenant sent before forgetting it, and what the SIP thread sent after
-// looking it up just before (a REGISTER, an INVITE and its retransmissions).
-// After passivate_ok the tenant sends nothing more; the SIP thread's last
-// lookups arrive within moments, and a second later the actor ends.
+// tenant sent before forgetting it, and what an actor that still holds this
+// handle sends. (The SIP thread never sends to extensions: one ingress path.)
+// After passivate_ok the tenant sends nothing more; a second later the actor ends.
 caf::behavior draining(self_ptr self) {
   auto tenant = self->state.tenant;
   return {

@@ -703,7 +703,7 @@ void sip_stack::impl::on_invite(const struct sip_msg* msg) {
   }
   // The caller's tenant checks it and starts the call; the router activates
   // it, or finds the trunk this thread has no route for yet, or answers 404.
-  hand_up(tenant_key(offer.domain), std::move(offer));
+  hand_up(tenant, std::move(offer)); // offer.domain is `domain`
 }
 
 void sip_stack::impl::on_leg_command(const leg_command& c) {
