@@ -9,10 +9,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <functional>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <unistd.h>
 
 #include <re.h>
@@ -309,6 +311,22 @@ std::string m_line(const std::string& sdp) {
   return p == std::string::npos ? "" : sdp.substr(p, sdp.find('\r', p) - p);
 }
 
+// The m-line's payload types, without the port (a port may contain "18").
+std::vector<std::string> formats(const std::string& sdp) {
+  std::istringstream in(m_line(sdp));
+  std::string word;
+  std::vector<std::string> out;
+  for (int i = 0; in >> word; ++i)
+    if (i >= 3)
+      out.push_back(word);
+  return out;
+}
+
+bool offers(const std::string& sdp, const std::string& pt) {
+  auto f = formats(sdp);
+  return std::find(f.begin(), f.end(), pt) != f.end();
+}
+
 } // namespace
 
 TEST_CASE("the answer takes the caller's codec order and a port of the range") {
@@ -329,7 +347,7 @@ TEST_CASE("the answer takes the caller's codec order and a port of the range") {
   CHECK(b.codec == "PCMU");
   CHECK(f.plane->port_of(2) != port);
   CHECK(m_line(b.sdp).find("RTP/AVP 0 8") != std::string::npos);
-  CHECK(m_line(b.sdp).find("18") == std::string::npos);
+  CHECK_FALSE(offers(b.sdp, "18"));
 
   CHECK(f.open(3, f.offer("18")).code == 488);   // no common codec
   CHECK(f.open(4, "").code == 488);              // no offer
@@ -659,7 +677,8 @@ TEST_CASE("a re-INVITE keeps the codec while offered, moves the address, or is r
   auto moved = f.plane->reoffer(1, f.offer("18 0 101"));
   REQUIRE(moved.code == 200);
   CHECK(moved.codec == "PCMU");
-  CHECK(m_line(moved.sdp).find("18") == std::string::npos);
+  CHECK_FALSE(offers(moved.sdp, "18"));
+  CHECK(offers(moved.sdp, "0"));
   // Nothing we have: 488, and the session stays as it was (PCMU, here).
   CHECK(f.plane->reoffer(1, f.offer("18")).code == 488);
   CHECK(f.plane->reoffer(1, "v=0\r\nnonsense").code == 488);
