@@ -33,6 +33,19 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<shell_closed>("shell_closed");
   cfg.add_message_type<admin_reply>("admin_reply");
   cfg.add_message_type<admin_principal>("admin_principal");
+  // Admin requests the router hands to a tenant's owner, on another node in a cluster.
+  cfg.add_message_type<tenant_query>("tenant_query");
+  cfg.add_message_type<extension_query>("extension_query");
+  cfg.add_message_type<extension_import>("extension_import");
+  cfg.add_message_type<registrations_query>("registrations_query");
+  cfg.add_message_type<cdr_query>("cdr_query");
+  cfg.add_message_type<calls_query>("calls_query");
+  cfg.add_message_type<hangup_cmd>("hangup_cmd");
+  cfg.add_message_type<stats_query>("stats_query");
+  cfg.add_message_type<audit_query>("audit_query");
+  cfg.add_message_type<admin_password_set>("admin_password_set");
+  cfg.add_message_type<web_login_query>("web_login_query");
+  cfg.add_message_type<web_credentials>("web_credentials");
   cfg.add_message_type<login_check>("login_check");
   cfg.add_message_type<login_result>("login_result");
   cfg.add_message_type<token_revoke>("token_revoke");
