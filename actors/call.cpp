@@ -639,8 +639,9 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
   st.tenant = tenant;
   st.offer = std::move(offer);
   st.cdr.domain = st.offer.domain;
-  // Leg ids start over with every start: the start count makes the id unique.
-  st.cdr.call_id = call_id_of(ctx->boot, st.offer.leg);
+  // The A leg may have come in through another node, whose leg ids start over
+  // when it restarts: the id is this node's, its start count and call count.
+  st.cdr.call_id = call_id_of(ctx->node, ctx->boot, ctx->next_call++);
   st.cdr.caller = st.offer.caller;
   st.cdr.callee = st.offer.callee;
   st.cdr.start_ms = now_ms();

@@ -34,11 +34,11 @@ constexpr node_number node_of(std::uint64_t id) {
   return static_cast<node_number>(id >> node_shift);
 }
 
-/// A call's id (its CDR id and directory key): NODE-BOOT-LEG, where LEG is
-/// the A leg's id on that node. Unique across restarts and nodes.
-inline std::string call_id_of(std::uint64_t boot, std::uint64_t a_leg) {
-  return std::to_string(node_of(a_leg)) + "-" + std::to_string(boot) + "-"
-         + std::to_string(a_leg & local_id_mask);
+/// A call's id (its CDR id and directory key): NODE-BOOT-N, the N-th call of
+/// this start of the node that runs it. Unique across restarts and nodes
+/// (an A leg's id is not: its node's counter starts again at a restart).
+inline std::string call_id_of(node_number node, std::uint64_t boot, std::uint64_t n) {
+  return std::to_string(node) + "-" + std::to_string(boot) + "-" + std::to_string(n);
 }
 
 } // namespace pbx

@@ -30,7 +30,7 @@ class Calls(CallCase):
     DOMAIN = DOMAIN
     EXTENSIONS = {n: f"secret{n}" for n in range(101, 127)}
     # A thousand calls from one address is load, not an attack: it is allowed.
-    # --node-id: call ids name the node (NODE-BOOT-LEG).
+    # --node-id: call ids name the node (NODE-BOOT-N).
     NODE_KWARGS = {'extra_args': ['--log-level', 'debug', '--security-allow', '127.0.0.1',
                                   '--node-id', '7']}
 
@@ -44,7 +44,7 @@ class Calls(CallCase):
                          ('101', 'answered', 'caller hangup', '200'))
         self.assertIn(cdr['talk_seconds'], ('1', '2'))
         self.assertTrue(cdr['devices'].endswith('=200'), cdr)
-        self.assertRegex(cdr['call_id'], r'^7-[1-9]\d*-[1-9]\d*$')  # node 7, boot, A leg on node 7
+        self.assertRegex(cdr['call_id'], r'^7-[1-9]\d*-[1-9]\d*$')  # node 7, its boot, its call count
         self.assert_no_live_calls()
 
     def test_live_call_is_listed_and_hung_up_from_the_shell(self):

@@ -41,7 +41,7 @@ TEST_CASE("node ids: the node's number rides in the top 16 bits") {
   CHECK(b_leg_id(3, 5, 9) != b_leg_id(3, 6, 9));
   CHECK(b_leg_id(3, 5, 9) != qualify(3, 9)); // nor with the SIP thread's own A legs
   CHECK(node_of(b_leg_id(3, 5, 0xffffffffull + 2)) == 3);
-  CHECK(call_id_of(12, qualify(7, 345)) == "7-12-345");
+  CHECK(call_id_of(7, 12, 345) == "7-12-345");
 }
 
 TEST_CASE("node ids: a command goes to the SIP port of the node that made the id") {
