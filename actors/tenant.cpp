@@ -1059,7 +1059,10 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
                caf::actor_cast<caf::actor_addr>(self->current_sender()));
     },
     [=](const tenant_query&) {
-      return admin_records({tenant_fields(self->state.rec, *self->state.ctx->store)});
+      auto f = tenant_fields(self->state.rec, *self->state.ctx->store);
+      if (!self->state.ctx->node_name.empty()) // a cluster: the node this tenant runs on
+        f.emplace_back("owner", self->state.ctx->node_name);
+      return admin_records({std::move(f)});
     },
     [=](const extension_query& q) { return extensions(self, q); },
     [=](const registrations_query& q) { return registrations::list(self, q); },

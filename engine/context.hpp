@@ -62,7 +62,9 @@ struct node_context {
   std::string system_prompts;  // the prompt set (PROMPTS/en; actors/prompt.hpp), empty: none
   std::function<std::int64_t()> now;         // unix seconds; tests fix it
   node_number node = 1;    // this node's number, in every id it makes (engine/node_id.hpp)
+  std::string node_name;   // --node-name in a cluster; empty alone
   std::atomic<std::uint64_t> next_leg{1}; // this node's B legs (new_b_leg)
+  std::atomic<std::uint64_t> next_call{1}; // this start's calls (call_id_of)
   // The SIP ports of other nodes, by number (a cluster sets it; none alone).
   std::function<sip_port*(node_number)> remote_sip;
   // Which node a tenant lives on (engine/placement.hpp); null: this one.

@@ -145,6 +145,14 @@ std::string create_all_body(const std::vector<std::pair<std::string, std::string
   return json{{"compare", compare}, {"success", success}, {"failure", failure}}.dump();
 }
 
+std::string delete_if_body(const std::string& key, std::int64_t mod_revision) {
+  auto k = base64_encode(key);
+  auto compare = json::array({{{"key", k}, {"target", "MOD"}, {"result", "EQUAL"},
+                               {"mod_revision", std::to_string(mod_revision)}}});
+  auto success = json::array({{{"request_delete_range", {{"key", k}}}}});
+  return json{{"compare", compare}, {"success", success}}.dump();
+}
+
 std::string watch_prefix_body(const std::string& prefix, std::int64_t start_revision) {
   return json{{"create_request",
                {{"key", base64_encode(prefix)},

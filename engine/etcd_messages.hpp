@@ -35,6 +35,8 @@ std::string range_prefix_body(const std::string& prefix); // /v3/kv/range
 /// yet; otherwise reads each key back (to say which one was taken).
 std::string create_all_body(const std::vector<std::pair<std::string, std::string>>& kvs,
                             std::int64_t lease);
+/// /v3/kv/txn: deletes `key` if it is still at `mod_revision` (a fenced release).
+std::string delete_if_body(const std::string& key, std::int64_t mod_revision);
 /// /v3/watch (a stream): every change under `prefix` from `start_revision` on.
 std::string watch_prefix_body(const std::string& prefix, std::int64_t start_revision);
 

@@ -34,8 +34,10 @@
 #include "engine/membership.hpp"
 #include "engine/message_types.hpp"
 #include "engine/metrics.hpp"
+#include "engine/ownership.hpp"
 #include "engine/router.hpp"
 #include "engine/shell_client.hpp"
+#include "engine/sip_port_actor.hpp"
 #include "net/api_server.hpp"
 #include "net/sip_stack.hpp"
 #include "net/tls_cert.hpp"
@@ -316,6 +318,17 @@ int run_node(const node_config& ncfg) {
       cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
       cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(4)});
     }
+    // Cluster mode: nothing is placed until membership has read etcd; other
+    // members' routers and SIP ports come from their node actors. Declared
+    // before the actor system: its actors use them until it is gone.
+    ownership nowhere;
+    remote_nodes remotes;
+    if (cluster) {
+      ctx.node_name = ncfg.node_name;
+      ctx.placed = &nowhere;
+      ctx.remote_sip = [&remotes](node_number n) { return remotes.sip(n); };
+      ctx.remote_router = [&remotes](node_number n) { return remotes.router(n); };
+    }
     caf::actor_system sys{cfg};
     ctx.router = sys.spawn(router_actor, &ctx);
     ctx.hasher = sys.spawn<caf::detached>(password_hasher);
@@ -377,11 +390,12 @@ int run_node(const node_config& ncfg) {
     };
     // Cluster mode: publish this node's actor, then register in etcd through
     // the SIP thread's client; `ready` waits for it. False: do not run.
-    caf::actor node_actor;
+    caf::actor node_actor, sip_port_actor;
     std::atomic<int> joined{static_cast<int>(join_state::waiting)};
     bool stop_signal = false;
     auto join_cluster = [&]() -> bool {
-      node_actor = spawn_node_actor(sys, ncfg.node_name);
+      sip_port_actor = spawn_sip_port_actor(sys, ctx.sip);
+      node_actor = spawn_node_actor(sys, ncfg.node_name, ctx.router, sip_port_actor);
       auto colon = ncfg.cluster_listen.rfind(':');
       auto host = ncfg.cluster_listen.substr(0, colon);
       if (host.size() > 2 && host.front() == '[')
@@ -396,6 +410,7 @@ int run_node(const node_config& ncfg) {
       cs.etcd = ncfg.cluster_etcd;
       cs.node_name = ncfg.node_name;
       cs.listen = ncfg.cluster_listen;
+      cs.remotes = &remotes;
       ctx.membership = spawn_membership(sys, &ctx, cs, &joined);
       // A stop signal while etcd is away must still stop the node.
       timespec tick{0, 100 * 1000 * 1000};
@@ -440,6 +455,8 @@ int run_node(const node_config& ncfg) {
     }
     if (node_actor)
       caf::anon_send_exit(node_actor, caf::exit_reason::user_shutdown);
+    if (sip_port_actor)
+      caf::anon_send_exit(sip_port_actor, caf::exit_reason::user_shutdown);
     // Before the actors stop: what the API still owes is answered 503.
     api_http.stop();
     caf::anon_send_exit(ctx.router, caf::exit_reason::user_shutdown);
@@ -467,6 +484,9 @@ int run_node(const node_config& ncfg) {
     ctx.admin = nullptr;
     ctx.api = nullptr;
     ctx.membership = nullptr;
+    node_actor = nullptr;
+    sip_port_actor = nullptr;
+    remotes.clear();
   }
   auto commits = store->commits(), writes = store->batches();
   store.reset(); // drains pending writes, closes LMDB

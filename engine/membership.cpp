@@ -16,7 +16,10 @@
 #include "engine/etcd_messages.hpp"
 #include "engine/log.hpp"
 #include "engine/member_list.hpp"
+#include "engine/ownership.hpp"
+#include "engine/sip_port_actor.hpp"
 #include "engine/sip_port.hpp"
+#include "storage/store.hpp"
 
 namespace pbx {
 
@@ -25,6 +28,10 @@ namespace {
 using tick_atom = caf::atom_constant<caf::atom("ctick")>;
 using leave_atom = caf::atom_constant<caf::atom("cleave")>;
 using ping_atom = caf::atom_constant<caf::atom("cping")>;
+using handles_atom = caf::atom_constant<caf::atom("chandles")>;
+
+// One watch and one read cover members, node numbers and tenant claims.
+const std::string cluster_prefix = "/actorpbx/v1/";
 
 constexpr std::int64_t lease_ttl = 6;            // seconds (issue 16)
 constexpr std::int64_t keepalive_every_ms = 2000;
@@ -38,11 +45,12 @@ std::int64_t now_ms() {
     .count();
 }
 
-enum class call_kind { grant, join, keepalive, poll, revoke };
+enum class call_kind { grant, join, keepalive, poll, revoke, claim, release };
 
 struct call {
   call_kind kind;
   std::int64_t sent_ms = 0;
+  std::string domain; // a claim's or release's tenant
 };
 
 struct membership_state {
@@ -76,6 +84,9 @@ struct membership_state {
     std::int64_t tried_ms = 0;
   };
   std::map<std::string, link> links;
+  ownership owners;                 // claims under owners_prefix over the live members
+  std::set<std::string> placed_on;  // what the router was last told: "name=number" each
+  std::map<std::string, std::uint32_t> numbers; // each member's node number, as last seen
 };
 
 using self_ptr = caf::stateful_actor<membership_state>*;
@@ -102,11 +113,11 @@ void start_watch(self_ptr self) {
   etcd_request r;
   r.id = st.watch_id;
   r.path = "/v3/watch";
-  r.body = etcd::watch_prefix_body(nodes_prefix, st.watch_from);
+  r.body = etcd::watch_prefix_body(cluster_prefix, st.watch_from);
   r.reply_to = caf::actor_cast<caf::actor>(self);
   r.stream = true;
   st.ctx->sip->etcd(r);
-  log::info("cluster: watching ", nodes_prefix, " from revision ", st.watch_from);
+  log::info("cluster: watching ", cluster_prefix, " from revision ", st.watch_from);
 }
 
 void cancel_watch(self_ptr self) {
@@ -120,10 +131,11 @@ void cancel_watch(self_ptr self) {
   st.watch_id = 0;
 }
 
-void send_call(self_ptr self, call_kind kind, std::string path, std::string body) {
+void send_call(self_ptr self, call_kind kind, std::string path, std::string body,
+               std::string domain = {}) {
   auto& st = self->state;
   auto id = st.next_id++;
-  st.calls.emplace(id, call{kind, now_ms()});
+  st.calls.emplace(id, call{kind, now_ms(), std::move(domain)});
   etcd_request r;
   r.id = id;
   r.path = std::move(path);
@@ -142,7 +154,55 @@ void join(self_ptr self) {
 }
 
 void poll(self_ptr self) {
-  send_call(self, call_kind::poll, "/v3/kv/range", etcd::range_prefix_body(nodes_prefix));
+  send_call(self, call_kind::poll, "/v3/kv/range", etcd::range_prefix_body(cluster_prefix));
+}
+
+bool pending_for(const membership_state& st, call_kind k, const std::string& domain) {
+  for (auto& [id, c] : st.calls)
+    if (c.kind == k && c.domain == domain)
+      return true;
+  return false;
+}
+
+// The live members as placement sees them, and what it decides for this node:
+// the router learns of every change; claims and releases go to etcd. Only
+// while registered and etcd answers: without etcd, a node keeps what it has.
+void place(self_ptr self) {
+  auto& st = self->state;
+  std::vector<placed_member> live;
+  std::set<std::string> shape;
+  for (auto& [name, m] : st.list.members()) {
+    live.push_back({name, static_cast<node_number>(m.node)});
+    shape.insert(name + "=" + std::to_string(m.node));
+  }
+  st.owners.set_members(std::move(live));
+  for (auto& [domain, c] : st.owners.claims())
+    shape.insert(domain + "@" + c.node + "#" + std::to_string(c.mod_revision));
+  if (shape != st.placed_on) {
+    st.placed_on = std::move(shape);
+    self->send(st.ctx->router, placement_update{std::make_shared<ownership>(st.owners)});
+  }
+  if (!st.registered || st.unreachable_since != 0 || st.watch_id == 0)
+    return;
+  std::set<std::string> domains;
+  for (auto& t : st.ctx->store->tenants())
+    domains.insert(t.domain);
+  std::set<std::string> ready{st.cfg.node_name};
+  for (auto& [name, l] : st.links)
+    if (l.state == "ok")
+      ready.insert(name);
+  auto plan = st.owners.decide(st.cfg.node_name, domains, ready);
+  for (auto& domain : plan.claim)
+    if (!pending_for(st, call_kind::claim, domain))
+      send_call(self, call_kind::claim, "/v3/kv/txn",
+                etcd::create_all_body({{owners_prefix + domain, st.cfg.node_name}}, st.lease),
+                domain);
+  for (auto& [domain, revision] : plan.release)
+    if (!pending_for(st, call_kind::release, domain)) {
+      log::info("cluster: giving tenant ", domain, " back to '", st.owners.preferred(domain), "'");
+      send_call(self, call_kind::release, "/v3/kv/txn",
+                etcd::delete_if_body(owners_prefix + domain, revision), domain);
+    }
 }
 
 // What the next tick does: get a lease, register on it, then keep it, read
@@ -172,6 +232,7 @@ void step(self_ptr self) {
   for (auto& [name, l] : st.links)
     if (l.state != "ok" && l.state != "connecting" && now - l.tried_ms >= link_retry_ms)
       connect_link(self, name);
+  place(self);
 }
 
 void unreachable(self_ptr self, const std::string& why) {
@@ -270,10 +331,24 @@ void connect_link(self_ptr self, const std::string& name) {
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
         if (!ptr)
           return failed("no-actor");
-        self->request(caf::actor_cast<caf::actor>(ptr), std::chrono::seconds(3), ping_atom::value)
+        auto node = caf::actor_cast<caf::actor>(ptr);
+        self->request(node, std::chrono::seconds(3), ping_atom::value)
           .then(
             [=](const std::string& answer) {
-              failed(answer == name ? "ok" : "answers-as-" + answer);
+              if (answer != name)
+                return failed("answers-as-" + answer);
+              self->request(node, std::chrono::seconds(3), handles_atom::value)
+                .then(
+                  [=](caf::actor& router, caf::actor& port) {
+                    auto m = self->state.list.members().find(name);
+                    if (m == self->state.list.members().end())
+                      return;
+                    self->state.cfg.remotes->set(static_cast<node_number>(m->second.node),
+                                                 std::move(router), std::move(port));
+                    failed("ok");
+                    place(self);
+                  },
+                  [=](caf::error&) { failed("no-handles"); });
             },
             [=](caf::error&) { failed("no-pong"); });
       },
@@ -293,7 +368,20 @@ void report(self_ptr self, const member_list::changes& c) {
   for (auto& name : c.left) {
     log::info("cluster: member '", name, "' is gone");
     st.links.erase(name);
+    // Its router and SIP port go with it (unless its number is already back).
+    auto n = st.numbers.find(name);
+    if (n != st.numbers.end()) {
+      bool back = false;
+      for (auto& [other, m] : st.list.members())
+        back = back || m.node == n->second;
+      if (!back)
+        st.cfg.remotes->drop(static_cast<node_number>(n->second));
+      st.numbers.erase(n);
+    }
   }
+  for (auto& [name, m] : st.list.members())
+    st.numbers[name] = m.node;
+  place(self);
 }
 
 void on_watch(self_ptr self, const etcd_response& r) {
@@ -318,6 +406,7 @@ void on_watch(self_ptr self, const etcd_response& r) {
     cancel_watch(self);
     return;
   }
+  st.owners.apply(w.events);
   report(self, st.list.apply(w.events, now_ms()));
   for (auto& e : w.events)
     st.watch_from = std::max(st.watch_from, e.kv.mod_revision + 1);
@@ -331,6 +420,7 @@ void on_response(self_ptr self, const etcd_response& r) {
   if (it == st.calls.end())
     return; // answered after we gave up on it
   auto kind = it->second.kind;
+  auto domain = std::move(it->second.domain);
   st.calls.erase(it);
   // etcd's own errors (4xx with an error body) are answers; no answer or 5xx is not.
   if (r.status == 0 || r.status >= 500) {
@@ -382,10 +472,26 @@ void on_response(self_ptr self, const etcd_response& r) {
         log::warn("cluster: reading the members failed: ", p.error);
         return;
       }
-      report(self, st.list.apply(p.kvs, now_ms()));
+      st.owners.set_claims(p.kvs);
       st.watch_from = p.revision + 1;
       if (st.registered && st.watch_id == 0)
         start_watch(self);
+      report(self, st.list.apply(p.kvs, now_ms()));
+      return;
+    }
+    case call_kind::claim: {
+      auto t = etcd::parse_txn(r.body);
+      if (!t.error.empty())
+        log::warn("cluster: claiming tenant ", domain, " failed: ", t.error);
+      else if (t.succeeded)
+        log::info("cluster: this node owns tenant ", domain);
+      // Else taken meanwhile: the watch says by whom.
+      return;
+    }
+    case call_kind::release: {
+      auto t = etcd::parse_txn(r.body);
+      if (!t.error.empty())
+        log::warn("cluster: giving up tenant ", domain, " failed: ", t.error);
       return;
     }
     case call_kind::revoke:
@@ -398,6 +504,18 @@ void on_response(self_ptr self, const etcd_response& r) {
 std::string link_state(const membership_state& st, const std::string& name) {
   auto it = st.links.find(name);
   return it == st.links.end() ? "none" : it->second.state;
+}
+
+// A member's tenants for `cluster status`: comma-separated, the first 20 and a count.
+std::string owned_list(const std::vector<std::string>& domains) {
+  if (domains.empty())
+    return "-";
+  std::string out;
+  for (std::size_t i = 0; i < domains.size() && i < 20; ++i)
+    out += (i ? "," : "") + domains[i];
+  if (domains.size() > 20)
+    out += ",...(" + std::to_string(domains.size()) + " in all)";
+  return out;
 }
 
 admin_reply status(self_ptr self) {
@@ -420,6 +538,7 @@ admin_reply status(self_ptr self) {
       {"state", name == st.cfg.node_name ? "this-node" : "alive"},
       {"lease_age", std::to_string((now - m.seen_ms) / 1000) + "s"},
       {"caf", name == st.cfg.node_name ? std::string{"local"} : link_state(st, name)},
+      {"owns", owned_list(st.owners.owned_by(name))},
     });
   return r;
 }
@@ -461,9 +580,11 @@ caf::behavior membership_actor(self_ptr self, node_context* ctx, cluster_setting
   };
 }
 
-caf::behavior node_actor(caf::event_based_actor*, std::string name) {
+caf::behavior node_actor(caf::event_based_actor*, std::string name, caf::actor router,
+                         caf::actor sip_port) {
   return {
     [=](ping_atom) { return name; },
+    [=](handles_atom) { return caf::make_message(router, sip_port); },
   };
 }
 
@@ -481,8 +602,9 @@ void leave_cluster(caf::actor_system& sys, const caf::actor& membership,
     .receive([](caf::unit_t) {}, [](caf::error&) {});
 }
 
-caf::actor spawn_node_actor(caf::actor_system& sys, std::string name) {
-  return sys.spawn(node_actor, std::move(name));
+caf::actor spawn_node_actor(caf::actor_system& sys, std::string name, caf::actor router,
+                            caf::actor sip_port) {
+  return sys.spawn(node_actor, std::move(name), std::move(router), std::move(sip_port));
 }
 
 } // namespace pbx

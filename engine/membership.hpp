@@ -17,10 +17,13 @@
 
 namespace pbx {
 
+class remote_nodes;
+
 struct cluster_settings {
   std::vector<std::string> etcd; // client endpoints, IP:PORT
   std::string node_name;
   std::string listen;            // this node's CAF middleman, IP:PORT
+  remote_nodes* remotes = nullptr; // filled from each member's node actor
 };
 
 /// What main waits for before `ready`.
@@ -37,7 +40,9 @@ void leave_cluster(caf::actor_system& sys, const caf::actor& membership,
                    std::chrono::milliseconds timeout);
 
 /// The small actor published on --cluster-listen (CAF's middleman): answers
-/// a ping with this node's name. Other nodes' actors will talk to it.
-caf::actor spawn_node_actor(caf::actor_system& sys, std::string name);
+/// a ping with this node's name, and hands out this node's router and SIP
+/// port actor (engine/sip_port_actor.hpp) to the other members.
+caf::actor spawn_node_actor(caf::actor_system& sys, std::string name, caf::actor router,
+                            caf::actor sip_port);
 
 } // namespace pbx

@@ -25,10 +25,10 @@ std::uint64_t rendezvous::score(std::string_view member, std::string_view domain
   return s;
 }
 
-rendezvous::rendezvous(std::vector<member> members) : members_(std::move(members)) {}
+rendezvous::rendezvous(std::vector<placed_member> members) : members_(std::move(members)) {}
 
 std::vector<node_number> rendezvous::order(std::string_view domain) const {
-  std::vector<std::pair<std::uint64_t, const member*>> scored;
+  std::vector<std::pair<std::uint64_t, const placed_member*>> scored;
   scored.reserve(members_.size());
   for (auto& m : members_)
     scored.emplace_back(score(m.name, domain), &m);

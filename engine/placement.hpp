@@ -5,15 +5,18 @@
 // live members, so a join or a loss moves only the tenants whose best member
 // changed.
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
 
 #include "engine/node_id.hpp"
 
 namespace pbx {
 
-struct member {
+struct placed_member {
   std::string name;   // --node-name: what the score hashes
   node_number number = 0;
 };
@@ -41,7 +44,7 @@ private:
 /// Rendezvous hashing over a member list (set again whenever membership changes).
 class rendezvous final : public placement {
 public:
-  explicit rendezvous(std::vector<member> members);
+  explicit rendezvous(std::vector<placed_member> members);
   node_number owner(std::string_view domain) const override;
   std::vector<node_number> order(std::string_view domain) const override;
 
@@ -50,7 +53,16 @@ public:
   static std::uint64_t score(std::string_view member, std::string_view domain);
 
 private:
-  std::vector<member> members_;
+  std::vector<placed_member> members_;
+};
+
+/// To the router whenever members or claims change (cluster mode): it
+/// activates only what is placed here and hands the rest to its owner.
+struct placement_update {
+  std::shared_ptr<const placement> placed;
 };
 
 } // namespace pbx
+
+// Local only (a snapshot shared by pointer): never crosses the middleman.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pbx::placement_update)

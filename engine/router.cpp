@@ -28,12 +28,24 @@ using self_ptr = caf::stateful_actor<router_state>*;
 // without waiting for traffic (tenants never passivate).
 using boot_trunks_atom = caf::atom_constant<caf::atom("boottrunks")>;
 
+const placement* placed(const router_state& st) {
+  return st.placed ? st.placed.get() : st.ctx->placed;
+}
+
+// The node `domain` is placed on: this one alone; 0 while a cluster has not placed it.
+node_number owner_of(const router_state& st, const std::string& domain) {
+  auto* p = placed(st);
+  return p ? p->owner(domain) : st.ctx->node;
+}
+
 caf::actor activate(self_ptr self, const std::string& domain) {
   auto& st = self->state;
   // Placement names the node, activation spawns there: a tenant placed on
   // another node is reached through that node's router, which activates it.
-  if (st.ctx->placed) {
-    auto owner = st.ctx->placed->owner(domain);
+  if (auto* p = placed(st)) {
+    auto owner = p->owner(domain);
+    if (owner == 0)
+      return {}; // a cluster not joined yet: no owner anywhere
     if (owner != st.ctx->node) {
       auto remote = st.ctx->remote_router ? st.ctx->remote_router(owner) : caf::actor{};
       if (!remote)
@@ -106,9 +118,39 @@ void to_tenant_or_404(self_ptr self, Request req) {
   }
   sip_reply r;
   r.txn = req.txn;
-  r.code = 404;
-  r.reason = "Domain Not Found";
+  // Placed nowhere (a cluster still joining, its owner unreachable): try again later.
+  if (owner_of(self->state, req.domain) != self->state.ctx->node) {
+    r.code = 503;
+    r.reason = "Service Unavailable";
+  } else {
+    r.code = 404;
+    r.reason = "Domain Not Found";
+  }
   self->state.ctx->sip_of(r.txn).reply(std::move(r));
+}
+
+// Membership moved tenants: stop the ones no longer placed here (the SIP
+// thread's route goes with their directory key), start the trunks of the ones
+// that came here.
+void replace(self_ptr self, placement_update& u) {
+  auto& st = self->state;
+  st.placed = std::move(u.placed);
+  for (auto it = st.active.begin(); it != st.active.end();) {
+    auto& domain = *it;
+    if (owner_of(st, domain) == st.ctx->node) {
+      ++it;
+      continue;
+    }
+    if (auto a = st.ctx->dir->lookup(tenant_key(domain))) {
+      log::info("router: tenant ", domain, " is placed on node ", owner_of(st, domain),
+                " now: stopping it here");
+      st.ctx->dir->unregister(tenant_key(domain), a);
+      st.moved.insert(a.address());
+      self->send_exit(a, caf::exit_reason::user_shutdown);
+    }
+    it = st.active.erase(it);
+  }
+  self->send(self, boot_trunks_atom::value);
 }
 
 // An admin request for one tenant, answered by it.
@@ -190,6 +232,8 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
   self->state.ctx = ctx;
   self->set_exit_handler([=](caf::exit_msg& m) {
     auto& st = self->state;
+    if (st.moved.erase(m.source) > 0)
+      return;
     for (auto& domain : st.active) {
       auto a = st.ctx->dir->lookup(tenant_key(domain));
       if (a && a.address() == m.source) {
@@ -207,9 +251,12 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
       std::set<std::string> domains;
       for (auto& t : self->state.ctx->store->all_trunks())
         domains.insert(t.domain);
+      // Only the owner runs a tenant's trunks (a cluster places them).
       for (auto& d : domains)
-        activate(self, d);
+        if (owner_of(self->state, d) == self->state.ctx->node)
+          activate(self, d);
     },
+    [=](placement_update& u) { replace(self, u); },
     [=](register_request& req) { to_tenant_or_404(self, std::move(req)); },
     [=](subscribe_request& req) { to_tenant_or_404(self, std::move(req)); },
     [=](call_offer& offer) {
@@ -229,8 +276,9 @@ caf::behavior router_actor(caf::stateful_actor<router_state>* self,
       leg_command c;
       c.what = leg_command::op::reject;
       c.leg = offer.leg;
-      c.code = 404;
-      c.reason = "Domain Not Found";
+      bool nowhere = owner_of(self->state, offer.domain) != self->state.ctx->node;
+      c.code = nowhere ? 503 : 404;
+      c.reason = nowhere ? "Service Unavailable" : "Domain Not Found";
       self->state.ctx->sip_of(c.leg).leg(std::move(c));
     },
     [=](activate_extension& a) {

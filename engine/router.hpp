@@ -3,9 +3,11 @@
 // tenant actor (activating it from storage) and creates tenants.
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 
+#include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 
 #include "actors/write_tracker.hpp"
@@ -23,6 +25,9 @@ struct router_state {
   // trunk add/set on their way to a tenant: DID pools are checked across
   // tenants here, one at a time, against storage and these (key domain/name).
   std::map<std::string, storage::trunk_record> trunks_pending;
+  // Cluster mode: where tenants are placed, as membership last said (else ctx->placed).
+  std::shared_ptr<const placement> placed;
+  std::set<caf::actor_addr> moved; // tenants stopped here because another node owns them
 };
 
 caf::behavior router_actor(caf::stateful_actor<router_state>* self,

@@ -4,6 +4,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
+#include "engine/log.hpp"
+
 namespace pbx {
 
 caf::actor spawn_sip_port_actor(caf::actor_system& sys, sip_port* local) {
@@ -18,24 +20,81 @@ caf::actor spawn_sip_port_actor(caf::actor_system& sys, sip_port* local) {
   });
 }
 
+void remote_port::set(caf::actor port) {
+  std::lock_guard<std::mutex> g{mtx_};
+  port_ = std::move(port);
+}
+
+template <class Command>
+void remote_port::send(Command&& c) {
+  caf::actor to;
+  {
+    std::lock_guard<std::mutex> g{mtx_};
+    to = port_;
+    if (!to) {
+      if (!said_)
+        log::warn("a SIP port of a member that is gone: commands for it dropped");
+      said_ = true;
+      return;
+    }
+    said_ = false;
+  }
+  caf::anon_send(to, std::forward<Command>(c));
+}
+
 void remote_port::reply(sip_reply r) {
-  caf::anon_send(port_, std::move(r));
+  send(std::move(r));
 }
 
 void remote_port::leg(leg_command c) {
-  caf::anon_send(port_, std::move(c));
+  send(std::move(c));
 }
 
 void remote_port::media(media_command c) {
-  caf::anon_send(port_, std::move(c));
+  send(std::move(c));
 }
 
 void remote_port::mwi(mwi_command c) {
-  caf::anon_send(port_, std::move(c));
+  send(std::move(c));
 }
 
 void remote_port::trunk(trunk_command c) {
-  caf::anon_send(port_, std::move(c));
+  send(std::move(c));
+}
+
+void remote_nodes::set(node_number n, caf::actor router, caf::actor sip_port) {
+  std::lock_guard<std::mutex> g{mtx_};
+  routers_[n] = std::move(router);
+  auto& p = ports_[n];
+  if (!p)
+    p = std::make_unique<remote_port>();
+  p->set(std::move(sip_port));
+}
+
+void remote_nodes::drop(node_number n) {
+  std::lock_guard<std::mutex> g{mtx_};
+  routers_.erase(n);
+  if (auto it = ports_.find(n); it != ports_.end())
+    it->second->set({});
+}
+
+void remote_nodes::clear() {
+  std::lock_guard<std::mutex> g{mtx_};
+  routers_.clear();
+  for (auto& [n, p] : ports_)
+    p->set({});
+}
+
+caf::actor remote_nodes::router(node_number n) const {
+  std::lock_guard<std::mutex> g{mtx_};
+  auto it = routers_.find(n);
+  return it == routers_.end() ? caf::actor{} : it->second;
+}
+
+sip_port* remote_nodes::sip(node_number n) {
+  std::lock_guard<std::mutex> g{mtx_};
+  auto it = ports_.find(n);
+  return it == ports_.end() ? nullptr : it->second.get();
 }
 
 } // namespace pbx

@@ -169,7 +169,7 @@ class ClusterMembership(unittest.TestCase):
                 self.assertEqual(m['state'], 'this-node' if other == name else 'alive', m)
                 self.assertRegex(m['lease_age'], r'^\d+s$', m)
             # Changes come from etcd's watch stream, not from polling.
-            self.assertIn('cluster: watching /actorpbx/v1/nodes/ from revision', n.stderr())
+            self.assertIn('cluster: watching /actorpbx/v1/ from revision', n.stderr())
         # Each node reached every other's published node actor through CAF's
         # middleman and got its name back for a ping.
         for name, n in nodes.items():
@@ -324,8 +324,14 @@ class ClusterMembership(unittest.TestCase):
         a.start()
         b.start()
         self.wait_members(a, {'a', 'b'})
+        # Each node has the tenant (configuration is not replicated yet); the
+        # extension goes to its owner, wherever the shell is.
+        for n in (a, b):
+            with n.shell() as sh:
+                sh.ok(f'tenant add {D}')
+        self.assertTrue(wait_until(lambda: any(m['owns'] == D for m in status(a)[1].values()),
+                                   5 * TIME_FACTOR), status(a))
         with a.shell() as sh:
-            sh.ok(f'tenant add {D}')
             sh.ok(f'extension add {D} 101 extension_password=secret101')
 
         self.etcd.stop()

@@ -61,6 +61,15 @@ TEST_CASE("request bodies say what the gateway reads", "[etcd]") {
   CHECK(put["lease"] == "77");
   CHECK(etcd::base64_decode(txn["failure"][1]["request_range"]["key"])
         == std::optional<std::string>{"/k/b"});
+
+  auto release = json::parse(etcd::delete_if_body("/actorpbx/v1/owner/a.test", 912));
+  REQUIRE(release["compare"].size() == 1);
+  CHECK(release["compare"][0]["target"] == "MOD");
+  CHECK(release["compare"][0]["result"] == "EQUAL");
+  CHECK(release["compare"][0]["mod_revision"] == "912");
+  CHECK(etcd::base64_decode(release["success"][0]["request_delete_range"]["key"])
+        == std::optional<std::string>{"/actorpbx/v1/owner/a.test"});
+  CHECK(release.count("failure") == 0);
 }
 
 namespace {
