@@ -146,11 +146,35 @@ std::string create_all_body(const std::vector<std::pair<std::string, std::string
 }
 
 std::string delete_if_body(const std::string& key, std::int64_t mod_revision) {
-  auto k = base64_encode(key);
-  auto compare = json::array({{{"key", k}, {"target", "MOD"}, {"result", "EQUAL"},
-                               {"mod_revision", std::to_string(mod_revision)}}});
-  auto success = json::array({{{"request_delete_range", {{"key", k}}}}});
-  return json{{"compare", compare}, {"success", success}}.dump();
+  return txn_body({{key, txn_compare::target::mod, mod_revision}},
+                  {{txn_op::kind::erase, key, {}}});
+}
+
+std::string txn_body(const std::vector<txn_compare>& compare, const std::vector<txn_op>& ops) {
+  auto cmp = json::array(), success = json::array();
+  for (auto& c : compare) {
+    bool create = c.what == txn_compare::target::create;
+    cmp.push_back({{"key", base64_encode(c.key)},
+                   {"target", create ? "CREATE" : "MOD"},
+                   {"result", "EQUAL"},
+                   {create ? "create_revision" : "mod_revision", std::to_string(c.revision)}});
+  }
+  for (auto& o : ops) {
+    auto k = base64_encode(o.key);
+    switch (o.what) {
+      case txn_op::kind::put:
+        success.push_back({{"request_put", {{"key", k}, {"value", base64_encode(o.value)}}}});
+        break;
+      case txn_op::kind::erase:
+        success.push_back({{"request_delete_range", {{"key", k}}}});
+        break;
+      case txn_op::kind::erase_prefix:
+        success.push_back({{"request_delete_range",
+                            {{"key", k}, {"range_end", base64_encode(prefix_end(o.key))}}}});
+        break;
+    }
+  }
+  return json{{"compare", cmp}, {"success", success}}.dump();
 }
 
 std::string watch_prefix_body(const std::string& prefix, std::int64_t start_revision) {

@@ -37,6 +37,23 @@ std::string create_all_body(const std::vector<std::pair<std::string, std::string
                             std::int64_t lease);
 /// /v3/kv/txn: deletes `key` if it is still at `mod_revision` (a fenced release).
 std::string delete_if_body(const std::string& key, std::int64_t mod_revision);
+
+/// A txn's condition: `key`'s create (0: absent) or mod revision equals `revision`.
+struct txn_compare {
+  enum class target { create, mod };
+  std::string key;
+  target what = target::create;
+  std::int64_t revision = 0;
+};
+/// A txn's write: put, delete one key, or delete every key under a prefix.
+struct txn_op {
+  enum class kind { put, erase, erase_prefix };
+  kind what = kind::put;
+  std::string key;
+  std::string value;
+};
+/// /v3/kv/txn: the writes if every condition holds (nothing otherwise).
+std::string txn_body(const std::vector<txn_compare>& compare, const std::vector<txn_op>& ops);
 /// /v3/watch (a stream): every change under `prefix` from `start_revision` on.
 std::string watch_prefix_body(const std::string& prefix, std::int64_t start_revision);
 

@@ -412,6 +412,8 @@ int run_node(const node_config& ncfg) {
       cs.listen = ncfg.cluster_listen;
       cs.remotes = &remotes;
       ctx.membership = spawn_membership(sys, &ctx, cs, &joined);
+      // From now on the tenants' configuration goes to etcd first.
+      ctx.store->set_replicator(config_replicator(ctx.membership));
       // A stop signal while etcd is away must still stop the node.
       timespec tick{0, 100 * 1000 * 1000};
       while (joined.load() == static_cast<int>(join_state::waiting)) {
@@ -484,6 +486,7 @@ int run_node(const node_config& ncfg) {
     ctx.admin = nullptr;
     ctx.api = nullptr;
     ctx.membership = nullptr;
+    ctx.store->set_replicator(nullptr); // it holds the membership actor's handle
     node_actor = nullptr;
     sip_port_actor = nullptr;
     remotes.clear();

@@ -13,6 +13,7 @@
 #include "actors/admin_schema.hpp"
 #include "actors/messages/admin.hpp"
 #include "engine/etcd_command.hpp"
+#include "engine/config_sync.hpp"
 #include "engine/etcd_messages.hpp"
 #include "engine/log.hpp"
 #include "engine/member_list.hpp"
@@ -20,6 +21,19 @@
 #include "engine/sip_port_actor.hpp"
 #include "engine/sip_port.hpp"
 #include "storage/store.hpp"
+
+namespace pbx {
+
+// A configuration change for etcd (from the store's replicator, any thread).
+struct config_write {
+  std::shared_ptr<storage::batch> b;
+  storage::done_fn done;
+};
+
+} // namespace pbx
+
+// Local only: a batch and its callback never cross nodes.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pbx::config_write)
 
 namespace pbx {
 
@@ -45,12 +59,19 @@ std::int64_t now_ms() {
     .count();
 }
 
-enum class call_kind { grant, join, keepalive, poll, revoke, claim, release };
+enum class call_kind { grant, join, keepalive, poll, revoke, claim, release, config };
 
 struct call {
   call_kind kind;
   std::int64_t sent_ms = 0;
-  std::string domain; // a claim's or release's tenant
+  std::string domain; // a claim's, release's or configuration change's tenant
+};
+
+struct pending_write {
+  config_write w;
+  std::vector<std::string> bodies;
+  std::size_t next = 0;
+  bool creates = false;
 };
 
 struct membership_state {
@@ -87,11 +108,14 @@ struct membership_state {
   ownership owners;                 // claims under owners_prefix over the live members
   std::set<std::string> placed_on;  // what the router was last told: "name=number" each
   std::map<std::string, std::uint32_t> numbers; // each member's node number, as last seen
+  std::map<std::uint64_t, pending_write> writes; // by the id of the call carrying the next txn
+  bool config_unseeded_said = false;
 };
 
 using self_ptr = caf::stateful_actor<membership_state>*;
 
 void connect_link(self_ptr self, const std::string& name);
+void on_write_answer(self_ptr self, std::uint64_t id, const etcd_response& r, bool reached);
 
 std::string endpoints(const membership_state& st) {
   std::string out;
@@ -210,8 +234,18 @@ void place(self_ptr self) {
 void step(self_ptr self) {
   auto& st = self->state;
   auto now = now_ms();
-  for (auto it = st.calls.begin(); it != st.calls.end();)
-    it = now - it->second.sent_ms > call_stale_ms ? st.calls.erase(it) : std::next(it);
+  for (auto it = st.calls.begin(); it != st.calls.end();) {
+    if (now - it->second.sent_ms <= call_stale_ms) {
+      ++it;
+      continue;
+    }
+    if (it->second.kind == call_kind::config) {
+      etcd_response lost;
+      lost.error = "no answer";
+      on_write_answer(self, it->first, lost, false);
+    }
+    it = st.calls.erase(it);
+  }
   if (st.lease == 0) {
     if (!pending(st, call_kind::grant))
       send_call(self, call_kind::grant, "/v3/lease/grant", etcd::lease_grant_body(lease_ttl));
@@ -296,6 +330,132 @@ void on_join(self_ptr self, const etcd::txn_result& t) {
   st.ever_joined = true;
   st.joined->store(static_cast<int>(join_state::joined));
   poll(self);
+}
+
+// Why a configuration change cannot go to etcd now (empty: it can).
+std::string config_refusal(const membership_state& st) {
+  if (st.unreachable_since != 0)
+    return "cluster: etcd is unreachable (since " + admin_schema::iso_time_ms(st.unreachable_since)
+           + "): configuration changes are refused until it answers";
+  if (!st.registered || st.unknown)
+    return "cluster: not registered in etcd yet: configuration changes are refused";
+  return {};
+}
+
+void send_write(self_ptr self, pending_write p) {
+  auto& st = self->state;
+  auto id = st.next_id++;
+  st.calls.emplace(id, call{call_kind::config, now_ms(), p.w.b->config_domain()});
+  etcd_request r;
+  r.id = id;
+  r.path = "/v3/kv/txn";
+  r.body = p.bodies[p.next];
+  r.reply_to = caf::actor_cast<caf::actor>(self);
+  st.writes.emplace(id, std::move(p));
+  st.ctx->sip->etcd(r);
+}
+
+// A change of a tenant's configuration: to etcd, fenced by this node's claim
+// on the tenant (a new tenant: by its key being absent), then to LMDB.
+void write_config(self_ptr self, config_write w) {
+  auto& st = self->state;
+  if (auto why = config_refusal(st); !why.empty())
+    return w.done(why);
+  auto changes = w.b->config_changes();
+  auto domain = w.b->config_domain();
+  if (domain.empty())
+    return w.done("cluster: a change of several tenants at once is not supported");
+  pending_write p;
+  std::vector<etcd::txn_compare> fence;
+  auto claim = st.owners.claims().find(domain);
+  if (st.owners.claimant(domain) == st.cfg.node_name) {
+    fence.push_back({owners_prefix + domain, etcd::txn_compare::target::mod,
+                     claim->second.mod_revision});
+  } else if (config_sync::creates_tenant(changes)) {
+    p.creates = true;
+    fence.push_back({config_sync::prefix + "tenants/" + domain, etcd::txn_compare::target::create, 0});
+  } else {
+    auto owner = st.owners.claimant(domain);
+    return w.done("cluster: tenant " + domain + " is "
+                  + (owner.empty() ? std::string{"not owned by any node"} : "owned by '" + owner + "'")
+                  + " at the moment, not by this node: try again");
+  }
+  p.bodies = config_sync::txn_bodies(changes, fence);
+  p.w = std::move(w);
+  send_write(self, std::move(p));
+}
+
+void on_write_answer(self_ptr self, std::uint64_t id, const etcd_response& r, bool reached) {
+  auto& st = self->state;
+  auto it = st.writes.find(id);
+  if (it == st.writes.end())
+    return;
+  auto p = std::move(it->second);
+  st.writes.erase(it);
+  auto domain = p.w.b->config_domain();
+  auto fail = [&](const std::string& why) {
+    if (p.next > 0)
+      log::error("cluster: a change of tenant ", domain, " stopped after ", p.next, " of ",
+                 p.bodies.size(), " parts: ", why);
+    p.w.done(why);
+  };
+  if (!reached)
+    return fail("cluster: etcd is unreachable (" + r.endpoint
+                + (r.status ? ": HTTP " + std::to_string(r.status) : ": " + r.error)
+                + "): configuration changes are refused until it answers");
+  auto t = etcd::parse_txn(r.body);
+  if (!t.error.empty())
+    return fail("cluster: etcd refused the change: " + t.error);
+  if (!t.succeeded)
+    return fail(p.creates ? "tenant " + domain + " exists in the cluster"
+                          : "cluster: this node's claim on tenant " + domain
+                              + " changed meanwhile: try again");
+  if (++p.next < p.bodies.size())
+    return send_write(self, std::move(p));
+  p.w.b->set_replicated();
+  st.ctx->store->submit(std::move(*p.w.b), std::move(p.w.done));
+}
+
+// Changes other nodes made (and this node's own, again: the same records).
+void apply_config(self_ptr self, const std::vector<etcd::watch_event>& events) {
+  storage::batch b;
+  for (auto& e : events)
+    if (auto c = config_sync::change_of(e.kv, e.deleted))
+      b.apply(*c);
+  if (b.empty())
+    return;
+  b.set_replicated();
+  self->state.ctx->store->submit(std::move(b), [](const std::string& err) {
+    if (!err.empty())
+      log::error("cluster: applying configuration from etcd failed: ", err);
+  });
+}
+
+// A read of the prefix: this node's configuration becomes etcd's. A cluster
+// whose etcd holds none yet keeps what the node has (said once).
+void apply_snapshot(self_ptr self, const std::vector<etcd::key_value>& kvs) {
+  auto& st = self->state;
+  bool any = false;
+  for (auto& kv : kvs)
+    any = any || kv.key.rfind(config_sync::prefix, 0) == 0;
+  auto local = st.ctx->store->config_keys();
+  if (!any && !local.empty()) {
+    if (!st.config_unseeded_said)
+      log::warn("cluster: etcd holds no configuration; this node's own (", local.size(),
+                " records) stays here and is not replicated");
+    st.config_unseeded_said = true;
+    return;
+  }
+  std::size_t erased = 0;
+  auto b = config_sync::snapshot(kvs, local, &erased);
+  if (b.empty())
+    return;
+  if (erased > 0)
+    log::info("cluster: ", erased, " configuration records not in etcd erased here");
+  st.ctx->store->submit(std::move(b), [](const std::string& err) {
+    if (!err.empty())
+      log::error("cluster: loading the configuration from etcd failed: ", err);
+  });
 }
 
 // Reaches `name`'s published node actor (CAF's middleman, asynchronously) and pings it.
@@ -407,6 +567,7 @@ void on_watch(self_ptr self, const etcd_response& r) {
     return;
   }
   st.owners.apply(w.events);
+  apply_config(self, w.events);
   report(self, st.list.apply(w.events, now_ms()));
   for (auto& e : w.events)
     st.watch_from = std::max(st.watch_from, e.kv.mod_revision + 1);
@@ -423,6 +584,8 @@ void on_response(self_ptr self, const etcd_response& r) {
   auto domain = std::move(it->second.domain);
   st.calls.erase(it);
   // etcd's own errors (4xx with an error body) are answers; no answer or 5xx is not.
+  if (kind == call_kind::config)
+    on_write_answer(self, r.id, r, r.status != 0 && r.status < 500);
   if (r.status == 0 || r.status >= 500) {
     unreachable(self, r.status == 0 ? r.endpoint + ": " + r.error
                                     : r.endpoint + ": HTTP " + std::to_string(r.status));
@@ -473,6 +636,7 @@ void on_response(self_ptr self, const etcd_response& r) {
         return;
       }
       st.owners.set_claims(p.kvs);
+      apply_snapshot(self, p.kvs);
       st.watch_from = p.revision + 1;
       if (st.registered && st.watch_id == 0)
         start_watch(self);
@@ -494,6 +658,8 @@ void on_response(self_ptr self, const etcd_response& r) {
         log::warn("cluster: giving up tenant ", domain, " failed: ", t.error);
       return;
     }
+    case call_kind::config:
+      return; // answered above
     case call_kind::revoke:
       if (st.leaving.pending())
         st.leaving.deliver(caf::unit);
@@ -564,6 +730,7 @@ caf::behavior membership_actor(self_ptr self, node_context* ctx, cluster_setting
     },
     [=](const etcd_response& r) { on_response(self, r); },
     [=](const cluster_status_query&) { return status(self); },
+    [=](config_write& w) { write_config(self, std::move(w)); },
     [=](leave_atom) {
       auto& st = self->state;
       st.joined->store(static_cast<int>(join_state::refused)); // no more ticks
@@ -600,6 +767,13 @@ void leave_cluster(caf::actor_system& sys, const caf::actor& membership,
   caf::scoped_actor waiter{sys};
   waiter->request(membership, timeout, leave_atom::value)
     .receive([](caf::unit_t) {}, [](caf::error&) {});
+}
+
+storage::store::replicator_fn config_replicator(caf::actor membership) {
+  return [membership](storage::batch b, storage::done_fn done) {
+    caf::anon_send(membership,
+                   config_write{std::make_shared<storage::batch>(std::move(b)), std::move(done)});
+  };
 }
 
 caf::actor spawn_node_actor(caf::actor_system& sys, std::string name, caf::actor router,

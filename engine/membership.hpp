@@ -14,6 +14,7 @@
 #include <caf/fwd.hpp>
 
 #include "engine/context.hpp"
+#include "storage/store.hpp"
 
 namespace pbx {
 
@@ -38,6 +39,11 @@ caf::actor spawn_membership(caf::actor_system& sys, node_context* ctx, cluster_s
 /// stops the actor; waits at most `timeout`.
 void leave_cluster(caf::actor_system& sys, const caf::actor& membership,
                    std::chrono::milliseconds timeout);
+
+/// What the store hands a configuration change to in cluster mode
+/// (storage::store::set_replicator): the membership actor puts it in etcd,
+/// fenced by this node's claim on the tenant, then in LMDB.
+storage::store::replicator_fn config_replicator(caf::actor membership);
 
 /// The small actor published on --cluster-listen (CAF's middleman): answers
 /// a ping with this node's name, and hands out this node's router and SIP

@@ -256,4 +256,89 @@ bool batch::has_file_steps() const {
   return false;
 }
 
+namespace {
+
+constexpr table config_tables[] = {table::tenants, table::extensions, table::trunks,
+                                   table::inbound_rules, table::outbound_rules};
+constexpr std::string_view config_names[] = {"tenants", "extensions", "trunks",
+                                             "inbound_rules", "outbound_rules"};
+
+// The name of a configuration table; empty for any other.
+std::string_view config_name(table t) {
+  for (std::size_t i = 0; i < std::size(config_tables); ++i)
+    if (config_tables[i] == t) return config_names[i];
+  return {};
+}
+
+}  // namespace
+
+bool config_table(std::string_view name) {
+  for (auto n : config_names)
+    if (n == name) return true;
+  return false;
+}
+
+std::vector<config_change> batch::config_changes() const {
+  std::vector<config_change> out;
+  for (auto& o : ops_) {
+    auto name = config_name(o.where);
+    if (name.empty()) continue;
+    config_change c;
+    switch (o.what) {
+      case op::kind::put: c.what = config_change::kind::put; break;
+      case op::kind::erase: c.what = config_change::kind::erase; break;
+      case op::kind::erase_prefix: c.what = config_change::kind::erase_prefix; break;
+      default: continue;
+    }
+    c.table = std::string(name);
+    c.key = o.key;
+    c.value = o.value;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::string batch::config_domain() const {
+  std::string domain;
+  for (auto& c : config_changes()) {
+    auto d = c.key.substr(0, c.key.find(detail::sep));
+    if (!domain.empty() && d != domain) return {};
+    domain = d;
+  }
+  return domain;
+}
+
+void batch::apply(const config_change& c) {
+  table where = table::meta;
+  bool known = false;
+  for (std::size_t i = 0; i < std::size(config_tables); ++i)
+    if (config_names[i] == c.table) {
+      where = config_tables[i];
+      known = true;
+    }
+  if (!known) {
+    add(op::kind::invalid, table::meta, {}, "not a configuration table: " + c.table);
+    return;
+  }
+  switch (c.what) {
+    case config_change::kind::put:
+      add(op::kind::put, where, c.key, c.value);
+      return;
+    case config_change::kind::erase_prefix:
+      add(op::kind::erase_prefix, where, c.key);
+      return;
+    case config_change::kind::erase: {
+      auto cut = c.key.find(detail::sep);
+      if (where == table::tenants)
+        erase_tenant(c.key);
+      else if (where == table::extensions && cut != std::string::npos)
+        erase_extension(std::string_view(c.key).substr(0, cut),
+                        std::string_view(c.key).substr(cut + 1));
+      else
+        add(op::kind::erase, where, c.key);
+      return;
+    }
+  }
+}
+
 }  // namespace pbx::storage

@@ -43,6 +43,20 @@ struct op {
 
 }  // namespace detail
 
+// Cluster mode (engine/config_sync.hpp): a change of a tenant's configuration
+// (the tenants, extensions, trunks, inbound_rules and outbound_rules tables),
+// as it goes to etcd and as every other node applies it to its own LMDB.
+struct config_change {
+  enum class kind : std::uint8_t { put, erase, erase_prefix };
+  kind what = kind::put;
+  std::string table;
+  std::string key;    // the LMDB key (erase_prefix: the prefix)
+  std::string value;  // put: the encoded record
+};
+
+// One of the tables above.
+bool config_table(std::string_view name);
+
 class batch {
  public:
   void put(const tenant_record& r);
@@ -96,6 +110,19 @@ class batch {
   void put(const allow_record& r);
   void erase_allow(std::string_view cidr);
 
+  // Cluster mode: this batch's configuration changes, in order; the tenant
+  // they concern (empty when none or several).
+  std::vector<config_change> config_changes() const;
+  std::string config_domain() const;
+  // A change another node made. A put as it was; an erased tenant or
+  // extension also erases what hangs on it here (bindings, CDRs, voicemail).
+  // An unknown table fails the batch.
+  void apply(const config_change& c);
+  // Set on a batch whose configuration is already in etcd (or came from it):
+  // the store commits it without handing it to its replicator again.
+  void set_replicated() { replicated_ = true; }
+  bool replicated() const { return replicated_; }
+
   bool empty() const { return ops_.empty(); }
   std::size_t size() const { return ops_.size(); }
 
@@ -109,6 +136,7 @@ class batch {
            std::string value = {});
 
   std::vector<detail::op> ops_;
+  bool replicated_ = false;
 };
 
 }  // namespace pbx::storage

@@ -142,6 +142,7 @@ struct attempt {
 }  // namespace
 
 struct store::impl {
+  store::replicator_fn replicator_;  // cluster mode: configuration goes to etcd first
   MDB_env* env_ = nullptr;
   MDB_dbi dbis_[table_count] = {};
   bool dbis_open_ = false;
@@ -1080,7 +1081,30 @@ std::optional<std::string> store::meta(std::string_view key) const {
   });
 }
 
+void store::set_replicator(replicator_fn f) { impl_->replicator_ = std::move(f); }
+
+std::vector<std::pair<std::string, std::string>> store::config_keys() const {
+  return guarded<std::vector<std::pair<std::string, std::string>>>([&] {
+    std::vector<std::pair<std::string, std::string>> out;
+    impl::read_scope r(*impl_);
+    if (r.begin() != 0) return out;
+    for (auto t : {table::tenants, table::extensions, table::trunks, table::inbound_rules,
+                   table::outbound_rules}) {
+      const std::string name = table_names[static_cast<std::size_t>(t)];
+      detail::scan_prefix(r.get(), impl_->dbi(t), {}, [&](std::string_view key, std::string_view) {
+        out.emplace_back(name, std::string(key));
+        return true;
+      });
+    }
+    return out;
+  });
+}
+
 void store::submit(batch b, done_fn done) {
+  if (impl_->replicator_ && !b.replicated() && !b.config_changes().empty()) {
+    impl_->replicator_(std::move(b), std::move(done));
+    return;
+  }
   pending p{std::move(b), std::move(done), {}};
   if (p.b.has_file_steps()) {
     auto& w = impl_->filer_for(p.b);

@@ -124,6 +124,13 @@ class store {
   // applied). `done` may be empty. Do not block long in it: it holds up the
   // writer.
   void submit(batch b, done_fn done);
+  // Cluster mode: a batch with configuration changes that is not replicated
+  // yet goes to `f` instead of the writer; `f` puts it in etcd and submits
+  // it again, replicated, or calls `done` with why not. Set before any write.
+  using replicator_fn = std::function<void(batch, done_fn)>;
+  void set_replicator(replicator_fn f);
+  // Every key of the configuration tables (a snapshot's diff): (table, key).
+  std::vector<std::pair<std::string, std::string>> config_keys() const;
   // Blocking convenience: submit and wait; returns the error or "". Fails
   // (without writing) when called from a `done` callback.
   std::string write(batch b);

@@ -1133,3 +1133,94 @@ TEST_CASE("binding_domains lists each domain with bindings once, in order") {
   REQUIRE(st->write(std::move(e)).empty());
   CHECK(st->binding_domains() == std::vector<std::string>{"a.test", "c.test"});
 }
+
+TEST_CASE("configuration changes replay on another store; data stays local", "[store][cluster]") {
+  temp_dir d1, d2;
+  auto origin = open_ok(d1.path);
+  auto other = open_ok(d2.path);
+  auto replay = [&](const batch& from) {
+    batch b;
+    for (auto& c : from.config_changes()) b.apply(c);
+    b.set_replicated();
+    return other->write(std::move(b));
+  };
+
+  batch w;
+  w.put(tenant_record{"a.test", "Alpha", "UTC"});
+  w.put(make_ext("a.test", "100"));
+  w.put(make_binding("a.test", "100", "sip:100@192.0.2.7:5062"));  // data: not replicated
+  auto changes = w.config_changes();
+  REQUIRE(changes.size() == 2);
+  CHECK(changes[0].table == "tenants");
+  CHECK(changes[1].table == "extensions");
+  CHECK(changes[1].what == config_change::kind::put);
+  CHECK(w.config_domain() == "a.test");
+  REQUIRE(origin->write(w) == "");
+  REQUIRE(replay(w) == "");
+  REQUIRE(other->tenant("a.test"));
+  CHECK(other->tenant("a.test")->name == "Alpha");
+  REQUIRE(other->extension("a.test", "100"));
+  CHECK(fields(*other->extension("a.test", "100")) == fields(make_ext("a.test", "100")));
+  CHECK(other->extension_count("a.test") == 1);
+  CHECK(other->bindings("a.test", "100").empty());
+  CHECK(other->config_keys() == origin->config_keys());
+  CHECK(other->config_keys().size() == 2);
+
+  // The other store's own binding of that extension goes with a replayed erase.
+  batch local;
+  local.put(make_binding("a.test", "100", "sip:100@192.0.2.9:5060"));
+  REQUIRE(other->write(std::move(local)) == "");
+  batch gone;
+  gone.erase_extension("a.test", "100");
+  REQUIRE(replay(gone) == "");
+  CHECK_FALSE(other->extension("a.test", "100"));
+  CHECK(other->bindings("a.test", "100").empty());
+  CHECK(other->extension_count("a.test") == 0);
+
+  batch all;
+  all.erase_tenant("a.test");
+  REQUIRE(replay(all) == "");
+  CHECK_FALSE(other->tenant("a.test"));
+  CHECK(other->config_keys().empty());
+
+  batch mixed;  // two tenants: no one domain
+  mixed.put(tenant_record{"b.test", "B", "UTC"});
+  mixed.put(tenant_record{"c.test", "C", "UTC"});
+  CHECK(mixed.config_domain().empty());
+
+  batch bad;
+  bad.apply(config_change{config_change::kind::put, "bindings", "k", "v"});
+  CHECK(other->write(std::move(bad)) != "");
+}
+
+TEST_CASE("a replicator takes configuration batches first; others go straight in",
+          "[store][cluster]") {
+  temp_dir d;
+  auto s = open_ok(d.path);
+  std::vector<batch> held;
+  std::vector<done_fn> waiting;
+  s->set_replicator([&](batch b, done_fn done) {
+    held.push_back(std::move(b));
+    waiting.push_back(std::move(done));
+  });
+  batch data;
+  data.put(make_binding("a.test", "100", "sip:100@192.0.2.7:5062"));
+  REQUIRE(s->write(std::move(data)) == "");  // not configuration: committed as is
+  CHECK(held.empty());
+
+  batch config;
+  config.put(tenant_record{"a.test", "Alpha", "UTC"});
+  std::string result = "not called";
+  s->submit(std::move(config), [&](const std::string& e) { result = e; });
+  REQUIRE(held.size() == 1);
+  CHECK(result == "not called");
+  CHECK_FALSE(s->tenant("a.test"));  // not before the cluster has it
+
+  held[0].set_replicated();
+  auto done = waiting[0];
+  REQUIRE(s->write(std::move(held[0])) == "");  // the replicator submits it again
+  CHECK(held.size() == 1);
+  CHECK(s->tenant("a.test"));
+  done("");
+  CHECK(result.empty());
+}

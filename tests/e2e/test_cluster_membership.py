@@ -324,11 +324,8 @@ class ClusterMembership(unittest.TestCase):
         a.start()
         b.start()
         self.wait_members(a, {'a', 'b'})
-        # Each node has the tenant (configuration is not replicated yet); the
-        # extension goes to its owner, wherever the shell is.
-        for n in (a, b):
-            with n.shell() as sh:
-                sh.ok(f'tenant add {D}')
+        with a.shell() as sh:
+            sh.ok(f'tenant add {D}')
         self.assertTrue(wait_until(lambda: any(m['owns'] == D for m in status(a)[1].values()),
                                    5 * TIME_FACTOR), status(a))
         with a.shell() as sh:
@@ -346,6 +343,15 @@ class ClusterMembership(unittest.TestCase):
         self.assertEqual(set(status(a)[1]), {'a', 'b'})
         with SipUdpClient(a, '101', D, 'secret101') as phone:
             self.assertEqual(status_code(phone.register(expires=120)), 200)
+        # Configuration goes to etcd first: without it, a change is refused, said clearly.
+        for n in (a, b):
+            with n.shell() as sh:
+                ok, _, err = sh.cmd(f'extension add {D} 102 extension_password=secret102')
+                self.assertFalse(ok)
+                self.assertIn('etcd is unreachable', err)
+                self.assertIn('configuration changes are refused', err)
+                self.assertEqual(sh.records(f'extension show {D} 101')[0]['extension_number'],
+                                 '101')
 
         self.etcd.start()
         for n in (a, b):
@@ -357,6 +363,11 @@ class ClusterMembership(unittest.TestCase):
             # The watch broke with etcd and was started again.
             self.assertTrue(wait_until(lambda: n.stderr().count('cluster: watching ') >= 2,
                                        5 * TIME_FACTOR), n.stderr_tail(20))
+        # Changes are taken again.
+        with b.shell() as sh:
+            sh.ok(f'extension add {D} 102 extension_password=secret102')
+        with a.shell() as sh:
+            self.assertEqual(len(sh.records(f'extension show {D} 102')), 1)
 
 
 class ClusterOff(unittest.TestCase):

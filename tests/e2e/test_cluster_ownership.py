@@ -5,11 +5,12 @@ preferred member (rendezvous hashing, computed here too); every node's
 `cluster status` and `tenant show` agree on the owner. A phone registers
 through node A while node B owns the tenant, and a phone calling through node
 C reaches it: answered, ended, one CDR. A shell change made on C is read on A
-and B. `kill -9` of the owner: within 10 s the next member in rendezvous order
-owns the tenant; the killed node restarts, and the tenant goes back to it.
+and B. The configuration is in etcd and every node's LMDB: `kill -9` of the
+owner, and within 10 s the next member in rendezvous order owns the tenant and
+serves it from its own LMDB; a change made meanwhile reaches the killed node
+when it restarts, and the tenant goes back to it.
 
-Not yet here (docs/cluster.md, "Not yet"): configuration and bindings are not
-replicated, so each node is given the tenant through its own shell, and a
+Not yet here (docs/cluster.md, "Not yet"): bindings are not replicated, so a
 phone registers again after a failover.
 
 Without etcd installed the test says SKIPPED and exits 77 (CTest: skipped);
@@ -130,7 +131,12 @@ class ClusterOwnership(unittest.TestCase):
 
     def test_owned_once_reached_from_every_node_and_taken_over(self):
         domain = domain_preferring('b')
-        self.everywhere(f'tenant add {domain}')
+        with self.nodes['c'].shell() as sh:
+            sh.ok(f'tenant add {domain}')
+        with self.nodes['a'].shell() as sh:  # one cluster, one tenant of that name
+            ok, _, err = sh.cmd(f'tenant add {domain}')
+            self.assertFalse(ok)
+            self.assertIn('exists', err)
         self.wait_owner(domain, 'b')
         for name in NAMES:
             self.assertEqual(self.tenant_owner(name, domain), 'b')
@@ -187,8 +193,16 @@ class ClusterOwnership(unittest.TestCase):
         for name in ('a', 'c'):
             self.assertEqual(self.tenant_owner(name, domain), successor)
             self.assertNotIn('b', status(self.nodes[name])[1])
+            # The successor serves the tenant from its own copy of the configuration.
+            with self.nodes[name].shell() as sh:
+                rows = sh.records(f'extension show {domain} 102')
+            self.assertEqual(rows[0].get('display_name'), 'Cee', rows)
+        # A change while B is away.
+        with self.nodes['c'].shell() as sh:
+            sh.ok(f'extension set {domain} 102 display_name=Dee')
+            sh.ok(f'extension add {domain} 103 extension_password=secret103')
 
-        # B comes back and gets its tenant back from the successor.
+        # B comes back, catches up, and gets its tenant back from the successor.
         self.nodes['b'].start()
         self.wait_owner(domain, 'b', timeout=15)
         self.assertTrue(wait_until(
@@ -197,10 +211,13 @@ class ClusterOwnership(unittest.TestCase):
         self.assertTrue(wait_until(
             lambda: f'tenant {domain} is placed on node 2 now: stopping it here'
             in self.nodes[successor].stderr(), 5 * TIME_FACTOR))
-        # Its own LMDB still has what it wrote before it died.
-        with self.nodes['a'].shell() as sh:
-            rows = sh.records(f'extension show {domain} 102')
-        self.assertEqual(rows[0].get('display_name'), 'Cee', rows)
+        for name in NAMES:
+            with self.nodes[name].shell() as sh:
+                rows = sh.records(f'extension show {domain} 102')
+                self.assertEqual(rows[0].get('display_name'), 'Dee', (name, rows))
+                self.assertEqual(len(sh.records(f'extension show {domain} 103')), 1)
+                numbers = [r['extension_number'] for r in sh.records(f'extension list {domain}')]
+            self.assertEqual(numbers, ['101', '102', '103'], name)
 
     def test_an_unknown_domain_is_not_found_through_any_node(self):
         domain = domain_preferring('c')
