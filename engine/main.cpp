@@ -395,7 +395,7 @@ int run_node(const node_config& ncfg) {
     bool stop_signal = false;
     auto join_cluster = [&]() -> bool {
       sip_port_actor = spawn_sip_port_actor(sys, ctx.sip);
-      node_actor = spawn_node_actor(sys, ncfg.node_name, ctx.router, sip_port_actor);
+      node_actor = spawn_node_actor(sys, ncfg.node_name, ctx.router, sip_port_actor, ctx.store);
       auto colon = ncfg.cluster_listen.rfind(':');
       auto host = ncfg.cluster_listen.substr(0, colon);
       if (host.size() > 2 && host.front() == '[')

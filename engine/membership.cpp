@@ -13,6 +13,7 @@
 #include "actors/admin_schema.hpp"
 #include "actors/messages/admin.hpp"
 #include "engine/etcd_command.hpp"
+#include "engine/cluster_messages.hpp"
 #include "engine/config_sync.hpp"
 #include "engine/etcd_messages.hpp"
 #include "engine/log.hpp"
@@ -43,6 +44,7 @@ using tick_atom = caf::atom_constant<caf::atom("ctick")>;
 using leave_atom = caf::atom_constant<caf::atom("cleave")>;
 using ping_atom = caf::atom_constant<caf::atom("cping")>;
 using handles_atom = caf::atom_constant<caf::atom("chandles")>;
+using stored_atom = caf::atom_constant<caf::atom("cstored")>;
 
 // One watch and one read cover members, node numbers and tenant claims.
 const std::string cluster_prefix = "/actorpbx/v1/";
@@ -110,6 +112,8 @@ struct membership_state {
   std::map<std::string, std::uint32_t> numbers; // each member's node number, as last seen
   std::map<std::uint64_t, pending_write> writes; // by the id of the call carrying the next txn
   bool config_unseeded_said = false;
+  bool alone_said = false;            // registrations kept by the owner alone: logged once
+  std::set<std::string> handing;      // tenants whose bindings are on their way to their next owner
 };
 
 using self_ptr = caf::stateful_actor<membership_state>*;
@@ -188,6 +192,55 @@ bool pending_for(const membership_state& st, call_kind k, const std::string& dom
   return false;
 }
 
+// The member that keeps a copy of `domain`'s registrations: the next one
+// after this node in the tenant's rendezvous order (empty: none).
+std::string replica_of_tenant(const membership_state& st, const std::string& domain) {
+  for (auto n : st.owners.order(domain)) {
+    auto name = st.owners.name_of(n);
+    if (name != st.cfg.node_name)
+      return name;
+  }
+  return {};
+}
+
+caf::actor node_actor_of(const membership_state& st, const std::string& name) {
+  auto it = st.list.members().find(name);
+  return it == st.list.members().end()
+           ? caf::actor{}
+           : st.cfg.remotes->node(static_cast<node_number>(it->second.node));
+}
+
+// The tenant goes back to its preferred member: its bindings first (so no
+// phone registers again), then the claim, fenced by its revision. Bindings
+// written meanwhile reach that member too: it is this node's replica.
+void hand_over(self_ptr self, const std::string& domain, std::int64_t revision) {
+  auto& st = self->state;
+  auto to = st.owners.preferred(domain);
+  auto node = node_actor_of(st, to);
+  if (!node)
+    return; // not reachable yet: the next tick tries again
+  st.handing.insert(domain);
+  binding_snapshot snap{domain, st.ctx->store->bindings(domain)};
+  auto n = snap.bindings.size();
+  self->request(node, std::chrono::seconds(5), std::move(snap))
+    .then(
+      [=](const std::string& err) {
+        self->state.handing.erase(domain);
+        if (!err.empty()) {
+          log::warn("cluster: '", to, "' did not take tenant ", domain, "'s bindings: ", err);
+          return;
+        }
+        log::info("cluster: giving tenant ", domain, " back to '", to, "' (", n, " bindings)");
+        send_call(self, call_kind::release, "/v3/kv/txn",
+                  etcd::delete_if_body(owners_prefix + domain, revision), domain);
+      },
+      [=](caf::error& e) {
+        self->state.handing.erase(domain);
+        log::warn("cluster: handing tenant ", domain, " to '", to,
+                  "' failed: ", self->system().render(e));
+      });
+}
+
 // The live members as placement sees them, and what it decides for this node:
 // the router learns of every change; claims and releases go to etcd. Only
 // while registered and etcd answers: without etcd, a node keeps what it has.
@@ -222,10 +275,13 @@ void place(self_ptr self) {
                 etcd::create_all_body({{owners_prefix + domain, st.cfg.node_name}}, st.lease),
                 domain);
   for (auto& [domain, revision] : plan.release)
-    if (!pending_for(st, call_kind::release, domain)) {
-      log::info("cluster: giving tenant ", domain, " back to '", st.owners.preferred(domain), "'");
-      send_call(self, call_kind::release, "/v3/kv/txn",
-                etcd::delete_if_body(owners_prefix + domain, revision), domain);
+    if (!pending_for(st, call_kind::release, domain) && !st.handing.count(domain)) {
+      if (!domains.count(domain)) { // the tenant is gone: nothing to hand over
+        send_call(self, call_kind::release, "/v3/kv/txn",
+                  etcd::delete_if_body(owners_prefix + domain, revision), domain);
+        continue;
+      }
+      hand_over(self, domain, revision);
     }
 }
 
@@ -357,8 +413,57 @@ void send_write(self_ptr self, pending_write p) {
 
 // A change of a tenant's configuration: to etcd, fenced by this node's claim
 // on the tenant (a new tenant: by its key being absent), then to LMDB.
+// Both the local commit and the replica's: `done` once both have the batch.
+struct both_stored {
+  std::mutex mtx;
+  int left = 2;
+  std::string error;
+  storage::done_fn done;
+  void one(const std::string& err) {
+    std::unique_lock<std::mutex> g{mtx};
+    if (error.empty() && !err.empty())
+      error = err;
+    if (--left > 0)
+      return;
+    g.unlock();
+    if (done)
+      done(error);
+  }
+};
+
+// Registrations of a tenant this node owns: in its LMDB and on its replica
+// (the next member in rendezvous order) before the 200 goes out.
+void write_bindings(self_ptr self, config_write w) {
+  auto& st = self->state;
+  auto domain = w.b->binding_domain();
+  w.b->set_replicated();
+  auto replica = replica_of_tenant(st, domain);
+  if (replica.empty()) {
+    if (!st.alone_said)
+      log::info("cluster: no other member: registrations are kept by this node alone");
+    st.alone_said = true;
+    st.ctx->store->submit(std::move(*w.b), std::move(w.done));
+    return;
+  }
+  st.alone_said = false;
+  auto node = node_actor_of(st, replica);
+  if (!node)
+    return w.done("cluster: replica '" + replica + "' of tenant " + domain
+                  + " is not reachable over CAF yet");
+  auto join = std::make_shared<both_stored>();
+  join->done = std::move(w.done);
+  self->request(node, std::chrono::seconds(3), replica_of(*w.b))
+    .then([join](const std::string& err) { join->one(err); },
+          [=](caf::error& e) {
+            join->one("cluster: replica '" + replica + "': " + self->system().render(e));
+          });
+  st.ctx->store->submit(std::move(*w.b), [join](const std::string& err) { join->one(err); });
+}
+
 void write_config(self_ptr self, config_write w) {
   auto& st = self->state;
+  if (w.b->config_changes().empty())
+    return write_bindings(self, std::move(w));
   if (auto why = config_refusal(st); !why.empty())
     return w.done(why);
   auto changes = w.b->config_changes();
@@ -504,7 +609,7 @@ void connect_link(self_ptr self, const std::string& name) {
                     if (m == self->state.list.members().end())
                       return;
                     self->state.cfg.remotes->set(static_cast<node_number>(m->second.node),
-                                                 std::move(router), std::move(port));
+                                                 std::move(router), std::move(port), node);
                     failed("ok");
                     place(self);
                   },
@@ -747,11 +852,37 @@ caf::behavior membership_actor(self_ptr self, node_context* ctx, cluster_setting
   };
 }
 
-caf::behavior node_actor(caf::event_based_actor*, std::string name, caf::actor router,
-                         caf::actor sip_port) {
+struct node_state {
+  static inline const char* name = "node";
+  std::uint64_t next = 0;
+  std::map<std::uint64_t, caf::response_promise> waiting; // answered once stored
+};
+
+caf::behavior node_actor(caf::stateful_actor<node_state>* self, std::string name,
+                         caf::actor router, caf::actor sip_port, storage::store* store) {
+  // Another member's registrations for this node's LMDB: answered "" once committed.
+  auto keep = [=](storage::batch b) {
+    auto id = ++self->state.next;
+    auto rp = self->make_response_promise();
+    self->state.waiting.emplace(id, rp);
+    auto me = caf::actor_cast<caf::actor>(self);
+    store->submit(std::move(b), [me, id](const std::string& err) {
+      caf::anon_send(me, stored_atom::value, id, err);
+    });
+    return rp;
+  };
   return {
     [=](ping_atom) { return name; },
     [=](handles_atom) { return caf::make_message(router, sip_port); },
+    [=](const binding_replica& r) { return keep(batch_of(r)); },
+    [=](const binding_snapshot& s) { return keep(batch_of(s)); },
+    [=](stored_atom, std::uint64_t id, const std::string& err) {
+      auto it = self->state.waiting.find(id);
+      if (it == self->state.waiting.end())
+        return;
+      it->second.deliver(err);
+      self->state.waiting.erase(it);
+    },
   };
 }
 
@@ -777,8 +908,8 @@ storage::store::replicator_fn config_replicator(caf::actor membership) {
 }
 
 caf::actor spawn_node_actor(caf::actor_system& sys, std::string name, caf::actor router,
-                            caf::actor sip_port) {
-  return sys.spawn(node_actor, std::move(name), std::move(router), std::move(sip_port));
+                            caf::actor sip_port, storage::store* store) {
+  return sys.spawn(node_actor, std::move(name), std::move(router), std::move(sip_port), store);
 }
 
 } // namespace pbx

@@ -46,9 +46,10 @@ void leave_cluster(caf::actor_system& sys, const caf::actor& membership,
 storage::store::replicator_fn config_replicator(caf::actor membership);
 
 /// The small actor published on --cluster-listen (CAF's middleman): answers
-/// a ping with this node's name, and hands out this node's router and SIP
-/// port actor (engine/sip_port_actor.hpp) to the other members.
+/// a ping with this node's name, hands out this node's router and SIP port
+/// actor (engine/sip_port_actor.hpp) to the other members, and stores the
+/// registrations they replicate here (engine/cluster_messages.hpp).
 caf::actor spawn_node_actor(caf::actor_system& sys, std::string name, caf::actor router,
-                            caf::actor sip_port);
+                            caf::actor sip_port, storage::store* store);
 
 } // namespace pbx

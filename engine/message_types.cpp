@@ -13,6 +13,7 @@
 #include "actors/messages/media.hpp"
 #include "actors/messages/mwi.hpp"
 #include "actors/messages/voicemail.hpp"
+#include "engine/cluster_messages.hpp"
 #include "engine/etcd_command.hpp"
 #include "engine/leg_command.hpp"
 #include "engine/metrics.hpp"
@@ -52,6 +53,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<trunk_status_query>("trunk_status_query");
   cfg.add_message_type<cluster_status_query>("cluster_status_query");
   cfg.add_message_type<etcd_response>("etcd_response");
+  cfg.add_message_type<binding_replica>("binding_replica");
+  cfg.add_message_type<binding_snapshot>("binding_snapshot");
+  cfg.add_message_type<std::vector<storage::binding_record>>("binding_records");
   cfg.add_message_type<tenant_add>("tenant_add");
   cfg.add_message_type<tenant_set>("tenant_set");
   cfg.add_message_type<tenant_del>("tenant_del");

@@ -62,9 +62,10 @@ void remote_port::trunk(trunk_command c) {
   send(std::move(c));
 }
 
-void remote_nodes::set(node_number n, caf::actor router, caf::actor sip_port) {
+void remote_nodes::set(node_number n, caf::actor router, caf::actor sip_port, caf::actor node) {
   std::lock_guard<std::mutex> g{mtx_};
   routers_[n] = std::move(router);
+  nodes_[n] = std::move(node);
   auto& p = ports_[n];
   if (!p)
     p = std::make_unique<remote_port>();
@@ -74,6 +75,7 @@ void remote_nodes::set(node_number n, caf::actor router, caf::actor sip_port) {
 void remote_nodes::drop(node_number n) {
   std::lock_guard<std::mutex> g{mtx_};
   routers_.erase(n);
+  nodes_.erase(n);
   if (auto it = ports_.find(n); it != ports_.end())
     it->second->set({});
 }
@@ -81,6 +83,7 @@ void remote_nodes::drop(node_number n) {
 void remote_nodes::clear() {
   std::lock_guard<std::mutex> g{mtx_};
   routers_.clear();
+  nodes_.clear();
   for (auto& [n, p] : ports_)
     p->set({});
 }
@@ -89,6 +92,12 @@ caf::actor remote_nodes::router(node_number n) const {
   std::lock_guard<std::mutex> g{mtx_};
   auto it = routers_.find(n);
   return it == routers_.end() ? caf::actor{} : it->second;
+}
+
+caf::actor remote_nodes::node(node_number n) const {
+  std::lock_guard<std::mutex> g{mtx_};
+  auto it = nodes_.find(n);
+  return it == nodes_.end() ? caf::actor{} : it->second;
 }
 
 sip_port* remote_nodes::sip(node_number n) {

@@ -49,17 +49,18 @@ private:
 /// learns them from each member's published node actor. Read from any thread.
 class remote_nodes {
 public:
-  void set(node_number n, caf::actor router, caf::actor sip_port);
+  void set(node_number n, caf::actor router, caf::actor sip_port, caf::actor node = {});
   void drop(node_number n);
   /// Lets go of every handle (before the actor system goes).
   void clear();
   caf::actor router(node_number n) const;
+  caf::actor node(node_number n) const; // its published node actor
   /// Null for a node never seen; a gone one's port drops what it gets.
   sip_port* sip(node_number n);
 
 private:
   mutable std::mutex mtx_;
-  std::map<node_number, caf::actor> routers_;
+  std::map<node_number, caf::actor> routers_, nodes_;
   // Never erased: node_context::sip_of hands out references.
   std::map<node_number, std::unique_ptr<remote_port>> ports_;
 };

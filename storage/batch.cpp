@@ -278,10 +278,14 @@ bool config_table(std::string_view name) {
   return false;
 }
 
-std::vector<config_change> batch::config_changes() const {
+namespace {
+
+std::vector<config_change> changes_where(const std::vector<op>& ops, bool bindings) {
   std::vector<config_change> out;
-  for (auto& o : ops_) {
-    auto name = config_name(o.where);
+  for (auto& o : ops) {
+    auto name = bindings ? (o.where == table::bindings ? std::string_view("bindings")
+                                                       : std::string_view())
+                         : config_name(o.where);
     if (name.empty()) continue;
     config_change c;
     switch (o.what) {
@@ -298,6 +302,18 @@ std::vector<config_change> batch::config_changes() const {
   return out;
 }
 
+}  // namespace
+
+std::vector<config_change> batch::config_changes() const { return changes_where(ops_, false); }
+
+std::vector<config_change> batch::binding_changes() const { return changes_where(ops_, true); }
+
+std::string batch::binding_domain() const {
+  for (auto& o : ops_)
+    if (o.where == table::bindings) return o.key.substr(0, o.key.find(detail::sep));
+  return {};
+}
+
 std::string batch::config_domain() const {
   std::string domain;
   for (auto& c : config_changes()) {
@@ -310,14 +326,15 @@ std::string batch::config_domain() const {
 
 void batch::apply(const config_change& c) {
   table where = table::meta;
-  bool known = false;
+  bool known = c.table == "bindings";
+  if (known) where = table::bindings;
   for (std::size_t i = 0; i < std::size(config_tables); ++i)
     if (config_names[i] == c.table) {
       where = config_tables[i];
       known = true;
     }
   if (!known) {
-    add(op::kind::invalid, table::meta, {}, "not a configuration table: " + c.table);
+    add(op::kind::invalid, table::meta, {}, "not a replicated table: " + c.table);
     return;
   }
   switch (c.what) {

@@ -114,9 +114,13 @@ class batch {
   // they concern (empty when none or several).
   std::vector<config_change> config_changes() const;
   std::string config_domain() const;
+  // Its changes of registrations (table "bindings"), which go to the
+  // tenant's replica node; the tenant of the first (empty: none).
+  std::vector<config_change> binding_changes() const;
+  std::string binding_domain() const;
   // A change another node made. A put as it was; an erased tenant or
   // extension also erases what hangs on it here (bindings, CDRs, voicemail).
-  // An unknown table fails the batch.
+  // A configuration table or "bindings"; any other fails the batch.
   void apply(const config_change& c);
   // Set on a batch whose configuration is already in etcd (or came from it):
   // the store commits it without handing it to its replicator again.

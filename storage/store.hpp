@@ -124,9 +124,10 @@ class store {
   // applied). `done` may be empty. Do not block long in it: it holds up the
   // writer.
   void submit(batch b, done_fn done);
-  // Cluster mode: a batch with configuration changes that is not replicated
-  // yet goes to `f` instead of the writer; `f` puts it in etcd and submits
-  // it again, replicated, or calls `done` with why not. Set before any write.
+  // Cluster mode: a batch with configuration or binding changes that is not
+  // replicated yet goes to `f` instead of the writer; `f` puts it in etcd
+  // (configuration) or on the replica node (bindings) and submits it again,
+  // replicated, or calls `done` with why not. Set before any write.
   using replicator_fn = std::function<void(batch, done_fn)>;
   void set_replicator(replicator_fn f);
   // Every key of the configuration tables (a snapshot's diff): (table, key).

@@ -1164,6 +1164,24 @@ TEST_CASE("configuration changes replay on another store; data stays local", "[s
   CHECK(other->extension_count("a.test") == 1);
   CHECK(other->bindings("a.test", "100").empty());
   CHECK(other->config_keys() == origin->config_keys());
+  // Bindings go to one replica, as changes of their own.
+  auto regs = w.binding_changes();
+  REQUIRE(regs.size() == 1);
+  CHECK(regs[0].table == "bindings");
+  CHECK(w.binding_domain() == "a.test");
+  batch copy;
+  for (auto& c : regs) copy.apply(c);
+  copy.set_replicated();
+  REQUIRE(other->write(std::move(copy)) == "");
+  REQUIRE(other->bindings("a.test", "100").size() == 1);
+  CHECK(fields(other->bindings("a.test", "100")[0])
+        == fields(make_binding("a.test", "100", "sip:100@192.0.2.7:5062")));
+  batch unbind;
+  unbind.erase_bindings("a.test", "100");
+  batch unbind_copy;
+  for (auto& c : unbind.binding_changes()) unbind_copy.apply(c);
+  REQUIRE(other->write(std::move(unbind_copy)) == "");
+  CHECK(other->bindings("a.test", "100").empty());
   CHECK(other->config_keys().size() == 2);
 
   // The other store's own binding of that extension goes with a replayed erase.
@@ -1189,7 +1207,7 @@ TEST_CASE("configuration changes replay on another store; data stays local", "[s
   CHECK(mixed.config_domain().empty());
 
   batch bad;
-  bad.apply(config_change{config_change::kind::put, "bindings", "k", "v"});
+  bad.apply(config_change{config_change::kind::put, "cdrs", "k", "v"});
   CHECK(other->write(std::move(bad)) != "");
 }
 
@@ -1204,9 +1222,17 @@ TEST_CASE("a replicator takes configuration batches first; others go straight in
     waiting.push_back(std::move(done));
   });
   batch data;
-  data.put(make_binding("a.test", "100", "sip:100@192.0.2.7:5062"));
-  REQUIRE(s->write(std::move(data)) == "");  // not configuration: committed as is
+  data.put_meta("k", "v");
+  REQUIRE(s->write(std::move(data)) == "");  // neither configuration nor bindings: as is
   CHECK(held.empty());
+  batch reg;
+  reg.put(make_binding("a.test", "100", "sip:100@192.0.2.7:5062"));
+  s->submit(std::move(reg), {});
+  REQUIRE(held.size() == 1);  // a registration goes to the replica first
+  CHECK(held[0].binding_domain() == "a.test");
+  CHECK(held[0].config_changes().empty());
+  held.clear();
+  waiting.clear();
 
   batch config;
   config.put(tenant_record{"a.test", "Alpha", "UTC"});
