@@ -4,12 +4,16 @@
 
 #include "actors/call_leg.hpp"
 #include "actors/messages/directory.hpp"
+#include "engine/log.hpp"
 
 namespace pbx {
 
 namespace {
 
 using self_ptr = caf::stateful_actor<ringing_state>*;
+
+// No target could be dialed (their nodes are gone): fail at once, not at the timeout.
+using none_dialed_atom = caf::atom_constant<caf::atom("nodialed")>;
 
 void leg_cmd(self_ptr self, const caf::actor& leg, leg_command::op what,
              std::uint16_t code = 0) {
@@ -136,6 +140,10 @@ caf::behavior ringing_behavior(self_ptr self) {
       on_event(self, e);
       rearm();
     },
+    [=](none_dialed_atom) {
+      if (!self->state.decided)
+        give_up(self, 480, "no device reachable");
+    },
     [=](stop_atom) {
       if (!self->state.decided)
         give_up(self, 0, "stopped");
@@ -156,9 +164,22 @@ caf::behavior ringing_actor(caf::stateful_actor<ringing_state>* self, node_conte
   st.call = call;
   for (std::uint32_t i = 0; i < plan.targets.size(); ++i) {
     auto& target = plan.targets[i];
+    // A request to the phone leaves through the node holding its flow. When
+    // that node is gone (a cluster), a UDP phone is reached from here; a TCP
+    // or TLS one is unreachable until it registers again.
+    auto via = target.flow.node;
+    if (via != 0 && via != ctx->node && ctx->remote_router && !ctx->remote_router(via)) {
+      if (target.flow.transport != "udp") {
+        log::info("ringing: ", target.contact, " registered through node ", via,
+                  ", which is gone: not reachable over ", target.flow.transport);
+        st.legs.emplace(qualify(via, i), device_result{target.contact, 480});
+        continue;
+      }
+      via = ctx->node;
+    }
     leg_command c;
     c.what = leg_command::op::dial;
-    c.leg = ctx->new_b_leg(target.flow.node); // leaves through the node holding its flow
+    c.leg = ctx->new_b_leg(via);
     c.target = target.contact;
     c.route = target.flow;
     c.from_uri = plan.from_uri;
@@ -175,6 +196,8 @@ caf::behavior ringing_actor(caf::stateful_actor<ringing_state>* self, node_conte
     st.trying.emplace(id, ringing_state::ringing_leg{std::move(leg), i, 0});
   }
   st.no_answer_at = std::chrono::steady_clock::now() + std::chrono::seconds(plan.no_answer_timeout);
+  if (st.trying.empty())
+    self->send(self, none_dialed_atom::value);
   // The call going away (node shutdown) takes us down; our linked legs then
   // cancel what still rings.
   self->set_exit_handler([=](caf::exit_msg& m) {

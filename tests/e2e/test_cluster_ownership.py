@@ -8,7 +8,8 @@ C reaches it: answered, ended, one CDR. A shell change made on C is read on A
 and B. The configuration is in etcd and every node's LMDB: `kill -9` of the
 owner, and within 10 s the next member in rendezvous order owns the tenant and
 serves it from its own LMDB; a change made meanwhile reaches the killed node
-when it restarts, and the tenant goes back to it.
+when it restarts, and the tenant goes back to it. When the node a phone
+registered through dies, the phone (UDP) is reached from another node.
 
 Registrations are written to the owner and to its replica (the next member in
 rendezvous order) before the 200: after the kill, and again after the tenant
@@ -228,6 +229,13 @@ class ClusterOwnership(unittest.TestCase):
                 self.assertEqual(len(sh.records(f'extension show {domain} 103')), 1)
                 numbers = [r['extension_number'] for r in sh.records(f'extension list {domain}')]
             self.assertEqual(numbers, ['101', '102', '103'], name)
+
+        # A, which 102 registered through, dies: 102 (UDP) is reached from the owner directly.
+        self.nodes['a'].kill9()
+        for name in ('b', 'c'):
+            self.assertTrue(wait_until(lambda: 'a' not in status(self.nodes[name])[1],
+                                       10 * TIME_FACTOR), self.nodes[name].stderr_tail(10))
+        self.call_102(domain, port, through='c')
 
     def call_102(self, domain, port, through):
         """101 calls 102 (a SIPp UAS on `port`) through node `through`: answered and ended."""
