@@ -114,12 +114,16 @@ struct membership_state {
   bool config_unseeded_said = false;
   bool alone_said = false;            // registrations kept by the owner alone: logged once
   std::set<std::string> handing;      // tenants whose bindings are on their way to their next owner
+  // Changes of a tenant this node is about to claim (just created, or just
+  // come to it): tried again as claims land, refused after claim_wait_ms.
+  std::vector<std::pair<std::int64_t, config_write>> deferred;
 };
 
 using self_ptr = caf::stateful_actor<membership_state>*;
 
 void connect_link(self_ptr self, const std::string& name);
 void on_write_answer(self_ptr self, std::uint64_t id, const etcd_response& r, bool reached);
+void retry_deferred(self_ptr self);
 
 std::string endpoints(const membership_state& st) {
   std::string out;
@@ -323,6 +327,7 @@ void step(self_ptr self) {
     if (l.state != "ok" && l.state != "connecting" && now - l.tried_ms >= link_retry_ms)
       connect_link(self, name);
   place(self);
+  retry_deferred(self);
 }
 
 void unreachable(self_ptr self, const std::string& why) {
@@ -460,7 +465,9 @@ void write_bindings(self_ptr self, config_write w) {
   st.ctx->store->submit(std::move(*w.b), [join](const std::string& err) { join->one(err); });
 }
 
-void write_config(self_ptr self, config_write w) {
+constexpr std::int64_t claim_wait_ms = 3000;
+
+void write_config(self_ptr self, config_write w, std::int64_t since = 0) {
   auto& st = self->state;
   if (w.b->config_changes().empty())
     return write_bindings(self, std::move(w));
@@ -479,6 +486,13 @@ void write_config(self_ptr self, config_write w) {
   } else if (config_sync::creates_tenant(changes)) {
     p.creates = true;
     fence.push_back({config_sync::prefix + "tenants/" + domain, etcd::txn_compare::target::create, 0});
+  } else if (st.owners.claimant(domain).empty()
+             && st.owners.preferred(domain) == st.cfg.node_name
+             && now_ms() - (since ? since : now_ms()) < claim_wait_ms) {
+    // Ours to claim (a tenant just added): once the claim lands.
+    st.deferred.emplace_back(since ? since : now_ms(), std::move(w));
+    place(self);
+    return;
   } else {
     auto owner = st.owners.claimant(domain);
     return w.done("cluster: tenant " + domain + " is "
@@ -519,6 +533,13 @@ void on_write_answer(self_ptr self, std::uint64_t id, const etcd_response& r, bo
     return send_write(self, std::move(p));
   p.w.b->set_replicated();
   st.ctx->store->submit(std::move(*p.w.b), std::move(p.w.done));
+}
+
+void retry_deferred(self_ptr self) {
+  auto waiting = std::move(self->state.deferred);
+  self->state.deferred.clear();
+  for (auto& [since, w] : waiting)
+    write_config(self, std::move(w), since);
 }
 
 // Changes other nodes made (and this node's own, again: the same records).
@@ -673,6 +694,7 @@ void on_watch(self_ptr self, const etcd_response& r) {
   }
   st.owners.apply(w.events);
   apply_config(self, w.events);
+  retry_deferred(self);
   report(self, st.list.apply(w.events, now_ms()));
   for (auto& e : w.events)
     st.watch_from = std::max(st.watch_from, e.kv.mod_revision + 1);
