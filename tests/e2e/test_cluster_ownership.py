@@ -249,6 +249,18 @@ class ClusterOwnership(unittest.TestCase):
         out, _ = uas.communicate(timeout=30)
         self.assertEqual(uas.returncode, 0, out.decode(errors='replace')[-3000:])
 
+    def test_a_new_tenant_takes_changes_at_once(self):
+        # No wait for the claim between the commands, on any node.
+        for name, other in (('a', 'b'), ('c', 'a')):
+            domain = f'new-{name}.cluster.test'
+            with self.nodes[name].shell() as sh:
+                sh.ok(f'tenant add {domain}')
+                sh.ok(f'extension add {domain} 200 extension_password=secret200')
+            with self.nodes[other].shell() as sh:
+                sh.ok(f'extension add {domain} 201 extension_password=secret201')
+                numbers = [r['extension_number'] for r in sh.records(f'extension list {domain}')]
+            self.assertEqual(numbers, ['200', '201'])
+
     def test_an_unknown_domain_is_not_found_through_any_node(self):
         domain = domain_preferring('c')
         for name in NAMES:
