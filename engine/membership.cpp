@@ -105,6 +105,7 @@ struct membership_state {
   struct link {
     std::string state;
     std::int64_t tried_ms = 0;
+    caf::actor_addr node; // its node actor, monitored: a lost connection shows at once
   };
   std::map<std::string, link> links;
   ownership owners;                 // claims under owners_prefix over the live members
@@ -196,22 +197,42 @@ bool pending_for(const membership_state& st, call_kind k, const std::string& dom
   return false;
 }
 
-// The member that keeps a copy of `domain`'s registrations: the next one
-// after this node in the tenant's rendezvous order (empty: none).
-std::string replica_of_tenant(const membership_state& st, const std::string& domain) {
-  for (auto n : st.owners.order(domain)) {
-    auto name = st.owners.name_of(n);
-    if (name != st.cfg.node_name)
-      return name;
-  }
-  return {};
-}
-
 caf::actor node_actor_of(const membership_state& st, const std::string& name) {
   auto it = st.list.members().find(name);
   return it == st.list.members().end()
            ? caf::actor{}
            : st.cfg.remotes->node(static_cast<node_number>(it->second.node));
+}
+
+// The member that keeps a copy of `domain`'s registrations: the next one
+// after this node in the tenant's rendezvous order that is reachable over CAF
+// (one whose connection broke is skipped while its lease runs out; empty: none).
+std::string replica_of_tenant(const membership_state& st, const std::string& domain) {
+  for (auto n : st.owners.order(domain)) {
+    auto name = st.owners.name_of(n);
+    if (name != st.cfg.node_name && node_actor_of(st, name))
+      return name;
+  }
+  return {};
+}
+
+// A member's node actor is down (its connection broke, as a kill -9 does):
+// routes and replicas skip it now; etcd's lease still decides membership.
+void link_down(self_ptr self, const caf::down_msg& m) {
+  auto& st = self->state;
+  for (auto& [name, l] : st.links) {
+    if (l.node != m.source)
+      continue;
+    log::warn("cluster: lost the connection to member '", name, "' (",
+              self->system().render(m.reason), ")");
+    l.state = "down";
+    l.tried_ms = now_ms();
+    l.node = nullptr;
+    auto it = st.list.members().find(name);
+    if (it != st.list.members().end())
+      st.cfg.remotes->drop(static_cast<node_number>(it->second.node));
+    return;
+  }
 }
 
 // The tenant goes back to its preferred member: its bindings first (so no
@@ -631,6 +652,8 @@ void connect_link(self_ptr self, const std::string& name) {
                       return;
                     self->state.cfg.remotes->set(static_cast<node_number>(m->second.node),
                                                  std::move(router), std::move(port), node);
+                    self->monitor(node);
+                    self->state.links[name].node = node.address();
                     failed("ok");
                     place(self);
                   },
@@ -847,6 +870,7 @@ caf::behavior membership_actor(self_ptr self, node_context* ctx, cluster_setting
   st.self.address = st.cfg.listen;
   st.self.wire = cluster_wire_version;
   st.self.start_ms = now_ms();
+  self->set_down_handler([=](caf::down_msg& m) { link_down(self, m); });
   self->send(self, tick_atom::value);
   return {
     [=](tick_atom) {

@@ -48,9 +48,13 @@ caf::actor activate(self_ptr self, const std::string& domain) {
       return {}; // a cluster not joined yet: no owner anywhere
     if (owner != st.ctx->node) {
       auto remote = st.ctx->remote_router ? st.ctx->remote_router(owner) : caf::actor{};
-      if (!remote)
+      // Said once per node until it is reached again: a lost owner's tenants
+      // get 503 for every request until its lease ends.
+      if (!remote && st.unreachable.insert(owner).second)
         log::warn("router: tenant ", domain, " is placed on node ", owner,
-                  ", which this node cannot reach");
+                  ", which this node cannot reach (503 until it can)");
+      else if (remote)
+        st.unreachable.erase(owner);
       return remote;
     }
   }

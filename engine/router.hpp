@@ -28,6 +28,7 @@ struct router_state {
   // Cluster mode: where tenants are placed, as membership last said (else ctx->placed).
   std::shared_ptr<const placement> placed;
   std::set<caf::actor_addr> moved; // tenants stopped here because another node owns them
+  std::set<node_number> unreachable; // owners said to be out of reach (logged once each)
 };
 
 caf::behavior router_actor(caf::stateful_actor<router_state>* self,

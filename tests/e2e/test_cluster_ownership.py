@@ -45,12 +45,17 @@ def order(domain, members):
     return sorted(members, key=lambda m: (-score(m, domain), m))
 
 
-def domain_preferring(name, members=NAMES):
+def domain_ordered(want, members=NAMES):
+    """A domain whose rendezvous order over `members` starts with `want`."""
     for i in range(10000):
         d = f't{i}.cluster.test'
-        if order(d, members)[0] == name:
+        if order(d, members)[:len(want)] == want:
             return d
     raise AssertionError('no domain found')
+
+
+def domain_preferring(name, members=NAMES):
+    return domain_ordered([name], members)
 
 
 def owns(node):
@@ -132,7 +137,7 @@ class ClusterOwnership(unittest.TestCase):
         return subprocess.run(argv, capture_output=True, timeout=60)
 
     def test_owned_once_reached_from_every_node_and_taken_over(self):
-        domain = domain_preferring('b')
+        domain = domain_ordered(['b', 'a'])  # b owns it, a keeps its bindings' copy
         with self.nodes['c'].shell() as sh:
             sh.ok(f'tenant add {domain}')
         with self.nodes['a'].shell() as sh:  # one cluster, one tenant of that name
@@ -239,8 +244,15 @@ class ClusterOwnership(unittest.TestCase):
                 numbers = [r['extension_number'] for r in sh.records(f'extension list {domain}')]
             self.assertEqual(numbers, ['101', '102', '103'], name)
 
-        # A, which 102 registered through, dies: 102 (UDP) is reached from the owner directly.
+        # A dies: B's replica and 102's flow node. B notices at once (the CAF connection
+        # breaks) and keeps a copy of new bindings on C; 102 (UDP) is reached from B directly.
         self.nodes['a'].kill9()
+        t0 = time.monotonic()
+        with SipUdpClient(self.nodes['c'], '101', domain, 'secret101') as phone:
+            self.assertTrue(wait_until(lambda: status_code(phone.register(expires=300)) == 200,
+                                       2 * TIME_FACTOR, 0.1), self.nodes['b'].stderr_tail(10))
+        self.assertLess(time.monotonic() - t0, 2 * TIME_FACTOR)
+        self.assertIn("lost the connection to member 'a'", self.nodes['b'].stderr())
         for name in ('b', 'c'):
             self.assertTrue(wait_until(lambda: 'a' not in status(self.nodes[name])[1],
                                        10 * TIME_FACTOR), self.nodes[name].stderr_tail(10))
