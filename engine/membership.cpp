@@ -381,13 +381,33 @@ void on_join(self_ptr self, const etcd::txn_result& t) {
   auto& st = self->state;
   if (!t.succeeded) {
     // Our own keys (a retry whose first answer was lost) are no conflict.
+    // Keys of this node's previous start (same name, number and address:
+    // killed, its lease not ended yet) are waited out, not refused.
     std::string taken;
-    for (auto& kv : t.existing)
-      if (kv.lease != st.lease)
-        taken = kv.key.rfind(nodes_prefix, 0) == 0
-                  ? "node name '" + st.cfg.node_name + "' is taken by a live node (" + kv.key + ")"
-                  : "node number " + std::to_string(st.self.node) + " is taken by node '"
-                      + kv.value + "' (" + kv.key + ")";
+    bool previous = false;
+    for (auto& kv : t.existing) {
+      if (kv.lease == st.lease)
+        continue;
+      bool node_key = kv.key.rfind(nodes_prefix, 0) == 0;
+      std::string error;
+      auto m = node_key ? parse_member(st.cfg.node_name, kv.value, error) : std::nullopt;
+      if (node_key ? m && m->address == st.self.address && m->node == st.self.node
+                   : kv.value == st.cfg.node_name) {
+        previous = true;
+        continue;
+      }
+      taken = node_key
+                ? "node name '" + st.cfg.node_name + "' is taken by a live node (" + kv.key + ")"
+                : "node number " + std::to_string(st.self.node) + " is taken by node '" + kv.value
+                    + "' (" + kv.key + ")";
+    }
+    if (taken.empty() && previous) {
+      if (st.taken_said != "previous")
+        log::warn("cluster: a previous start of this node is still registered; waiting for its "
+                  "lease to end (at most ", lease_ttl, " s)");
+      st.taken_said = "previous";
+      return;
+    }
     if (!taken.empty()) {
       if (!st.ever_joined) {
         log::error("cluster: ", taken, ": refusing to start");

@@ -204,6 +204,19 @@ class ClusterMembership(unittest.TestCase):
         self.assertLess(time.monotonic() - t0, 4 * TIME_FACTOR)
         self.assertEqual(nodes['a'].stop(), 0, nodes['a'].stderr_tail(20))
 
+    def test_a_killed_node_started_again_at_once_waits_for_its_old_lease(self):
+        self.etcd.start()
+        a, b = self.node('a', 1), self.node('b', 2)
+        a.start()
+        b.start()
+        self.wait_members(a, {'a', 'b'})
+        b.kill9()
+        t0 = time.monotonic()
+        b.start(timeout=20)  # same name, number and address: its own old registration
+        self.assertIn('a previous start of this node is still registered', b.stderr())
+        self.assertLess(time.monotonic() - t0, 10 * TIME_FACTOR)
+        self.wait_members(a, {'a', 'b'})
+
     def test_a_dead_endpoint_moves_on_to_the_next(self):
         self.etcd.start()
         dead = f'{HOST}:{free_port(udp_and_tcp=False)}'  # nothing listens there
