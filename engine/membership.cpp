@@ -71,6 +71,7 @@ struct call {
 
 struct pending_write {
   config_write w;
+  std::string domain;
   std::vector<std::string> bodies;
   std::size_t next = 0;
   bool creates = false;
@@ -109,7 +110,7 @@ struct membership_state {
   };
   std::map<std::string, link> links;
   ownership owners;                 // claims under owners_prefix over the live members
-  std::set<std::string> placed_on;  // what the router was last told: "name=number" each
+  std::shared_ptr<const ownership> told; // what the router was last told
   std::map<std::string, std::uint32_t> numbers; // each member's node number, as last seen
   std::map<std::uint64_t, pending_write> writes; // by the id of the call carrying the next txn
   bool config_unseeded_said = false;
@@ -272,17 +273,12 @@ void hand_over(self_ptr self, const std::string& domain, std::int64_t revision) 
 void place(self_ptr self) {
   auto& st = self->state;
   std::vector<placed_member> live;
-  std::set<std::string> shape;
-  for (auto& [name, m] : st.list.members()) {
+  for (auto& [name, m] : st.list.members())
     live.push_back({name, static_cast<node_number>(m.node)});
-    shape.insert(name + "=" + std::to_string(m.node));
-  }
   st.owners.set_members(std::move(live));
-  for (auto& [domain, c] : st.owners.claims())
-    shape.insert(domain + "@" + c.node + "#" + std::to_string(c.mod_revision));
-  if (shape != st.placed_on) {
-    st.placed_on = std::move(shape);
-    self->send(st.ctx->router, placement_update{std::make_shared<ownership>(st.owners)});
+  if (!st.told || !st.told->same_as(st.owners)) {
+    st.told = std::make_shared<ownership>(st.owners);
+    self->send(st.ctx->router, placement_update{st.told});
   }
   if (!st.registered || st.unreachable_since != 0 || st.watch_id == 0)
     return;
@@ -447,7 +443,7 @@ std::string config_refusal(const membership_state& st) {
 void send_write(self_ptr self, pending_write p) {
   auto& st = self->state;
   auto id = st.next_id++;
-  st.calls.emplace(id, call{call_kind::config, now_ms(), p.w.b->config_domain()});
+  st.calls.emplace(id, call{call_kind::config, now_ms(), p.domain});
   etcd_request r;
   r.id = id;
   r.path = "/v3/kv/txn";
@@ -510,7 +506,7 @@ constexpr std::int64_t claim_wait_ms = 3000;
 
 void write_config(self_ptr self, config_write w, std::int64_t since = 0) {
   auto& st = self->state;
-  if (w.b->config_changes().empty())
+  if (!w.b->has_config_changes())
     return write_bindings(self, std::move(w));
   if (auto why = config_refusal(st); !why.empty())
     return w.done(why);
@@ -519,6 +515,7 @@ void write_config(self_ptr self, config_write w, std::int64_t since = 0) {
   if (domain.empty())
     return w.done("cluster: a change of several tenants at once is not supported");
   pending_write p;
+  p.domain = domain;
   std::vector<etcd::txn_compare> fence;
   auto claim = st.owners.claims().find(domain);
   if (st.owners.claimant(domain) == st.cfg.node_name) {
@@ -552,7 +549,7 @@ void on_write_answer(self_ptr self, std::uint64_t id, const etcd_response& r, bo
     return;
   auto p = std::move(it->second);
   st.writes.erase(it);
-  auto domain = p.w.b->config_domain();
+  auto& domain = p.domain;
   auto fail = [&](const std::string& why) {
     if (p.next > 0)
       log::error("cluster: a change of tenant ", domain, " stopped after ", p.next, " of ",

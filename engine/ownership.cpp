@@ -31,6 +31,10 @@ bool ownership::live(const std::string& name) const {
                      [&](const placed_member& m) { return m.name == name; });
 }
 
+bool ownership::same_as(const ownership& o) const {
+  return members_ == o.members_ && claims_ == o.claims_;
+}
+
 std::string ownership::name_of(node_number number) const {
   for (auto& m : members_)
     if (m.number == number)

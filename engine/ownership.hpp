@@ -22,6 +22,9 @@ struct owner_claim {
   std::string node;              // the claimant's --node-name
   std::int64_t mod_revision = 0; // fences it: a release compares this
   std::int64_t lease = 0;
+  bool operator==(const owner_claim& o) const {
+    return node == o.node && mod_revision == o.mod_revision && lease == o.lease;
+  }
 };
 
 class ownership final : public placement {
@@ -58,6 +61,8 @@ public:
   void apply(const std::vector<etcd::watch_event>& events);
   void set_members(std::vector<placed_member> live);
   const std::map<std::string, owner_claim>& claims() const { return claims_; }
+  /// The same members and claims (what the router would be told again).
+  bool same_as(const ownership& o) const;
 
 private:
   bool live(const std::string& name) const;

@@ -19,6 +19,7 @@ namespace pbx {
 struct placed_member {
   std::string name;   // --node-name: what the score hashes
   node_number number = 0;
+  bool operator==(const placed_member& o) const { return name == o.name && number == o.number; }
 };
 
 class placement {

@@ -280,20 +280,24 @@ bool config_table(std::string_view name) {
 
 namespace {
 
+// The table name an op is replicated under (configuration, or with
+// `bindings` the bindings table); empty for any other op.
+std::string_view replicated_as(const op& o, bool bindings) {
+  if (o.what != op::kind::put && o.what != op::kind::erase && o.what != op::kind::erase_prefix)
+    return {};
+  if (bindings) return o.where == table::bindings ? std::string_view("bindings") : std::string_view();
+  return config_name(o.where);
+}
+
 std::vector<config_change> changes_where(const std::vector<op>& ops, bool bindings) {
   std::vector<config_change> out;
   for (auto& o : ops) {
-    auto name = bindings ? (o.where == table::bindings ? std::string_view("bindings")
-                                                       : std::string_view())
-                         : config_name(o.where);
+    auto name = replicated_as(o, bindings);
     if (name.empty()) continue;
     config_change c;
-    switch (o.what) {
-      case op::kind::put: c.what = config_change::kind::put; break;
-      case op::kind::erase: c.what = config_change::kind::erase; break;
-      case op::kind::erase_prefix: c.what = config_change::kind::erase_prefix; break;
-      default: continue;
-    }
+    c.what = o.what == op::kind::put     ? config_change::kind::put
+             : o.what == op::kind::erase ? config_change::kind::erase
+                                         : config_change::kind::erase_prefix;
     c.table = std::string(name);
     c.key = o.key;
     c.value = o.value;
@@ -302,11 +306,21 @@ std::vector<config_change> changes_where(const std::vector<op>& ops, bool bindin
   return out;
 }
 
+bool any_where(const std::vector<op>& ops, bool bindings) {
+  for (auto& o : ops)
+    if (!replicated_as(o, bindings).empty()) return true;
+  return false;
+}
+
 }  // namespace
 
 std::vector<config_change> batch::config_changes() const { return changes_where(ops_, false); }
 
 std::vector<config_change> batch::binding_changes() const { return changes_where(ops_, true); }
+
+bool batch::has_config_changes() const { return any_where(ops_, false); }
+
+bool batch::has_binding_changes() const { return any_where(ops_, true); }
 
 std::string batch::binding_domain() const {
   for (auto& o : ops_)
@@ -316,10 +330,11 @@ std::string batch::binding_domain() const {
 
 std::string batch::config_domain() const {
   std::string domain;
-  for (auto& c : config_changes()) {
-    auto d = c.key.substr(0, c.key.find(detail::sep));
+  for (auto& o : ops_) {
+    if (replicated_as(o, false).empty()) continue;
+    auto d = o.key.substr(0, o.key.find(detail::sep));
     if (!domain.empty() && d != domain) return {};
-    domain = d;
+    domain = std::move(d);
   }
   return domain;
 }

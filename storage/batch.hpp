@@ -118,6 +118,9 @@ class batch {
   // tenant's replica node; the tenant of the first (empty: none).
   std::vector<config_change> binding_changes() const;
   std::string binding_domain() const;
+  // Whether it has any of either, without copying them (the store asks per write).
+  bool has_config_changes() const;
+  bool has_binding_changes() const;
   // A change another node made. A put as it was; an erased tenant or
   // extension also erases what hangs on it here (bindings, CDRs, voicemail).
   // A configuration table or "bindings"; any other fails the batch.

@@ -1102,7 +1102,7 @@ std::vector<std::pair<std::string, std::string>> store::config_keys() const {
 
 void store::submit(batch b, done_fn done) {
   if (impl_->replicator_ && !b.replicated()
-      && (!b.config_changes().empty() || !b.binding_changes().empty())) {
+      && (b.has_config_changes() || b.has_binding_changes())) {
     impl_->replicator_(std::move(b), std::move(done));
     return;
   }
