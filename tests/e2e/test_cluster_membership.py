@@ -25,7 +25,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HOST, TIME_FACTOR, Node, SipUdpClient, free_port, parse_kv,
+from harness import (HOST, TIME_FACTOR, Node, SipUdpClient, fd_count, free_port, parse_kv,
                      require_binary, status_code, wait_until)
 
 ETCD = shutil.which('etcd')
@@ -216,6 +216,30 @@ class ClusterMembership(unittest.TestCase):
         self.assertIn('a previous start of this node is still registered', b.stderr())
         self.assertLess(time.monotonic() - t0, 10 * TIME_FACTOR)
         self.wait_members(a, {'a', 'b'})
+
+    def test_garbage_and_vanishing_peers_on_the_middleman_port_leave_nothing(self):
+        import socket
+        import struct
+        self.etcd.start()
+        a = self.node('a', 1)
+        a.start()
+        self.wait_members(a, {'a'})
+        host, port = a.cluster_listen.rsplit(':', 1)
+        base = fd_count(a.proc.pid)
+        for i in range(200):
+            s = socket.create_connection((host, int(port)), timeout=5)
+            if i % 4 == 1:
+                s.sendall(os.urandom(3000))  # not BASP
+            if i % 4 == 2:
+                s.sendall(b'\xff' * 64)
+            if i % 4 == 3:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))  # RST
+            s.close()
+        self.assertTrue(wait_until(lambda: fd_count(a.proc.pid) <= base, 10 * TIME_FACTOR),
+                        f'{fd_count(a.proc.pid)} fds, {base} before')
+        self.assertTrue(a.running())
+        etcd, members = status(a)
+        self.assertEqual((etcd['etcd'], set(members)), ('reachable', {'a'}))
 
     def test_a_dead_endpoint_moves_on_to_the_next(self):
         self.etcd.start()
