@@ -49,13 +49,13 @@ void start(tenant_ptr self) {
 
 std::optional<binding_index::auth> auth_of(tenant_ptr self, const std::string& number) {
   auto& st = self->state;
-  // A refresh finds the HA1 with the bindings; otherwise the record is read.
+  // A refresh finds the HA1 with the bindings; otherwise its auth record is read.
   if (auto* a = st.bindings->cached_auth(number))
     return *a;
-  auto rec = st.ctx->store->extension(st.rec.domain, number);
+  auto rec = st.ctx->store->extension_auth(st.rec.domain, number);
   if (!rec)
     return std::nullopt;
-  return binding_index::auth{std::move(rec->sip_ha1), rec->enabled};
+  return binding_index::auth{std::move(rec->ha1), rec->enabled};
 }
 
 bool handle(tenant_ptr self, register_request& req) {
@@ -163,7 +163,7 @@ std::vector<call_target> devices(tenant_ptr self, const std::string& number) {
 
 void changed(tenant_ptr self, const std::string& number) {
   auto& st = self->state;
-  auto rec = st.ctx->store->extension(st.rec.domain, number);
+  auto rec = st.ctx->store->extension_auth(st.rec.domain, number);
   if (rec && rec->enabled) {
     st.bindings->forget_auth(number); // a new password, maybe
     return;

@@ -146,6 +146,7 @@ void batch::erase_tenant(std::string_view domain) {
   add(op::kind::erase_prefix, table::cdrs, detail::domain_prefix(domain));
   add(op::kind::erase_prefix, table::cdr_ids, detail::domain_prefix(domain));
   add(op::kind::erase_prefix, table::extensions, detail::domain_prefix(domain));
+  add(op::kind::erase_prefix, table::auth, detail::domain_prefix(domain));
   add(op::kind::erase, table::extension_counts, detail::tenant_key(domain));
   add(op::kind::erase_prefix, table::bindings, detail::domain_prefix(domain));
   add(op::kind::erase_prefix, table::voicemails, detail::domain_prefix(domain));
@@ -180,11 +181,14 @@ void batch::erase_outbound_rule(std::string_view domain, std::string_view name) 
 }
 
 void batch::put(const extension_record& r) {
-  put_encoded(table::extensions, detail::extension_key(r.domain, r.number), r);
+  auto key = detail::extension_key(r.domain, r.number);
+  put_encoded(table::auth, key, auth_record{r.sip_ha1, r.enabled});
+  put_encoded(table::extensions, std::move(key), r);
 }
 
 void batch::erase_extension(std::string_view domain, std::string_view number) {
   add(op::kind::erase, table::extensions, detail::extension_key(domain, number));
+  add(op::kind::erase, table::auth, detail::extension_key(domain, number));
   erase_bindings(domain, number);
   add(op::kind::erase_prefix, table::voicemails, detail::binding_prefix(domain, number));
   add(op::kind::dir_remove, table::voicemails,
@@ -354,9 +358,18 @@ void batch::apply(const config_change& c) {
   }
   switch (c.what) {
     case config_change::kind::put:
+      if (where == table::extensions) {  // its auth record comes with it
+        extension_record r;
+        if (!detail::decode(c.value, r) || detail::extension_key(r.domain, r.number) != c.key) {
+          add(op::kind::invalid, table::meta, {}, "unreadable extension record " + c.key);
+          return;
+        }
+        put_encoded(table::auth, c.key, auth_record{r.sip_ha1, r.enabled});
+      }
       add(op::kind::put, where, c.key, c.value);
       return;
     case config_change::kind::erase_prefix:
+      if (where == table::extensions) add(op::kind::erase_prefix, table::auth, c.key);
       add(op::kind::erase_prefix, where, c.key);
       return;
     case config_change::kind::erase: {

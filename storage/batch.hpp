@@ -18,7 +18,10 @@ enum class table : std::uint8_t {
   trunks, inbound_rules, outbound_rules,
   // Kept by the store itself (schema version 2): domain -> number of its
   // extensions (decimal), and domain sep call_id -> that CDR's key.
-  extension_counts, cdr_ids
+  extension_counts, cdr_ids,
+  // Schema version 3: domain sep number -> auth_record, put and erased with
+  // the extension.
+  auth
 };
 
 struct op {

@@ -37,8 +37,8 @@ using detail::txn;
 constexpr const char* table_names[] = {"tenants", "extensions", "bindings", "meta", "cdrs",
                                        "security", "voicemails", "audit", "trunks",
                                        "inbound_rules", "outbound_rules", "extension_counts",
-                                       "cdr_ids"};
-constexpr std::size_t table_count = 13;
+                                       "cdr_ids", "auth"};
+constexpr std::size_t table_count = 14;
 // Entries of the CDR index rebuilt per write txn when an older data dir is upgraded.
 constexpr std::size_t upgrade_chunk = 50000;
 constexpr std::uintmax_t wav_header_size = 44;
@@ -339,7 +339,7 @@ struct store::impl {
     if ((rc = t.commit()) != 0) return mdb_error("mdb_txn_commit", rc);
     dbis_open_ = true;  // handles opened in a committed txn stay valid
     refresh_map_size();
-    return stored < schema_version ? upgrade() : std::string();
+    return stored < schema_version ? upgrade(stored) : std::string();
   }
 
   // Runs fn(txn) in a write txn and commits it, growing the map when full
@@ -363,11 +363,57 @@ struct store::impl {
     }
   }
 
-  // Schema version 2 adds what the writer keeps beside the records: the
-  // extension count per tenant and the CDR id index. An older data dir (or
-  // an upgrade cut short) gets both built from its records' keys, nothing
-  // decoded; the version is written last, with the counts.
-  std::string upgrade() {
+  // What the writer keeps beside the records, built from them for a data
+  // dir of an older schema (or an upgrade cut short): version 2 adds the
+  // extension count per tenant and the CDR id index (from the keys, nothing
+  // decoded), version 3 the auth records (each extension decoded once). The
+  // version is written last.
+  std::string upgrade(long stored) {
+    std::string e;
+    if (stored < 2 && !(e = upgrade_counts()).empty()) return e;
+    if (stored < 3 && !(e = build_auth()).empty()) return e;
+    return write_txn([&](MDB_txn* t) {
+      std::string version = std::to_string(schema_version);
+      MDB_val k = to_val(schema_key), v = to_val(version);
+      return mdb_put(t, dbi(table::meta), &k, &v, 0);
+    });
+  }
+
+  std::string build_auth() {
+    auto auth = dbi(table::auth);
+    std::string last;  // the last extension key done
+    for (bool more = true; more;) {
+      std::string chunk_last;
+      std::size_t n = 0;
+      std::string e = write_txn([&](MDB_txn* t) {
+        chunk_last = last;
+        n = 0;
+        std::vector<std::pair<std::string, std::string>> found;  // key, auth record
+        int rc = last.empty() ? mdb_drop(t, auth, 0) : 0;
+        if (rc == 0)
+          rc = detail::scan_after(t, dbi(table::extensions), {}, last,
+                                    [&](std::string_view key, std::string_view value) {
+            extension_record r;
+            if (detail::decode(value, r))  // an unreadable record stays unregistrable
+              found.emplace_back(std::string(key),
+                                 detail::encode(auth_record{r.sip_ha1, r.enabled}));
+            chunk_last.assign(key);
+            return ++n < upgrade_chunk;
+          });
+        for (std::size_t i = 0; rc == 0 && i < found.size(); ++i) {
+          MDB_val k = to_val(found[i].first), v = to_val(found[i].second);
+          rc = mdb_put(t, auth, &k, &v, MDB_APPEND);  // scanned in key order
+        }
+        return rc;
+      });
+      if (!e.empty()) return e;
+      last = std::move(chunk_last);
+      more = n == upgrade_chunk;
+    }
+    return {};
+  }
+
+  std::string upgrade_counts() {
     auto ids = dbi(table::cdr_ids);
     std::string e;
     std::string last;  // the last CDR key indexed
@@ -428,9 +474,6 @@ struct store::impl {
         });
       if (rc == 0) rc = put_rc;
       if (rc == 0) rc = put();
-      std::string version = std::to_string(schema_version);
-      MDB_val k = to_val(schema_key), v = to_val(version);
-      if (rc == 0) rc = mdb_put(t, dbi(table::meta), &k, &v, 0);
       return rc;
     });
   }
@@ -877,6 +920,13 @@ std::optional<extension_record> store::extension(std::string_view domain,
   return guarded<std::optional<extension_record>>([&] {
     return impl_->get_record<extension_record>(table::extensions,
                                                detail::extension_key(domain, number));
+  });
+}
+
+std::optional<auth_record> store::extension_auth(std::string_view domain,
+                                                 std::string_view number) const {
+  return guarded<std::optional<auth_record>>([&] {
+    return impl_->get_record<auth_record>(table::auth, detail::extension_key(domain, number));
   });
 }
 

@@ -68,6 +68,9 @@ class store {
   std::vector<tenant_record> tenants() const;  // sorted by domain
   std::optional<extension_record> extension(std::string_view domain,
                                             std::string_view number) const;
+  // Its HA1 and enabled flag, without reading the record.
+  std::optional<auth_record> extension_auth(std::string_view domain,
+                                            std::string_view number) const;
   std::vector<extension_record> extensions(std::string_view domain) const;  // sorted by number
   // At most `limit` (0: every one) of them, from the first number above
   // `after` ("": from the first): one seek, then only those are decoded.
@@ -142,8 +145,8 @@ class store {
   std::size_t map_size() const;
 
   // 2: the per-tenant extension counts and the CDR id index (built from
-  // the records when a version-1 data dir is opened).
-  static constexpr int schema_version = 2;
+  // the records when a version-1 data dir is opened); 3: the auth records.
+  static constexpr int schema_version = 3;
 
  private:
   std::size_t entries(detail::table t) const;

@@ -1162,6 +1162,10 @@ TEST_CASE("configuration changes replay on another store; data stays local", "[s
   REQUIRE(other->extension("a.test", "100"));
   CHECK(fields(*other->extension("a.test", "100")) == fields(make_ext("a.test", "100")));
   CHECK(other->extension_count("a.test") == 1);
+  // The replica derives the auth record from the replayed extension.
+  REQUIRE(other->extension_auth("a.test", "100"));
+  CHECK(other->extension_auth("a.test", "100")->ha1 == make_ext("a.test", "100").sip_ha1);
+  CHECK_FALSE(other->extension_auth("a.test", "100")->enabled);
   CHECK(other->bindings("a.test", "100").empty());
   CHECK(other->config_keys() == origin->config_keys());
   // Bindings go to one replica, as changes of their own.
@@ -1194,6 +1198,7 @@ TEST_CASE("configuration changes replay on another store; data stays local", "[s
   CHECK_FALSE(other->extension("a.test", "100"));
   CHECK(other->bindings("a.test", "100").empty());
   CHECK(other->extension_count("a.test") == 0);
+  CHECK_FALSE(other->extension_auth("a.test", "100"));
 
   batch all;
   all.erase_tenant("a.test");
@@ -1209,6 +1214,100 @@ TEST_CASE("configuration changes replay on another store; data stays local", "[s
   batch bad;
   bad.apply(config_change{config_change::kind::put, "cdrs", "k", "v"});
   CHECK(other->write(std::move(bad)) != "");
+  batch garbled;  // an extension that does not decode, or sits under another key
+  garbled.apply(config_change{config_change::kind::put, "extensions",
+                              detail::extension_key("a.test", "100"), "not a record"});
+  CHECK(other->write(std::move(garbled)) != "");
+  batch moved;
+  moved.apply(config_change{config_change::kind::put, "extensions",
+                            detail::extension_key("a.test", "101"),
+                            detail::encode(make_ext("a.test", "100"))});
+  CHECK(other->write(std::move(moved)) != "");
+  CHECK_FALSE(other->extension("a.test", "101"));
+  CHECK_FALSE(other->extension_auth("a.test", "101"));
+}
+
+TEST_CASE("an extension's auth record is written, changed and erased with it", "[store][auth]") {
+  temp_dir dir;
+  auto s = open_ok(dir.path);
+  batch w;
+  w.put(tenant_record{"a.test", "A", "UTC"});
+  auto e = make_ext("a.test", "100");
+  e.enabled = true;
+  w.put(e);
+  w.put(make_ext("a.test", "101"));
+  w.put(tenant_record{"b.test", "B", "UTC"});
+  w.put(make_ext("b.test", "100"));
+  REQUIRE(s->write(std::move(w)) == "");
+  REQUIRE(s->extension_auth("a.test", "100"));
+  CHECK(s->extension_auth("a.test", "100")->ha1 == e.sip_ha1);
+  CHECK(s->extension_auth("a.test", "100")->enabled);
+  REQUIRE(s->extension_auth("a.test", "101"));
+  CHECK_FALSE(s->extension_auth("a.test", "101")->enabled);
+  CHECK_FALSE(s->extension_auth("a.test", "102"));
+
+  e.sip_ha1 = "fedcba9876543210fedcba9876543210";  // a new password
+  e.enabled = false;
+  batch change;
+  change.put(e);
+  REQUIRE(s->write(std::move(change)) == "");
+  CHECK(s->extension_auth("a.test", "100")->ha1 == e.sip_ha1);
+  CHECK_FALSE(s->extension_auth("a.test", "100")->enabled);
+
+  batch one;
+  one.erase_extension("a.test", "101");
+  REQUIRE(s->write(std::move(one)) == "");
+  CHECK_FALSE(s->extension_auth("a.test", "101"));
+  CHECK(s->extension_auth("a.test", "100"));
+
+  batch tenant;
+  tenant.erase_tenant("a.test");
+  REQUIRE(s->write(std::move(tenant)) == "");
+  CHECK_FALSE(s->extension_auth("a.test", "100"));
+  REQUIRE(s->extension_auth("b.test", "100"));  // the other tenant keeps its own
+  CHECK(s->extension_auth("b.test", "100")->ha1 == make_ext("b.test", "100").sip_ha1);
+}
+
+TEST_CASE("a data dir of schema version 2 gets its auth records at open, across txns",
+          "[store][schema][auth]") {
+  temp_dir dir;
+  puts_t puts;
+  puts.emplace_back("meta", "schema_version", "2");
+  puts.emplace_back("tenants", "a.test", detail::encode(tenant_record{"a.test", "A", "UTC"}));
+  // More extensions than one upgrade txn takes (50,000).
+  constexpr int many = 50002;
+  for (int n = 0; n < many; ++n) {
+    extension_record r;
+    r.domain = "a.test";
+    r.number = std::to_string(100000 + n);
+    r.sip_ha1 = "ha1-" + r.number;
+    r.enabled = n % 2 == 0;
+    puts.emplace_back("extensions", detail::extension_key(r.domain, r.number), detail::encode(r));
+  }
+  puts.emplace_back("extension_counts", "a.test", std::to_string(many));
+  // An auth record left by an upgrade cut short: replaced, not kept.
+  puts.emplace_back("auth", detail::extension_key("a.test", "099999"),
+                    detail::encode(auth_record{"stale", true}));
+  write_raw(dir.path, puts);
+  {
+    auto s = open_ok(dir.path);
+    CHECK(s->meta("schema_version") == std::to_string(store::schema_version));
+    CHECK_FALSE(s->extension_auth("a.test", "099999"));
+    for (int n : {0, 1, 49999, 50000, 50001}) {
+      auto number = std::to_string(100000 + n);
+      INFO(number);
+      auto a = s->extension_auth("a.test", number);
+      REQUIRE(a);
+      CHECK(a->ha1 == "ha1-" + number);
+      CHECK(a->enabled == (n % 2 == 0));
+    }
+    CHECK(s->extension_count("a.test") == static_cast<std::size_t>(many));
+  }
+  // Built once: an auth record changed behind the store's back stays.
+  write_raw(dir.path, {{"auth", detail::extension_key("a.test", "100000"),
+                        detail::encode(auth_record{"edited", false})}});
+  auto s = open_ok(dir.path);
+  CHECK(s->extension_auth("a.test", "100000")->ha1 == "edited");
 }
 
 TEST_CASE("a replicator takes configuration batches first; others go straight in",
