@@ -515,6 +515,24 @@ void confirm_feature(self_ptr self) {
   self->delayed_send(self, std::chrono::milliseconds(500), hangup_atom::value);
 }
 
+// Frees what only ringing needed once a call is answered (it never rings
+// again): held calls are the node's memory. Moved out, not cleared: a cleared
+// string keeps its buffer.
+template <class T>
+void release(T& x) {
+  T gone = std::move(x);
+  x = T{};
+}
+
+void shed_setup(call_state& st) {
+  release(st.offer.sdp);
+  release(st.offer.auth);
+  release(st.offer.user_agent);
+  release(st.out.steps);
+  release(st.on_no_answer);
+  release(st.on_busy);
+}
+
 // Stops the ringing; the call ends when the ringing actor reports back.
 void stop_ringing(self_ptr self, std::string why, std::uint16_t code) {
   auto& st = self->state;
@@ -741,6 +759,7 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
       } else {
         command(self, leg_command::op::answer, st.offer.leg, 200, "OK", std::move(a.sdp));
       }
+      shed_setup(st);
     },
     [=](ring_failed& f) {
       auto& st = self->state;
