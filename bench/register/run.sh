@@ -3,16 +3,20 @@
 #
 #   bench/register/run.sh [--max-rate N] [--start-rate N] [--step N] [--duration S]
 #                         [--only actorpbx|kamailio] [--children N] [--transport u1|t1]
-#                         [--clients N]
+#                         [--clients N] [--users N]
 #
-# For each server: 10,000 extensions (100000..109999, password pw<number>, domain bench.test);
+# For each server: --users N extensions (default 10,000, at most 200,000: 100000.., password
+# pw<number>, domain bench.test);
 # SIPp runs bench/register/register_load.xml (REGISTER -> 401 -> REGISTER+auth -> 200, new Call-ID
 # per call) at rising rates, rate x duration calls per step. A step passes when fewer than 0.1% of
 # its calls fail and the achieved rate is at least 90% of the target. The first failing step ends
 # the climb. The server's CPU (utime+stime of all its processes over the step) and memory (VmRSS
 # summed, and PSS summed, at the end of the step) are sampled. --clients N (1..4, default 1) splits
 # the users and each step's rate over N SIPp processes on ports BENCH_SIPP_PORT.. (one SIPp process
-# was the limit for Kamailio near 24,000-26,000 REGISTER/s: bench/README.md).
+# was the limit for Kamailio near 24,000-26,000 REGISTER/s: bench/README.md). The warm-up
+# registers every user once; the summary adds each server's PSS per registered extension, all in
+# (PSS / users) and over its idle PSS (sampled before the warm-up, extensions provisioned,
+# 15 s after the start).
 #
 # Builds nothing. actorpbx comes from $ACTORPBX_BIN or build/engine/actorpbx (skipped if absent).
 # All traffic stays on 127.0.0.1; every sipp run is bounded (-m, -timeout); only the PIDs this
@@ -35,6 +39,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --transport) TRANSPORT="$2" ;;
     --clients) CLIENTS="$2" ;;
+    --users) NUSERS="$2" ;;
     *) bench_opt "$@" ;;
   esac
   shift 2
@@ -42,6 +47,8 @@ done
 bench_check_opts MAX_RATE START_RATE STEP DURATION CHILDREN
 case "$TRANSPORT" in u1|t1) ;; *) echo "--transport must be u1 or t1" >&2; exit 2 ;; esac
 case "$CLIENTS" in 1|2|3|4) ;; *) echo "--clients must be 1..4" >&2; exit 2 ;; esac
+[[ "$NUSERS" =~ ^[0-9]+$ ]] && [ "$NUSERS" -ge 1000 ] && [ "$NUSERS" -le 200000 ] \
+  || { echo "--users must be 1000..200000" >&2; exit 2; }
 
 # ports (loopback only); override through the environment if they are taken
 A_SIP_PORT="${BENCH_ACTORPBX_SIP_PORT:-25060}"
@@ -61,9 +68,15 @@ for ((k = 0; k < CLIENTS; k++)); do
 done
 
 # ---------------------------------------------------------------- servers (start_*: bench/lib.sh)
-# provision: tenant + 10,000 extensions through the shell (extension import)
-actorpbx_provision() { shell_provision 60 "$FIRST:$NUSERS"; }
-prepare_server() { start_server "$1"; }
+# provision: tenant + --users extensions through the shell (extension import)
+actorpbx_provision() { shell_provision $((60 + NUSERS / 1000)) "$FIRST:$NUSERS"; }
+# the idle PSS, extensions provisioned, before anything registers: 15 s after the start, as an
+# import's buffers go back to the system (jemalloc's decay is 10 s)
+prepare_server() {
+  start_server "$1" || return 1
+  sleep 15
+  echo "$1 idle $(mem_kb "$SERVER_PID")" >> "$RESULTS"
+}
 
 # ---------------------------------------------------------------- one load step
 # writes to $STEP_LINE: rate calls ok failed achieved cpu_pct rss_kb pss_kb udp_drops sipp_rc
@@ -74,16 +87,17 @@ client_share() {
   echo "$r $m"
 }
 
-run_step() {
+run_step() {  # RATE TAG [CALLS]
   local rate=$1
-  local calls=$((rate * DURATION)) dir="$TMP/step-$2-$rate"
+  local calls=${3:-$((rate * DURATION))} dir="$TMP/step-$2-$rate"
+  local secs=$(((calls + rate - 1) / rate))
   local k r m pids=() lines=() rcs=()
   sample_start
-  # bounded: -m calls, whole run at most DURATION*3+30 s, each message 5 s
+  # bounded: -m calls, whole run at most 3x its planned seconds + 30, each message 5 s
   for ((k = 0; k < CLIENTS; k++)); do
     read -r r m <<< "$(client_share "$k" "$rate" "$calls")"
     mkdir -p "$dir/c$k"
-    sipp_client "$dir/c$k" $((DURATION * 3 + 30)) -sf "$HERE/register_load.xml" -inf "$TMP/users-$k.csv" \
+    sipp_client "$dir/c$k" $((secs * 3 + 30)) -sf "$HERE/register_load.xml" -inf "$TMP/users-$k.csv" \
         -auth_uri "$DOMAIN" -t "$TRANSPORT" -i 127.0.0.1 -p "$((SIPP_PORT + k))" -r "$r" -rp 1000 -m "$m" &
     pids+=($!)
   done
@@ -109,7 +123,11 @@ PY
 } > "$STEP_LINE"
 
 # warm-up: register every extension once at a low rate (not measured)
-warm_up() { run_step "$(( START_RATE < 2000 ? START_RATE : 2000 ))" "$1-warm" || true; }
+warm_up() {
+  local r=$(( START_RATE < 2000 ? START_RATE : 2000 ))
+  local c=$(( r * DURATION > NUSERS ? r * DURATION : NUSERS ))
+  run_step "$r" "$1-warm" "$c" || true
+}
 
 print_step() {  # NAME VERDICT rate calls ok failed achieved cpu rss pss drops rc
   local name=$1 verdict=$2; shift 2
@@ -124,3 +142,18 @@ run_servers bench_server
 
 # ---------------------------------------------------------------- summary
 print_summary "max rate (/s)" "regs/cpu-s" registrations
+# PSS per registered extension at each server's last passed step: all in, and over its idle PSS
+python3 - "$RESULTS" "$NUSERS" <<'PY'
+import sys
+idle, last = {}, {}
+for l in open(sys.argv[1]):
+    p = l.split()
+    if p[1] == "idle":
+        idle[p[0]] = int(p[3])
+    elif p[1] == "step" and p[-1] == "pass":
+        last[p[0]] = int(p[9])
+n = int(sys.argv[2])
+for name, pss in last.items():
+    over = "%.2f kB over idle (%.1f MB)" % ((pss - idle[name]) / n, idle[name] / 1024.0) if name in idle else "-"
+    print("%-9s pss per registered extension (%d): %.2f kB all in, %s" % (name, n, pss / n, over))
+PY
