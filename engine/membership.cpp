@@ -53,7 +53,9 @@ constexpr std::int64_t lease_ttl = 6;            // seconds (issue 16)
 constexpr std::int64_t keepalive_every_ms = 2000;
 constexpr std::int64_t wait_log_every_ms = 10000;
 constexpr std::int64_t call_stale_ms = 5000;     // net/ answers within 2.5 s: a lost call
-constexpr std::int64_t link_retry_ms = 5000;     // a member whose node actor did not answer
+// A member whose node actor did not answer is tried again this soon: until then
+// this node cannot send it anything (a call's leg commands for its SIP port).
+constexpr std::int64_t link_retry_ms = 1000;
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -105,6 +107,7 @@ struct membership_state {
   // a ping with its name, else why not (yet). Not membership: etcd decides that.
   struct link {
     std::string state;
+    std::string said; // the failure logged last (logged again only when it changes)
     std::int64_t tried_ms = 0;
     caf::actor_addr node; // its node actor, monitored: a lost connection shows at once
   };
@@ -645,8 +648,16 @@ void connect_link(self_ptr self, const std::string& name) {
   }
   auto failed = [=](const std::string& why) {
     auto it = self->state.links.find(name);
-    if (it != self->state.links.end())
-      it->second.state = why;
+    if (it == self->state.links.end())
+      return;
+    auto& l = it->second;
+    l.state = why;
+    if (why == "ok" && !l.said.empty())
+      log::info("cluster: reached member '", name, "' over CAF");
+    else if (why != "ok" && why != l.said)
+      log::warn("cluster: cannot reach member '", name, "' over CAF (", why,
+                "); trying again every ", link_retry_ms, " ms");
+    l.said = why == "ok" ? std::string{} : why;
   };
   self
     ->request(self->system().middleman().actor_handle(), std::chrono::seconds(5),
