@@ -101,6 +101,22 @@ class Resident(CallCase):
             self.assertEqual(status_code(self.fetch(c)), 200)
             self.assertEqual(contact_expires(self.fetch(c)), {})
 
+    def test_freed_memory_goes_back_while_idle(self):
+        """jemalloc reads the node's malloc_conf (engine/main.cpp): one background thread returns
+        freed pages while the node is idle. The sanitizer build has no jemalloc."""
+        pid = self.node.proc.pid
+        with open(f'/proc/{pid}/maps') as f:
+            if 'libjemalloc' not in f.read():
+                self.skipTest('SKIPPED: this build does not use jemalloc (sanitizer build)')
+        def threads():
+            names = []
+            for t in os.listdir(f'/proc/{pid}/task'):
+                with open(f'/proc/{pid}/task/{t}/comm') as f:
+                    names.append(f.read().strip())
+            return names
+        self.assertTrue(wait_until(lambda: 'jemalloc_bg_thd' in threads(), 5), threads())
+        self.assertEqual(threads().count('jemalloc_bg_thd'), 1, threads())
+
     def test_call_to_a_passivated_registered_extension(self):
         port = self.register_callee(205)
         with self.node.shell() as sh:
