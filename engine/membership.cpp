@@ -646,7 +646,8 @@ void connect_link(self_ptr self, const std::string& name) {
     l.state = "bad-address";
     return;
   }
-  auto failed = [=](const std::string& why) {
+  // The link's state after an attempt: "ok" or why not.
+  auto settle = [=](const std::string& why) {
     auto it = self->state.links.find(name);
     if (it == self->state.links.end())
       return;
@@ -665,13 +666,13 @@ void connect_link(self_ptr self, const std::string& name) {
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
         if (!ptr)
-          return failed("no-actor");
+          return settle("no-actor");
         auto node = caf::actor_cast<caf::actor>(ptr);
         self->request(node, std::chrono::seconds(3), ping_atom::value)
           .then(
             [=](const std::string& answer) {
               if (answer != name)
-                return failed("answers-as-" + answer);
+                return settle("answers-as-" + answer);
               self->request(node, std::chrono::seconds(3), handles_atom::value)
                 .then(
                   [=](caf::actor& router, caf::actor& port) {
@@ -682,14 +683,14 @@ void connect_link(self_ptr self, const std::string& name) {
                                                  std::move(router), std::move(port), node);
                     self->monitor(node);
                     self->state.links[name].node = node.address();
-                    failed("ok");
+                    settle("ok");
                     place(self);
                   },
-                  [=](caf::error&) { failed("no-handles"); });
+                  [=](caf::error&) { settle("no-handles"); });
             },
-            [=](caf::error&) { failed("no-pong"); });
+            [=](caf::error&) { settle("no-pong"); });
       },
-      [=](caf::error&) { failed("unreachable"); });
+      [=](caf::error&) { settle("unreachable"); });
 }
 
 void report(self_ptr self, const member_list::changes& c) {

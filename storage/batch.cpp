@@ -182,7 +182,7 @@ void batch::erase_outbound_rule(std::string_view domain, std::string_view name) 
 
 void batch::put(const extension_record& r) {
   auto key = detail::extension_key(r.domain, r.number);
-  put_encoded(table::auth, key, auth_record{r.sip_ha1, r.enabled});
+  put_encoded(table::auth, key, auth_of(r));
   put_encoded(table::extensions, std::move(key), r);
 }
 
@@ -364,7 +364,7 @@ void batch::apply(const config_change& c) {
           add(op::kind::invalid, table::meta, {}, "unreadable extension record " + c.key);
           return;
         }
-        put_encoded(table::auth, c.key, auth_record{r.sip_ha1, r.enabled});
+        put_encoded(table::auth, c.key, auth_of(r));
       }
       add(op::kind::put, where, c.key, c.value);
       return;

@@ -116,6 +116,9 @@ struct auth_record {
   }
 };
 
+// An extension record's auth record.
+inline auth_record auth_of(const extension_record& r) { return auth_record{r.sip_ha1, r.enabled}; }
+
 struct binding_record {
   std::string domain, number, contact;  // key: contact is the full Contact URI string
   std::string call_id;

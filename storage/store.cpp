@@ -379,30 +379,31 @@ struct store::impl {
     });
   }
 
-  std::string build_auth() {
-    auto auth = dbi(table::auth);
-    std::string last;  // the last extension key done
+  // Rebuilds table `into` from the records of `from`, upgrade_chunk records
+  // per write txn; the first drops what a cut-short upgrade left. derive(key,
+  // value, found) adds the entries one record gives; they are put with `flags`.
+  template <class F>
+  std::string rebuild(table from, table into, unsigned flags, F&& derive) {
+    auto target = dbi(into);
+    std::string last;  // the last record done
     for (bool more = true; more;) {
       std::string chunk_last;
       std::size_t n = 0;
       std::string e = write_txn([&](MDB_txn* t) {
         chunk_last = last;
         n = 0;
-        std::vector<std::pair<std::string, std::string>> found;  // key, auth record
-        int rc = last.empty() ? mdb_drop(t, auth, 0) : 0;
+        std::vector<std::pair<std::string, std::string>> found;  // key, value
+        int rc = last.empty() ? mdb_drop(t, target, 0) : 0;
         if (rc == 0)
-          rc = detail::scan_after(t, dbi(table::extensions), {}, last,
+          rc = detail::scan_after(t, dbi(from), {}, last,
                                     [&](std::string_view key, std::string_view value) {
-            extension_record r;
-            if (detail::decode(value, r))  // an unreadable record stays unregistrable
-              found.emplace_back(std::string(key),
-                                 detail::encode(auth_record{r.sip_ha1, r.enabled}));
+            derive(key, value, found);
             chunk_last.assign(key);
             return ++n < upgrade_chunk;
           });
         for (std::size_t i = 0; rc == 0 && i < found.size(); ++i) {
           MDB_val k = to_val(found[i].first), v = to_val(found[i].second);
-          rc = mdb_put(t, auth, &k, &v, MDB_APPEND);  // scanned in key order
+          rc = mdb_put(t, target, &k, &v, flags);
         }
         return rc;
       });
@@ -413,39 +414,26 @@ struct store::impl {
     return {};
   }
 
+  std::string build_auth() {
+    // Extensions are scanned in key order, the auth records' order too.
+    return rebuild(table::extensions, table::auth, MDB_APPEND,
+                   [](std::string_view key, std::string_view value, auto& found) {
+      extension_record r;
+      if (detail::decode(value, r))  // an unreadable record stays unregistrable
+        found.emplace_back(std::string(key), detail::encode(auth_of(r)));
+    });
+  }
+
   std::string upgrade_counts() {
-    auto ids = dbi(table::cdr_ids);
-    std::string e;
-    std::string last;  // the last CDR key indexed
-    for (bool more = true; more;) {
-      std::string chunk_last = last;
-      std::size_t n = 0;
-      e = write_txn([&](MDB_txn* t) {
-        chunk_last = last;
-        n = 0;
-        std::vector<std::pair<std::string, std::string>> found;  // id key, CDR key
-        int rc = last.empty() ? mdb_drop(t, ids, 0) : 0;  // what a cut-short upgrade left
-        if (rc == 0)
-          rc = detail::scan_after(t, dbi(table::cdrs), {}, last,
-                                    [&](std::string_view key, std::string_view) {
-          auto first = key.find(detail::sep);
-          auto second = first == key.npos ? key.npos : key.find(detail::sep, first + 1);
-          if (second != key.npos)
-            found.emplace_back(detail::cdr_id_key(key.substr(0, first), key.substr(second + 1)),
-                               std::string(key));
-          chunk_last.assign(key);
-          return ++n < upgrade_chunk;
-        });
-        for (std::size_t i = 0; rc == 0 && i < found.size(); ++i) {
-          MDB_val k = to_val(found[i].first), v = to_val(found[i].second);
-          rc = mdb_put(t, ids, &k, &v, 0);  // ascending keys: a repeated id keeps its newest
-        }
-        return rc;
-      });
-      if (!e.empty()) break;
-      last = std::move(chunk_last);
-      more = n == upgrade_chunk;
-    }
+    // Ascending CDR keys: a repeated id keeps its newest.
+    std::string e = rebuild(table::cdrs, table::cdr_ids, 0,
+                            [](std::string_view key, std::string_view, auto& found) {
+      auto first = key.find(detail::sep);
+      auto second = first == key.npos ? key.npos : key.find(detail::sep, first + 1);
+      if (second != key.npos)
+        found.emplace_back(detail::cdr_id_key(key.substr(0, first), key.substr(second + 1)),
+                           std::string(key));
+    });
     if (!e.empty()) return e;
     return write_txn([&](MDB_txn* t) {
       auto counts = dbi(table::extension_counts);

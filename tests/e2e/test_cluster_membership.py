@@ -206,10 +206,7 @@ class ClusterMembership(unittest.TestCase):
 
     def test_a_killed_node_started_again_at_once_waits_for_its_old_lease(self):
         self.etcd.start()
-        a, b = self.node('a', 1), self.node('b', 2)
-        a.start()
-        b.start()
-        self.wait_members(a, {'a', 'b'})
+        a, b = self.two_members()
         b.kill9()
         t0 = time.monotonic()
         b.start(timeout=20)  # same name, number and address: its own old registration
@@ -308,6 +305,14 @@ class ClusterMembership(unittest.TestCase):
             n.start()
         self.assertIn('cluster: cannot listen on --cluster-listen', n.stderr())
 
+    def two_members(self):
+        """Nodes a (1) and b (2) started, each seen by a."""
+        a, b = self.node('a', 1), self.node('b', 2)
+        a.start()
+        b.start()
+        self.wait_members(a, {'a', 'b'})
+        return a, b
+
     def lease_of(self, name):
         r = self.etcd.call('/v3/kv/range', {'key': b64(f'/actorpbx/v1/nodes/{name}')})
         kvs = r.get('kvs', [])
@@ -315,10 +320,7 @@ class ClusterMembership(unittest.TestCase):
 
     def test_a_lost_lease_registers_again_on_a_new_one(self):
         self.etcd.start()
-        a, b = self.node('a', 1), self.node('b', 2)
-        a.start()
-        b.start()
-        self.wait_members(a, {'a', 'b'})
+        a, b = self.two_members()
         old = self.lease_of('b')
         self.assertTrue(old)
         # What an expiry does, at once: b's keys go with its lease.
@@ -362,10 +364,7 @@ class ClusterMembership(unittest.TestCase):
 
     def test_etcd_lost_then_back_keeps_serving(self):
         self.etcd.start()
-        a, b = self.node('a', 1), self.node('b', 2)
-        a.start()
-        b.start()
-        self.wait_members(a, {'a', 'b'})
+        a, b = self.two_members()
         with a.shell() as sh:
             sh.ok(f'tenant add {D}')
         self.assertTrue(wait_until(lambda: any(m['owns'] == D for m in status(a)[1].values()),
