@@ -1,6 +1,7 @@
 #include "actors/binding_index.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 
 namespace pbx {
@@ -31,11 +32,13 @@ binding_index::packed binding_index::pack(const storage::binding_record& r) {
   for (std::uint8_t t = 1; t < std::size(transports); ++t)
     if (r.transport == transports[t])
       p.transport = t;
-  p.text.reserve(total + (p.transport ? 0 : r.transport.size()));
-  for (std::size_t i = 0; i < 5; ++i)
-    p.text.append(parts[i]->data(), p.len[i]);
   if (!p.transport)
-    p.text += r.transport;
+    p.spelled = static_cast<std::uint8_t>(std::min<std::size_t>(r.transport.size(), 255));
+  p.text = std::make_unique<char[]>(total + p.spelled);
+  auto* at = p.text.get();
+  for (std::size_t i = 0; i < 5; ++i)
+    at = std::copy_n(parts[i]->data(), p.len[i], at);
+  std::copy_n(r.transport.data(), p.spelled, at);
   p.cseq = r.cseq;
   p.port = r.received_port;
   p.via_node = r.via_node;
@@ -47,14 +50,14 @@ binding_index::packed binding_index::pack(const storage::binding_record& r) {
 storage::binding_record binding_index::unpack(const slot& s, const packed& p) const {
   storage::binding_record r;
   r.domain = domain_;
-  r.number = *s.number;
+  r.number = s.number;
   std::string* parts[] = {&r.contact, &r.params, &r.call_id, &r.received_ip, &r.user_agent};
-  std::size_t at = 0;
+  const char* at = p.text.get();
   for (std::size_t i = 0; i < 5; ++i) {
-    parts[i]->assign(p.text, at, p.len[i]);
+    parts[i]->assign(at, p.len[i]);
     at += p.len[i];
   }
-  r.transport = p.transport ? transports[p.transport] : p.text.substr(at);
+  r.transport = p.transport ? std::string(transports[p.transport]) : std::string(at, p.spelled);
   r.cseq = p.cseq;
   r.received_port = p.port;
   r.via_node = p.via_node;
@@ -63,12 +66,66 @@ storage::binding_record binding_index::unpack(const slot& s, const packed& p) co
   return r;
 }
 
+std::size_t binding_index::home(std::string_view number) const {
+  return std::hash<std::string_view>{}(number) & (table_.size() - 1);
+}
+
+std::uint32_t binding_index::find(std::string_view number) const {
+  if (table_.empty())
+    return none;
+  for (auto i = home(number);; i = (i + 1) & (table_.size() - 1)) {
+    auto id = table_[i];
+    if (id == none || slots_[id].number == number)
+      return id;
+  }
+}
+
+void binding_index::grow() {
+  std::vector<std::uint32_t> old(std::max<std::size_t>(16, table_.size() * 2), none);
+  old.swap(table_);
+  used_ = 0;
+  for (auto id : old)
+    if (id != none)
+      insert(id);
+}
+
+void binding_index::insert(std::uint32_t id) {
+  // At most 70% full, so that a probe ends soon at an empty entry.
+  if ((used_ + 1) * 10 > table_.size() * 7)
+    grow();
+  auto i = home(slots_[id].number);
+  while (table_[i] != none)
+    i = (i + 1) & (table_.size() - 1);
+  table_[i] = id;
+  ++used_;
+}
+
+void binding_index::remove(std::uint32_t id) {
+  auto mask = table_.size() - 1;
+  auto hole = home(slots_[id].number);
+  while (table_[hole] != id)
+    hole = (hole + 1) & mask;
+  table_[hole] = none;
+  --used_;
+  // Backward shift: an entry after the hole moves into it unless its home
+  // lies cyclically in (hole, j], so that every probe still finds it.
+  for (auto j = (hole + 1) & mask; table_[j] != none; j = (j + 1) & mask) {
+    auto h = home(slots_[table_[j]].number);
+    bool stays = hole < j ? (h > hole && h <= j) : (h > hole || h <= j);
+    if (stays)
+      continue;
+    table_[hole] = table_[j];
+    table_[j] = none;
+    hole = j;
+  }
+}
+
 std::vector<storage::binding_record> binding_index::get(std::string_view number) const {
   std::vector<storage::binding_record> out;
-  auto i = by_number_.find(std::string(number));
-  if (i == by_number_.end())
+  auto id = find(number);
+  if (id == none)
     return out;
-  auto& s = slots_[i->second];
+  auto& s = slots_[id];
   out.reserve(s.bindings.size());
   for (auto& p : s.bindings)
     out.push_back(unpack(s, p));
@@ -76,32 +133,29 @@ std::vector<storage::binding_record> binding_index::get(std::string_view number)
 }
 
 std::size_t binding_index::live(std::string_view number, std::int64_t now) const {
-  auto i = by_number_.find(std::string(number));
-  if (i == by_number_.end())
+  auto id = find(number);
+  if (id == none)
     return 0;
-  auto& b = slots_[i->second].bindings;
+  auto& b = slots_[id].bindings;
   return static_cast<std::size_t>(
       std::count_if(b.begin(), b.end(), [&](auto& p) { return p.expires_at > now; }));
 }
 
 void binding_index::set(std::string_view number,
                         const std::vector<storage::binding_record>& recs) {
-  auto i = by_number_.find(std::string(number));
+  auto id = find(number);
   if (recs.empty()) {
-    if (i == by_number_.end())
+    if (id == none)
       return;
-    auto id = i->second;
+    remove(id);
     auto& s = slots_[id];
     bindings_ -= s.bindings.size();
     // A later generation makes the pending wheel entry stale.
-    s = slot{{}, s.gen + 1, 0, nullptr, false, {}};
-    s.bindings.shrink_to_fit();
+    s = slot{{}, {}, 0, s.gen + 1};
     free_.push_back(id);
-    by_number_.erase(i);
     return;
   }
-  if (i == by_number_.end()) {
-    std::uint32_t id;
+  if (id == none) {
     if (!free_.empty()) {
       id = free_.back();
       free_.pop_back();
@@ -109,10 +163,10 @@ void binding_index::set(std::string_view number,
       id = static_cast<std::uint32_t>(slots_.size());
       slots_.emplace_back();
     }
-    i = by_number_.emplace(std::string(number), id).first;
-    slots_[id].number = &i->first;
+    slots_[id].number.assign(number);
+    insert(id);
   }
-  auto& s = slots_[i->second];
+  auto& s = slots_[id];
   bindings_ -= s.bindings.size();
   s.bindings.clear();
   s.bindings.reserve(recs.size());
@@ -120,7 +174,7 @@ void binding_index::set(std::string_view number,
     s.bindings.push_back(pack(r));
   s.bindings.shrink_to_fit();
   bindings_ += s.bindings.size();
-  schedule(i->second);
+  schedule(id);
 }
 
 // The wheel holds one entry per extension that counts: at its earliest
@@ -143,7 +197,7 @@ std::vector<storage::binding_record> binding_index::expire(std::int64_t now) {
     if (e.id >= slots_.size())
       return;
     auto& s = slots_[e.id];
-    if (s.gen != e.gen || !s.number)
+    if (s.gen != e.gen || s.bindings.empty())
       return; // superseded, or the extension's bindings are gone
     s.scheduled_at = 0;
     auto keep = std::partition(s.bindings.begin(), s.bindings.end(),
@@ -154,7 +208,7 @@ std::vector<storage::binding_record> binding_index::expire(std::int64_t now) {
     s.bindings.erase(keep, s.bindings.end());
     bindings_ -= gone;
     if (s.bindings.empty()) {
-      auto number = *s.number;
+      auto number = s.number;
       set(number, {});
       return;
     }
@@ -163,36 +217,63 @@ std::vector<storage::binding_record> binding_index::expire(std::int64_t now) {
   return out;
 }
 
-const binding_index::auth* binding_index::cached_auth(std::string_view number) const {
-  auto i = by_number_.find(std::string(number));
-  if (i == by_number_.end() || !slots_[i->second].has_auth)
-    return nullptr;
-  return &slots_[i->second].cached;
+namespace {
+
+int nibble(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
 }
 
-void binding_index::cache_auth(std::string_view number, auth a) {
-  auto i = by_number_.find(std::string(number));
-  if (i == by_number_.end())
+} // namespace
+
+std::optional<binding_index::auth> binding_index::cached_auth(std::string_view number) const {
+  auto id = find(number);
+  if (id == none || !slots_[id].has_auth)
+    return std::nullopt;
+  auto& s = slots_[id];
+  static const char* digits = "0123456789abcdef";
+  auth a;
+  a.ha1.reserve(32);
+  for (auto b : s.ha1) {
+    a.ha1 += digits[b >> 4];
+    a.ha1 += digits[b & 0x0f];
+  }
+  a.enabled = s.enabled;
+  return a;
+}
+
+void binding_index::cache_auth(std::string_view number, const auth& a) {
+  auto id = find(number);
+  if (id == none || a.ha1.size() != 32)
     return;
-  auto& s = slots_[i->second];
-  s.cached = std::move(a);
+  std::array<std::uint8_t, 16> bin{};
+  for (std::size_t i = 0; i < 16; ++i) {
+    int hi = nibble(a.ha1[2 * i]), lo = nibble(a.ha1[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return; // not as digest::ha1 writes it: read from storage each time
+    bin[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  auto& s = slots_[id];
+  s.ha1 = bin;
+  s.enabled = a.enabled;
   s.has_auth = true;
 }
 
 void binding_index::forget_auth(std::string_view number) {
-  auto i = by_number_.find(std::string(number));
-  if (i == by_number_.end())
-    return;
-  auto& s = slots_[i->second];
-  s.has_auth = false;
-  s.cached = auth{};
+  auto id = find(number);
+  if (id != none)
+    slots_[id].has_auth = false;
 }
 
 std::vector<std::string> binding_index::numbers() const {
   std::vector<std::string> out;
-  out.reserve(by_number_.size());
-  for (auto& [n, id] : by_number_)
-    out.push_back(n);
+  out.reserve(used_);
+  for (auto id : table_)
+    if (id != none)
+      out.push_back(slots_[id].number);
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -1,15 +1,17 @@
 #pragma once
 // A tenant's registered bindings, in memory, without an actor per extension
-// or per binding: extension number -> its bindings packed into one string
-// each, and one timer wheel for all their expiries. LMDB holds the same
+// or per binding: extension number -> its bindings, each packed into one
+// allocation, and one timer wheel for all their expiries. LMDB holds the same
 // bindings (written before a REGISTER is answered); this is the copy that
 // serves REGISTER, calls and `registrations` without decoding records.
 // Not thread-safe: the tenant actor owns it.
 
+#include <array>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "actors/timer_wheel.hpp"
@@ -30,7 +32,7 @@ public:
   /// Bindings of `number` with expires_at > now.
   std::size_t live(std::string_view number, std::int64_t now) const;
   std::size_t size() const { return bindings_; }        // bindings
-  std::size_t extensions() const { return by_number_.size(); }
+  std::size_t extensions() const { return used_; }
   /// Numbers with at least one binding, sorted.
   std::vector<std::string> numbers() const;
 
@@ -47,17 +49,20 @@ public:
     std::string ha1;
     bool enabled = true;
   };
-  const auth* cached_auth(std::string_view number) const;
-  void cache_auth(std::string_view number, auth a);
+  std::optional<auth> cached_auth(std::string_view number) const;
+  /// Keeps `a` with the extension's bindings; an HA1 that is not 32 lower-case
+  /// hex digits (an MD5 as digest::ha1 writes it) is not kept.
+  void cache_auth(std::string_view number, const auth& a);
   void forget_auth(std::string_view number);
 
 private:
-  // One binding in one allocation: contact, params, call_id, ip, user agent.
+  // Sized for 200,000 registered extensions per node (docs/architecture.md):
+  // a binding is ~0.25 kB here. One binding's text in one allocation.
   struct packed {
-    std::string text;
-    // contact, params, call_id, ip, user agent; the rest: a transport not in the table
+    std::unique_ptr<char[]> text; // contact, params, call_id, ip, user agent[, transport]
     std::uint16_t len[5] = {0, 0, 0, 0, 0};
-    std::uint8_t transport = 0; // index in the table; 0: spelled out in `text`
+    std::uint8_t transport = 0; // index in the table; 0: spelled out last in `text`
+    std::uint8_t spelled = 0;   // its length then
     std::uint16_t port = 0;
     std::uint16_t via_node = 0;
     std::uint32_t cseq = 0;
@@ -65,20 +70,31 @@ private:
     std::int64_t registered_at = 0;
   };
   struct slot {
+    std::string number; // the key (empty while the slot is free)
     std::vector<packed> bindings;
-    std::uint32_t gen = 0;            // of the wheel entry that counts
-    std::int64_t scheduled_at = 0;    // its time; 0: none
-    const std::string* number = nullptr; // the key in by_number_ (stable)
+    std::int64_t scheduled_at = 0; // of the wheel entry that counts; 0: none
+    std::uint32_t gen = 0;         // of that entry
     bool has_auth = false;
-    auth cached;
+    bool enabled = true;
+    std::array<std::uint8_t, 16> ha1{}; // binary
   };
+  static constexpr std::uint32_t none = 0xffffffff;
 
   static packed pack(const storage::binding_record& r);
   storage::binding_record unpack(const slot& s, const packed& p) const;
   void schedule(std::uint32_t id);
 
+  // Number -> slot id: open addressing with linear probing over slots_,
+  // ~8 bytes an extension where a node-based map took ~70.
+  std::size_t home(std::string_view number) const;
+  std::uint32_t find(std::string_view number) const;
+  void insert(std::uint32_t id);
+  void remove(std::uint32_t id);
+  void grow();
+
   std::string domain_;
-  std::unordered_map<std::string, std::uint32_t> by_number_;
+  std::vector<std::uint32_t> table_; // slot ids; `none`: empty. Size: a power of two
+  std::size_t used_ = 0;             // ids in table_
   std::vector<slot> slots_;
   std::vector<std::uint32_t> free_;
   std::size_t bindings_ = 0;

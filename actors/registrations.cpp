@@ -50,8 +50,8 @@ void start(tenant_ptr self) {
 std::optional<binding_index::auth> auth_of(tenant_ptr self, const std::string& number) {
   auto& st = self->state;
   // A refresh finds the HA1 with the bindings; otherwise its auth record is read.
-  if (auto* a = st.bindings->cached_auth(number))
-    return *a;
+  if (auto a = st.bindings->cached_auth(number))
+    return a;
   auto rec = st.ctx->store->extension_auth(st.rec.domain, number);
   if (!rec)
     return std::nullopt;
@@ -61,9 +61,10 @@ std::optional<binding_index::auth> auth_of(tenant_ptr self, const std::string& n
 bool handle(tenant_ptr self, register_request& req) {
   auto& st = self->state;
   auto* ctx = st.ctx;
-  auto* cache = st.bindings->cached_auth(req.user);
-  bool cached = cache != nullptr;
-  auto found = cached ? std::optional<binding_index::auth>(*cache) : auth_of(self, req.user);
+  auto found = st.bindings->cached_auth(req.user);
+  bool cached = found.has_value();
+  if (!cached)
+    found = auth_of(self, req.user);
   if (!found)
     return false;
   auto auth = std::move(*found);
@@ -96,7 +97,7 @@ bool handle(tenant_ptr self, register_request& req) {
   }
   st.bindings->set(req.user, out.bindings);
   if (!cached)
-    st.bindings->cache_auth(req.user, std::move(auth));
+    st.bindings->cache_auth(req.user, auth);
   keep_time(self);
   reply.code = 200;
   reply.reason = "OK";

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
+#include <random>
 #include <set>
 
 #include "actors/binding_index.hpp"
@@ -205,20 +207,84 @@ TEST_CASE("binding index: many extensions, sorted numbers, counts", "[binding_in
 
 TEST_CASE("binding index: the cached HA1 lives and goes with the bindings", "[binding_index]") {
   binding_index ix("example.test", t0);
-  ix.cache_auth("1001", {"aa", true}); // no bindings: nothing to keep it with
-  CHECK(ix.cached_auth("1001") == nullptr);
+  const std::string ha1a = "0123456789abcdef0123456789abcdef";
+  const std::string ha1b = "fedcba9876543210fedcba9876543210";
+  ix.cache_auth("1001", {ha1a, true}); // no bindings: nothing to keep it with
+  CHECK(!ix.cached_auth("1001"));
   ix.set("1001", {rec("1001", "sip:a", t0 + 60)});
-  ix.cache_auth("1001", {"aa", true});
-  REQUIRE(ix.cached_auth("1001") != nullptr);
-  CHECK(ix.cached_auth("1001")->ha1 == "aa");
+  ix.cache_auth("1001", {ha1a, true});
+  REQUIRE(ix.cached_auth("1001"));
+  CHECK(ix.cached_auth("1001")->ha1 == ha1a);
+  CHECK(ix.cached_auth("1001")->enabled);
   ix.set("1001", {rec("1001", "sip:a", t0 + 120)}); // a refresh keeps it
-  REQUIRE(ix.cached_auth("1001") != nullptr);
+  REQUIRE(ix.cached_auth("1001"));
   ix.forget_auth("1001"); // the record changed
-  CHECK(ix.cached_auth("1001") == nullptr);
-  ix.cache_auth("1001", {"bb", false});
+  CHECK(!ix.cached_auth("1001"));
+  ix.cache_auth("1001", {ha1b, false});
+  REQUIRE(ix.cached_auth("1001"));
+  CHECK(ix.cached_auth("1001")->ha1 == ha1b);
   CHECK(!ix.cached_auth("1001")->enabled);
   ix.expire(t0 + 120); // the last binding expired: the slot is reused clean
-  CHECK(ix.cached_auth("1001") == nullptr);
+  CHECK(!ix.cached_auth("1001"));
   ix.set("1002", {rec("1002", "sip:b", t0 + 500)});
-  CHECK(ix.cached_auth("1002") == nullptr);
+  CHECK(!ix.cached_auth("1002"));
+}
+
+TEST_CASE("binding index: an HA1 it cannot keep exactly is not cached", "[binding_index]") {
+  binding_index ix("example.test", t0);
+  ix.set("1001", {rec("1001", "sip:a", t0 + 60)});
+  for (std::string bad : std::vector<std::string>{"aa", "0123456789ABCDEF0123456789ABCDEF",
+                          "0123456789abcdef0123456789abcdeg", std::string(64, 'a')}) {
+    ix.cache_auth("1001", {bad, true});
+    CHECK(!ix.cached_auth("1001")); // read from storage each time instead
+  }
+}
+
+TEST_CASE("binding index: numbers come and go in any order and are all found", "[binding_index]") {
+  // Removal shifts entries of the open-addressing table back; every number
+  // still in must stay findable, every removed one must not be.
+  binding_index ix("example.test", t0);
+  std::map<std::string, std::string> want; // number -> contact
+  std::mt19937 rng(42);
+  for (int round = 0; round < 20000; ++round) {
+    auto n = std::to_string(rng() % 3000);
+    if (rng() % 3 == 0) {
+      ix.erase(n);
+      want.erase(n);
+    } else {
+      auto c = "sip:" + n + "@h" + std::to_string(round);
+      ix.set(n, {rec(n, c, t0 + 60)});
+      want[n] = c;
+    }
+  }
+  CHECK(ix.extensions() == want.size());
+  CHECK(ix.size() == want.size());
+  for (int i = 0; i < 3000; ++i) {
+    auto n = std::to_string(i);
+    auto got = ix.get(n);
+    auto w = want.find(n);
+    if (w == want.end()) {
+      REQUIRE(got.empty());
+    } else {
+      REQUIRE(got.size() == 1);
+      REQUIRE(got[0].number == n);
+      REQUIRE(got[0].contact == w->second);
+    }
+  }
+  auto numbers = ix.numbers();
+  CHECK(numbers.size() == want.size());
+  CHECK(std::equal(numbers.begin(), numbers.end(), want.begin(), want.end(),
+                   [](auto& a, auto& b) { return a == b.first; }));
+}
+
+TEST_CASE("binding index keeps a transport it has no short form for", "[binding_index]") {
+  binding_index ix("example.test", t0);
+  auto r = rec("1001", "sip:1001@10.0.0.1", t0 + 60);
+  r.transport = "sctp";
+  ix.set("1001", {r});
+  auto got = ix.get("1001");
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].transport == "sctp");
+  CHECK(got[0].user_agent == "phone/1.0");
+  CHECK(got[0].params == r.params);
 }
