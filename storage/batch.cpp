@@ -86,6 +86,32 @@ void append_hex(std::string& out, std::uint64_t v) {
 
 }  // namespace
 
+std::string binding_value(const binding_record& r) {
+  binding_record v = r;
+  v.domain.clear();
+  v.number.clear();
+  if (binding_key(r.domain, r.number, r.contact).size()
+      == binding_prefix(r.domain, r.number).size() + r.contact.size())
+    v.contact.clear(); // the key ends with it, uncut
+  return encode(v);
+}
+
+bool decode_binding(std::string_view key, std::string_view value, binding_record& out) {
+  if (!decode(value, out))
+    return false;
+  if (!out.domain.empty())
+    return true; // written before schema 4
+  auto a = key.find(sep);
+  auto b = a == std::string_view::npos ? a : key.find(sep, a + 1);
+  if (b == std::string_view::npos)
+    return false;
+  out.domain.assign(key.substr(0, a));
+  out.number.assign(key.substr(a + 1, b - a - 1));
+  if (out.contact.empty())
+    out.contact.assign(key.substr(b + 1));
+  return true;
+}
+
 std::string binding_key(std::string_view domain, std::string_view number,
                         std::string_view contact) {
   std::string k = binding_prefix(domain, number);
@@ -196,7 +222,12 @@ void batch::erase_extension(std::string_view domain, std::string_view number) {
 }
 
 void batch::put(const binding_record& r) {
-  put_encoded(table::bindings, detail::binding_key(r.domain, r.number, r.contact), r);
+  auto key = detail::binding_key(r.domain, r.number, r.contact);
+  try {
+    add(op::kind::put, table::bindings, std::move(key), detail::binding_value(r));
+  } catch (const std::exception& e) {
+    add(op::kind::invalid, table::bindings, {}, std::string("encoding failed: ") + e.what());
+  }
 }
 
 void batch::erase_binding(std::string_view domain, std::string_view number,

@@ -10,6 +10,10 @@
 
 #include <cereal/archives/portable_binary.hpp>
 
+namespace pbx::storage {
+struct binding_record;
+}
+
 namespace pbx::storage::detail {
 
 // LMDB's compiled-in key limit (checked against the env when a store opens).
@@ -36,10 +40,18 @@ std::string voicemail_key(std::string_view domain, std::string_view number, std:
 // (long contacts) the contact is cut so the key is exactly max_key_size long:
 // prefix + contact head + sep + 32 hex digits of a 128-bit hash of the whole
 // contact. The extra sep cannot occur in the short form, so both forms never
-// collide; the value always keeps the full contact. The hash is not
+// collide; the value keeps the full contact then. The hash is not
 // cryptographic: a collision needs two contacts of the same extension.
 std::string binding_key(std::string_view domain, std::string_view number,
                         std::string_view contact);
+
+// Since schema 4 a binding's value leaves out (writes empty) what its key
+// holds: the domain, the number, and the contact unless it was cut. ~55 bytes
+// of ~250 a binding, in the pages every REGISTER rewrites.
+std::string binding_value(const binding_record& r);
+// Decodes a binding's value and fills what the key holds (values written
+// before schema 4 have it all); false when the value is unreadable.
+bool decode_binding(std::string_view key, std::string_view value, binding_record& out);
 
 // Throws on failure (cereal/bad_alloc): callers catch.
 // One stream per thread: building an ostringstream (its locale) cost more

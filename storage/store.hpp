@@ -145,8 +145,10 @@ class store {
   std::size_t map_size() const;
 
   // 2: the per-tenant extension counts and the CDR id index (built from
-  // the records when a version-1 data dir is opened); 3: the auth records.
-  static constexpr int schema_version = 3;
+  // the records when a version-1 data dir is opened); 3: the auth records;
+  // 4: bindings written without what their key holds (older ones still load,
+  // nothing is rewritten; an older binary must not read the new ones).
+  static constexpr int schema_version = 4;
 
  private:
   std::size_t entries(detail::table t) const;

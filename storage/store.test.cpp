@@ -1310,6 +1310,81 @@ TEST_CASE("a data dir of schema version 2 gets its auth records at open, across 
   CHECK(s->extension_auth("a.test", "100000")->ha1 == "edited");
 }
 
+namespace {
+
+// The raw values of table `name` in DIR, by key (no store may have DIR open).
+std::map<std::string, std::string> read_raw(const std::string& dir, const std::string& name) {
+  std::map<std::string, std::string> out;
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == 0);
+  REQUIRE(mdb_env_set_maxdbs(env, 32) == 0);
+  REQUIRE(mdb_env_open(env, dir.c_str(), MDB_RDONLY, 0640) == 0);
+  MDB_txn* t = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &t) == 0);
+  MDB_dbi dbi;
+  REQUIRE(mdb_dbi_open(t, name.c_str(), 0, &dbi) == 0);
+  MDB_cursor* c = nullptr;
+  REQUIRE(mdb_cursor_open(t, dbi, &c) == 0);
+  MDB_val k, v;
+  for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+    out.emplace(std::string(static_cast<char*>(k.mv_data), k.mv_size),
+                std::string(static_cast<char*>(v.mv_data), v.mv_size));
+  mdb_cursor_close(c);
+  mdb_txn_abort(t);
+  mdb_env_close(env);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a binding's value leaves out what its key holds, and loads whole",
+          "[store][schema][keys]") {
+  temp_dir dir;
+  const std::string d = "k.test", n = "100";
+  const std::string shortc = "sip:100@192.0.2.1:5060";
+  const std::string longc = "sip:100@192.0.2.1;x=" + std::string(600, 'a');  // key cut
+  {
+    auto s = open_ok(dir.path);
+    batch w;
+    w.put(make_binding(d, n, shortc));
+    w.put(make_binding(d, n, longc));
+    REQUIRE(s->write(std::move(w)) == "");
+  }
+  auto raw = read_raw(dir.path, "bindings");
+  REQUIRE(raw.size() == 2);
+  for (auto& [key, value] : raw) {
+    binding_record stored;
+    REQUIRE(detail::decode(value, stored));
+    CHECK(stored.domain.empty());
+    CHECK(stored.number.empty());
+    CHECK(stored.call_id == make_binding(d, n, shortc).call_id);  // the rest is all there
+    CHECK(stored.user_agent == "baresip");
+    bool cut = key != detail::binding_prefix(d, n) + shortc;
+    CHECK(stored.contact == (cut ? longc : std::string()));  // a cut key keeps it whole here
+  }
+  auto s = open_ok(dir.path);
+  auto got = s->bindings(d, n);
+  REQUIRE(got.size() == 2);
+  for (auto& b : got)
+    CHECK(fields(b) == fields(make_binding(d, n, b.contact == longc ? longc : shortc)));
+  CHECK(s->bindings(d).size() == 2);
+  CHECK(contacts(s->bindings(d, n)) == std::vector<std::string>{shortc, longc});  // key order
+}
+
+TEST_CASE("bindings written whole before schema 4 load as they are", "[store][schema]") {
+  temp_dir dir;
+  auto old = make_binding("k.test", "100", "sip:100@192.0.2.1:5060");
+  write_raw(dir.path, {{"meta", "schema_version", "3"},
+                       {"bindings", detail::binding_key(old.domain, old.number, old.contact),
+                        detail::encode(old)}});
+  auto s = open_ok(dir.path);
+  CHECK(s->meta("schema_version") == std::to_string(store::schema_version));
+  auto got = s->bindings("k.test", "100");
+  REQUIRE(got.size() == 1);
+  CHECK(fields(got[0]) == fields(old));
+}
+
 TEST_CASE("a replicator takes configuration batches first; others go straight in",
           "[store][cluster]") {
   temp_dir d;
