@@ -1,8 +1,11 @@
 #include "storage/batch.hpp"
 
 #include <cstdio>
-
 #include <exception>
+#include <stdexcept>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "storage/codec.hpp"
 
@@ -64,24 +67,19 @@ std::string voicemail_key(std::string_view domain, std::string_view number,
 
 namespace {
 
-// Two 64-bit FNV-1a runs with different seeds, each finished with a
-// splitmix64 step so every input bit reaches every output bit.
-std::uint64_t hash64(std::string_view s, std::uint64_t seed) {
-  std::uint64_t h = seed;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  h ^= s.size();
-  h += 0x9e3779b97f4a7c15ULL;
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-  return h ^ (h >> 31);
-}
-
-void append_hex(std::string& out, std::uint64_t v) {
-  static const char digits[] = "0123456789abcdef";
-  for (int shift = 60; shift >= 0; shift -= 4) out.push_back(digits[(v >> shift) & 0xf]);
+// The first 128 bits of the contact's SHA-256, as 32 hex digits.
+std::string contact_digest(std::string_view contact) {
+  static EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // fetched once
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (sha256 == nullptr
+      || EVP_Digest(contact.data(), contact.size(), md, &n, sha256, nullptr) != 1 || n < 16)
+    throw std::runtime_error("SHA-256 is not available");
+  char hex[33];
+  std::size_t len = 0;
+  if (OPENSSL_buf2hexstr_ex(hex, sizeof(hex), &len, md, 16, '\0') != 1)
+    throw std::runtime_error("hex encoding failed");
+  return std::string(hex, 32);
 }
 
 }  // namespace
@@ -127,8 +125,7 @@ std::string binding_key(std::string_view domain, std::string_view number,
   }
   k.append(contact.substr(0, max_key_size - tail - k.size()));
   k.push_back(sep);
-  append_hex(k, hash64(contact, 0xcbf29ce484222325ULL));
-  append_hex(k, hash64(contact, 0x84222325cbf29ce4ULL));
+  k += contact_digest(contact);
   return k;
 }
 

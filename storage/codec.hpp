@@ -38,10 +38,11 @@ std::string voicemail_key(std::string_view domain, std::string_view number, std:
 
 // domain sep number sep contact when that fits in max_key_size. Otherwise
 // (long contacts) the contact is cut so the key is exactly max_key_size long:
-// prefix + contact head + sep + 32 hex digits of a 128-bit hash of the whole
-// contact. The extra sep cannot occur in the short form, so both forms never
-// collide; the value keeps the full contact then. The hash is not
-// cryptographic: a collision needs two contacts of the same extension.
+// prefix + contact head + sep + 32 hex digits: the first 128 bits of the whole
+// contact's SHA-256 (OpenSSL; since schema 5, before it a hand-made hash). The
+// extra sep cannot occur in the short form, so both forms never collide; the
+// value keeps the full contact then. Throws when SHA-256 is not available
+// (a store refuses to open then).
 std::string binding_key(std::string_view domain, std::string_view number,
                         std::string_view contact);
 

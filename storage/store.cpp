@@ -324,6 +324,11 @@ struct store::impl {
     mdb_reader_check(env_, &stale);  // free slots left by a killed process
     if (static_cast<std::size_t>(mdb_env_get_maxkeysize(env_)) < detail::max_key_size)
       return "LMDB max key size is below " + std::to_string(detail::max_key_size);
+    try {
+      detail::binding_key("d", "n", std::string(detail::max_key_size, 'c'));  // a cut key
+    } catch (const std::exception& e) {
+      return std::string("cannot make binding keys: ") + e.what();
+    }
 
     txn t;
     if ((rc = t.begin(env_, nullptr, 0)) != 0) return mdb_error("mdb_txn_begin", rc);
@@ -375,12 +380,13 @@ struct store::impl {
   // dir of an older schema (or an upgrade cut short): version 2 adds the
   // extension count per tenant and the CDR id index (from the keys, nothing
   // decoded), version 3 the auth records (each extension decoded once);
-  // version 4 builds nothing (older bindings load as they are). The version
-  // is written last.
+  // version 4 builds nothing (older bindings load as they are); version 5
+  // gives cut binding keys their SHA-256 ending. The version is written last.
   std::string upgrade(long stored) {
     std::string e;
     if (stored < 2 && !(e = upgrade_counts()).empty()) return e;
     if (stored < 3 && !(e = build_auth()).empty()) return e;
+    if (stored < 5 && !(e = rekey_cut_bindings()).empty()) return e;
     return write_txn([&](MDB_txn* t) {
       std::string version = std::to_string(schema_version);
       MDB_val k = to_val(schema_key), v = to_val(version);
@@ -421,6 +427,31 @@ struct store::impl {
       more = n == upgrade_chunk;
     }
     return {};
+  }
+
+  // Before schema 5 a cut binding key ended in a hand-made hash; the value
+  // has the whole contact, so the key is made again. Keys are read, only the
+  // few cut ones (a third sep) decoded.
+  std::string rekey_cut_bindings() {
+    auto d = dbi(table::bindings);
+    return write_txn([&](MDB_txn* t) {
+      std::vector<std::pair<std::string, std::string>> cut;  // key, value
+      int rc = detail::scan_prefix(t, d, {}, [&](std::string_view k, std::string_view v) {
+        if (std::count(k.begin(), k.end(), detail::sep) > 2) cut.emplace_back(k, v);
+        return true;
+      });
+      for (std::size_t i = 0; rc == 0 && i < cut.size(); ++i) {
+        auto& [key, value] = cut[i];
+        binding_record r;
+        if (!detail::decode_binding(key, value, r)) continue;  // unreadable: left as it is
+        auto now = detail::binding_key(r.domain, r.number, r.contact);
+        if (now == key) continue;
+        MDB_val k = to_val(key), k2 = to_val(now), v = to_val(value);
+        rc = mdb_del(t, d, &k, nullptr);
+        if (rc == 0) rc = mdb_put(t, d, &k2, &v, 0);
+      }
+      return rc;
+    });
   }
 
   std::string build_auth() {

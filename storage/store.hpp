@@ -147,8 +147,9 @@ class store {
   // 2: the per-tenant extension counts and the CDR id index (built from
   // the records when a version-1 data dir is opened); 3: the auth records;
   // 4: bindings written without what their key holds (older ones still load,
-  // nothing is rewritten; an older binary must not read the new ones).
-  static constexpr int schema_version = 4;
+  // nothing is rewritten; an older binary must not read the new ones); 5: cut
+  // binding keys end in the contact's SHA-256 (rewritten at upgrade).
+  static constexpr int schema_version = 5;
 
  private:
   std::size_t entries(detail::table t) const;
