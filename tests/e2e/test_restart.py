@@ -141,6 +141,24 @@ class TestBindings(NodeCase):
         self.assertEqual(a.get('port'), str(port))
         self.assertTrue(0 < int(a['expires_in']) <= int(b['expires_in']), (b, a))
 
+    def test_binding_with_a_contact_too_long_for_a_key_survives_restart_and_goes(self):
+        # Its LMDB key is cut and ends in the contact's SHA-256; the value keeps it whole.
+        node = self.make_node()
+        node.start()
+        self.setup_ext(node, 101)
+        with SipUdpClient(node, '101', D, 'pw101-secret') as c:
+            uri = f'sip:101@{c.host}:{c.port};x=' + 'a' * 700
+            self.assertEqual(status_code(c.register(expires=300, contact=f'<{uri}>')), 200)
+            before = self.registrations(node)
+            self.assertEqual([r.get('contact') for r in before], [uri], before)
+            self.assertEqual(node.restart(), 0)
+            self.assertEqual([r.get('contact') for r in self.registrations(node)], [uri],
+                             'long-contact binding lost across restart')
+            self.assertEqual(status_code(c.register(expires=0, contact=f'<{uri}>')), 200)
+        self.assertEqual(self.registrations(node), [])
+        node.restart()
+        self.assertEqual(self.registrations(node), [], 'removed long-contact binding came back')
+
     def test_binding_survives_kill9(self):
         node = self.make_node()
         node.start()
