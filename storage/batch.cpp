@@ -84,13 +84,12 @@ std::string contact_digest(std::string_view contact) {
 
 }  // namespace
 
-std::string binding_value(const binding_record& r) {
+std::string binding_value(const binding_record& r, std::string_view key) {
   binding_record v = r;
   v.domain.clear();
   v.number.clear();
-  if (binding_key(r.domain, r.number, r.contact).size()
-      == binding_prefix(r.domain, r.number).size() + r.contact.size())
-    v.contact.clear(); // the key ends with it, uncut
+  if (key.size() == r.domain.size() + r.number.size() + 2 + r.contact.size())
+    v.contact.clear(); // the key (domain sep number sep) ends with it, uncut
   return encode(v);
 }
 
@@ -138,16 +137,22 @@ void batch::add(op::kind what, table where, std::string key, std::string value) 
   ops_.push_back(op{what, where, std::move(key), std::move(value)});
 }
 
-template <class T>
-void batch::put_encoded(table where, std::string key, const T& r) {
+template <class Encode>
+void batch::put_made(table where, std::string key, Encode&& encode) {
   // Encoding here keeps the work off the single writer thread.
   try {
-    add(op::kind::put, where, std::move(key), detail::encode(r));
+    auto value = encode(key);
+    add(op::kind::put, where, std::move(key), std::move(value));
   } catch (const std::exception& e) {
     add(op::kind::invalid, where, {}, std::string("encoding failed: ") + e.what());
   } catch (...) {
     add(op::kind::invalid, where, {}, "encoding failed");
   }
+}
+
+template <class T>
+void batch::put_encoded(table where, std::string key, const T& r) {
+  put_made(where, std::move(key), [&](const std::string&) { return detail::encode(r); });
 }
 
 void batch::put(const tenant_record& r) {
@@ -219,12 +224,8 @@ void batch::erase_extension(std::string_view domain, std::string_view number) {
 }
 
 void batch::put(const binding_record& r) {
-  auto key = detail::binding_key(r.domain, r.number, r.contact);
-  try {
-    add(op::kind::put, table::bindings, std::move(key), detail::binding_value(r));
-  } catch (const std::exception& e) {
-    add(op::kind::invalid, table::bindings, {}, std::string("encoding failed: ") + e.what());
-  }
+  put_made(table::bindings, detail::binding_key(r.domain, r.number, r.contact),
+           [&](const std::string& key) { return detail::binding_value(r, key); });
 }
 
 void batch::erase_binding(std::string_view domain, std::string_view number,

@@ -142,6 +142,9 @@ class batch {
  private:
   template <class T>
   void put_encoded(detail::table where, std::string key, const T& r);
+  // Puts encode(key) under `key`; an encoding that throws fails the batch.
+  template <class Encode>
+  void put_made(detail::table where, std::string key, Encode&& encode);
   void add(detail::op::kind what, detail::table where, std::string key,
            std::string value = {});
 

@@ -49,7 +49,8 @@ std::string binding_key(std::string_view domain, std::string_view number,
 // Since schema 4 a binding's value leaves out (writes empty) what its key
 // holds: the domain, the number, and the contact unless it was cut. ~55 bytes
 // of ~250 a binding, in the pages every REGISTER rewrites.
-std::string binding_value(const binding_record& r);
+// `key` is binding_key() of `r`.
+std::string binding_value(const binding_record& r, std::string_view key);
 // Decodes a binding's value and fills what the key holds (values written
 // before schema 4 have it all); false when the value is unreadable.
 bool decode_binding(std::string_view key, std::string_view value, binding_record& out);

@@ -1389,9 +1389,9 @@ TEST_CASE("a schema-4 binding under a cut key of the old hash is found at its ne
   auto oldkey = newkey.substr(0, newkey.size() - 32) + "0123456789abcdef0123456789abcdef";
   auto shortb = make_binding(d, n, "sip:100@192.0.2.1:5060");
   write_raw(dir.path, {{"meta", "schema_version", "4"},
-                       {"bindings", oldkey, detail::binding_value(make_binding(d, n, longc))},
+                       {"bindings", oldkey, detail::binding_value(make_binding(d, n, longc), oldkey)},
                        {"bindings", detail::binding_key(d, n, shortb.contact),
-                        detail::binding_value(shortb)}});
+                        detail::binding_value(shortb, detail::binding_key(d, n, shortb.contact))}});
   auto s = open_ok(dir.path);
   CHECK(s->meta("schema_version") == std::to_string(store::schema_version));
   auto got = s->bindings(d, n);
