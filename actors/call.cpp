@@ -14,6 +14,7 @@
 #include "engine/log.hpp"
 #include "engine/metrics.hpp"
 #include "engine/node_id.hpp"
+#include "engine/sip_port.hpp"
 #include "storage/store.hpp"
 
 namespace pbx {
@@ -34,15 +35,14 @@ leg_phase* mirror_of(self_ptr self, std::uint64_t leg) {
   return nullptr;
 }
 
-// To the leg's call-leg actor, which passes it on to the SIP thread.
+// To the SIP thread holding the leg, which drops what the leg's phase does not take.
 void send_leg(self_ptr self, leg_command c) {
   auto& st = self->state;
   if (c.leg != st.offer.leg && c.leg != st.winner)
     return;
-  auto& to = c.leg == st.offer.leg ? st.a_leg : st.b_leg;
   if (auto* m = mirror_of(self, c.leg); m && allowed(*m, c.what))
     *m = next_phase(*m, c.what, c.code);
-  self->send(to, std::move(c));
+  st.ctx->sip_of(c.leg).leg(std::move(c));
 }
 
 // `txn` names the peer's in-dialog request a reply belongs to (0: none).
@@ -155,7 +155,6 @@ void start_voicemail(self_ptr self, voicemail_job::mode mode, std::string mailbo
   voicemail_job job;
   job.what = mode;
   job.leg = st.offer.leg;
-  job.a_leg = st.a_leg;
   job.call = caf::actor_cast<caf::actor>(self);
   job.tenant = st.tenant;
   job.domain = st.offer.domain;
@@ -187,8 +186,7 @@ void voicemail_over(self_ptr self, const voicemail_done& d) {
     return;
   }
   // Answered and not to be hung up: the line went under the voicemail actor.
-  // Its media endpoint saw the caller's BYE before the leg's `closed` got here
-  // (that takes a hop more, through the call-leg actor).
+  // Its media endpoint may see the caller's BYE before the leg's `closed` gets here.
   if (st.caller_gone.empty() && d.answered && !d.hang_up)
     st.caller_gone = "caller hangup";
   if (!st.caller_gone.empty()) {
@@ -664,13 +662,13 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
   st.cdr.callee = st.offer.callee;
   st.cdr.start_ms = now_ms();
   ctx->dir->register_first_wins(call_key(st.cdr.call_id), caf::actor_cast<caf::actor>(self));
-  leg_command take; // A-leg events come here through its leg actor
+  leg_command take; // the A leg's events come here
   take.what = leg_command::op::accept;
   take.leg = st.offer.leg;
-  st.a_leg = self->spawn<caf::linked>(call_leg_actor, ctx, caf::actor_cast<caf::actor>(self),
-                                      std::move(take));
-  // The node going down ends its calls; the CDR says so. Our leg actors end
-  // their dialogs themselves when we quit (503, CANCEL or BYE).
+  take.owner = caf::actor_cast<caf::actor>(self);
+  ctx->sip_of(take.leg).leg(std::move(take));
+  // The node going down ends its calls; the CDR says so. The SIP thread ends
+  // the dialogs we hold when we are gone (503, CANCEL or BYE).
   self->set_exit_handler([=](caf::exit_msg& m) {
     if (m.reason == caf::exit_reason::normal) // also a leg that ended
       return;
@@ -741,14 +739,13 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
         leg_command c;
         c.what = leg_command::op::hangup;
         c.leg = a.leg;
-        self->send(a.handle, std::move(c));
+        st.ctx->sip_of(c.leg).leg(std::move(c));
         end(self, st.ending, st.ending_code);
         return;
       }
-      // The ringing actor makes us the leg's parent (set_parent) right after this.
+      // The ringing actor makes us the leg's owner (adopt) right after this.
       st.now = phase::answered;
       st.winner = a.leg;
-      st.b_leg = std::move(a.handle);
       // Ours is done: a handle kept here would keep the finished actor in memory.
       st.ringing = caf::actor{};
       st.cdr.answer_ms = now_ms();

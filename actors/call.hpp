@@ -1,8 +1,9 @@
 #pragma once
 // A call actor owns one call: the caller's A leg, the ringing actor while the
-// callee's devices ring, then the device that answered. Each leg is a
-// call-leg actor (actors/call_leg) linked to the call. The call keeps the two
-// sides consistent and writes the CDR when the call ends.
+// callee's devices ring, then the device that answered. Each leg is a SIP
+// dialog the SIP thread holds for the call (engine/leg_phase), ended there if
+// the call goes away. The call keeps the two sides consistent and writes the
+// CDR when the call ends.
 //
 //            +--(rule: forward to N; no answer / busy rule)--+
 //            v                                                 |
@@ -23,10 +24,10 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
-#include "actors/call_leg.hpp"
 #include "actors/messages/call.hpp"
 #include "actors/messages/trunk.hpp"
 #include "engine/context.hpp"
+#include "engine/leg_phase.hpp"
 #include "storage/records.hpp"
 
 namespace pbx {
@@ -39,8 +40,6 @@ struct call_state {
   call_offer offer;
   phase now = phase::offered;
   caf::actor ringing;        // while the callee's devices ring
-  caf::actor a_leg;          // the caller's call-leg actor
-  caf::actor b_leg;          // the answered device's call-leg actor
   std::uint64_t winner = 0;  // the B leg that answered
   // Each leg's phase as the call sees it (what it sends and hears; `calls`
   // shows them): the A leg, and one per cdr.devices entry.

@@ -2,9 +2,9 @@
 
 #include <caf/all.hpp>
 
-#include "actors/call_leg.hpp"
 #include "actors/messages/directory.hpp"
 #include "engine/log.hpp"
+#include "engine/sip_port.hpp"
 
 namespace pbx {
 
@@ -15,17 +15,17 @@ using self_ptr = caf::stateful_actor<ringing_state>*;
 // No target could be dialed (their nodes are gone): fail at once, not at the timeout.
 using none_dialed_atom = caf::atom_constant<caf::atom("nodialed")>;
 
-void leg_cmd(self_ptr self, const caf::actor& leg, leg_command::op what,
-             std::uint16_t code = 0) {
-  leg_command c;
-  c.what = what;
-  c.code = code;
-  self->send(leg, std::move(c));
+// To the SIP thread holding the leg, which drops what the leg's phase does not take.
+void send_leg(self_ptr self, leg_command c) {
+  self->state.ctx->sip_of(c.leg).leg(std::move(c));
 }
 
-// The leg actor whose event is being handled.
-caf::actor sender(self_ptr self) {
-  return caf::actor_cast<caf::actor>(self->current_sender());
+void leg_cmd(self_ptr self, std::uint64_t leg, leg_command::op what, std::uint16_t code = 0) {
+  leg_command c;
+  c.what = what;
+  c.leg = leg;
+  c.code = code;
+  send_leg(self, std::move(c));
 }
 
 // An in-dialog request of a leg that is not (or no longer) part of a call:
@@ -36,10 +36,11 @@ void refuse(self_ptr self, const leg_event& e) {
     return;
   leg_command c;
   c.what = reinvite ? leg_command::op::reinvite_reply : leg_command::op::info_reply;
+  c.leg = e.leg;
   c.txn = e.txn;
   c.code = 481;
   c.reason = "Call/Transaction Does Not Exist";
-  self->send(sender(self), std::move(c));
+  send_leg(self, std::move(c));
 }
 
 std::vector<device_result> results(self_ptr self) {
@@ -54,7 +55,7 @@ void cancel_others(self_ptr self, std::uint64_t keep, std::uint16_t code) {
   auto& st = self->state;
   for (auto& [leg, t] : st.trying)
     if (leg != keep) {
-      leg_cmd(self, t.actor, leg_command::op::hangup, code);
+      leg_cmd(self, leg, leg_command::op::hangup, code);
       st.legs[leg].code = 487;
     }
   st.trying.clear();
@@ -83,17 +84,20 @@ void on_event(self_ptr self, leg_event& e) {
     case leg_event_kind::answered: {
       auto t = st.trying.find(e.leg);
       if (st.decided || t == st.trying.end()) { // a late 2xx: ACKed by libre, now BYE
-        leg_cmd(self, sender(self), leg_command::op::hangup);
+        leg_cmd(self, e.leg, leg_command::op::hangup);
         return;
       }
       st.decided = true;
-      auto winner_actor = t->second.actor;
       st.legs[e.leg].code = 200;
       cancel_others(self, e.leg, 200);
       // The call first, then the leg: its events reach the call after this message.
-      self->send(st.call, ring_answered{e.leg, winner_actor, std::move(e.sdp), results(self)});
-      self->send(winner_actor, set_parent_atom::value, st.call);
-      // Events the leg sent before it took its new parent still come here.
+      self->send(st.call, ring_answered{e.leg, std::move(e.sdp), results(self)});
+      leg_command adopt;
+      adopt.what = leg_command::op::adopt;
+      adopt.leg = e.leg;
+      adopt.owner = st.call;
+      send_leg(self, std::move(adopt));
+      // Events the SIP thread sent before the call owned the leg still come here.
       auto winner = e.leg;
       auto call = st.call;
       self->become(
@@ -101,7 +105,7 @@ void on_event(self_ptr self, leg_event& e) {
           if (late.leg == winner)
             self->send(call, std::move(late));
           else if (late.kind == leg_event_kind::answered)
-            leg_cmd(self, sender(self), leg_command::op::hangup);
+            leg_cmd(self, late.leg, leg_command::op::hangup);
           else
             refuse(self, late);
         },
@@ -179,6 +183,7 @@ caf::behavior ringing_actor(caf::stateful_actor<ringing_state>* self, node_conte
     }
     leg_command c;
     c.what = leg_command::op::dial;
+    c.owner = caf::actor_cast<caf::actor>(self);
     c.leg = ctx->new_b_leg(via);
     c.target = target.contact;
     c.route = target.flow;
@@ -190,18 +195,17 @@ caf::behavior ringing_actor(caf::stateful_actor<ringing_state>* self, node_conte
     c.auth_password = plan.auth_password;
     c.headers = plan.headers;
     auto id = c.leg;
-    auto leg = self->spawn<caf::linked>(call_leg_actor, ctx, caf::actor_cast<caf::actor>(self),
-                                        std::move(c));
+    send_leg(self, std::move(c));
     st.legs.emplace(id, device_result{target.contact, 0});
-    st.trying.emplace(id, ringing_state::ringing_leg{std::move(leg), i, 0});
+    st.trying.emplace(id, ringing_state::ringing_leg{i, 0});
   }
   st.no_answer_at = std::chrono::steady_clock::now() + std::chrono::seconds(plan.no_answer_timeout);
   if (st.trying.empty())
     self->send(self, none_dialed_atom::value);
-  // The call going away (node shutdown) takes us down; our linked legs then
-  // cancel what still rings.
+  // The call going away (node shutdown) takes us down; the SIP thread then
+  // cancels what still rings.
   self->set_exit_handler([=](caf::exit_msg& m) {
-    if (m.reason != caf::exit_reason::normal) // normal: a leg that ended
+    if (m.reason != caf::exit_reason::normal)
       self->quit(m.reason);
   });
   return ringing_behavior(self);

@@ -1,8 +1,8 @@
 #pragma once
 // A ringing actor rings every device of one callee in parallel for one
-// call: it spawns one call-leg actor per device and is their parent until one
-// answers (that leg is handed to the call), all fail, the no-answer timer
-// fires, or the call stops it.
+// call: it dials one B leg per device and owns them until one answers (that
+// leg is handed to the call), all fail, the no-answer timer fires, or the call
+// stops it. Legs it still owns when it ends are ended by the SIP thread.
 //
 //   ringing --(first 200)--> handed over (drains stray events for 1 s) --> done
 //      |--(486/600/603, all failed, no answer, stop)--> done
@@ -34,7 +34,6 @@ struct ringing_state {
   node_context* ctx = nullptr;
   caf::actor call;
   struct ringing_leg {
-    caf::actor actor;         // its call-leg actor
     std::uint32_t device = 0; // index in the plan's targets
     std::uint16_t code = 0;   // last provisional code passed on
   };

@@ -533,7 +533,7 @@ void answer(self_ptr self) {
   c.leg = st.job.leg;
   c.owner = caf::actor_cast<caf::actor>(self);
   c.sdp = st.job.sdp;
-  self->send(st.job.a_leg, std::move(c));
+  st.ctx->sip_of(c.leg).media(std::move(c)); // the SIP thread holding the leg
   self->delayed_send(self, std::chrono::seconds(10), answer_timeout_atom::value);
 }
 

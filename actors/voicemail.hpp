@@ -2,7 +2,7 @@
 // A voicemail actor serves one caller on the media plane, for one call: it
 // either takes a message for a mailbox (deposit) or lets a user listen to
 // theirs (listen: the voicemail number or *57). It answers the caller's A leg
-// through the call's call-leg actor, drives the media endpoint with
+// through the SIP thread holding it, drives the media endpoint with
 // play/record commands, reads and changes the mailbox through its extension
 // actor (via the tenant), and tells the call `voicemail_done` when it is over;
 // the call hangs up and writes the CDR.
@@ -41,7 +41,6 @@ struct voicemail_job {
   enum class mode : std::uint8_t { deposit, listen };
   mode what = mode::deposit;
   std::uint64_t leg = 0; // the caller's A leg
-  caf::actor a_leg;      // its call-leg actor: the answer goes through it
   caf::actor call;       // hears voicemail_done
   caf::actor tenant;     // routes mailbox_* to the extension
   std::string domain;

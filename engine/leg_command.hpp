@@ -6,6 +6,7 @@
 #include <string>
 
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/meta/type_name.hpp>
 
 #include "actors/messages/registration.hpp"
@@ -25,6 +26,8 @@ struct leg_command {
     reinvite_reply,  // final response (code, reason, sdp if 2xx) to the peer's re-INVITE `txn`
     info,            // INFO on an answered leg (content_type, body); info_result echoes `txn`
     info_reply,      // final response (code, reason) to the peer's INFO `txn`
+    adopt,           // the leg's events go to `owner` from now on (ringing hands the answer to the call)
+    owner_gone,      // the SIP thread's own: the actor `gone` that owned the leg ended (see net/call_legs.cpp)
   };
   op what = op::reject;
   std::uint64_t leg = 0;
@@ -33,7 +36,8 @@ struct leg_command {
   std::string sdp;
   std::string realm, nonce;
   bool stale = false;
-  caf::actor owner;
+  caf::actor owner;      // accept, dial, adopt: who hears the leg's events
+  caf::actor_addr gone;  // owner_gone
   std::string target, from_uri, from_name;
   flow_info route;
   std::uint32_t max_forwards = 70; // dial: the caller's count less one
@@ -45,11 +49,11 @@ struct leg_command {
   std::string headers;
 };
 
-// A parent sends these to its call-leg actor, which passes them to the SIP thread.
+// A call or its ringing actor sends these to the SIP thread owning the leg (sip_of).
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, leg_command& x) {
   return f(caf::meta::type_name("leg_command"), x.what, x.leg, x.code, x.reason, x.sdp, x.realm,
-           x.nonce, x.stale, x.owner, x.target, x.from_uri, x.from_name, x.route,
+           x.nonce, x.stale, x.owner, x.gone, x.target, x.from_uri, x.from_name, x.route,
            x.max_forwards, x.txn, x.content_type, x.body, x.auth_user, x.auth_password,
            x.headers);
 }

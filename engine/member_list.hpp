@@ -18,8 +18,9 @@ inline const std::string node_ids_prefix = "/actorpbx/v1/node-ids/";
 
 /// What nodes of this build speak to each other; a member with another is refused.
 /// 2: replicated binding values leave out what their key holds, and cut binding
-/// keys end in SHA-256 (storage schemas 4 and 5).
-constexpr std::uint32_t cluster_wire_version = 2;
+/// keys end in SHA-256 (storage schemas 4 and 5). 3: no call-leg actors (leg_command
+/// adopt and owner_gone; ring_answered without a handle).
+constexpr std::uint32_t cluster_wire_version = 3;
 
 struct member {
   std::string name;

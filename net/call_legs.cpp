@@ -1,7 +1,12 @@
 // INVITE dialogs through libre's sipsess: A legs (INVITEs we receive) and B
 // legs (INVITEs we send to a callee's devices), each named by a leg id.
-// Events go to the leg's owner (its call-leg actor); commands come back through
-// the command queue. No decision is made here.
+// Events go to the leg's owner (the call, or its ringing actor while a B leg
+// rings); commands come back through the command queue. No decision is made
+// here, but a leg's phase (engine/leg_phase) is kept: a command the phase does
+// not take is dropped, and a leg whose owner ends while the dialog lives is
+// ended here (an unanswered A leg gets 503; otherwise CANCEL or BYE), so no
+// dialog outlives its call. An owner is watched by a functor attached to it,
+// not by an actor per leg: a held call is the node's memory.
 //
 // In-dialog requests of an answered leg (re-INVITE, INFO) are taken before
 // sipsess sees them (our listener is registered ahead of sipsess_listen):
@@ -29,6 +34,7 @@
 #include <caf/send.hpp>
 
 #include "actors/messages/call.hpp"
+#include "engine/leg_phase.hpp"
 #include "engine/log.hpp"
 #include "net/max_forwards.hpp"
 
@@ -52,6 +58,7 @@ struct call_leg {
   struct sipsess* sess = nullptr;
   struct sip_msg* invite = nullptr; // A leg: the INVITE until a session takes it
   caf::actor owner;
+  leg_phase now = leg_phase::offered;
   bool uas = false;
   bool answered = false;  // 2xx sent (A) or received (B): in-dialog requests are relayed
   bool cancelled = false; // A leg: CANCEL before a session existed (487 sent)
@@ -94,6 +101,7 @@ struct mbuf* sdp_mbuf(const std::string& sdp) {
 
 void send_event(call_leg* l, leg_event e) {
   e.leg = l->id;
+  l->now = next_phase(l->now, e.kind, e.code);
   if (l->owner)
     caf::anon_send(l->owner, std::move(e));
 }
@@ -104,6 +112,23 @@ void report(call_leg* l, leg_event_kind kind, std::uint16_t code, std::string sd
   e.code = code;
   e.sdp = std::move(sdp);
   send_event(l, std::move(e));
+}
+
+// `a` hears the leg's events from now on. When it ends, the functor tells this
+// thread, which ends the leg unless it has another owner by then. It runs on
+// the ending actor's thread; the stack outlives the actor system (main.cpp),
+// and a post after stop is dropped.
+void take_owner(call_leg* l, const caf::actor& a) {
+  if (!a || a == l->owner)
+    return;
+  l->owner = a;
+  a->attach_functor([s = l->stack, leg = l->id, gone = a.address()](const caf::error&) {
+    leg_command c;
+    c.what = leg_command::op::owner_gone;
+    c.leg = leg;
+    c.gone = gone;
+    s->post(std::move(c));
+  });
 }
 
 void index_dialog(call_leg* l, std::string callid) {
@@ -629,8 +654,9 @@ bool leg_answerable(sip_stack::impl& s, std::uint64_t leg, std::string* offer) {
 
 bool leg_answer_media(sip_stack::impl& s, std::uint64_t leg, const std::string& sdp) {
   auto* l = media_candidate(s, leg);
-  if (!l || !respond(l, false, 200, "OK", sdp))
+  if (!l || !allowed(l->now, leg_command::op::answer) || !respond(l, false, 200, "OK", sdp))
     return false;
+  l->now = leg_phase::answered;
   l->media = true;
   return true;
 }
@@ -712,8 +738,8 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
     auto* l = new call_leg;
     l->stack = this;
     l->id = c.leg;
-    l->owner = c.owner;
     legs.emplace(l->id, l);
+    take_owner(l, c.owner);
     if (c.route.transport == "tls"
         && sa_set_str(&l->flow, c.route.ip.c_str(), c.route.port) == 0)
       l->flow_tp = SIP_TRANSP_TLS;
@@ -757,9 +783,31 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
   if (i == legs.end())
     return; // the leg ended meanwhile
   auto* l = i->second;
+  if (c.what == leg_command::op::owner_gone) {
+    if (l->owner.address() != c.gone)
+      return; // it has another owner now
+    log::debug("leg ", l->id, ": its owner is gone");
+    // Nobody else would end the dialog.
+    if (l->uas && l->now != leg_phase::answered)
+      reject(l, 503, "Service Unavailable");
+    else
+      forget(l); // CANCEL or BYE
+    return;
+  }
+  if (!allowed(l->now, c.what)) {
+    log::debug("leg ", l->id, ": ", static_cast<int>(c.what), " refused while ",
+               leg_phase_name(l->now));
+    return;
+  }
+  l->now = next_phase(l->now, c.what, c.code);
   switch (c.what) {
+    case leg_command::op::adopt:
+      take_owner(l, c.owner);
+      break;
+    case leg_command::op::owner_gone:
+      break;
     case leg_command::op::accept:
-      l->owner = c.owner;
+      take_owner(l, c.owner);
       if (l->cancelled) { // the caller cancelled before anyone took the leg
         report(l, leg_event_kind::closed, 487);
         forget(l);

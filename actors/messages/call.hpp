@@ -117,8 +117,8 @@ typename Inspector::result_type inspect(Inspector& f, line_state& x) {
   return f(caf::meta::type_name("line_state"), x.number, x.call_id, x.use);
 }
 
-/// Something happened on a leg (reported by the SIP thread to the leg's
-/// call-leg actor, which passes it on unchanged to its parent).
+/// Something happened on a leg (reported by the SIP thread to the leg's owner:
+/// the call, or the ringing actor while a B leg rings).
 /// In-dialog requests of an answered leg (reinvite, info) wait for the owner's
 /// reinvite_reply / info_reply with the same `txn`; our own requests on a leg
 /// (leg_command reinvite / info) report their final status as *_result, echoing
@@ -172,18 +172,17 @@ typename Inspector::result_type inspect(Inspector& f, ring_progress& x) {
   return f(caf::meta::type_name("ring_progress"), x.code, x.sdp, x.device);
 }
 
-/// Ringing -> call: device `leg` answered. Its call-leg actor (`handle`) gets
-/// the call as its parent right after this message, so its events follow it.
+/// Ringing -> call: device `leg` answered. The ringing actor makes the call
+/// the leg's owner right after this message (adopt), so its events follow it.
 struct ring_answered {
   std::uint64_t leg = 0;
-  caf::actor handle;
   std::string sdp;
   std::vector<device_result> devices;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ring_answered& x) {
-  return f(caf::meta::type_name("ring_answered"), x.leg, x.handle, x.sdp, x.devices);
+  return f(caf::meta::type_name("ring_answered"), x.leg, x.sdp, x.devices);
 }
 
 /// Ringing -> call: nobody answered (code 486/480), or ringing was stopped (code 0).
@@ -201,8 +200,5 @@ typename Inspector::result_type inspect(Inspector& f, ring_failed& x) {
 /// Ask a call for its state (`calls` in the shell) or to end it (`hangup`).
 using call_info_atom = caf::atom_constant<caf::atom("callinfo")>;
 using hangup_atom = caf::atom_constant<caf::atom("hangup")>;
-
-/// (set_parent_atom, caf::actor): a call-leg actor's events go to that actor from now on.
-using set_parent_atom = caf::atom_constant<caf::atom("setparent")>;
 
 } // namespace pbx

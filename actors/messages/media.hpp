@@ -23,7 +23,7 @@ namespace pbx {
 /// PCM16 8 kHz mono; written, not yet fsync'd) until `max_ms`, `silence_ms`
 /// of silence (0: off), `stop` or hang-up. `stop` ends a play or record (its
 /// *_done follows). `close` ends the endpoint (no hangup event: the owner
-/// hangs the leg up through its call-leg actor or knows it is gone).
+/// hangs the leg up or knows it is gone).
 struct media_command {
   enum class op : std::uint8_t { answer, play, record, stop, close };
   op what = op::play;

@@ -12,7 +12,8 @@
 # the climb. Server CPU (utime+stime of all its processes over the step) and memory (VmRSS summed,
 # PSS summed, at the end of the step) are sampled. Prints `ratio actorpbx/kamailio`.
 # Concurrent mode: holds N answered calls (N <= 20000) for S seconds (S <= 120) and prints the
-# server's RSS and PSS growth per held call.
+# server's RSS and PSS growth per held call: at the peak, and settled (all calls up and none set
+# up for 64*T1 + 2 s: the set-up's transactions gone; needs --hold >= ~70).
 #
 # Builds nothing. actorpbx comes from $ACTORPBX_BIN or build/engine/actorpbx (skipped if absent,
 # or if it does not serve INVITE yet). Kamailio: bench/calls/kamailio.cfg.in, a tm stateful proxy.
@@ -162,12 +163,20 @@ concurrent_server() {
     echo $? > "$dir/rc" ) &
   local uac=$!
   STARTED_PIDS+=("$uac")
-  # sample the server's memory every second; keep the peak (all calls held near ramp..hold)
-  local peak_rss=0 peak_pss=0 m r p
+  # sample the server's memory every second; keep the peak (all calls held near ramp..hold).
+  # The settled sample: every call up and none set up for 64*T1 + 2 s, so no transaction state
+  # of the set-up is left (the 2xx kept for retransmission, the ACK kept for a resent 2xx):
+  # what a call costs while it lasts. Only when the hold leaves that window (--hold >= ~70).
+  local peak_rss=0 peak_pss=0 settled_rss=0 settled_pss=0 m r p
+  local t0=$SECONDS settle_at=$((ramp + 34))
   while kill -0 "$uac" 2>/dev/null; do
     m="$(mem_kb "$SERVER_PID")"; set -- $m; r=$1; p=$2
     [ "$r" -gt "$peak_rss" ] && peak_rss=$r
     [ "$p" -gt "$peak_pss" ] && peak_pss=$p
+    if [ "$settled_pss" -eq 0 ] && [ $((SECONDS - t0)) -ge "$settle_at" ] &&
+       [ $((SECONDS - t0)) -lt $((HOLD - 1)) ]; then
+      settled_rss=$r; settled_pss=$p
+    fi
     sleep 1
   done
   wait "$uac" 2>/dev/null || true
@@ -175,15 +184,19 @@ concurrent_server() {
   local c; c="$(sipp_counts "$dir/stat.csv")"; set -- $c
   local ok=$1 failed=$2 rc; rc="$(cat "$dir/rc" 2>/dev/null || echo "?")"
   set -- $base
-  python3 - "$name" "$CONCURRENT" "$HOLD" "$CONC_RATE" "$ok" "$failed" "$1" "$2" "$peak_rss" "$peak_pss" "$rc" <<'PY' | tee -a "$RESULTS"
+  python3 - "$name" "$CONCURRENT" "$HOLD" "$CONC_RATE" "$ok" "$failed" "$1" "$2" "$peak_rss" "$peak_pss" "$rc" \
+      "$settled_rss" "$settled_pss" <<'PY' | tee -a "$RESULTS"
 import sys
-name, n, hold, rate, ok, failed, rss0, pss0, rss1, pss1, rc = sys.argv[1:]
+name, n, hold, rate, ok, failed, rss0, pss0, rss1, pss1, rc, rss2, pss2 = sys.argv[1:]
 n, ok, failed = int(n), int(ok), int(failed)
-rss0, pss0, rss1, pss1 = map(int, (rss0, pss0, rss1, pss1))
+rss0, pss0, rss1, pss1, rss2, pss2 = map(int, (rss0, pss0, rss1, pss1, rss2, pss2))
+settled = ("; settled: rss %d kB, pss %d kB, per call: rss %.2f kB, pss %.2f kB"
+           % (rss2, pss2, (rss2 - rss0) / float(n), (pss2 - pss0) / float(n))
+           if pss2 else "; settled: not sampled (--hold too short)")
 print("%s conc calls %d held %ss (set up at %s/s): ok %d failed %d (sipp exit %s); "
-      "rss %d -> %d kB, pss %d -> %d kB; per call: rss %.2f kB, pss %.2f kB"
+      "rss %d -> %d kB, pss %d -> %d kB; per call: rss %.2f kB, pss %.2f kB%s"
       % (name, n, hold, rate, ok, failed, rc, rss0, rss1, pss0, pss1,
-         (rss1 - rss0) / float(n), (pss1 - pss0) / float(n)))
+         (rss1 - rss0) / float(n), (pss1 - pss0) / float(n), settled))
 PY
   stop_pid "$SERVER_PID"
 }

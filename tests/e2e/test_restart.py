@@ -360,9 +360,6 @@ class TestAdminPassword(NodeCase):
         node.shell().close()
 
 
-if __name__ == '__main__':
-    unittest.main()
-
 
 class TestCallsAcrossShutdown(CallCase):
     """SIGTERM with calls up: both phones get a BYE, the node exits 0 and the CDR is kept."""
@@ -402,3 +399,7 @@ class TestCallsAcrossShutdown(CallCase):
             rows = sh.records(f'cdr {self.DOMAIN} extension=103')
         self.assertEqual([(r['status'], r['end_reason'], r['sip_code']) for r in rows],
                          [('fail', 'node shutdown', '503')], rows)
+
+
+if __name__ == '__main__':
+    unittest.main()

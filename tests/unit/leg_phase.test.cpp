@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "actors/call_leg.hpp"
+#include "engine/leg_phase.hpp"
 
 using namespace pbx;
 
@@ -14,9 +14,10 @@ using ev = leg_event_kind;
 const leg_phase all_phases[] = {leg_phase::offered, leg_phase::ringing, leg_phase::answered,
                                 leg_phase::ended};
 
-const op all_ops[] = {op::challenge, op::reject,         op::accept, op::progress,
-                      op::answer,    op::dial,           op::hangup, op::reinvite,
-                      op::info,      op::reinvite_reply, op::info_reply};
+const op all_ops[] = {op::challenge, op::reject,         op::accept,     op::progress,
+                      op::answer,    op::dial,           op::hangup,     op::reinvite,
+                      op::info,      op::reinvite_reply, op::info_reply, op::adopt,
+                      op::owner_gone};
 
 const ev all_events[] = {ev::progress, ev::answered, ev::closed,     ev::reinvite,
                          ev::info,     ev::info_result, ev::reinvite_result};
@@ -120,6 +121,20 @@ TEST_CASE("re-INVITE and INFO only in an answered dialog") {
     CHECK(!allowed(leg_phase::ringing, o));
     CHECK(allowed(leg_phase::answered, o));
     CHECK(!allowed(leg_phase::ended, o));
+  }
+}
+
+TEST_CASE("a live dialog changes owner without changing phase") {
+  for (auto p : {leg_phase::offered, leg_phase::ringing, leg_phase::answered}) {
+    CHECK(allowed(p, op::adopt));
+    CHECK(next_phase(p, op::adopt, 0) == p);
+  }
+}
+
+TEST_CASE("a dialog whose owner is gone ends, from any live phase") {
+  for (auto p : {leg_phase::offered, leg_phase::ringing, leg_phase::answered}) {
+    CHECK(allowed(p, op::owner_gone));
+    CHECK(next_phase(p, op::owner_gone, 0) == leg_phase::ended);
   }
 }
 
