@@ -28,7 +28,7 @@ using phase = call_state::phase;
 // Where we mirror leg `leg`'s phase (nullptr: not one of ours now).
 leg_phase* mirror_of(self_ptr self, std::uint64_t leg) {
   auto& st = self->state;
-  if (leg == st.offer.leg)
+  if (leg == st.a_leg)
     return &st.a_phase;
   if (leg != 0 && leg == st.winner && st.winner_device < st.b_phases.size())
     return &st.b_phases[st.winner_device];
@@ -38,7 +38,7 @@ leg_phase* mirror_of(self_ptr self, std::uint64_t leg) {
 // To the SIP thread holding the leg, which drops what the leg's phase does not take.
 void send_leg(self_ptr self, leg_command c) {
   auto& st = self->state;
-  if (c.leg != st.offer.leg && c.leg != st.winner)
+  if (c.leg != st.a_leg && c.leg != st.winner)
     return;
   if (auto* m = mirror_of(self, c.leg); m && allowed(*m, c.what))
     *m = next_phase(*m, c.what, c.code);
@@ -133,9 +133,9 @@ void end(self_ptr self, const std::string& reason, std::uint16_t code) {
 
 void fail_call(self_ptr self, std::uint16_t code, const char* reason, const std::string& why) {
   if (self->state.a_answered) // a call back that failed: the caller is in a dialog already
-    command(self, leg_command::op::hangup, self->state.offer.leg);
+    command(self, leg_command::op::hangup, self->state.a_leg);
   else
-    command(self, leg_command::op::reject, self->state.offer.leg, code, reason);
+    command(self, leg_command::op::reject, self->state.a_leg, code, reason);
   end(self, why, code);
 }
 
@@ -154,15 +154,15 @@ void start_voicemail(self_ptr self, voicemail_job::mode mode, std::string mailbo
   st.now = phase::voicemail;
   voicemail_job job;
   job.what = mode;
-  job.leg = st.offer.leg;
+  job.leg = st.a_leg;
   job.call = caf::actor_cast<caf::actor>(self);
   job.tenant = st.tenant;
-  job.domain = st.offer.domain;
+  job.domain = st.setup->offer.domain;
   job.mailbox = std::move(mailbox);
-  job.caller = st.offer.caller;
-  job.caller_name = st.offer.caller_name;
-  job.called = st.offer.callee;
-  job.sdp = st.offer.sdp;
+  job.caller = st.setup->offer.caller;
+  job.caller_name = st.setup->offer.caller_name;
+  job.called = st.setup->offer.callee;
+  job.sdp = st.setup->offer.sdp;
   st.cdr.answered_by = "voicemail";
   st.voicemail = self->spawn<caf::linked>(voicemail_actor, st.ctx, std::move(job));
 }
@@ -195,7 +195,7 @@ void voicemail_over(self_ptr self, const voicemail_done& d) {
     fail_call(self, 480, "Temporarily Unavailable", why);
   } else {
     if (d.hang_up)
-      command(self, leg_command::op::hangup, st.offer.leg);
+      command(self, leg_command::op::hangup, st.a_leg);
     end(self, why, 200);
   }
 }
@@ -203,7 +203,7 @@ void voicemail_over(self_ptr self, const voicemail_done& d) {
 // Asks the tenant for `number`'s decision (its extension evaluates its rules).
 void query(self_ptr self, const std::string& number) {
   auto& st = self->state;
-  self->request(st.tenant, std::chrono::seconds(10), callee_query{number, st.offer.caller})
+  self->request(st.tenant, std::chrono::seconds(10), callee_query{number, st.setup->offer.caller})
     .then([=](callee_targets& t) { route(self, t); },
           [=](caf::error&) {
             fail_call(self, 500, "Server Internal Error", "callee lookup failed");
@@ -252,33 +252,33 @@ void step_failed(self_ptr self, std::uint16_t code, const std::string& why) {
   }
   st.cdr.route_steps.push_back(st.out_route + " " + std::to_string(code)
                                + (why.empty() ? "" : " (" + why + ")"));
-  if ((code == 408 || code >= 500) && st.out_step + 1 < st.out.steps.size()) {
+  if ((code == 408 || code >= 500) && st.out_step + 1 < st.setup->out.steps.size()) {
     ++st.out_step;
     try_step(self);
     return;
   }
   fail_call(self, code, reason_phrase(code),
-            "outbound rule " + st.out.rule + ": " + st.out_route + " " + std::to_string(code)
+            "outbound rule " + st.setup->out.rule + ": " + st.out_route + " " + std::to_string(code)
               + (why.empty() ? "" : " (" + why + ")"));
 }
 
 // The trunk gave us a channel: ring the provider with the step's digits.
 void dial_step(self_ptr self, const trunk_grant& g) {
   auto& st = self->state;
-  auto& step = st.out.steps[st.out_step];
-  bool inbound = !st.offer.trunk.empty();
+  auto& step = st.setup->out.steps[st.out_step];
+  bool inbound = !st.setup->offer.trunk.empty();
   std::string forwarder = st.chain.size() > 1 ? st.chain[st.chain.size() - 2] : std::string{};
   // An outside caller forwarded back out keeps its number where the trunk allows it.
   std::string cid = !step.caller_id.empty() ? step.caller_id
                     : !g.caller_id.empty()  ? g.caller_id
-                                            : st.out.caller_number;
+                                            : st.setup->out.caller_number;
   if (inbound && g.keep_caller_id)
-    cid = st.offer.caller;
+    cid = st.setup->offer.caller;
   ringing_plan plan;
   plan.targets = {call_target{"sip:" + step.digits + "@" + g.target_host, g.route}};
   plan.no_answer_timeout = 120;
-  plan.sdp = st.offer.sdp;
-  plan.max_forwards = st.offer.max_forwards - 1;
+  plan.sdp = st.setup->offer.sdp;
+  plan.max_forwards = st.setup->offer.max_forwards - 1;
   plan.auth_user = g.auth_user;
   plan.auth_password = g.password;
   if (st.anonymous) { // RFC 3325: the provider still learns who calls, the callee does not
@@ -288,17 +288,17 @@ void dial_step(self_ptr self, const trunk_grant& g) {
                    + ">\r\n";
   } else {
     plan.from_uri = "sip:" + cid + "@" + g.from_host;
-    plan.from_name = inbound || st.out.caller_name.empty() ? cid : st.out.caller_name;
+    plan.from_name = inbound || st.setup->out.caller_name.empty() ? cid : st.setup->out.caller_name;
   }
   if (!forwarder.empty() && g.diversion)
-    plan.headers += "Diversion: <sip:" + forwarder + "@" + st.offer.domain + ">;reason="
+    plan.headers += "Diversion: <sip:" + forwarder + "@" + st.setup->offer.domain + ">;reason="
                     + diversion_reason(st.cdr.reroute_reason) + "\r\n";
   st.cdr.trunk = step.trunk;
   st.cdr.digits_sent = step.digits;
   st.cdr.caller_id_used = st.anonymous ? "anonymous (" + cid + ")" : cid;
   st.now = phase::ringing;
   st.outbound = true;
-  st.on_no_answer = st.on_busy = route_step{};
+  st.setup->on_no_answer = st.setup->on_busy = route_step{};
   st.ringing = self->spawn<caf::linked>(ringing_actor, st.ctx,
                                         caf::actor_cast<caf::actor>(self), std::move(plan));
   st.device_base = st.cdr.devices.size();
@@ -309,7 +309,7 @@ void dial_step(self_ptr self, const trunk_grant& g) {
 
 void try_step(self_ptr self) {
   auto& st = self->state;
-  auto& step = st.out.steps[st.out_step];
+  auto& step = st.setup->out.steps[st.out_step];
   st.out_route = step.trunk + " " + step.digits;
   if (!step.actor) {
     step_failed(self, 503, "trunk not running");
@@ -334,7 +334,7 @@ void try_step(self_ptr self) {
 void go_out(self_ptr self, const std::string& number) {
   auto& st = self->state;
   outbound_query q;
-  q.caller = st.offer.caller;
+  q.caller = st.setup->offer.caller;
   q.number = number;
   q.anonymous = st.anonymous;
   if (st.chain.size() > 1)
@@ -356,7 +356,7 @@ void go_out(self_ptr self, const std::string& number) {
           return;
         }
         st.anonymous = p.anonymous;
-        st.out = std::move(p);
+        st.setup->out = std::move(p);
         st.out_step = 0;
         try_step(self);
       },
@@ -434,13 +434,13 @@ void apply(self_ptr self, const route_step& s, const callee_targets* t,
   ringing_plan plan;
   plan.targets = t->targets;
   plan.no_answer_timeout = t->no_answer_timeout;
-  plan.from_uri = "sip:" + st.offer.caller + "@" + st.offer.domain;
-  plan.from_name = st.offer.caller_name.empty() ? st.offer.caller : st.offer.caller_name;
-  plan.sdp = st.offer.sdp;
-  plan.max_forwards = st.offer.max_forwards - 1; // 0 was refused with 483
+  plan.from_uri = "sip:" + st.setup->offer.caller + "@" + st.setup->offer.domain;
+  plan.from_name = st.setup->offer.caller_name.empty() ? st.setup->offer.caller : st.setup->offer.caller_name;
+  plan.sdp = st.setup->offer.sdp;
+  plan.max_forwards = st.setup->offer.max_forwards - 1; // 0 was refused with 483
   st.now = phase::ringing;
-  st.on_no_answer = t->no_answer;
-  st.on_busy = t->busy;
+  st.setup->on_no_answer = t->no_answer;
+  st.setup->on_busy = t->busy;
   st.rung = st.chain.back();
   mark_line(self, line_use::ringing);
   st.ringing = self->spawn<caf::linked>(ringing_actor, st.ctx,
@@ -469,7 +469,7 @@ void route(self_ptr self, callee_targets& t) {
   if (t.code == 404) {
     // Out through the trunks: what an extension dials or forwards to. An outside
     // caller reaches the trunks only by a rule (inbound "number", a forward).
-    bool may_go_out = st.chain.size() > 1 || st.offer.trunk.empty();
+    bool may_go_out = st.chain.size() > 1 || st.setup->offer.trunk.empty();
     if (may_go_out && phone_number(st.chain.back()))
       go_out(self, st.chain.back());
     else if (st.chain.size() == 1)
@@ -488,13 +488,13 @@ void ringing_failed(self_ptr self, const ring_failed& f) {
   st.now = phase::offered;
   st.ringing = caf::actor{};
   if (f.reason == "no answer") {
-    apply(self, st.on_no_answer, nullptr, 480, "no answer; ");
+    apply(self, st.setup->on_no_answer, nullptr, 480, "no answer; ");
     return;
   }
   if (f.code == 486
-      && static_cast<storage::forward_action>(st.on_busy.action)
+      && static_cast<storage::forward_action>(st.setup->on_busy.action)
            != storage::forward_action::ring_anyway) {
-    apply(self, st.on_busy, nullptr, 486, "busy; ");
+    apply(self, st.setup->on_busy, nullptr, 486, "busy; ");
     return;
   }
   fail_call(self, f.code, f.code == 486 ? "Busy Here" : "Temporarily Unavailable", f.reason);
@@ -509,26 +509,23 @@ void confirm_feature(self_ptr self) {
   // No media: the answer declines the offered stream (port 0).
   std::string sdp = "v=0\r\no=actorpbx 1 1 IN IP4 127.0.0.1\r\ns=actorpbx\r\n"
                     "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n";
-  command(self, leg_command::op::answer, st.offer.leg, 200, "OK", sdp);
+  command(self, leg_command::op::answer, st.a_leg, 200, "OK", sdp);
   self->delayed_send(self, std::chrono::milliseconds(500), hangup_atom::value);
 }
 
-// Frees what only ringing needed once a call is answered (it never rings
-// again): held calls are the node's memory. Moved out, not cleared: a cleared
-// string keeps its buffer.
-template <class T>
-void release(T& x) {
-  T gone = std::move(x);
-  x = T{};
+} // namespace
+
+std::shared_ptr<call_setup> call_state::no_setup() {
+  static const auto none = std::make_shared<call_setup>();
+  return none;
 }
 
+namespace {
+
+// Frees what only ringing needed once a call is answered by a device (it
+// never rings again): held calls are the node's memory.
 void shed_setup(call_state& st) {
-  release(st.offer.sdp);
-  release(st.offer.auth);
-  release(st.offer.user_agent);
-  release(st.out.steps);
-  release(st.on_no_answer);
-  release(st.on_busy);
+  st.setup = call_state::no_setup();
 }
 
 // Stops the ringing; the call ends when the ringing actor reports back.
@@ -546,7 +543,7 @@ std::uint64_t other_leg(self_ptr self, std::uint64_t leg) {
   auto& st = self->state;
   if (st.now != phase::answered || st.winner == 0)
     return 0;
-  return leg == st.winner ? st.offer.leg : leg == st.offer.leg ? st.winner : 0;
+  return leg == st.winner ? st.a_leg : leg == st.a_leg ? st.winner : 0;
 }
 
 // What the first leg hears of the other side's final status: auth challenges
@@ -567,7 +564,7 @@ void end_if_gone(self_ptr self, const leg_event& e) {
     return;
   bool callee = e.leg == st.winner;
   command(self, leg_command::op::hangup, st.winner);
-  command(self, leg_command::op::hangup, st.offer.leg);
+  command(self, leg_command::op::hangup, st.a_leg);
   end(self, std::string(callee ? "callee" : "caller") + " lost the dialog ("
               + std::to_string(e.code) + ")", 200);
 }
@@ -594,7 +591,7 @@ void relay(self_ptr self, leg_event& e) {
           end_if_gone(self, e);
         if (e.code >= 300 && st.now == phase::answered) {
           command(self, leg_command::op::hangup, st.winner);
-          command(self, leg_command::op::hangup, st.offer.leg);
+          command(self, leg_command::op::hangup, st.a_leg);
           end(self, "call back: the caller refused the media (" + std::to_string(e.code) + ")",
               200);
         }
@@ -636,7 +633,7 @@ void relay(self_ptr self, leg_event& e) {
 // A:id(phase), then B:contact(phase) per device tried; B* answered.
 std::string legs_text(self_ptr self) {
   auto& st = self->state;
-  std::string s = "A:" + std::to_string(st.offer.leg) + "(" + leg_phase_name(st.a_phase) + ")";
+  std::string s = "A:" + std::to_string(st.a_leg) + "(" + leg_phase_name(st.a_phase) + ")";
   for (std::size_t i = 0; i < st.cdr.devices.size(); ++i) {
     auto& d = st.cdr.devices[i];
     auto p = i < st.b_phases.size() ? st.b_phases[i] : leg_phase::ended;
@@ -653,18 +650,19 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
   auto& st = self->state;
   st.ctx = ctx;
   st.tenant = tenant;
-  st.offer = std::move(offer);
-  st.cdr.domain = st.offer.domain;
+  st.a_leg = offer.leg;
+  st.setup->offer = std::move(offer);
+  st.cdr.domain = st.setup->offer.domain;
   // The A leg may have come in through another node, whose leg ids start over
   // when it restarts: the id is this node's, its start count and call count.
   st.cdr.call_id = call_id_of(ctx->node, ctx->boot, ctx->next_call++);
-  st.cdr.caller = st.offer.caller;
-  st.cdr.callee = st.offer.callee;
+  st.cdr.caller = st.setup->offer.caller;
+  st.cdr.callee = st.setup->offer.callee;
   st.cdr.start_ms = now_ms();
   ctx->dir->register_first_wins(call_key(st.cdr.call_id), caf::actor_cast<caf::actor>(self));
   leg_command take; // the A leg's events come here
   take.what = leg_command::op::accept;
-  take.leg = st.offer.leg;
+  take.leg = st.a_leg;
   take.owner = caf::actor_cast<caf::actor>(self);
   ctx->sip_of(take.leg).leg(std::move(take));
   // The node going down ends its calls; the CDR says so. The SIP thread ends
@@ -678,22 +676,22 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
     // An answered call was a good call; one still being set up failed (503).
     end(self, "node shutdown", self->state.cdr.answer_ms ? 200 : 503);
   });
-  if (st.offer.max_forwards == 0) {
+  if (st.setup->offer.max_forwards == 0) {
     fail_call(self, 483, "Too Many Hops", "too many hops");
     return {};
   }
-  if (!st.offer.trunk.empty()) {
+  if (!st.setup->offer.trunk.empty()) {
     st.cdr.direction = "inbound";
-    st.cdr.trunk = st.offer.trunk;
-    st.cdr.did = st.offer.did;
-  } else if (st.offer.callee.rfind("*67", 0) == 0 && phone_number(st.offer.callee.substr(3))) {
+    st.cdr.trunk = st.setup->offer.trunk;
+    st.cdr.did = st.setup->offer.did;
+  } else if (st.setup->offer.callee.rfind("*67", 0) == 0 && phone_number(st.setup->offer.callee.substr(3))) {
     st.anonymous = true; // *67: this call only, caller ID blocked
-    st.offer.callee.erase(0, 3);
-    st.cdr.callee = st.offer.callee;
+    st.setup->offer.callee.erase(0, 3);
+    st.cdr.callee = st.setup->offer.callee;
   }
-  st.chain.push_back(st.offer.callee);
-  auto tenant_rec = ctx->store->tenant(st.offer.domain);
-  auto& dest = st.offer.destination;
+  st.chain.push_back(st.setup->offer.callee);
+  auto tenant_rec = ctx->store->tenant(st.setup->offer.domain);
+  auto& dest = st.setup->offer.destination;
   if (dest.rfind("reject:", 0) == 0) { // "reject:CODE:PHRASE:WHY" from the inbound rules
     auto code = static_cast<std::uint16_t>(std::strtoul(dest.c_str() + 7, nullptr, 10));
     auto p1 = dest.find(':', 7);
@@ -702,18 +700,18 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
                                           : dest.substr(p1 + 1, p2 - p1 - 1);
     fail_call(self, code, phrase.c_str(), p2 == std::string::npos ? "" : dest.substr(p2 + 1));
   } else if (dest == "voicemail") {
-    start_voicemail(self, voicemail_job::mode::deposit, st.offer.callee);
+    start_voicemail(self, voicemail_job::mode::deposit, st.setup->offer.callee);
   } else if (dest == "number") {
-    go_out(self, st.offer.callee);
-  } else if (!st.offer.feature.empty()) {
-    st.cdr.end_reason = "feature code: " + st.offer.feature;
+    go_out(self, st.setup->offer.callee);
+  } else if (!st.setup->offer.feature.empty()) {
+    st.cdr.end_reason = "feature code: " + st.setup->offer.feature;
     confirm_feature(self);
   } else if (auto box = voicemail_service_box(
-               st.offer.callee, tenant_rec ? tenant_rec->voicemail_number : "777",
-               st.offer.caller)) {
+               st.setup->offer.callee, tenant_rec ? tenant_rec->voicemail_number : "777",
+               st.setup->offer.caller)) {
     start_voicemail(self, voicemail_job::mode::listen, *box);
   } else {
-    query(self, st.offer.callee);
+    query(self, st.setup->offer.callee);
   }
   return {
     [=](ring_progress& p) {
@@ -725,7 +723,7 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
       st.relayed = p.code;
       if (st.cdr.ring_ms == 0)
         st.cdr.ring_ms = now_ms();
-      command(self, leg_command::op::progress, st.offer.leg, p.code,
+      command(self, leg_command::op::progress, st.a_leg, p.code,
               p.code == 180 ? "Ringing" : "Session Progress", std::move(p.sdp));
     },
     [=](ring_answered& a) {
@@ -752,9 +750,9 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
       mark_line(self, line_use::talking);
       if (st.a_answered) { // a call back: the caller's dialog exists, offer it the callee's media
         st.relaying_offer = true;
-        send_leg(self, leg_command::op::reinvite, st.offer.leg, 0, 0, {}, std::move(a.sdp));
+        send_leg(self, leg_command::op::reinvite, st.a_leg, 0, 0, {}, std::move(a.sdp));
       } else {
-        command(self, leg_command::op::answer, st.offer.leg, 200, "OK", std::move(a.sdp));
+        command(self, leg_command::op::answer, st.a_leg, 200, "OK", std::move(a.sdp));
       }
       shed_setup(st);
     },
@@ -786,9 +784,9 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
         return;
       }
       if (e.leg == st.winner) { // the callee hung up
-        command(self, leg_command::op::hangup, st.offer.leg);
+        command(self, leg_command::op::hangup, st.a_leg);
         end(self, "callee hangup", 200);
-      } else if (e.leg == st.offer.leg) {
+      } else if (e.leg == st.a_leg) {
         // Caller's BYE, or CANCEL before the answer (libre sent the 487).
         if (st.now == phase::voicemail) {
           // The voicemail actor keeps what was recorded and reports back.
@@ -797,7 +795,7 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
             self->send(st.voicemail, hangup_atom::value);
           else
             end(self, st.caller_gone, e.code == 487 ? 487 : 200);
-        } else if (!st.offer.feature.empty()) {
+        } else if (!st.setup->offer.feature.empty()) {
           end(self, st.cdr.end_reason, 200);
         } else if (st.winner != 0 && e.code == 487) {
           // The CANCEL crossed our answer: the caller never got the 200.
@@ -830,21 +828,21 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
     [=](hangup_atom) {
       auto& st = self->state;
       if (st.now == phase::voicemail) {
-        command(self, leg_command::op::hangup, st.offer.leg);
+        command(self, leg_command::op::hangup, st.a_leg);
         st.caller_gone = "admin hangup";
         if (st.voicemail)
           self->send(st.voicemail, hangup_atom::value);
         else
           end(self, st.caller_gone, 200);
-      } else if (!st.offer.feature.empty()) { // the confirmation is done
-        command(self, leg_command::op::hangup, st.offer.leg);
+      } else if (!st.setup->offer.feature.empty()) { // the confirmation is done
+        command(self, leg_command::op::hangup, st.a_leg);
         end(self, st.cdr.end_reason, 200);
       } else if (st.winner != 0) {
         command(self, leg_command::op::hangup, st.winner);
-        command(self, leg_command::op::hangup, st.offer.leg);
+        command(self, leg_command::op::hangup, st.a_leg);
         end(self, "admin hangup", 200);
       } else {
-        command(self, leg_command::op::reject, st.offer.leg, 480, "Call Terminated");
+        command(self, leg_command::op::reject, st.a_leg, 480, "Call Terminated");
         if (st.now == phase::ringing)
           stop_ringing(self, "admin hangup", 480);
         else

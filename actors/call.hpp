@@ -18,6 +18,7 @@
 //
 // A feature code call is answered at once and hung up: offered -> answered -> ended.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,12 +33,24 @@
 
 namespace pbx {
 
+/// What a call needs until a device answers it (the offer, the rung
+/// extension's fallbacks, the outbound plan): ~1.3 kB a held call would keep.
+struct call_setup {
+  call_offer offer;
+  route_step on_no_answer, on_busy; // the rung extension's fallbacks
+  outbound_plan out;                // the tenant's outbound plan (through a trunk)
+};
+
 struct call_state {
   static inline const char* name = "call";
   enum class phase { offered, ringing, answered, voicemail, ended };
   node_context* ctx = nullptr;
   caf::actor tenant;
-  call_offer offer;
+  std::uint64_t a_leg = 0; // the caller's leg
+  // Until a device answers; then the one shared empty setup, read-only: nothing
+  // writes it once the call is answered (it never rings or routes again).
+  std::shared_ptr<call_setup> setup = std::make_shared<call_setup>();
+  static std::shared_ptr<call_setup> no_setup();
   phase now = phase::offered;
   caf::actor ringing;        // while the callee's devices ring
   std::uint64_t winner = 0;  // the B leg that answered
@@ -53,17 +66,15 @@ struct call_state {
   bool cdr_written = false;
   std::vector<std::string> chain; // every extension the call reached (forwarding)
   std::string rung;               // the extension whose line we marked ringing/talking
-  route_step on_no_answer, on_busy; // the rung extension's fallbacks
   std::size_t device_base = 0;      // cdr.devices of the current ringing start here
   bool relaying_offer = false;      // a re-INVITE is being relayed to the other leg
   caf::actor voicemail;             // while the media plane serves the caller
   std::string caller_gone;          // the caller left during voicemail (end reason)
   bool a_answered = false;          // the media plane answered the A leg (call back: re-INVITE it)
-  // Out through a trunk: the tenant's outbound plan, the step being tried and
-  // the trunk holding our channel.
+  // Out through a trunk: the step of setup->out being tried and the trunk
+  // holding our channel.
   bool anonymous = false;           // *67 or the caller's anonymous_outbound
   bool outbound = false;            // ringing a trunk step now
-  outbound_plan out;
   std::size_t out_step = 0;
   caf::actor out_trunk;
   std::string out_route;            // the step's "TRUNK DIGITS" (its CDR line)
