@@ -30,6 +30,7 @@
 
 #include <algorithm>
 #include <list>
+#include <memory>
 
 #include <caf/send.hpp>
 
@@ -52,22 +53,10 @@ struct info_out {
   std::uint64_t txn;
 };
 
-struct call_leg {
-  sip_stack::impl* stack = nullptr;
-  std::uint64_t id = 0;
-  struct sipsess* sess = nullptr;
-  struct sip_msg* invite = nullptr; // A leg: the INVITE until a session takes it
-  caf::actor owner;
-  leg_phase now = leg_phase::offered;
-  bool uas = false;
-  bool answered = false;  // 2xx sent (A) or received (B): in-dialog requests are relayed
-  bool cancelled = false; // A leg: CANCEL before a session existed (487 sent)
-  bool media = false;     // A leg answered by a media endpoint (net/media_legs.cpp)
-  std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
-  std::string callid;     // key in stack->dialogs
-  struct sa flow {};      // the peer's address as we reach it (TLS: its connection)
-  enum sip_transp flow_tp = SIP_TRANSP_NONE;
-  bool proxied = false;   // the dialog has a route set (Record-Route)
+/// What in-dialog requests (re-INVITE, INFO, either way) need of a leg: made
+/// on the first one. Most held calls never see one, and a held call is the
+/// node's memory (this is ~60% of a leg).
+struct in_dialog {
   std::uint64_t next_txn = 0;
   pending_request reinvite_in;
   std::vector<pending_request> infos_in;
@@ -88,7 +77,38 @@ struct call_leg {
   std::list<info_out> infos_out; // our INFOs (libre holds pointers into this list)
 };
 
+struct call_leg {
+  sip_stack::impl* stack = nullptr;
+  std::uint64_t id = 0;
+  struct sipsess* sess = nullptr;
+  struct sip_msg* invite = nullptr; // A leg: the INVITE until a session takes it
+  caf::actor owner;
+  leg_phase now = leg_phase::offered;
+  bool uas = false;
+  bool answered = false;  // 2xx sent (A) or received (B): in-dialog requests are relayed
+  bool cancelled = false; // A leg: CANCEL before a session existed (487 sent)
+  bool media = false;     // A leg answered by a media endpoint (net/media_legs.cpp)
+  std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
+  std::string callid;     // key in stack->dialogs
+  struct sa flow {};      // the peer's address as we reach it (TLS: its connection)
+  enum sip_transp flow_tp = SIP_TRANSP_NONE;
+  bool proxied = false;   // the dialog has a route set (Record-Route)
+  std::unique_ptr<in_dialog> rq;
+};
+
 namespace {
+
+in_dialog& rq(call_leg* l) {
+  if (!l->rq)
+    l->rq = std::make_unique<in_dialog>();
+  return *l->rq;
+}
+
+// Reads without making one.
+const in_dialog& peek(const call_leg* l) {
+  static const in_dialog none;
+  return l->rq ? *l->rq : none;
+}
 
 struct mbuf* sdp_mbuf(const std::string& sdp) {
   if (sdp.empty())
@@ -137,10 +157,13 @@ void index_dialog(call_leg* l, std::string callid) {
 }
 
 void stop_ok(call_leg* l) {
-  tmr_cancel(&l->ok_tmr);
-  l->ok_mb = static_cast<struct mbuf*>(mem_deref(l->ok_mb));
-  l->ok_msg = static_cast<struct sip_msg*>(mem_deref(l->ok_msg));
-  l->ok_sock = nullptr;
+  if (!l->rq)
+    return;
+  auto& r = *l->rq;
+  tmr_cancel(&r.ok_tmr);
+  r.ok_mb = static_cast<struct mbuf*>(mem_deref(r.ok_mb));
+  r.ok_msg = static_cast<struct sip_msg*>(mem_deref(r.ok_msg));
+  r.ok_sock = nullptr;
 }
 
 // A final response on a pending request's server transaction.
@@ -163,15 +186,18 @@ void forget(call_leg* l) {
       s.dialogs.erase(i);
       break;
     }
-  // Requests still waiting for the other side end with the dialog.
-  if (l->reinvite_in.msg)
-    finish(s, l->reinvite_in, 487, "Request Terminated");
-  for (auto& p : l->infos_in)
-    finish(s, p, 487, "Request Terminated");
-  stop_ok(l);
-  tmr_cancel(&l->out_tmr);
-  // Releasing a pending request cancels it and drops its handler.
-  l->out_req = static_cast<struct sip_request*>(mem_deref(l->out_req));
+  if (l->rq) {
+    auto& r = *l->rq;
+    // Requests still waiting for the other side end with the dialog.
+    if (r.reinvite_in.msg)
+      finish(s, r.reinvite_in, 487, "Request Terminated");
+    for (auto& p : r.infos_in)
+      finish(s, p, 487, "Request Terminated");
+    stop_ok(l);
+    tmr_cancel(&r.out_tmr);
+    // Releasing a pending request cancels it and drops its handler.
+    r.out_req = static_cast<struct sip_request*>(mem_deref(r.out_req));
+  }
   // Terminates the session at once: libre calls no INFO handler after that.
   l->sess = static_cast<struct sipsess*>(mem_deref(l->sess));
   l->invite = static_cast<struct sip_msg*>(mem_deref(l->invite));
@@ -237,13 +263,13 @@ void reply_reinvite(call_leg* l, const leg_command& c);
 
 void on_reinvite(call_leg* l, const struct sip_msg* msg) {
   auto& s = *l->stack;
-  if (l->reinvite_in.msg || l->ok_mb) {
+  if (peek(l).reinvite_in.msg || peek(l).ok_mb) {
     // RFC 3261 14.2: our answer to its previous INVITE is not final (or not ACKed) yet.
     sip_treplyf(nullptr, nullptr, s.sip, msg, false, 500, "Server Internal Error",
                 "Retry-After: %u\r\nContent-Length: 0\r\n\r\n", 1 + rand_u16() % 5);
     return;
   }
-  if (l->out_req) { // glare: our re-INVITE on this leg is pending
+  if (peek(l).out_req) { // glare: our re-INVITE on this leg is pending
     sip_treply(nullptr, s.sip, msg, 491, "Request Pending");
     return;
   }
@@ -256,13 +282,14 @@ void on_reinvite(call_leg* l, const struct sip_msg* msg) {
                 "Accept: application/sdp\r\nContent-Length: 0\r\n\r\n");
     return;
   }
-  auto& p = l->reinvite_in;
+  auto& r = rq(l);
+  auto& p = r.reinvite_in;
   if (sip_strans_alloc(&p.st, s.sip, msg, nullptr, nullptr) != 0) {
     ::sip_reply(s.sip, msg, 500, "Server Internal Error");
     return;
   }
   p.msg = static_cast<struct sip_msg*>(mem_ref(const_cast<struct sip_msg*>(msg)));
-  p.txn = ++l->next_txn;
+  p.txn = ++r.next_txn;
   sip_treplyf(&p.st, nullptr, s.sip, msg, false, 100, "Trying", "Content-Length: 0\r\n\r\n");
   if (l->media) {
     leg_command c;
@@ -297,8 +324,9 @@ void on_info(call_leg* l, const struct sip_msg* msg) {
     return;
   }
   p.msg = static_cast<struct sip_msg*>(mem_ref(const_cast<struct sip_msg*>(msg)));
-  p.txn = ++l->next_txn;
-  l->infos_in.push_back(p);
+  auto& r = rq(l);
+  p.txn = ++r.next_txn;
+  r.infos_in.push_back(p);
   leg_event e;
   e.kind = leg_event_kind::info;
   e.txn = p.txn;
@@ -344,7 +372,7 @@ bool dialog_request_handler(const struct sip_msg* msg, void* arg) {
   if (!l || !l->answered)
     return false;
   if (ack) {
-    if (!l->ok_mb || msg->cseq.num != l->ok_cseq)
+    if (!peek(l).ok_mb || msg->cseq.num != peek(l).ok_cseq)
       return false; // the ACK of the first 2xx: sipsess's
     stop_ok(l);
     return true;
@@ -366,7 +394,7 @@ bool dialog_response_handler(const struct sip_msg* msg, void* arg) {
     return false;
   auto& s = *static_cast<sip_stack::impl*>(arg);
   auto* l = find_dialog(s, msg);
-  if (!l || l->acked_cseq == 0 || l->acked_cseq != msg->cseq.num)
+  if (!l || peek(l).acked_cseq == 0 || peek(l).acked_cseq != msg->cseq.num)
     return false;
   send_ack(l, msg->cseq.num);
   return true;
@@ -382,16 +410,17 @@ void close_dead(call_leg* l, std::uint16_t code) {
 
 void ok_retransmit(void* arg) {
   auto* l = static_cast<call_leg*>(arg);
-  if (tmr_jiffies() >= l->ok_deadline) {
+  auto& r = *l->rq; // its timer runs only while there is one
+  if (tmr_jiffies() >= r.ok_deadline) {
     // RFC 3261 13.3.1.4: no ACK in 64*T1 ends the session (as libre does for
     // the first 2xx).
     log::warn("leg ", l->id, ": no ACK for the relayed 2xx, hanging up");
     close_dead(l, 408);
     return;
   }
-  sip_send(l->stack->sip, l->ok_sock, SIP_TRANSP_UDP, &l->ok_dst, l->ok_mb);
-  l->ok_wait = std::min<std::uint32_t>(l->ok_wait * 2, SIP_T2);
-  tmr_start(&l->ok_tmr, l->ok_wait, ok_retransmit, l);
+  sip_send(l->stack->sip, r.ok_sock, SIP_TRANSP_UDP, &r.ok_dst, r.ok_mb);
+  r.ok_wait = std::min<std::uint32_t>(r.ok_wait * 2, SIP_T2);
+  tmr_start(&r.ok_tmr, r.ok_wait, ok_retransmit, l);
 }
 
 // -- our requests on a leg
@@ -402,7 +431,7 @@ void reinvite_result(call_leg* l, std::uint16_t code, std::string reason, std::s
   e.code = code;
   e.reason = std::move(reason);
   e.sdp = std::move(sdp);
-  e.txn = l->out_txn;
+  e.txn = peek(l).out_txn;
   send_event(l, std::move(e));
 }
 
@@ -410,7 +439,7 @@ void reinvite_response_handler(int err, const struct sip_msg* msg, void* arg) {
   auto* l = static_cast<call_leg*>(arg);
   if (!err && msg && msg->scode < 200)
     return;
-  tmr_cancel(&l->out_tmr); // libre has cleared l->out_req already
+  tmr_cancel(&rq(l).out_tmr); // libre has cleared out_req already
   if (err || !msg) {
     if (err == ETIMEDOUT)
       reinvite_result(l, 408, "Request Timeout", {});
@@ -424,7 +453,7 @@ void reinvite_response_handler(int err, const struct sip_msg* msg, void* arg) {
     sip_dialog_update(dialog_of(l), msg); // target refresh
     pin_to_flow(l, msg);
     send_ack(l, msg->cseq.num);
-    l->acked_cseq = msg->cseq.num;
+    rq(l).acked_cseq = msg->cseq.num;
     reinvite_result(l, 200, "OK", body_of(msg));
     return;
   }
@@ -436,23 +465,25 @@ void reinvite_response_handler(int err, const struct sip_msg* msg, void* arg) {
 // Without a final response (only 1xx) an INVITE client transaction never ends.
 void reinvite_timeout(void* arg) {
   auto* l = static_cast<call_leg*>(arg);
-  l->out_req = static_cast<struct sip_request*>(mem_deref(l->out_req));
+  auto& r = *l->rq; // its timer runs only while there is one
+  r.out_req = static_cast<struct sip_request*>(mem_deref(r.out_req));
   reinvite_result(l, 408, "Request Timeout", {});
   close_dead(l, 408);
 }
 
 void send_reinvite(call_leg* l, const leg_command& c) {
-  l->out_txn = c.txn;
+  auto& r = rq(l);
+  r.out_txn = c.txn;
   if (!l->answered || !l->sess) {
     reinvite_result(l, 500, "Server Internal Error", {});
     return;
   }
   // RFC 3261 14.1: one INVITE transaction at a time in either direction.
-  if (l->out_req || l->reinvite_in.msg) {
+  if (r.out_req || r.reinvite_in.msg) {
     reinvite_result(l, 491, "Request Pending", {});
     return;
   }
-  int err = sip_drequestf(&l->out_req, l->stack->sip, true, "INVITE", dialog_of(l), 0, nullptr,
+  int err = sip_drequestf(&r.out_req, l->stack->sip, true, "INVITE", dialog_of(l), 0, nullptr,
                           contact_handler, reinvite_response_handler, l,
                           "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%b",
                           c.sdp.size(), c.sdp.data(), c.sdp.size());
@@ -461,12 +492,15 @@ void send_reinvite(call_leg* l, const leg_command& c) {
     reinvite_result(l, 500, "Server Internal Error", {});
     return;
   }
-  tmr_start(&l->out_tmr, 64 * SIP_T1, reinvite_timeout, l);
+  tmr_start(&r.out_tmr, 64 * SIP_T1, reinvite_timeout, l);
 }
 
 void reply_reinvite(call_leg* l, const leg_command& c) {
   auto& s = *l->stack;
-  auto& p = l->reinvite_in;
+  if (!l->rq)
+    return;
+  auto& r = *l->rq;
+  auto& p = r.reinvite_in;
   if (!p.msg || p.txn != c.txn)
     return;
   if (c.code < 200 || c.code >= 300) {
@@ -486,14 +520,14 @@ void reply_reinvite(call_leg* l, const leg_command& c) {
   if (!err && p.msg->tp == SIP_TRANSP_UDP) {
     // libre's transaction stops at a 2xx: resending it until the ACK is ours.
     struct pl rport;
-    sip_reply_addr(&l->ok_dst, p.msg, msg_param_exists(&p.msg->via.params, "rport", &rport) == 0);
-    l->ok_mb = mb;
-    l->ok_cseq = p.msg->cseq.num;
-    l->ok_sock = p.msg->sock;
-    l->ok_msg = p.msg;
-    l->ok_wait = SIP_T1;
-    l->ok_deadline = tmr_jiffies() + 64 * SIP_T1;
-    tmr_start(&l->ok_tmr, SIP_T1, ok_retransmit, l);
+    sip_reply_addr(&r.ok_dst, p.msg, msg_param_exists(&p.msg->via.params, "rport", &rport) == 0);
+    r.ok_mb = mb;
+    r.ok_cseq = p.msg->cseq.num;
+    r.ok_sock = p.msg->sock;
+    r.ok_msg = p.msg;
+    r.ok_wait = SIP_T1;
+    r.ok_deadline = tmr_jiffies() + 64 * SIP_T1;
+    tmr_start(&r.ok_tmr, SIP_T1, ok_retransmit, l);
   } else {
     mem_deref(mb);
     mem_deref(p.msg);
@@ -510,7 +544,7 @@ void info_response_handler(int, const struct sip_msg* msg, void* arg) {
   e.txn = o->txn;
   e.code = msg ? msg->scode : 500;
   e.reason = msg ? to_string(msg->reason) : "Server Internal Error";
-  l->infos_out.remove_if([o](const info_out& x) { return &x == o; });
+  l->rq->infos_out.remove_if([o](const info_out& x) { return &x == o; }); // made by send_info
   send_event(l, std::move(e));
 }
 
@@ -529,24 +563,28 @@ void send_info(call_leg* l, const leg_command& c) {
     fail();
     return;
   }
-  l->infos_out.push_back(info_out{l, c.txn});
+  auto& r = rq(l);
+  r.infos_out.push_back(info_out{l, c.txn});
   int err = sipsess_info(l->sess, c.content_type.c_str(), body, info_response_handler,
-                         &l->infos_out.back());
+                         &r.infos_out.back());
   mem_deref(body);
   if (err) {
-    l->infos_out.pop_back();
+    r.infos_out.pop_back();
     log::warn("leg ", l->id, ": INFO failed: ", strerror(err));
     fail();
   }
 }
 
 void reply_info(call_leg* l, const leg_command& c) {
-  auto i = std::find_if(l->infos_in.begin(), l->infos_in.end(),
+  if (!l->rq)
+    return;
+  auto& v = l->rq->infos_in;
+  auto i = std::find_if(v.begin(), v.end(),
                         [&](const pending_request& p) { return p.txn == c.txn; });
-  if (i == l->infos_in.end())
+  if (i == v.end())
     return;
   finish(*l->stack, *i, c.code, c.reason.empty() ? "OK" : c.reason.c_str());
-  l->infos_in.erase(i);
+  v.erase(i);
 }
 
 // -- session handlers (arg: call_leg*)
