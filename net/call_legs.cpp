@@ -639,6 +639,11 @@ bool respond(call_leg* l, bool progress, std::uint16_t code, const std::string& 
   auto* desc = sdp_mbuf(sdp);
   int err = 0;
   if (!l->sess && l->invite) {
+    // The session keeps its INVITE: a copy without what no dialog reads.
+    if (auto* copy = dialog_copy(l->invite)) {
+      mem_deref(l->invite);
+      l->invite = copy;
+    }
     err = sipsess_accept(&l->sess, s.sess_sock, l->invite, code, reason.c_str(), "pbx",
                          "application/sdp", desc, nullptr, nullptr, false, offer_handler,
                          answer_handler, estab_handler, nullptr, nullptr, close_handler, l,

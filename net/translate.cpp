@@ -231,4 +231,68 @@ std::string body_of(const struct sip_msg* msg) {
   return std::string{reinterpret_cast<const char*>(mbuf_buf(msg->mb)), mbuf_get_left(msg->mb)};
 }
 
+namespace {
+
+bool dialog_needs(enum sip_hdrid id) {
+  switch (id) {
+    case SIP_HDR_PROXY_AUTHORIZATION:
+    case SIP_HDR_AUTHORIZATION:
+    case SIP_HDR_USER_AGENT:
+    case SIP_HDR_SUBJECT:
+    case SIP_HDR_MAX_FORWARDS:
+    case SIP_HDR_ACCEPT:
+    case SIP_HDR_ACCEPT_ENCODING:
+    case SIP_HDR_ACCEPT_LANGUAGE:
+    case SIP_HDR_ALLOW_EVENTS:
+    case SIP_HDR_ALERT_INFO:
+    case SIP_HDR_CALL_INFO:
+    case SIP_HDR_DATE:
+    case SIP_HDR_ORGANIZATION:
+    case SIP_HDR_PRIORITY:
+    case SIP_HDR_P_ASSERTED_IDENTITY:
+    case SIP_HDR_P_PREFERRED_IDENTITY:
+    case SIP_HDR_PRIVACY:
+    case SIP_HDR_NONE: // X-...
+      return false;
+    default:
+      return true;
+  }
+}
+
+} // namespace
+
+struct sip_msg* dialog_copy(const struct sip_msg* msg) {
+  if (!msg || !msg->req || !msg->mb)
+    return nullptr;
+  auto* mb = mbuf_alloc(mbuf_get_left(msg->mb) + 512);
+  if (!mb)
+    return nullptr;
+  int err = mbuf_printf(mb, "%r %r %r\r\n", &msg->met, &msg->ruri, &msg->ver);
+  // Every header line in order (a Via line of several values as one per value).
+  for (auto* le = list_head(&msg->hdrl); le && !err; le = le->next) {
+    auto* h = static_cast<const struct sip_hdr*>(le->data);
+    if (dialog_needs(h->id))
+      err = mbuf_printf(mb, "%r: %r\r\n", &h->name, &h->val);
+  }
+  if (!err)
+    err = mbuf_write_mem(mb, reinterpret_cast<const uint8_t*>("\r\n"), 2);
+  if (!err && mbuf_get_left(msg->mb))
+    err = mbuf_write_mem(mb, mbuf_buf(msg->mb), mbuf_get_left(msg->mb));
+  if (!err)
+    err = mbuf_resize(mb, mb->end); // no slack: it lives as long as the dialog
+  struct sip_msg* copy = nullptr;
+  mb->pos = 0;
+  if (!err)
+    err = sip_msg_decode(&copy, mb);
+  mem_deref(mb); // the copy holds it
+  if (err)
+    return nullptr;
+  copy->src = msg->src;
+  copy->dst = msg->dst;
+  copy->tp = msg->tp;
+  copy->tag = msg->tag;
+  copy->sock = mem_ref(msg->sock); // a sip_msg releases its socket
+  return copy;
+}
+
 } // namespace pbx::net

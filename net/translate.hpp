@@ -53,4 +53,11 @@ void decode_offer(const struct sip_msg* msg, call_offer& offer);
 /// The message body as bytes.
 std::string body_of(const struct sip_msg* msg);
 
+/// A copy of the request `msg` without the headers its dialog and responses
+/// never read (credentials, User-Agent, Subject, Max-Forwards, Accept*, X-...),
+/// from the same socket and addresses; nullptr if it cannot be made. libre
+/// keeps an A leg's INVITE for the session's life and 32 s after (its server
+/// transaction): this is what it keeps instead.
+struct sip_msg* dialog_copy(const struct sip_msg* msg);
+
 } // namespace pbx::net
