@@ -94,3 +94,25 @@ TEST_CASE("no dialog copy of a response") {
   CHECK(dialog_copy(msg) == nullptr);
   mem_deref(msg);
 }
+
+TEST_CASE("a dialog copy keeps a folded header whole") {
+  auto* msg = decode("INVITE sip:102@pbx.example.test SIP/2.0\r\n"
+                     "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK-f\r\n"
+                     "From: <sip:101@pbx.example.test>;tag=t\r\n"
+                     "To: <sip:102@pbx.example.test>\r\n"
+                     "Call-ID: folded@192.0.2.10\r\n"
+                     "CSeq: 1 INVITE\r\n"
+                     "Contact: <sip:101@192.0.2.10>\r\n"
+                     "Supported: replaces,\r\n 100rel\r\n"
+                     "User-Agent: a\r\n b\r\n"
+                     "Content-Length: 0\r\n"
+                     "\r\n");
+  auto* copy = dialog_copy(msg);
+  REQUIRE(copy != nullptr);
+  CHECK(sip_msg_hdr_has_value(copy, SIP_HDR_SUPPORTED, "100rel"));
+  CHECK(sip_msg_hdr(copy, SIP_HDR_USER_AGENT) == nullptr);
+  CHECK(pl_strcmp(&copy->callid, "folded@192.0.2.10") == 0);
+  CHECK(body_of(copy).empty());
+  mem_deref(copy);
+  mem_deref(msg);
+}
