@@ -434,10 +434,11 @@ void apply(self_ptr self, const route_step& s, const callee_targets* t,
   ringing_plan plan;
   plan.targets = t->targets;
   plan.no_answer_timeout = t->no_answer_timeout;
-  plan.from_uri = "sip:" + st.setup->offer.caller + "@" + st.setup->offer.domain;
-  plan.from_name = st.setup->offer.caller_name.empty() ? st.setup->offer.caller : st.setup->offer.caller_name;
-  plan.sdp = st.setup->offer.sdp;
-  plan.max_forwards = st.setup->offer.max_forwards - 1; // 0 was refused with 483
+  const auto& o = st.setup->offer;
+  plan.from_uri = "sip:" + o.caller + "@" + o.domain;
+  plan.from_name = o.caller_name.empty() ? o.caller : o.caller_name;
+  plan.sdp = o.sdp;
+  plan.max_forwards = o.max_forwards - 1; // 0 was refused with 483
   st.now = phase::ringing;
   st.setup->on_no_answer = t->no_answer;
   st.setup->on_busy = t->busy;
@@ -652,12 +653,13 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
   st.tenant = tenant;
   st.a_leg = offer.leg;
   st.setup->offer = std::move(offer);
-  st.cdr.domain = st.setup->offer.domain;
+  auto& o = st.setup->offer; // until a device answers (shed_setup)
+  st.cdr.domain = o.domain;
   // The A leg may have come in through another node, whose leg ids start over
   // when it restarts: the id is this node's, its start count and call count.
   st.cdr.call_id = call_id_of(ctx->node, ctx->boot, ctx->next_call++);
-  st.cdr.caller = st.setup->offer.caller;
-  st.cdr.callee = st.setup->offer.callee;
+  st.cdr.caller = o.caller;
+  st.cdr.callee = o.callee;
   st.cdr.start_ms = now_ms();
   ctx->dir->register_first_wins(call_key(st.cdr.call_id), caf::actor_cast<caf::actor>(self));
   leg_command take; // the A leg's events come here
@@ -676,22 +678,22 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
     // An answered call was a good call; one still being set up failed (503).
     end(self, "node shutdown", self->state.cdr.answer_ms ? 200 : 503);
   });
-  if (st.setup->offer.max_forwards == 0) {
+  if (o.max_forwards == 0) {
     fail_call(self, 483, "Too Many Hops", "too many hops");
     return {};
   }
-  if (!st.setup->offer.trunk.empty()) {
+  if (!o.trunk.empty()) {
     st.cdr.direction = "inbound";
-    st.cdr.trunk = st.setup->offer.trunk;
-    st.cdr.did = st.setup->offer.did;
-  } else if (st.setup->offer.callee.rfind("*67", 0) == 0 && phone_number(st.setup->offer.callee.substr(3))) {
+    st.cdr.trunk = o.trunk;
+    st.cdr.did = o.did;
+  } else if (o.callee.rfind("*67", 0) == 0 && phone_number(o.callee.substr(3))) {
     st.anonymous = true; // *67: this call only, caller ID blocked
-    st.setup->offer.callee.erase(0, 3);
-    st.cdr.callee = st.setup->offer.callee;
+    o.callee.erase(0, 3);
+    st.cdr.callee = o.callee;
   }
-  st.chain.push_back(st.setup->offer.callee);
-  auto tenant_rec = ctx->store->tenant(st.setup->offer.domain);
-  auto& dest = st.setup->offer.destination;
+  st.chain.push_back(o.callee);
+  auto tenant_rec = ctx->store->tenant(o.domain);
+  auto& dest = o.destination;
   if (dest.rfind("reject:", 0) == 0) { // "reject:CODE:PHRASE:WHY" from the inbound rules
     auto code = static_cast<std::uint16_t>(std::strtoul(dest.c_str() + 7, nullptr, 10));
     auto p1 = dest.find(':', 7);
@@ -700,18 +702,18 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
                                           : dest.substr(p1 + 1, p2 - p1 - 1);
     fail_call(self, code, phrase.c_str(), p2 == std::string::npos ? "" : dest.substr(p2 + 1));
   } else if (dest == "voicemail") {
-    start_voicemail(self, voicemail_job::mode::deposit, st.setup->offer.callee);
+    start_voicemail(self, voicemail_job::mode::deposit, o.callee);
   } else if (dest == "number") {
-    go_out(self, st.setup->offer.callee);
-  } else if (!st.setup->offer.feature.empty()) {
-    st.cdr.end_reason = "feature code: " + st.setup->offer.feature;
+    go_out(self, o.callee);
+  } else if (!o.feature.empty()) {
+    st.cdr.end_reason = "feature code: " + o.feature;
     confirm_feature(self);
   } else if (auto box = voicemail_service_box(
-               st.setup->offer.callee, tenant_rec ? tenant_rec->voicemail_number : "777",
-               st.setup->offer.caller)) {
+               o.callee, tenant_rec ? tenant_rec->voicemail_number : "777",
+               o.caller)) {
     start_voicemail(self, voicemail_job::mode::listen, *box);
   } else {
-    query(self, st.setup->offer.callee);
+    query(self, o.callee);
   }
   return {
     [=](ring_progress& p) {

@@ -26,8 +26,8 @@ struct leg_command {
     reinvite_reply,  // final response (code, reason, sdp if 2xx) to the peer's re-INVITE `txn`
     info,            // INFO on an answered leg (content_type, body); info_result echoes `txn`
     info_reply,      // final response (code, reason) to the peer's INFO `txn`
-    adopt,           // the leg's events go to `owner` from now on (ringing hands the answer to the call)
-    owner_gone,      // the SIP thread's own: the actor `gone` that owned the leg ended (see net/call_legs.cpp)
+    adopt,           // the leg's events go to `owner` from now on (ringing -> call)
+    owner_gone,      // the SIP thread's own: `gone`, which owned the leg, ended
   };
   op what = op::reject;
   std::uint64_t leg = 0;
