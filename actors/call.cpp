@@ -88,7 +88,7 @@ void record_devices(self_ptr self, const std::vector<device_result>& devices) {
   st.b_phases.resize(st.device_base);
   for (auto& d : devices) {
     if (d.code == 200)
-      st.winner_device = c.devices.size();
+      st.winner_device = static_cast<std::uint32_t>(c.devices.size());
     c.devices.push_back(storage::cdr_device{d.contact, d.code});
     st.b_phases.push_back(d.code == 200 ? leg_phase::answered : leg_phase::ended);
   }
@@ -146,7 +146,7 @@ void query(self_ptr self, const std::string& number);
 void start_voicemail(self_ptr self, voicemail_job::mode mode, std::string mailbox) {
   auto& st = self->state;
   if (st.a_answered) { // a call back reached voicemail: not a second answer on this dialog
-    fail_call(self, 480, "Temporarily Unavailable", "call back to " + st.chain.back()
+    fail_call(self, 480, "Temporarily Unavailable", "call back to " + st.setup->chain.back()
                                                        + ": voicemail");
     return;
   }
@@ -175,22 +175,22 @@ void voicemail_over(self_ptr self, const voicemail_done& d) {
   if (d.answered && st.cdr.answer_ms == 0)
     st.cdr.answer_ms = st.cdr.ring_ms = now_ms();
   auto why = "voicemail " + d.outcome;
-  if (!d.call_back.empty() && st.caller_gone.empty() && d.answered) {
+  if (!d.call_back.empty() && st.setup->caller_gone.empty() && d.answered) {
     // The listener calls the message's caller back from this same dialog.
     st.a_answered = true;
     st.now = phase::offered;
     st.cdr.end_reason = why;
-    st.chain = {d.call_back};
-    st.cdr.forwarded = st.chain;
+    st.setup->chain = {d.call_back};
+    st.cdr.forwarded = st.setup->chain;
     query(self, d.call_back);
     return;
   }
   // Answered and not to be hung up: the line went under the voicemail actor.
   // Its media endpoint may see the caller's BYE before the leg's `closed` gets here.
-  if (st.caller_gone.empty() && d.answered && !d.hang_up)
-    st.caller_gone = "caller hangup";
-  if (!st.caller_gone.empty()) {
-    end(self, st.caller_gone + "; " + why, 200);
+  if (st.setup->caller_gone.empty() && d.answered && !d.hang_up)
+    st.setup->caller_gone = "caller hangup";
+  if (!st.setup->caller_gone.empty()) {
+    end(self, st.setup->caller_gone + "; " + why, 200);
   } else if (!d.answered) {
     fail_call(self, 480, "Temporarily Unavailable", why);
   } else {
@@ -250,24 +250,24 @@ void step_failed(self_ptr self, std::uint16_t code, const std::string& why) {
     self->send(st.out_trunk, trunk_release{st.cdr.call_id});
     st.out_trunk = caf::actor{};
   }
-  st.cdr.route_steps.push_back(st.out_route + " " + std::to_string(code)
+  st.cdr.route_steps.push_back(st.setup->out_route + " " + std::to_string(code)
                                + (why.empty() ? "" : " (" + why + ")"));
-  if ((code == 408 || code >= 500) && st.out_step + 1 < st.setup->out.steps.size()) {
-    ++st.out_step;
+  if ((code == 408 || code >= 500) && st.setup->out_step + 1 < st.setup->out.steps.size()) {
+    ++st.setup->out_step;
     try_step(self);
     return;
   }
   fail_call(self, code, reason_phrase(code),
-            "outbound rule " + st.setup->out.rule + ": " + st.out_route + " " + std::to_string(code)
+            "outbound rule " + st.setup->out.rule + ": " + st.setup->out_route + " " + std::to_string(code)
               + (why.empty() ? "" : " (" + why + ")"));
 }
 
 // The trunk gave us a channel: ring the provider with the step's digits.
 void dial_step(self_ptr self, const trunk_grant& g) {
   auto& st = self->state;
-  auto& step = st.setup->out.steps[st.out_step];
+  auto& step = st.setup->out.steps[st.setup->out_step];
   bool inbound = !st.setup->offer.trunk.empty();
-  std::string forwarder = st.chain.size() > 1 ? st.chain[st.chain.size() - 2] : std::string{};
+  std::string forwarder = st.setup->chain.size() > 1 ? st.setup->chain[st.setup->chain.size() - 2] : std::string{};
   // An outside caller forwarded back out keeps its number where the trunk allows it.
   std::string cid = !step.caller_id.empty() ? step.caller_id
                     : !g.caller_id.empty()  ? g.caller_id
@@ -301,7 +301,7 @@ void dial_step(self_ptr self, const trunk_grant& g) {
   st.setup->on_no_answer = st.setup->on_busy = route_step{};
   st.ringing = self->spawn<caf::linked>(ringing_actor, st.ctx,
                                         caf::actor_cast<caf::actor>(self), std::move(plan));
-  st.device_base = st.cdr.devices.size();
+  st.device_base = static_cast<std::uint32_t>(st.cdr.devices.size());
   st.relayed = 0;
   st.cdr.devices.push_back(storage::cdr_device{"sip:" + step.digits + "@" + g.target_host, 0});
   st.b_phases.push_back(leg_phase::offered);
@@ -309,8 +309,8 @@ void dial_step(self_ptr self, const trunk_grant& g) {
 
 void try_step(self_ptr self) {
   auto& st = self->state;
-  auto& step = st.setup->out.steps[st.out_step];
-  st.out_route = step.trunk + " " + step.digits;
+  auto& step = st.setup->out.steps[st.setup->out_step];
+  st.setup->out_route = step.trunk + " " + step.digits;
   if (!step.actor) {
     step_failed(self, 503, "trunk not running");
     return;
@@ -337,8 +337,8 @@ void go_out(self_ptr self, const std::string& number) {
   q.caller = st.setup->offer.caller;
   q.number = number;
   q.anonymous = st.anonymous;
-  if (st.chain.size() > 1)
-    q.forwarded_by = st.chain[st.chain.size() - 2];
+  if (st.setup->chain.size() > 1)
+    q.forwarded_by = st.setup->chain[st.setup->chain.size() - 2];
   if (st.cdr.direction == "internal")
     st.cdr.direction = "outbound";
   self->request(st.tenant, std::chrono::seconds(10), std::move(q))
@@ -347,9 +347,9 @@ void go_out(self_ptr self, const std::string& number) {
         auto& st = self->state;
         st.cdr.outbound_rule = p.rule;
         if (p.code != 200 || p.steps.empty()) {
-          if (st.chain.size() > 1) // the caller reached an extension: its forward failed
+          if (st.setup->chain.size() > 1) // the caller reached an extension: its forward failed
             fail_call(self, 480, "Temporarily Unavailable",
-                      "forward to " + st.chain.back() + ": " + p.reason);
+                      "forward to " + st.setup->chain.back() + ": " + p.reason);
           else
             fail_call(self, p.code == 200 ? 503 : p.code,
                       p.code == 403 ? "Forbidden" : "Not Found", p.reason);
@@ -357,7 +357,7 @@ void go_out(self_ptr self, const std::string& number) {
         }
         st.anonymous = p.anonymous;
         st.setup->out = std::move(p);
-        st.out_step = 0;
+        st.setup->out_step = 0;
         try_step(self);
       },
       [=](caf::error&) {
@@ -375,7 +375,7 @@ void out_failed(self_ptr self, const ring_failed& f) {
     if (st.out_trunk)
       self->send(st.out_trunk, trunk_release{st.cdr.call_id});
     st.out_trunk = caf::actor{};
-    st.cdr.route_steps.push_back(st.out_route + " no answer");
+    st.cdr.route_steps.push_back(st.setup->out_route + " no answer");
     fail_call(self, 480, "Temporarily Unavailable", "no answer");
     return;
   }
@@ -389,7 +389,7 @@ void forward(self_ptr self, const route_step& s) {
   auto& st = self->state;
   mark_line(self, line_use::idle);
   st.cdr.reroute_reason = s.reroute_reason;
-  auto why = forwarding::loop_check(st.chain, s.number, forwarding::max_forwards);
+  auto why = forwarding::loop_check(st.setup->chain, s.number, forwarding::max_forwards);
   if (!why.empty()) {
     fail_call(self, why.rfind("forwarding loop", 0) == 0 ? 482 : 483,
               why.rfind("forwarding loop", 0) == 0 ? "Loop Detected" : "Too Many Hops", why);
@@ -400,8 +400,8 @@ void forward(self_ptr self, const route_step& s) {
               "forward to " + s.number + ": not a number");
     return;
   }
-  st.chain.push_back(s.number);
-  st.cdr.forwarded = st.chain;
+  st.setup->chain.push_back(s.number);
+  st.cdr.forwarded = st.setup->chain;
   query(self, s.number);
 }
 
@@ -419,7 +419,7 @@ void apply(self_ptr self, const route_step& s, const callee_targets* t,
     case storage::forward_action::forward_to_voicemail:
       st.cdr.reroute_reason = s.reroute_reason;
       start_voicemail(self, voicemail_job::mode::deposit,
-                      s.mailbox.empty() ? st.chain.back() : s.mailbox);
+                      s.mailbox.empty() ? st.setup->chain.back() : s.mailbox);
       return;
     case storage::forward_action::hangup:
       st.cdr.reroute_reason = s.reroute_reason;
@@ -442,11 +442,11 @@ void apply(self_ptr self, const route_step& s, const callee_targets* t,
   st.now = phase::ringing;
   st.setup->on_no_answer = t->no_answer;
   st.setup->on_busy = t->busy;
-  st.rung = st.chain.back();
+  st.rung = st.setup->chain.back();
   mark_line(self, line_use::ringing);
   st.ringing = self->spawn<caf::linked>(ringing_actor, st.ctx,
                                         caf::actor_cast<caf::actor>(self), std::move(plan));
-  st.device_base = st.cdr.devices.size();
+  st.device_base = static_cast<std::uint32_t>(st.cdr.devices.size());
   st.relayed = 0;
   for (auto& target : t->targets) {
     st.cdr.devices.push_back(storage::cdr_device{target.contact, 0});
@@ -459,25 +459,25 @@ void route(self_ptr self, callee_targets& t) {
   auto& st = self->state;
   if (st.now == phase::ended)
     return;
-  if (!st.ending.empty()) { // the caller cancelled while we asked
-    end(self, st.ending, st.ending_code);
+  if (!st.setup->ending.empty()) { // the caller cancelled while we asked
+    end(self, st.setup->ending, st.setup->ending_code);
     return;
   }
   if (t.code == 480) {
-    fail_call(self, 480, "Temporarily Unavailable", "extension " + st.chain.back() + " disabled");
+    fail_call(self, 480, "Temporarily Unavailable", "extension " + st.setup->chain.back() + " disabled");
     return;
   }
   if (t.code == 404) {
     // Out through the trunks: what an extension dials or forwards to. An outside
     // caller reaches the trunks only by a rule (inbound "number", a forward).
-    bool may_go_out = st.chain.size() > 1 || st.setup->offer.trunk.empty();
-    if (may_go_out && phone_number(st.chain.back()))
-      go_out(self, st.chain.back());
-    else if (st.chain.size() == 1)
+    bool may_go_out = st.setup->chain.size() > 1 || st.setup->offer.trunk.empty();
+    if (may_go_out && phone_number(st.setup->chain.back()))
+      go_out(self, st.setup->chain.back());
+    else if (st.setup->chain.size() == 1)
       fail_call(self, 404, "Not Found", "unknown number");
     else
       fail_call(self, 480, "Temporarily Unavailable",
-                "forward to " + st.chain.back() + ": no such extension");
+                "forward to " + st.setup->chain.back() + ": no such extension");
     return;
   }
   apply(self, t.now, &t, 486, {});
@@ -532,8 +532,8 @@ void shed_setup(call_state& st) {
 // Stops the ringing; the call ends when the ringing actor reports back.
 void stop_ringing(self_ptr self, std::string why, std::uint16_t code) {
   auto& st = self->state;
-  st.ending = std::move(why);
-  st.ending_code = code;
+  st.setup->ending = std::move(why);
+  st.setup->ending_code = code;
   self->send(st.ringing, stop_atom::value);
 }
 
@@ -691,7 +691,7 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
     o.callee.erase(0, 3);
     st.cdr.callee = o.callee;
   }
-  st.chain.push_back(o.callee);
+  st.setup->chain.push_back(o.callee);
   auto tenant_rec = ctx->store->tenant(o.domain);
   auto& dest = o.destination;
   if (dest.rfind("reject:", 0) == 0) { // "reject:CODE:PHRASE:WHY" from the inbound rules
@@ -720,7 +720,7 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
       auto& st = self->state;
       if (auto i = st.device_base + p.device; i < st.b_phases.size())
         st.b_phases[i] = next_phase(st.b_phases[i], leg_event_kind::progress, p.code);
-      if (st.now != phase::ringing || !st.ending.empty() || p.code == st.relayed)
+      if (st.now != phase::ringing || !st.setup->ending.empty() || p.code == st.relayed)
         return;
       st.relayed = p.code;
       if (st.cdr.ring_ms == 0)
@@ -733,14 +733,14 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
       record_devices(self, a.devices);
       if (st.outbound) {
         st.outbound = false;
-        st.cdr.route_steps.push_back(st.out_route + " 200");
+        st.cdr.route_steps.push_back(st.setup->out_route + " 200");
       }
-      if (!st.ending.empty()) { // the caller is gone already: drop the callee too
+      if (!st.setup->ending.empty()) { // the caller is gone already: drop the callee too
         leg_command c;
         c.what = leg_command::op::hangup;
         c.leg = a.leg;
         st.ctx->sip_of(c.leg).leg(std::move(c));
-        end(self, st.ending, st.ending_code);
+        end(self, st.setup->ending, st.setup->ending_code);
         return;
       }
       // The ringing actor makes us the leg's owner (adopt) right after this.
@@ -761,14 +761,14 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
     [=](ring_failed& f) {
       auto& st = self->state;
       record_devices(self, f.devices);
-      if (!st.ending.empty()) {
+      if (!st.setup->ending.empty()) {
         if (st.outbound) { // the caller gave up on this route: the CDR still names it
           st.outbound = false;
-          auto code = f.devices.empty() || f.devices.back().code == 0 ? st.ending_code
+          auto code = f.devices.empty() || f.devices.back().code == 0 ? st.setup->ending_code
                                                                       : f.devices.back().code;
-          st.cdr.route_steps.push_back(st.out_route + " " + std::to_string(code));
+          st.cdr.route_steps.push_back(st.setup->out_route + " " + std::to_string(code));
         }
-        end(self, st.ending, st.ending_code);
+        end(self, st.setup->ending, st.setup->ending_code);
         return;
       }
       if (st.outbound) {
@@ -792,11 +792,11 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
         // Caller's BYE, or CANCEL before the answer (libre sent the 487).
         if (st.now == phase::voicemail) {
           // The voicemail actor keeps what was recorded and reports back.
-          st.caller_gone = e.code == 487 ? "cancel" : "caller hangup";
+          st.setup->caller_gone = e.code == 487 ? "cancel" : "caller hangup";
           if (st.voicemail)
             self->send(st.voicemail, hangup_atom::value);
           else
-            end(self, st.caller_gone, e.code == 487 ? 487 : 200);
+            end(self, st.setup->caller_gone, e.code == 487 ? 487 : 200);
         } else if (!st.setup->offer.feature.empty()) {
           end(self, st.cdr.end_reason, 200);
         } else if (st.winner != 0 && e.code == 487) {
@@ -831,11 +831,11 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self, node_context* ct
       auto& st = self->state;
       if (st.now == phase::voicemail) {
         command(self, leg_command::op::hangup, st.a_leg);
-        st.caller_gone = "admin hangup";
+        st.setup->caller_gone = "admin hangup";
         if (st.voicemail)
           self->send(st.voicemail, hangup_atom::value);
         else
-          end(self, st.caller_gone, 200);
+          end(self, st.setup->caller_gone, 200);
       } else if (!st.setup->offer.feature.empty()) { // the confirmation is done
         command(self, leg_command::op::hangup, st.a_leg);
         end(self, st.cdr.end_reason, 200);

@@ -157,64 +157,67 @@ caf::result<admin_reply> handle_import(self_ptr self, extension_cmd& cmd) {
 
 // ---- lines: which extensions are on a call or ringing -----------------------
 
+void count_line(tenant_state& st, const std::string& number, line_use use, int by) {
+  auto& c = st.lines[number];
+  (use == line_use::talking ? c.talking : c.ringing) += by;
+  if (c.talking == 0 && c.ringing == 0)
+    st.lines.erase(number);
+}
+
 void set_line(self_ptr self, const std::string& number, const std::string& call_id,
               line_use use, const caf::actor_addr& call) {
   auto& st = self->state;
-  if (use == line_use::idle) {
-    auto i = st.lines.find(number);
-    if (i == st.lines.end())
+  auto c = st.calls.find(call);
+  if (c == st.calls.end()) {
+    if (use == line_use::idle)
       return;
-    auto j = i->second.find(call_id);
-    if (j == i->second.end())
-      return;
-    auto c = st.line_calls.find(j->second.call);
-    if (c != st.line_calls.end()) {
-      auto& v = c->second;
-      v.erase(std::remove(v.begin(), v.end(), std::make_pair(number, call_id)), v.end());
-      if (v.empty())
-        st.line_calls.erase(c);
-    }
-    i->second.erase(j);
-    if (i->second.empty())
-      st.lines.erase(i);
-    return;
-  }
-  auto& l = st.lines[number][call_id];
-  if (!l.call && call) {
-    auto& v = st.line_calls[call];
-    if (v.empty()) // the call ending uncleanly frees its lines too
+    c = st.calls.emplace(call, tenant_state::call_lines{}).first;
+    if (call) // not ours: its end frees its lines all the same
       self->monitor(call);
-    v.emplace_back(number, call_id);
   }
-  l = tenant_state::line{use, call};
+  auto& held = c->second.held;
+  auto l = std::find_if(held.begin(), held.end(), [&](const tenant_state::line& x) {
+    return x.number == number && x.call_id == call_id;
+  });
+  if (l != held.end()) {
+    count_line(st, number, l->use, -1);
+    if (use == line_use::idle)
+      held.erase(l);
+    else
+      l->use = use;
+  } else if (use != line_use::idle) {
+    held.push_back({number, call_id, use});
+  }
+  if (use != line_use::idle)
+    count_line(st, number, use, +1);
+  if (held.empty() && !c->second.linked) {
+    if (call)
+      self->demonitor(call);
+    st.calls.erase(c);
+  }
 }
 
-void drop_call_lines(self_ptr self, const caf::actor_addr& call) {
+// Frees the lines of a call that ended; true if it was one of ours.
+bool drop_call(self_ptr self, const caf::actor_addr& call) {
   auto& st = self->state;
-  auto c = st.line_calls.find(call);
-  if (c == st.line_calls.end())
-    return;
-  auto entries = std::move(c->second);
-  st.line_calls.erase(c);
-  for (auto& [number, call_id] : entries) {
-    auto i = st.lines.find(number);
-    if (i == st.lines.end())
-      continue;
-    i->second.erase(call_id);
-    if (i->second.empty())
-      st.lines.erase(i);
-  }
+  auto c = st.calls.find(call);
+  if (c == st.calls.end())
+    return false;
+  for (auto& l : c->second.held)
+    count_line(st, l.number, l.use, -1);
+  st.calls.erase(c);
+  return true;
+}
+
+void add_call(tenant_state& st, const caf::actor& call) {
+  st.calls[call.address()].linked = true;
 }
 
 std::pair<bool, bool> line_of(self_ptr self, const std::string& number) {
-  bool on_call = false, ringing = false;
   auto i = self->state.lines.find(number);
-  if (i != self->state.lines.end())
-    for (auto& [id, l] : i->second) {
-      on_call |= l.use == line_use::talking;
-      ringing |= l.use == line_use::ringing;
-    }
-  return {on_call, ringing};
+  if (i == self->state.lines.end())
+    return {false, false};
+  return {i->second.talking > 0, i->second.ringing > 0};
 }
 
 // An extension's ordinary call: digest with the HA1 the tenant holds (or
@@ -231,7 +234,7 @@ bool start_caller(self_ptr self, call_offer& offer) {
   auto id = std::to_string(offer.leg);
   auto call = self->spawn<caf::linked>(call_actor, st.ctx, caf::actor_cast<caf::actor>(self),
                                        std::move(offer));
-  st.calls.insert(call.address());
+  add_call(st, call);
   set_line(self, number, id, line_use::talking, call.address());
   return true;
 }
@@ -811,7 +814,7 @@ caf::actor route_inbound(self_ptr self, trunk_call& tc) {
   auto leg = offer.leg;
   auto call = self->spawn<caf::linked>(call_actor, st.ctx, caf::actor_cast<caf::actor>(self),
                                        std::move(offer));
-  st.calls.insert(call.address());
+  add_call(st, call);
   // The call takes over the channel the trunk took for the INVITE: it comes back
   // when the call ends.
   if (auto trunk = caf::actor_cast<caf::actor>(self->current_sender()))
@@ -876,10 +879,8 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
       return;
     }
     // A call that ends, however it ends, leaves its tenant running.
-    if (st.calls.erase(m.source) > 0) {
-      drop_call_lines(self, m.source);
+    if (drop_call(self, m.source))
       return;
-    }
     for (auto& number : st.active) {
       auto key = extension_key(st.rec.domain, number);
       auto a = st.ctx->dir->lookup(key);
@@ -892,7 +893,7 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
     if (m.reason != caf::exit_reason::normal)
       self->quit(m.reason);
   });
-  self->set_down_handler([=](caf::down_msg& m) { drop_call_lines(self, m.source); });
+  self->set_down_handler([=](caf::down_msg& m) { drop_call(self, m.source); });
   self->state.trunk_calls = std::make_shared<trunk_channels>();
   self->state.trunk_calls->max = self->state.rec.max_trunk_calls;
   load_trunk_domain(self);

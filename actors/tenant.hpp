@@ -53,15 +53,22 @@ struct tenant_state {
   std::unique_ptr<binding_index> bindings;
   metrics::binding_share bound; // bindings->size() in actorpbx_registrations
   bool ticking = false;
-  // The extensions' lines (Busy, ringing): calls in progress by number, then
-  // call id; so that a call needs no extension actor alive for its length.
-  struct line {
-    line_use use = line_use::idle;
-    caf::actor_addr call;
+  // The extensions' lines (Busy, ringing), so that a call needs no extension
+  // actor alive for its length: per number, how many calls hold it talking or
+  // ringing; per call actor, the lines it holds, freed however it ends.
+  struct line_count {
+    std::uint32_t talking = 0, ringing = 0;
   };
-  std::unordered_map<std::string, std::map<std::string, line>> lines;
-  std::map<caf::actor_addr, std::vector<std::pair<std::string, std::string>>> line_calls;
-  std::set<caf::actor_addr> calls; // call actors spawned (and linked) here
+  std::unordered_map<std::string, line_count> lines;
+  struct line {
+    std::string number, call_id;
+    line_use use;
+  };
+  struct call_lines {
+    std::vector<line> held;
+    bool linked = false; // spawned here; any other holder is monitored
+  };
+  std::unordered_map<caf::actor_addr, call_lines> calls;
 };
 
 caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,

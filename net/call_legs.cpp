@@ -89,7 +89,7 @@ struct call_leg {
   bool cancelled = false; // A leg: CANCEL before a session existed (487 sent)
   bool media = false;     // A leg answered by a media endpoint (net/media_legs.cpp)
   std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
-  std::string callid;     // key in stack->dialogs
+  std::string callid;     // stack->dialogs' key views it: set once
   struct sa flow {};      // the peer's address as we reach it (TLS: its connection)
   enum sip_transp flow_tp = SIP_TRANSP_NONE;
   bool proxied = false;   // the dialog has a route set (Record-Route)
@@ -209,7 +209,7 @@ struct sip_dialog* dialog_of(call_leg* l) {
 }
 
 call_leg* find_dialog(sip_stack::impl& s, const struct sip_msg* msg) {
-  auto range = s.dialogs.equal_range(to_string(msg->callid));
+  auto range = s.dialogs.equal_range(std::string_view(msg->callid.p, msg->callid.l));
   for (auto i = range.first; i != range.second; ++i)
     if (auto* dlg = dialog_of(i->second); dlg && sip_dialog_cmp(dlg, msg))
       return i->second;
@@ -338,7 +338,7 @@ void on_info(call_leg* l, const struct sip_msg* msg) {
 // CANCEL of an A leg's INVITE before any session took it (sipsess only knows
 // the INVITE once we answer it with 180/183/200): 200, 487 and the call ends.
 bool on_early_cancel(sip_stack::impl& s, const struct sip_msg* msg) {
-  auto range = s.dialogs.equal_range(to_string(msg->callid));
+  auto range = s.dialogs.equal_range(std::string_view(msg->callid.p, msg->callid.l));
   for (auto i = range.first; i != range.second; ++i) {
     auto* l = i->second;
     if (!l->uas || l->sess || !l->invite || pl_cmp(&l->invite->via.branch, &msg->via.branch) != 0
@@ -717,7 +717,7 @@ void leg_reject(sip_stack::impl& s, std::uint64_t leg, std::uint16_t code,
 // A retransmission of an INVITE whose leg no session took yet (our 100 was
 // stateless, so libre has no transaction to absorb it): the same leg.
 call_leg* pending_invite(sip_stack::impl& s, const struct sip_msg* msg) {
-  auto range = s.dialogs.equal_range(to_string(msg->callid));
+  auto range = s.dialogs.equal_range(std::string_view(msg->callid.p, msg->callid.l));
   for (auto i = range.first; i != range.second; ++i) {
     auto* l = i->second;
     if (l->uas && !l->sess && l->invite && l->invite->cseq.num == msg->cseq.num

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -102,7 +103,7 @@ struct sip_stack::impl {
   struct sipsess_sock* sess_sock = nullptr;
   std::uint64_t next_leg = 0;
   std::unordered_map<std::uint64_t, call_leg*> legs;
-  std::unordered_multimap<std::string, call_leg*> dialogs; // by Call-ID
+  std::unordered_multimap<std::string_view, call_leg*> dialogs; // by Call-ID (the leg's own)
   struct sip_lsnr* dlg_req_lsnr = nullptr;  // in-dialog requests, ahead of sipsess
   struct sip_lsnr* dlg_resp_lsnr = nullptr; // 2xx retransmissions to our re-INVITEs
   // The media plane (media_legs.cpp): RTP endpoints on answered A legs.
