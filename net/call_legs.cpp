@@ -1,5 +1,6 @@
-// INVITE dialogs through libre's sipsess: A legs (INVITEs we receive) and B
-// legs (INVITEs we send to a callee's devices), each named by a leg id.
+// INVITE dialogs: A legs (INVITEs we receive; our own UAS dialog on libre's
+// sip_dialog and server transaction) and B legs (INVITEs we send to a
+// callee's devices, through libre's sipsess), each named by a leg id.
 // Events go to the leg's owner (the call, or its ringing actor while a B leg
 // rings); commands come back through the command queue. No decision is made
 // here, but a leg's phase (engine/leg_phase) is kept: a command the phase does
@@ -25,6 +26,10 @@
 // A leg answered by a media endpoint has no other side: the endpoint answers
 // its re-INVITEs itself (hold, resume, a new address, a session refresh)
 // through the same 200 path, and the owner hears nothing of them.
+// An A leg is not a sipsess: a session keeps its INVITE for the dialog's life.
+// Ours keeps a copy only until the 2xx is ACKed (resending the 2xx meanwhile,
+// as for relayed re-INVITEs), answers the caller's BYE and CANCEL itself, and
+// sends its own BYE; libre's transaction layer still absorbs retransmissions.
 
 #include "net/stack_impl.hpp"
 
@@ -51,6 +56,7 @@ struct pending_request {
 struct info_out {
   call_leg* leg;
   std::uint64_t txn;
+  struct sip_request* req = nullptr; // A leg: ours to cancel if the leg ends first
 };
 
 /// What in-dialog requests (re-INVITE, INFO, either way) need of a leg: made
@@ -80,8 +86,14 @@ struct in_dialog {
 struct call_leg {
   sip_stack::impl* stack = nullptr;
   std::uint64_t id = 0;
-  struct sipsess* sess = nullptr;
-  struct sip_msg* invite = nullptr; // A leg: the INVITE until a session takes it
+  struct sipsess* sess = nullptr;    // B leg: libre's session
+  struct sip_msg* invite = nullptr; // A leg: the INVITE, until its 2xx is ACKed
+  // A leg: our own UAS dialog, made at the first response, and the INVITE's
+  // server transaction until its final response. Not a sipsess: that keeps
+  // the INVITE for the dialog's life, and a held call is the node's memory.
+  struct sip_dialog* dlg = nullptr;
+  struct sip_strans* st = nullptr;
+  bool peer_bye = false; // A leg: the caller's BYE ended it (no BYE of ours)
   caf::actor owner;
   leg_phase now = leg_phase::offered;
   bool uas = false;
@@ -175,7 +187,9 @@ void finish(sip_stack::impl& s, pending_request& p, std::uint16_t code, const ch
   p.st = nullptr;
 }
 
-void forget(call_leg* l) {
+void end_uas(call_leg* l, const char* bye_headers);
+
+void forget(call_leg* l, const char* bye_headers = "") {
   auto& s = *l->stack;
   if (l->media) // its endpoint ends first: record_done, then hangup
     media_leg_gone(s, l->id);
@@ -197,7 +211,11 @@ void forget(call_leg* l) {
     tmr_cancel(&r.out_tmr);
     // Releasing a pending request cancels it and drops its handler.
     r.out_req = static_cast<struct sip_request*>(mem_deref(r.out_req));
+    for (auto& o : r.infos_out)
+      mem_deref(o.req);
   }
+  if (l->uas)
+    end_uas(l, bye_headers);
   // Terminates the session at once: libre calls no INFO handler after that.
   l->sess = static_cast<struct sipsess*>(mem_deref(l->sess));
   l->invite = static_cast<struct sip_msg*>(mem_deref(l->invite));
@@ -205,7 +223,37 @@ void forget(call_leg* l) {
 }
 
 struct sip_dialog* dialog_of(call_leg* l) {
+  if (l->uas)
+    return l->dlg;
   return l->sess ? sipsess_dialog(l->sess) : nullptr;
+}
+
+// An A leg that ends: a final response if it had none (486, as libre's
+// sipsess gives), else a BYE unless the caller sent one.
+void end_uas(call_leg* l, const char* bye_headers) {
+  auto& s = *l->stack;
+  if (l->st && l->invite) {
+    sip_treply(&l->st, s.sip, l->invite, 486, "Busy Here");
+    l->st = nullptr;
+  } else if (l->answered && l->dlg && !l->peer_bye) {
+    // No handle kept: libre keeps the request until its response.
+    int err = sip_drequestf(nullptr, s.sip, true, "BYE", l->dlg, 0, nullptr, nullptr, nullptr,
+                            nullptr, "%sContent-Length: 0\r\n\r\n", bye_headers);
+    if (err)
+      log::warn("leg ", l->id, ": BYE failed: ", strerror(err));
+  }
+  l->dlg = static_cast<struct sip_dialog*>(mem_deref(l->dlg));
+}
+
+// The in-dialog state made for the first 2xx's ACK wait goes once nothing
+// else has used it.
+void trim_rq(call_leg* l) {
+  if (!l->rq)
+    return;
+  auto& r = *l->rq;
+  if (!r.reinvite_in.msg && r.infos_in.empty() && !r.ok_mb && !r.out_req && r.infos_out.empty()
+      && r.acked_cseq == 0 && r.next_txn == 0 && r.out_txn == 0)
+    l->rq.reset();
 }
 
 call_leg* find_dialog(sip_stack::impl& s, const struct sip_msg* msg) {
@@ -341,7 +389,7 @@ bool on_early_cancel(sip_stack::impl& s, const struct sip_msg* msg) {
   auto range = s.dialogs.equal_range(std::string_view(msg->callid.p, msg->callid.l));
   for (auto i = range.first; i != range.second; ++i) {
     auto* l = i->second;
-    if (!l->uas || l->sess || !l->invite || pl_cmp(&l->invite->via.branch, &msg->via.branch) != 0
+    if (!l->uas || l->dlg || !l->invite || pl_cmp(&l->invite->via.branch, &msg->via.branch) != 0
         || pl_cmp(&l->invite->from.tag, &msg->from.tag) != 0)
       continue;
     ::sip_reply(s.sip, msg, 200, "OK");
@@ -358,6 +406,27 @@ bool on_early_cancel(sip_stack::impl& s, const struct sip_msg* msg) {
   return false;
 }
 
+// The caller's BYE on an A leg (early or confirmed dialog).
+void on_bye(call_leg* l, const struct sip_msg* msg) {
+  auto& s = *l->stack;
+  if (!sip_dialog_rseq_valid(l->dlg, msg)) {
+    sip_treply(nullptr, s.sip, msg, 500, "Server Internal Error");
+    return;
+  }
+  sip_treply(nullptr, s.sip, msg, 200, "OK");
+  l->peer_bye = true;
+  std::uint16_t code = 0;
+  if (l->st && l->invite) { // RFC 3261 15.1.2: the INVITE gets its 487
+    sip_treply(&l->st, s.sip, l->invite, 487, "Request Terminated");
+    l->st = nullptr;
+    code = 487;
+  } else if (!l->answered) {
+    code = 487;
+  }
+  report(l, leg_event_kind::closed, code);
+  forget(l);
+}
+
 bool dialog_request_handler(const struct sip_msg* msg, void* arg) {
   auto& s = *static_cast<sip_stack::impl*>(arg);
   if (pl_strcmp(&msg->met, "CANCEL") == 0)
@@ -365,16 +434,24 @@ bool dialog_request_handler(const struct sip_msg* msg, void* arg) {
   bool invite = pl_strcmp(&msg->met, "INVITE") == 0;
   bool info = !invite && pl_strcmp(&msg->met, "INFO") == 0;
   bool ack = !invite && !info && pl_strcmp(&msg->met, "ACK") == 0;
-  if (!(invite || info || ack) || !pl_isset(&msg->to.tag))
+  bool bye = !invite && !info && !ack && pl_strcmp(&msg->met, "BYE") == 0;
+  if (!(invite || info || ack || bye) || !pl_isset(&msg->to.tag))
     return false;
   auto* l = find_dialog(s, msg);
+  if (bye) {
+    if (!l || !l->uas)
+      return false; // B legs are sipsess's; unknown dialogs get its 481
+    on_bye(l, msg);
+    return true;
+  }
   // Unknown dialogs (481) and legs not answered yet are sipsess's.
   if (!l || !l->answered)
     return false;
   if (ack) {
     if (!peek(l).ok_mb || msg->cseq.num != peek(l).ok_cseq)
-      return false; // the ACK of the first 2xx: sipsess's
+      return l->uas; // an A leg's is ours (TCP: no 2xx resent); a B leg's is sipsess's
     stop_ok(l);
+    trim_rq(l);
     return true;
   }
   if (!sip_dialog_rseq_valid(dialog_of(l), msg)) {
@@ -474,7 +551,7 @@ void reinvite_timeout(void* arg) {
 void send_reinvite(call_leg* l, const leg_command& c) {
   auto& r = rq(l);
   r.out_txn = c.txn;
-  if (!l->answered || !l->sess) {
+  if (!l->answered || !dialog_of(l)) {
     reinvite_result(l, 500, "Server Internal Error", {});
     return;
   }
@@ -535,10 +612,14 @@ void reply_reinvite(call_leg* l, const leg_command& c) {
   p = {};
 }
 
-// A timeout, 408 or 481 never gets here: sipsess closes the session instead.
-void info_response_handler(int, const struct sip_msg* msg, void* arg) {
+// On a B leg a timeout, 408 or 481 never gets here: sipsess closes the
+// session instead. On an A leg they end the dialog here (RFC 3261 12.2.1.2).
+void info_response_handler(int err, const struct sip_msg* msg, void* arg) {
+  if (msg && msg->scode < 200)
+    return;
   auto* o = static_cast<info_out*>(arg);
   auto* l = o->leg;
+  bool dead = l->uas && (msg ? msg->scode == 408 || msg->scode == 481 : err == ETIMEDOUT);
   leg_event e;
   e.kind = leg_event_kind::info_result;
   e.txn = o->txn;
@@ -546,6 +627,8 @@ void info_response_handler(int, const struct sip_msg* msg, void* arg) {
   e.reason = msg ? to_string(msg->reason) : "Server Internal Error";
   l->rq->infos_out.remove_if([o](const info_out& x) { return &x == o; }); // made by send_info
   send_event(l, std::move(e));
+  if (dead)
+    close_dead(l, 408);
 }
 
 void send_info(call_leg* l, const leg_command& c) {
@@ -558,15 +641,21 @@ void send_info(call_leg* l, const leg_command& c) {
     send_event(l, std::move(e));
   };
   auto* body = sdp_mbuf(c.body);
-  if (!l->answered || !l->sess || !body || c.content_type.empty()) {
+  if (!l->answered || !dialog_of(l) || !body || c.content_type.empty()) {
     mem_deref(body);
     fail();
     return;
   }
   auto& r = rq(l);
   r.infos_out.push_back(info_out{l, c.txn});
-  int err = sipsess_info(l->sess, c.content_type.c_str(), body, info_response_handler,
-                         &r.infos_out.back());
+  auto& o = r.infos_out.back();
+  int err = l->uas ? sip_drequestf(&o.req, l->stack->sip, true, "INFO", l->dlg, 0, nullptr,
+                                   nullptr, info_response_handler, &o,
+                                   "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n%b",
+                                   c.content_type.c_str(), mbuf_get_left(body), mbuf_buf(body),
+                                   mbuf_get_left(body))
+                   : sipsess_info(l->sess, c.content_type.c_str(), body, info_response_handler,
+                                  &o);
   mem_deref(body);
   if (err) {
     r.infos_out.pop_back();
@@ -587,7 +676,7 @@ void reply_info(call_leg* l, const leg_command& c) {
   v.erase(i);
 }
 
-// -- session handlers (arg: call_leg*)
+// -- B legs' session handlers (arg: call_leg*)
 
 int offer_handler(struct mbuf**, const struct sip_msg*, void*) {
   // Offers of answered legs never get here (see the top); earlier ones are refused.
@@ -597,10 +686,8 @@ int offer_handler(struct mbuf**, const struct sip_msg*, void*) {
 // A B leg's 2xx (our INVITE always carries the offer). libre ACKs after this.
 int answer_handler(const struct sip_msg* msg, void* arg) {
   auto* l = static_cast<call_leg*>(arg);
-  if (!l->uas) {
-    l->proxied = sip_msg_hdr(msg, SIP_HDR_RECORD_ROUTE) != nullptr;
-    pin_to_flow(l, msg); // before the ACK goes out
-  }
+  l->proxied = sip_msg_hdr(msg, SIP_HDR_RECORD_ROUTE) != nullptr;
+  pin_to_flow(l, msg); // before the ACK goes out
   return 0;
 }
 
@@ -609,12 +696,11 @@ void progress_handler(const struct sip_msg* msg, void* arg) {
   report(l, leg_event_kind::progress, msg->scode, body_of(msg));
 }
 
+// The B leg answered (and libre sent the ACK).
 void estab_handler(const struct sip_msg* msg, void* arg) {
   auto* l = static_cast<call_leg*>(arg);
-  if (!l->uas) { // a B leg answered (and libre sent the ACK)
-    l->answered = true;
-    report(l, leg_event_kind::answered, 200, body_of(msg));
-  }
+  l->answered = true;
+  report(l, leg_event_kind::answered, 200, body_of(msg));
 }
 
 void close_handler(int err, const struct sip_msg* msg, void* arg) {
@@ -622,39 +708,88 @@ void close_handler(int err, const struct sip_msg* msg, void* arg) {
   std::uint16_t code = msg && !msg->req ? msg->scode : 0;
   if (code == 0 && err == ETIMEDOUT)
     code = 408;
-  // An A leg ending before our 2xx went out was cancelled (libre answered
-  // 487), even if the owner already sent the answer that is still queued.
-  if (code == 0 && l->uas && !l->answered)
-    code = 487;
   report(l, leg_event_kind::closed, code);
   forget(l);
 }
 
-// A 1xx or 2xx with `sdp` on an A leg (the first one takes the session) or
-// a B leg's answer; false, with the leg closed (500 to its owner), if libre
-// refused it.
-bool respond(call_leg* l, bool progress, std::uint16_t code, const std::string& reason,
-             const std::string& sdp) {
+// -- A legs: our own UAS dialog
+
+void uas_cancelled(void* arg) {
+  auto* l = static_cast<call_leg*>(arg);
+  // libre answered the CANCEL 200; the INVITE gets its 487.
+  if (l->st && l->invite)
+    sip_treply(&l->st, l->stack->sip, l->invite, 487, "Request Terminated");
+  l->st = nullptr;
+  report(l, leg_event_kind::closed, 487);
+  forget(l);
+}
+
+// A 1xx or 2xx on an A leg: the first response makes the dialog and the
+// server transaction. A 2xx over UDP is resent until its ACK (RFC 3261
+// 13.3.1.4), as for the re-INVITEs we relay; the INVITE goes with the ACK.
+int respond_uas(call_leg* l, bool progress, std::uint16_t code, const std::string& reason,
+                struct mbuf* desc) {
   auto& s = *l->stack;
-  auto* desc = sdp_mbuf(sdp);
-  int err = 0;
-  if (!l->sess && l->invite) {
-    // The session keeps its INVITE: a copy without what no dialog reads.
+  if (!l->invite)
+    return EINVAL;
+  if (!l->dlg) {
+    // Kept until the ACK (and by libre's transaction): a copy without what no
+    // dialog or response reads.
     if (auto* copy = dialog_copy(l->invite)) {
       mem_deref(l->invite);
       l->invite = copy;
     }
-    err = sipsess_accept(&l->sess, s.sess_sock, l->invite, code, reason.c_str(), "pbx",
-                         "application/sdp", desc, nullptr, nullptr, false, offer_handler,
-                         answer_handler, estab_handler, nullptr, nullptr, close_handler, l,
-                         nullptr);
-    if (!err)
-      pin_to_flow(l, l->invite);
-  } else if (l->sess && progress) {
-    err = sipsess_progress(l->sess, code, reason.c_str(), desc, nullptr);
-  } else if (l->sess) {
-    err = sipsess_answer(l->sess, code, reason.c_str(), desc, nullptr);
+    if (int err = sip_dialog_accept(&l->dlg, l->invite))
+      return err;
+    if (int err = sip_strans_alloc(&l->st, s.sip, l->invite, uas_cancelled, l))
+      return err;
+    pin_to_flow(l, l->invite);
   }
+  if (!l->st)
+    return EPROTO; // a final response went out already
+  auto* m = l->invite;
+  struct mbuf* mb = nullptr;
+  int err = sip_treplyf(&l->st, progress ? nullptr : &mb, s.sip, m, true, code, reason.c_str(),
+                        "Contact: <sip:pbx@%J%s>\r\n%sContent-Length: %zu\r\n\r\n%b",
+                        &m->dst, sip_transp_param(m->tp),
+                        desc ? "Content-Type: application/sdp\r\n" : "",
+                        desc ? mbuf_get_left(desc) : std::size_t{0},
+                        desc ? reinterpret_cast<const char*>(mbuf_buf(desc)) : "",
+                        desc ? mbuf_get_left(desc) : std::size_t{0});
+  if (err || progress)
+    return err;
+  l->st = nullptr; // libre's from here: it absorbs retransmitted INVITEs
+  if (m->tp == SIP_TRANSP_UDP) {
+    auto& r = rq(l);
+    struct pl rport;
+    sip_reply_addr(&r.ok_dst, m, msg_param_exists(&m->via.params, "rport", &rport) == 0);
+    r.ok_mb = mb;
+    r.ok_cseq = m->cseq.num;
+    r.ok_sock = m->sock;
+    r.ok_msg = m; // our reference moves here
+    l->invite = nullptr;
+    r.ok_wait = SIP_T1;
+    r.ok_deadline = tmr_jiffies() + 64 * SIP_T1;
+    tmr_start(&r.ok_tmr, SIP_T1, ok_retransmit, l);
+  } else {
+    mem_deref(mb);
+    l->invite = static_cast<struct sip_msg*>(mem_deref(l->invite));
+  }
+  return 0;
+}
+
+// A 1xx or 2xx with `sdp` on an A leg or a B leg's answer; false, with the
+// leg closed (500 to its owner), if libre refused it.
+bool respond(call_leg* l, bool progress, std::uint16_t code, const std::string& reason,
+             const std::string& sdp) {
+  auto* desc = sdp_mbuf(sdp);
+  int err = 0;
+  if (l->uas)
+    err = respond_uas(l, progress, code, reason, desc);
+  else if (l->sess && progress)
+    err = sipsess_progress(l->sess, code, reason.c_str(), desc, nullptr);
+  else if (l->sess)
+    err = sipsess_answer(l->sess, code, reason.c_str(), desc, nullptr);
   mem_deref(desc);
   if (err) {
     log::warn("leg ", l->id, ": response ", code, " failed: ", strerror(err));
@@ -662,17 +797,20 @@ bool respond(call_leg* l, bool progress, std::uint16_t code, const std::string& 
     forget(l);
     return false;
   }
-  if (!progress && l->sess && code >= 200 && code < 300)
+  if (!progress && code >= 200 && code < 300 && (l->uas || l->sess))
     l->answered = true;
   return true;
 }
 
 void reject(call_leg* l, std::uint16_t code, const std::string& reason) {
-  if (l->sess)
-    sipsess_reject(l->sess, code, reason.c_str(), nullptr);
-  else if (l->invite)
+  if (l->st && l->invite) {
+    sip_treplyf(&l->st, nullptr, l->stack->sip, l->invite, false, code, reason.c_str(),
+                "Content-Length: 0\r\n\r\n");
+    l->st = nullptr;
+  } else if (l->invite && !l->dlg) {
     sip_treplyf(nullptr, nullptr, l->stack->sip, l->invite, false, code, reason.c_str(),
                 "Content-Length: 0\r\n\r\n");
+  }
   forget(l);
 }
 
@@ -681,7 +819,7 @@ call_leg* media_candidate(sip_stack::impl& s, std::uint64_t leg) {
   if (i == s.legs.end())
     return nullptr;
   auto* l = i->second;
-  if (!l->uas || l->answered || l->cancelled || l->media || !(l->sess || l->invite))
+  if (!l->uas || l->answered || l->cancelled || l->media || !l->invite)
     return nullptr;
   return l;
 }
@@ -720,7 +858,7 @@ call_leg* pending_invite(sip_stack::impl& s, const struct sip_msg* msg) {
   auto range = s.dialogs.equal_range(std::string_view(msg->callid.p, msg->callid.l));
   for (auto i = range.first; i != range.second; ++i) {
     auto* l = i->second;
-    if (l->uas && !l->sess && l->invite && l->invite->cseq.num == msg->cseq.num
+    if (l->uas && !l->dlg && l->invite && l->invite->cseq.num == msg->cseq.num
         && pl_cmp(&l->invite->from.tag, &msg->from.tag) == 0)
       return l;
   }
@@ -872,14 +1010,18 @@ void sip_stack::impl::on_leg_command(const leg_command& c) {
     case leg_command::op::answer:
       respond(l, c.what == leg_command::op::progress, c.code, c.reason, c.sdp);
       break;
-    case leg_command::op::hangup:
-      if (l->sess && c.code == 200)
-        sipsess_set_close_headers(l->sess,
-                                  "Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n");
-      if (l->uas && l->sess && c.code >= 300)
-        sipsess_reject(l->sess, c.code, c.reason.c_str(), nullptr);
-      forget(l); // releasing the session sends CANCEL or BYE as its state needs
+    case leg_command::op::hangup: {
+      const char* why = c.code == 200 ? "Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n"
+                                      : "";
+      if (l->uas && !l->answered && c.code >= 300) {
+        reject(l, c.code, c.reason);
+        break;
+      }
+      if (l->sess && *why)
+        sipsess_set_close_headers(l->sess, "%s", why);
+      forget(l, why); // CANCEL or BYE as the dialog's state needs
       break;
+    }
     case leg_command::op::reinvite:
       send_reinvite(l, c);
       break;
@@ -907,7 +1049,7 @@ void calls_sweep(sip_stack::impl& s) {
       lost.push_back(l);
   for (auto* l : lost) {
     log::warn("leg ", l->id, ": no actor took the INVITE in ", 64 * SIP_T1 / 1000, " s");
-    if (l->invite && !l->sess)
+    if (l->invite && !l->dlg)
       sip_treplyf(nullptr, nullptr, s.sip, l->invite, false, 500, "Server Internal Error",
                   "Content-Length: 0\r\n\r\n");
     forget(l);

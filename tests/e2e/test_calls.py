@@ -6,6 +6,7 @@ runs its call scenario in the background while the caller's scenario runs; both 
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -14,8 +15,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from media_peer import MediaCall  # noqa: E402
-from harness import (HOST, MEMORY_FACTOR, CallCase, SipUdpClient, digest_authorization, free_port, header,
-                     rand_token, send_udp, sipp_call_argv as sipp, status_code, wait_until)
+from harness import (HOST, MEMORY_FACTOR, CallCase, SipUdpClient, _recv_response, digest_authorization,
+                     free_port, header, rand_token, send_udp, sipp_call_argv as sipp, status_code,
+                     wait_until)
 
 DOMAIN = 'calls.example.test'
 
@@ -287,6 +289,124 @@ class Calls(CallCase):
         cdr = self.last_cdr(102)
         self.assertEqual((cdr['caller'], cdr['sip_code'], cdr['end_reason']),
                          ('101', '483', 'too many hops'), cdr)
+
+    # -- the caller's leg is our own UAS dialog (net/call_legs.cpp), not a libre session
+
+    SDP = (b'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n'
+           b't=0 0\r\nm=audio 4000 RTP/AVP 0\r\n')
+
+    def udp_invite(self, c, callee, final=True):
+        """An authenticated INVITE from SipUdpClient `c` to `callee`: (its first response
+        (final ones only if `final`), the request)."""
+        ruri = f'sip:{callee}@{DOMAIN}'
+
+        def invite(*extra):
+            return c.request('INVITE', ruri, ruri, [f'Contact: <sip:{c.user}@{HOST}:{c.port}>',
+                                                    'Content-Type: application/sdp', *extra],
+                             self.SDP)
+        resp = c.send(invite())
+        self.assertEqual(status_code(resp), 407, resp)
+        auth = digest_authorization(header(resp, 'Proxy-Authenticate')[0], 'INVITE', ruri,
+                                    c.user, c.password)
+        data = invite(f'Proxy-Authorization: {auth}')
+        resp = c.send(data, timeout=10, final=final)
+        self.assertIsNotNone(resp, 'no response to the INVITE')
+        return resp, data
+
+    @staticmethod
+    def in_dialog(c, method, resp, cseq):
+        """`method` in the dialog `resp` (a response to our INVITE) set up, to its Contact."""
+        target = re.search(r'<([^>]+)>', header(resp, 'Contact')[0]).group(1)
+        return '\r\n'.join([
+            f'{method} {target} SIP/2.0',
+            f'Via: SIP/2.0/UDP {HOST}:{c.port};rport;branch=z9hG4bK{rand_token(12)}',
+            'Max-Forwards: 70',
+            f'From: {header(resp, "From")[0]}', f'To: {header(resp, "To")[0]}',
+            f'Call-ID: {c.call_id}', f'CSeq: {cseq} {method}', 'Content-Length: 0', '', ''
+        ]).encode()
+
+    @staticmethod
+    def read_messages(sock, seconds):
+        """Every message on `sock` for `seconds`, with its arrival time."""
+        out, deadline = [], time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                out.append((time.monotonic(), sock.recvfrom(65535)[0]))
+            except socket.timeout:
+                break
+        return out
+
+    def test_the_callers_200_is_resent_until_its_ack(self):
+        # RFC 3261 13.3.1.4: the 200 goes again after T1, then 2*T1, ... until the ACK; then
+        # no more. The call then goes on as usual.
+        port = self.register_callee(123)
+        uas = self.callee('uas_answer.xml', port)
+        with SipUdpClient(self.node, '101', DOMAIN, 'secret101') as c:
+            ok, invite = self.udp_invite(c, 123)
+            self.assertEqual(status_code(ok), 200, ok)
+            cseq = int(header(invite, 'CSeq')[0].split()[0])
+            again = [m for _, m in self.read_messages(c.sock, 2.0) if status_code(m) == 200]
+            self.assertGreaterEqual(len(again), 2, 'the 200 resent at 0.5 s and 1.5 s')
+            self.assertTrue(all(header(m, 'CSeq') == [f'{cseq} INVITE'] for m in again), again)
+            c.sock.sendto(self.in_dialog(c, 'ACK', ok, cseq), (HOST, self.node.sip_port))
+            late = [m for _, m in self.read_messages(c.sock, 2.5) if status_code(m) == 200]
+            self.assertEqual(late, [], 'a 200 after its ACK')
+            bye = c.send(self.in_dialog(c, 'BYE', ok, cseq + 1))
+            self.assertEqual(status_code(bye), 200, bye)
+        self.finish(uas, 'callee gets the BYE')
+        cdr = self.last_cdr(123)
+        self.assertEqual((cdr['status'], cdr['end_reason']), ('answered', 'caller hangup'), cdr)
+        self.assert_no_live_calls()
+
+    def test_a_caller_that_never_acks_gets_a_bye_after_64_t1(self):
+        # No ACK for the 200 in 64*T1 (32 s): the node stops resending it and ends the call
+        # with a BYE to both sides (RFC 3261 13.3.1.4).
+        port = self.register_callee(124)
+        uas = subprocess.Popen(sipp(self.node, 'uas_answer.xml', port, timeout=60),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: uas.poll() is None and uas.kill())
+        with SipUdpClient(self.node, '101', DOMAIN, 'secret101') as c:
+            ok, invite = self.udp_invite(c, 124)
+            self.assertEqual(status_code(ok), 200, ok)
+            t0 = time.monotonic()
+            seen = self.read_messages(c.sock, 40)
+            byes = [(t, m) for t, m in seen if m.startswith(b'BYE ')]
+            self.assertTrue(byes, [m[:40] for _, m in seen])
+            t_bye, bye = byes[0]
+            # Unanswered here for a while: the same BYE again (one transaction).
+            self.assertEqual({(header(m, 'CSeq')[0], header(m, 'Via')[0]) for _, m in byes},
+                             {(header(bye, 'CSeq')[0], header(bye, 'Via')[0])})
+            self.assertGreater(t_bye - t0, 30, 'the BYE before 64*T1')
+            resent = [m for t, m in seen if status_code(m) == 200 and t < t_bye]
+            self.assertGreaterEqual(len(resent), 8, 'the 200 resent, T1 doubling up to T2')
+            reply = b'\r\n'.join([b'SIP/2.0 200 OK'] + [
+                f'{h}: {v}'.encode() for h in ('Via', 'From', 'To', 'Call-ID', 'CSeq')
+                for v in header(bye, h)] + [b'Content-Length: 0', b'', b''])
+            c.sock.sendto(reply, (HOST, self.node.sip_port))
+        self.finish(uas, 'callee gets a BYE', timeout=60)
+        self.assertEqual(self.last_cdr(124)['status'], 'answered')
+        self.assert_no_live_calls()
+
+    def test_a_bye_on_the_early_dialog_ends_the_call(self):
+        # RFC 3261 15: a caller may end an early dialog with BYE. It gets 200, its INVITE
+        # 487, and the ringing device a CANCEL.
+        port = self.register_callee(126)
+        uas = self.callee('uas_ring_no_answer.xml', port)
+        with SipUdpClient(self.node, '101', DOMAIN, 'secret101') as c:
+            ringing, invite = self.udp_invite(c, 126, final=False)
+            while status_code(ringing) == 100:
+                ringing = _recv_response(c.sock, 10, False)
+            self.assertEqual(status_code(ringing), 180, ringing)
+            cseq = int(header(invite, 'CSeq')[0].split()[0])
+            c.sock.sendto(self.in_dialog(c, 'BYE', ringing, cseq + 1), (HOST, self.node.sip_port))
+            got = {header(m, 'CSeq')[0]: status_code(m) for _, m in self.read_messages(c.sock, 3)
+                   if status_code(m) and status_code(m) >= 200}
+            self.assertEqual(got, {f'{cseq + 1} BYE': 200, f'{cseq} INVITE': 487}, got)
+        self.finish(uas, 'callee gets CANCEL')
+        cdr = self.last_cdr(126)
+        self.assertEqual((cdr['status'], cdr['sip_code']), ('noanswer', '487'), cdr)
+        self.assert_no_live_calls()
 
     def test_cancel_crossing_the_200(self):
         # Two devices: one rings (its 180 reaches the caller, who cancels at once), the other
