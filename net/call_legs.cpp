@@ -66,12 +66,14 @@ struct in_dialog {
   std::uint64_t next_txn = 0;
   pending_request reinvite_in;
   std::vector<pending_request> infos_in;
-  // Our 2xx to the peer's re-INVITE, resent over UDP until its ACK.
+  // Our 2xx to the peer's re-INVITE (ok_mb), or an A leg's first 2xx (sent
+  // statelessly again from ok_tail), resent over UDP until its ACK.
   struct mbuf* ok_mb = nullptr;
+  std::string ok_tail;
   std::uint32_t ok_cseq = 0;
   struct sa ok_dst {};
   void* ok_sock = nullptr;
-  struct sip_msg* ok_msg = nullptr; // keeps ok_sock alive
+  struct sip_msg* ok_msg = nullptr; // keeps ok_sock alive; set while a 2xx waits for its ACK
   std::uint32_t ok_wait = 0;
   std::uint64_t ok_deadline = 0;
   struct tmr ok_tmr {};
@@ -109,6 +111,10 @@ struct call_leg {
 };
 
 namespace {
+
+std::string_view pl_view(const struct pl& p) {
+  return {p.p, p.l};
+}
 
 in_dialog& rq(call_leg* l) {
   if (!l->rq)
@@ -175,6 +181,7 @@ void stop_ok(call_leg* l) {
   tmr_cancel(&r.ok_tmr);
   r.ok_mb = static_cast<struct mbuf*>(mem_deref(r.ok_mb));
   r.ok_msg = static_cast<struct sip_msg*>(mem_deref(r.ok_msg));
+  std::string{}.swap(r.ok_tail);
   r.ok_sock = nullptr;
 }
 
@@ -251,7 +258,7 @@ void trim_rq(call_leg* l) {
   if (!l->rq)
     return;
   auto& r = *l->rq;
-  if (!r.reinvite_in.msg && r.infos_in.empty() && !r.ok_mb && !r.out_req && r.infos_out.empty()
+  if (!r.reinvite_in.msg && r.infos_in.empty() && !r.ok_msg && !r.out_req && r.infos_out.empty()
       && r.acked_cseq == 0 && r.next_txn == 0 && r.out_txn == 0)
     l->rq.reset();
 }
@@ -311,7 +318,7 @@ void reply_reinvite(call_leg* l, const leg_command& c);
 
 void on_reinvite(call_leg* l, const struct sip_msg* msg) {
   auto& s = *l->stack;
-  if (peek(l).reinvite_in.msg || peek(l).ok_mb) {
+  if (peek(l).reinvite_in.msg || peek(l).ok_msg) {
     // RFC 3261 14.2: our answer to its previous INVITE is not final (or not ACKed) yet.
     sip_treplyf(nullptr, nullptr, s.sip, msg, false, 500, "Server Internal Error",
                 "Retry-After: %u\r\nContent-Length: 0\r\n\r\n", 1 + rand_u16() % 5);
@@ -413,7 +420,10 @@ void on_bye(call_leg* l, const struct sip_msg* msg) {
     sip_treply(nullptr, s.sip, msg, 500, "Server Internal Error");
     return;
   }
-  sip_treply(nullptr, s.sip, msg, 200, "OK");
+  // Statelessly: a retransmission is answered again from `answered`.
+  ::sip_reply(s.sip, msg, 200, "OK");
+  if (msg->tp == SIP_TRANSP_UDP) // Timer J is 0 on a reliable transport
+    s.answered.add("BYE", pl_view(msg->via.branch), pl_view(msg->via.sentby), tmr_jiffies());
   l->peer_bye = true;
   std::uint16_t code = 0;
   if (l->st && l->invite) { // RFC 3261 15.1.2: the INVITE gets its 487
@@ -429,8 +439,19 @@ void on_bye(call_leg* l, const struct sip_msg* msg) {
 
 bool dialog_request_handler(const struct sip_msg* msg, void* arg) {
   auto& s = *static_cast<sip_stack::impl*>(arg);
-  if (pl_strcmp(&msg->met, "CANCEL") == 0)
+  auto branch = pl_view(msg->via.branch), sent_by = pl_view(msg->via.sentby);
+  if (pl_strcmp(&msg->met, "CANCEL") == 0) {
+    if (s.answered.contains("INVITE", branch, sent_by, tmr_jiffies())) {
+      ::sip_reply(s.sip, msg, 200, "OK"); // too late: the INVITE got its 2xx
+      return true;
+    }
     return on_early_cancel(s, msg);
+  }
+  if (pl_strcmp(&msg->met, "BYE") == 0
+      && s.answered.contains("BYE", branch, sent_by, tmr_jiffies())) {
+    ::sip_reply(s.sip, msg, 200, "OK"); // a retransmission: the same 200 again
+    return true;
+  }
   bool invite = pl_strcmp(&msg->met, "INVITE") == 0;
   bool info = !invite && pl_strcmp(&msg->met, "INFO") == 0;
   bool ack = !invite && !info && pl_strcmp(&msg->met, "ACK") == 0;
@@ -448,7 +469,7 @@ bool dialog_request_handler(const struct sip_msg* msg, void* arg) {
   if (!l || !l->answered)
     return false;
   if (ack) {
-    if (!peek(l).ok_mb || msg->cseq.num != peek(l).ok_cseq)
+    if (!peek(l).ok_msg || msg->cseq.num != peek(l).ok_cseq)
       return l->uas; // an A leg's is ours (TCP: no 2xx resent); a B leg's is sipsess's
     stop_ok(l);
     trim_rq(l);
@@ -495,7 +516,10 @@ void ok_retransmit(void* arg) {
     close_dead(l, 408);
     return;
   }
-  sip_send(l->stack->sip, r.ok_sock, SIP_TRANSP_UDP, &r.ok_dst, r.ok_mb);
+  if (r.ok_mb)
+    sip_send(l->stack->sip, r.ok_sock, SIP_TRANSP_UDP, &r.ok_dst, r.ok_mb);
+  else
+    sip_replyf(l->stack->sip, r.ok_msg, 200, "OK", "%s", r.ok_tail.c_str());
   r.ok_wait = std::min<std::uint32_t>(r.ok_wait * 2, SIP_T2);
   tmr_start(&r.ok_tmr, r.ok_wait, ok_retransmit, l);
 }
@@ -724,6 +748,29 @@ void uas_cancelled(void* arg) {
   forget(l);
 }
 
+// What follows the headers libre copies into a 1xx or 2xx of an A leg: the
+// Record-Route set (sip_replyf does not copy it), our Contact, the SDP.
+std::string response_tail(const struct sip_msg* m, struct mbuf* desc) {
+  std::string rr;
+  sip_msg_hdr_apply(m, true, SIP_HDR_RECORD_ROUTE,
+                    [](const struct sip_hdr* h, const struct sip_msg*, void* arg) {
+                      auto& out = *static_cast<std::string*>(arg);
+                      out.append("Record-Route: ").append(h->val.p, h->val.l).append("\r\n");
+                      return false;
+                    },
+                    &rr);
+  char* tail = nullptr;
+  re_sdprintf(&tail, "%sContact: <sip:pbx@%J%s>\r\n%sContent-Length: %zu\r\n\r\n%b",
+              rr.c_str(), &m->dst, sip_transp_param(m->tp),
+              desc ? "Content-Type: application/sdp\r\n" : "",
+              desc ? mbuf_get_left(desc) : std::size_t{0},
+              desc ? reinterpret_cast<const char*>(mbuf_buf(desc)) : "",
+              desc ? mbuf_get_left(desc) : std::size_t{0});
+  std::string out = tail ? tail : "";
+  mem_deref(tail);
+  return out;
+}
+
 // A 1xx or 2xx on an A leg: the first response makes the dialog and the
 // server transaction. A 2xx over UDP is resent until its ACK (RFC 3261
 // 13.3.1.4), as for the re-INVITEs we relay; the INVITE goes with the ACK.
@@ -748,31 +795,26 @@ int respond_uas(call_leg* l, bool progress, std::uint16_t code, const std::strin
   if (!l->st)
     return EPROTO; // a final response went out already
   auto* m = l->invite;
-  struct mbuf* mb = nullptr;
-  int err = sip_treplyf(&l->st, progress ? nullptr : &mb, s.sip, m, true, code, reason.c_str(),
-                        "Contact: <sip:pbx@%J%s>\r\n%sContent-Length: %zu\r\n\r\n%b",
-                        &m->dst, sip_transp_param(m->tp),
-                        desc ? "Content-Type: application/sdp\r\n" : "",
-                        desc ? mbuf_get_left(desc) : std::size_t{0},
-                        desc ? reinterpret_cast<const char*>(mbuf_buf(desc)) : "",
-                        desc ? mbuf_get_left(desc) : std::size_t{0});
-  if (err || progress)
+  auto tail = response_tail(m, desc);
+  if (progress)
+    return sip_treplyf(&l->st, nullptr, s.sip, m, false, code, reason.c_str(), "%s", tail.c_str());
+  // The 2xx goes statelessly, and the transaction ends here: libre's would keep
+  // the INVITE and the 2xx for 64*T1 only to absorb retransmissions, which
+  // `answered` does from a key (RFC 6026's Accepted state).
+  l->st = static_cast<struct sip_strans*>(mem_deref(l->st)); // ours until a final response
+  if (int err = sip_replyf(s.sip, m, code, reason.c_str(), "%s", tail.c_str()))
     return err;
-  l->st = nullptr; // libre's from here: it absorbs retransmitted INVITEs
+  s.answered.add("INVITE", pl_view(m->via.branch), pl_view(m->via.sentby), tmr_jiffies());
   if (m->tp == SIP_TRANSP_UDP) {
     auto& r = rq(l);
-    struct pl rport;
-    sip_reply_addr(&r.ok_dst, m, msg_param_exists(&m->via.params, "rport", &rport) == 0);
-    r.ok_mb = mb;
+    r.ok_tail = std::move(tail);
     r.ok_cseq = m->cseq.num;
-    r.ok_sock = m->sock;
     r.ok_msg = m; // our reference moves here
     l->invite = nullptr;
     r.ok_wait = SIP_T1;
     r.ok_deadline = tmr_jiffies() + 64 * SIP_T1;
     tmr_start(&r.ok_tmr, SIP_T1, ok_retransmit, l);
   } else {
-    mem_deref(mb);
     l->invite = static_cast<struct sip_msg*>(mem_deref(l->invite));
   }
   return 0;
@@ -866,6 +908,10 @@ call_leg* pending_invite(sip_stack::impl& s, const struct sip_msg* msg) {
 }
 
 void sip_stack::impl::on_invite(const struct sip_msg* msg) {
+  // A retransmission of an INVITE we answered 2xx (its dialog may be gone).
+  if (answered.contains("INVITE", pl_view(msg->via.branch), pl_view(msg->via.sentby),
+                        tmr_jiffies()))
+    return;
   // An INVITE from a trunk provider's address is that trunk's: no digest. Not
   // when its From names one of our tenants: that is an extension's call (a phone
   // behind the provider's address, or one pretending), and digest decides.

@@ -24,6 +24,7 @@
 
 #include "engine/directory.hpp" // key names only: net/ reads its own routes
 #include "engine/etcd_command.hpp"
+#include "net/answered_requests.hpp"
 #include "net/guard.hpp"
 #include "net/sip_stack.hpp"
 #include "net/translate.hpp"
@@ -104,6 +105,7 @@ struct sip_stack::impl {
   std::uint64_t next_leg = 0;
   std::unordered_map<std::uint64_t, call_leg*> legs;
   std::unordered_multimap<std::string_view, call_leg*> dialogs; // by Call-ID (the leg's own)
+  answered_requests answered{64 * SIP_T1}; // A legs' 2xx'd INVITEs and the callers' BYEs
   struct sip_lsnr* dlg_req_lsnr = nullptr;  // in-dialog requests, ahead of sipsess
   struct sip_lsnr* dlg_resp_lsnr = nullptr; // 2xx retransmissions to our re-INVITEs
   // The media plane (media_legs.cpp): RTP endpoints on answered A legs.

@@ -359,6 +359,37 @@ class Calls(CallCase):
         self.assertEqual((cdr['status'], cdr['end_reason']), ('answered', 'caller hangup'), cdr)
         self.assert_no_live_calls()
 
+    def test_requests_repeated_after_the_answer_get_what_their_transaction_would_give(self):
+        # No libre transaction is kept for an answered INVITE or the caller's BYE: net/ keeps
+        # their keys for 64*T1 (net/answered_requests). The INVITE again: absorbed (RFC 6026),
+        # no second call; a CANCEL now: 200, the call goes on; the BYE again, after the
+        # dialog is gone: the same 200, not a 481.
+        port = self.register_callee(103)
+        uas = self.callee('uas_answer.xml', port)  # a second INVITE would fail it
+        with SipUdpClient(self.node, '101', DOMAIN, 'secret101') as c:
+            ok, invite = self.udp_invite(c, 103)
+            self.assertEqual(status_code(ok), 200, ok)
+            cseq = int(header(invite, 'CSeq')[0].split()[0])
+            c.sock.sendto(self.in_dialog(c, 'ACK', ok, cseq), (HOST, self.node.sip_port))
+            c.sock.sendto(invite, (HOST, self.node.sip_port))
+            self.assertEqual(self.read_messages(c.sock, 1.5), [], 'the INVITE again got an answer')
+            head = invite.split(b'\r\n\r\n', 1)[0].decode().split('\r\n')
+            cancel = '\r\n'.join(
+                [f'CANCEL {head[0].split()[1]} SIP/2.0']
+                + [h for h in head[1:] if h.split(':', 1)[0] in ('Via', 'From', 'To', 'Call-ID')]
+                + [f'CSeq: {cseq} CANCEL', 'Content-Length: 0', '', '']).encode()
+            self.assertEqual(status_code(c.send(cancel)), 200)
+            with self.node.shell() as sh:
+                self.assertEqual(len(sh.records('calls')), 1, 'one call, still up')
+            bye = self.in_dialog(c, 'BYE', ok, cseq + 1)
+            self.assertEqual(status_code(c.send(bye)), 200)
+            self.assert_no_live_calls()
+            again = c.send(bye)
+            self.assertEqual(status_code(again), 200, again)
+        self.finish(uas, 'callee: one INVITE, then the BYE')
+        cdr = self.last_cdr(103)
+        self.assertEqual((cdr['status'], cdr['end_reason']), ('answered', 'caller hangup'), cdr)
+
     def test_a_caller_that_never_acks_gets_a_bye_after_64_t1(self):
         # No ACK for the 200 in 64*T1 (32 s): the node stops resending it and ends the call
         # with a BYE to both sides (RFC 3261 13.3.1.4).
