@@ -29,7 +29,10 @@
 // An A leg is not a sipsess: a session keeps its INVITE for the dialog's life.
 // Ours keeps a copy only until the 2xx is ACKed (resending the 2xx meanwhile,
 // as for relayed re-INVITEs), answers the caller's BYE and CANCEL itself, and
-// sends its own BYE; libre's transaction layer still absorbs retransmissions.
+// sends its own BYE. Provisional and error responses go through libre's server
+// transaction; the 2xx and the 200 to the caller's BYE go statelessly, and
+// their requests' keys are kept for 64*T1 (answered_requests.hpp) instead of
+// libre's transactions, which would keep ~4 kB each for that long.
 
 #include "net/stack_impl.hpp"
 
@@ -780,8 +783,7 @@ int respond_uas(call_leg* l, bool progress, std::uint16_t code, const std::strin
   if (!l->invite)
     return EINVAL;
   if (!l->dlg) {
-    // Kept until the ACK (and by libre's transaction): a copy without what no
-    // dialog or response reads.
+    // Kept until the ACK: a copy without what no dialog or response reads.
     if (auto* copy = dialog_copy(l->invite)) {
       mem_deref(l->invite);
       l->invite = copy;
