@@ -24,6 +24,10 @@ namespace {
 using self_ptr = caf::stateful_actor<call_state>*;
 using phase = call_state::phase;
 
+// The extension whose rule forwarded the call here ("" when it was dialled).
+std::string forwarder_of(const call_setup& s) {
+  return s.chain.size() > 1 ? s.chain[s.chain.size() - 2] : std::string{};
+}
 
 // Where we mirror leg `leg`'s phase (nullptr: not one of ours now).
 leg_phase* mirror_of(self_ptr self, std::uint64_t leg) {
@@ -267,7 +271,7 @@ void dial_step(self_ptr self, const trunk_grant& g) {
   auto& st = self->state;
   auto& step = st.setup->out.steps[st.setup->out_step];
   bool inbound = !st.setup->offer.trunk.empty();
-  std::string forwarder = st.setup->chain.size() > 1 ? st.setup->chain[st.setup->chain.size() - 2] : std::string{};
+  std::string forwarder = forwarder_of(*st.setup);
   // An outside caller forwarded back out keeps its number where the trunk allows it.
   std::string cid = !step.caller_id.empty() ? step.caller_id
                     : !g.caller_id.empty()  ? g.caller_id
@@ -337,8 +341,7 @@ void go_out(self_ptr self, const std::string& number) {
   q.caller = st.setup->offer.caller;
   q.number = number;
   q.anonymous = st.anonymous;
-  if (st.setup->chain.size() > 1)
-    q.forwarded_by = st.setup->chain[st.setup->chain.size() - 2];
+  q.forwarded_by = forwarder_of(*st.setup);
   if (st.cdr.direction == "internal")
     st.cdr.direction = "outbound";
   self->request(st.tenant, std::chrono::seconds(10), std::move(q))

@@ -238,14 +238,21 @@ struct sip_dialog* dialog_of(call_leg* l) {
   return l->sess ? sipsess_dialog(l->sess) : nullptr;
 }
 
+// An A leg's final non-2xx response on its INVITE's server transaction, if
+// the INVITE has had none; false if it had.
+bool final_reply(call_leg* l, std::uint16_t code, const char* reason) {
+  if (!l->st)
+    return false;
+  sip_treply(&l->st, l->stack->sip, l->invite, code, reason);
+  l->st = nullptr; // libre's from here: it resends the response until the ACK
+  return true;
+}
+
 // An A leg that ends: a final response if it had none (486, as libre's
 // sipsess gives), else a BYE unless the caller sent one.
 void end_uas(call_leg* l, const char* bye_headers) {
   auto& s = *l->stack;
-  if (l->st && l->invite) {
-    sip_treply(&l->st, s.sip, l->invite, 486, "Busy Here");
-    l->st = nullptr;
-  } else if (l->answered && l->dlg && !l->peer_bye) {
+  if (!final_reply(l, 486, "Busy Here") && l->answered && l->dlg && !l->peer_bye) {
     // No handle kept: libre keeps the request until its response.
     int err = sip_drequestf(nullptr, s.sip, true, "BYE", l->dlg, 0, nullptr, nullptr, nullptr,
                             nullptr, "%sContent-Length: 0\r\n\r\n", bye_headers);
@@ -267,7 +274,7 @@ void trim_rq(call_leg* l) {
 }
 
 call_leg* find_dialog(sip_stack::impl& s, const struct sip_msg* msg) {
-  auto range = s.dialogs.equal_range(std::string_view(msg->callid.p, msg->callid.l));
+  auto range = s.dialogs.equal_range(pl_view(msg->callid));
   for (auto i = range.first; i != range.second; ++i)
     if (auto* dlg = dialog_of(i->second); dlg && sip_dialog_cmp(dlg, msg))
       return i->second;
@@ -396,7 +403,7 @@ void on_info(call_leg* l, const struct sip_msg* msg) {
 // CANCEL of an A leg's INVITE before any session took it (sipsess only knows
 // the INVITE once we answer it with 180/183/200): 200, 487 and the call ends.
 bool on_early_cancel(sip_stack::impl& s, const struct sip_msg* msg) {
-  auto range = s.dialogs.equal_range(std::string_view(msg->callid.p, msg->callid.l));
+  auto range = s.dialogs.equal_range(pl_view(msg->callid));
   for (auto i = range.first; i != range.second; ++i) {
     auto* l = i->second;
     if (!l->uas || l->dlg || !l->invite || pl_cmp(&l->invite->via.branch, &msg->via.branch) != 0
@@ -428,15 +435,8 @@ void on_bye(call_leg* l, const struct sip_msg* msg) {
   if (msg->tp == SIP_TRANSP_UDP) // Timer J is 0 on a reliable transport
     s.answered.add("BYE", pl_view(msg->via.branch), pl_view(msg->via.sentby), tmr_jiffies());
   l->peer_bye = true;
-  std::uint16_t code = 0;
-  if (l->st && l->invite) { // RFC 3261 15.1.2: the INVITE gets its 487
-    sip_treply(&l->st, s.sip, l->invite, 487, "Request Terminated");
-    l->st = nullptr;
-    code = 487;
-  } else if (!l->answered) {
-    code = 487;
-  }
-  report(l, leg_event_kind::closed, code);
+  final_reply(l, 487, "Request Terminated"); // an early dialog: RFC 3261 15.1.2
+  report(l, leg_event_kind::closed, l->answered ? 0 : 487);
   forget(l);
 }
 
@@ -743,10 +743,7 @@ void close_handler(int err, const struct sip_msg* msg, void* arg) {
 
 void uas_cancelled(void* arg) {
   auto* l = static_cast<call_leg*>(arg);
-  // libre answered the CANCEL 200; the INVITE gets its 487.
-  if (l->st && l->invite)
-    sip_treply(&l->st, l->stack->sip, l->invite, 487, "Request Terminated");
-  l->st = nullptr;
+  final_reply(l, 487, "Request Terminated"); // libre answered the CANCEL 200
   report(l, leg_event_kind::closed, 487);
   forget(l);
 }
@@ -847,14 +844,10 @@ bool respond(call_leg* l, bool progress, std::uint16_t code, const std::string& 
 }
 
 void reject(call_leg* l, std::uint16_t code, const std::string& reason) {
-  if (l->st && l->invite) {
-    sip_treplyf(&l->st, nullptr, l->stack->sip, l->invite, false, code, reason.c_str(),
-                "Content-Length: 0\r\n\r\n");
-    l->st = nullptr;
-  } else if (l->invite && !l->dlg) {
+  // Before any response there is no transaction: the answer goes statelessly.
+  if (!final_reply(l, code, reason.c_str()) && l->invite && !l->dlg)
     sip_treplyf(nullptr, nullptr, l->stack->sip, l->invite, false, code, reason.c_str(),
                 "Content-Length: 0\r\n\r\n");
-  }
   forget(l);
 }
 
@@ -899,7 +892,7 @@ void leg_reject(sip_stack::impl& s, std::uint64_t leg, std::uint16_t code,
 // A retransmission of an INVITE whose leg no session took yet (our 100 was
 // stateless, so libre has no transaction to absorb it): the same leg.
 call_leg* pending_invite(sip_stack::impl& s, const struct sip_msg* msg) {
-  auto range = s.dialogs.equal_range(std::string_view(msg->callid.p, msg->callid.l));
+  auto range = s.dialogs.equal_range(pl_view(msg->callid));
   for (auto i = range.first; i != range.second; ++i) {
     auto* l = i->second;
     if (l->uas && !l->dlg && l->invite && l->invite->cseq.num == msg->cseq.num
