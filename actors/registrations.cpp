@@ -58,7 +58,7 @@ std::optional<binding_index::auth> auth_of(tenant_ptr self, const std::string& n
   return binding_index::auth{std::move(rec->ha1), rec->enabled};
 }
 
-bool handle(tenant_ptr self, register_request& req) {
+bool handle(tenant_ptr self, register_request& req, write_group* group) {
   auto& st = self->state;
   auto* ctx = st.ctx;
   auto found = st.bindings->cached_auth(req.user);
@@ -106,37 +106,55 @@ bool handle(tenant_ptr self, register_request& req) {
     ctx->sip_of(reply.txn).reply(std::move(reply)); // a fetch: nothing to persist
     return true;
   }
-  storage::batch b;
+  write_group own;
+  auto& g = group ? *group : own;
   for (auto& r : out.upserts)
-    b.put(r);
+    g.writes.put(r);
   for (auto& c : out.removed)
-    b.erase_binding(st.rec.domain, req.user, c);
-  // Acknowledged only once the commit returned: the writer thread hands the
-  // 200 to the SIP thread itself.
-  auto* sip = &ctx->sip_of(reply.txn);
-  binding_write_failed failed{reply.txn, {}, req.user};
-  st.writes.submit_direct(self, *ctx->store, std::move(b),
-                          [sip, reply = std::move(reply)]() mutable { sip->reply(std::move(reply)); },
-                          std::move(failed));
+    g.writes.erase_binding(st.rec.domain, req.user, c);
+  g.failed.txns.push_back(reply.txn);
+  g.failed.numbers.push_back(req.user);
+  auto* port = &ctx->sip_of(reply.txn);
+  g.replies.emplace_back(port, std::move(reply));
+  if (!group)
+    commit_group(self, std::move(own));
   return true;
+}
+
+void commit_group(tenant_ptr self, write_group&& g) {
+  if (g.replies.empty())
+    return;
+  // Acknowledged only once the commit returned: the writer thread hands the
+  // 200s to the SIP thread itself.
+  self->state.writes.submit_direct(
+    self, *self->state.ctx->store, std::move(g.writes),
+    [replies = std::move(g.replies)]() mutable {
+      for (auto& [port, r] : replies)
+        port->reply(std::move(r));
+    },
+    std::move(g.failed));
 }
 
 void write_failed(tenant_ptr self, binding_write_failed& f) {
   auto& st = self->state;
   st.writes.settled();
-  log::error("binding write for ", f.number, "@", st.rec.domain, " failed: ", f.error);
   auto now = st.ctx->now();
-  std::vector<storage::binding_record> live;
-  for (auto& b : st.ctx->store->bindings(st.rec.domain, f.number))
-    if (b.expires_at > now)
-      live.push_back(std::move(b));
-  st.bindings->set(f.number, live);
+  for (auto& number : f.numbers) {
+    log::error("binding write for ", number, "@", st.rec.domain, " failed: ", f.error);
+    std::vector<storage::binding_record> live;
+    for (auto& b : st.ctx->store->bindings(st.rec.domain, number))
+      if (b.expires_at > now)
+        live.push_back(std::move(b));
+    st.bindings->set(number, live);
+  }
   keep_time(self);
-  sip_reply reply;
-  reply.txn = f.txn;
-  reply.code = 500;
-  reply.reason = "Storage Failure";
-  st.ctx->sip_of(reply.txn).reply(std::move(reply));
+  for (auto txn : f.txns) {
+    sip_reply reply;
+    reply.txn = txn;
+    reply.code = 500;
+    reply.reason = "Storage Failure";
+    st.ctx->sip_of(reply.txn).reply(std::move(reply));
+  }
 }
 
 void tick(tenant_ptr self) {

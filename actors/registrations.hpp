@@ -4,6 +4,7 @@
 // extension or phone actor. Calls and the shell read the bindings from here.
 
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,8 @@
 #include "actors/messages/call.hpp"
 #include "actors/messages/registration.hpp"
 #include "actors/tenant.hpp"
+#include "engine/sip_port.hpp"
+#include "storage/batch.hpp"
 
 namespace pbx::registrations {
 
@@ -21,10 +24,22 @@ using tenant_ptr = caf::stateful_actor<tenant_state>*;
 /// Loads the tenant's unexpired bindings from storage (activation, restart).
 void start(tenant_ptr self);
 
+/// Binding changes of several REGISTERs, committed together; each 200 is
+/// sent once the commit returned.
+struct write_group {
+  storage::batch writes;
+  std::vector<std::pair<sip_port*, sip_reply>> replies; // ports resolved on the actor's thread
+  binding_write_failed failed; // txns and numbers; error once it failed
+};
+
 /// A REGISTER for an extension of this tenant. Returns false when the user
 /// is not an extension (the caller tries a gateway trunk, then answers as for
-/// an unknown user).
-bool handle(tenant_ptr self, register_request& req);
+/// an unknown user). With `group`, its binding changes and 200 join the
+/// group (commit_group); without, they are committed on their own.
+bool handle(tenant_ptr self, register_request& req, write_group* group = nullptr);
+
+/// Commits what `g` gathered; nothing when it is empty.
+void commit_group(tenant_ptr self, write_group&& g);
 
 /// A commit of bindings failed: reload the extension's bindings, answer 500.
 void write_failed(tenant_ptr self, binding_write_failed& f);

@@ -250,9 +250,10 @@ caf::actor gateway_trunk(self_ptr self, const std::string& user) {
   return {};
 }
 
-void handle_register(self_ptr self, register_request& req) {
+void handle_register(self_ptr self, register_request& req,
+                     registrations::write_group* group = nullptr) {
   auto& st = self->state;
-  if (registrations::handle(self, req))
+  if (registrations::handle(self, req, group))
     return;
   if (auto trunk = gateway_trunk(self, req.user)) {
     self->send(trunk, std::move(req));
@@ -904,6 +905,12 @@ caf::behavior tenant_actor(caf::stateful_actor<tenant_state>* self,
     [=](const metrics::mailbox_probe& p) { metrics::answer(p, self->mailbox().size()); },
     [=](const trunk_status_query&) { return trunk_status(self); },
     [=](register_request& req) { handle_register(self, req); },
+    [=](register_batch& b) {
+      registrations::write_group group;
+      for (auto& req : b.requests)
+        handle_register(self, req, &group);
+      registrations::commit_group(self, std::move(group));
+    },
     [=](binding_write_failed& f) { registrations::write_failed(self, f); },
     [=](binding_tick_atom) { registrations::tick(self); },
     [=](subscribe_request& req) {

@@ -27,6 +27,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<contact_entry>("contact_entry");
   cfg.add_message_type<flow_info>("flow_info");
   cfg.add_message_type<register_request>("register_request");
+  cfg.add_message_type<register_batch>("register_batch");
   cfg.add_message_type<listed_contact>("listed_contact");
   cfg.add_message_type<sip_reply>("sip_reply");
   cfg.add_message_type<shell_opened>("shell_opened");

@@ -16,6 +16,7 @@
 #include "actors/messages/security.hpp"
 #include "engine/log.hpp"
 #include "net/tcp_accept.hpp"
+#include "net/udp_reads.hpp"
 
 namespace pbx::net {
 
@@ -29,6 +30,7 @@ ip_addr ip_of(const struct sa& a) {
 // Every datagram to the SIP port, before libre reads it; true drops it.
 bool udp_recv(struct sa* src, struct mbuf*, void* arg) {
   auto& s = *static_cast<sip_stack::impl*>(arg);
+  s.udp_read_one = true;
   switch (s.guard.packet(ip_of(*src), s.now_ms())) {
     case ingress_guard::verdict::pass:
       return false;
@@ -90,6 +92,8 @@ void sip_stack::impl::attach_udp(void* udp_sock) {
   udp_sockbuf_set(us, 8 << 20);
   if (int err = udp_register_helper(&udp_helper, us, -1000, nullptr, udp_recv, this))
     log::error("cannot watch the SIP UDP socket: ", strerror(err));
+  // A burst of requests is read in one pass of the loop (net/udp_reads.hpp).
+  udp_batched = batch_reads(udp_sock_fd(us, sa_af(&sip_laddr)), udp_reads_per_pass, &udp_read_one);
 }
 
 void watch_tcp_accepts(sip_stack::impl& s) {

@@ -3,6 +3,8 @@
 
 #include "net/stack_impl.hpp"
 
+#include <algorithm>
+
 #include <caf/send.hpp>
 
 #include "actors/messages/security.hpp"
@@ -144,9 +146,37 @@ void sip_stack::impl::on_register(const struct sip_msg* msg) {
   t.since = std::chrono::steady_clock::now();
   req.txn = ++next_txn;
   txns.emplace(req.txn, t);
-  // The tenant holds the bindings and answers; the router activates a tenant
-  // that is not running (or answers 404).
-  hand_up(key, std::move(req));
+  pending_registers.emplace_back(std::move(key), std::move(req));
+  if (!tmr_isrunning(&registers_tmr))
+    tmr_start(&registers_tmr, 0, [](void* arg) {
+      static_cast<sip_stack::impl*>(arg)->flush_registers();
+    }, this);
+}
+
+// The tenant holds the bindings and answers; the router activates a tenant
+// that is not running (or answers 404).
+void sip_stack::impl::flush_registers() {
+  auto regs = std::move(pending_registers);
+  pending_registers.clear();
+  std::vector<std::pair<caf::actor, register_batch>> batches; // few tenants per pass
+  for (auto& [key, req] : regs) {
+    auto owner = route_of(key);
+    if (!owner) {
+      caf::anon_send(cfg.router, std::move(req));
+      continue;
+    }
+    auto b = std::find_if(batches.begin(), batches.end(),
+                          [&](auto& x) { return x.first == owner; });
+    if (b == batches.end())
+      b = batches.insert(batches.end(), {owner, register_batch{}});
+    b->second.requests.push_back(std::move(req));
+  }
+  for (auto& [owner, b] : batches) {
+    if (b.requests.size() == 1)
+      caf::anon_send(owner, std::move(b.requests.front()));
+    else
+      caf::anon_send(owner, std::move(b));
+  }
 }
 
 void sip_stack::impl::send_reply(const sip_reply& r) {

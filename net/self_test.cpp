@@ -13,6 +13,7 @@
 #include "net/regex.hpp"
 #include "net/tcp_accept.hpp"
 #include "net/timers.hpp"
+#include "net/udp_reads.hpp"
 
 namespace pbx::net {
 
@@ -30,7 +31,7 @@ struct check {
   struct tmr ours {};
   struct tmr deadline {};
   struct sip_request* req = nullptr;
-  unsigned long accepts_before = 0, lines_before = 0, regex_before = 0;
+  unsigned long accepts_before = 0, lines_before = 0, regex_before = 0, passes_before = 0;
   bool our_timer = false, libre_timers = false, libre_random = false;
   bool max_forwards = false, retransmitted = false, decoded = false;
   int requests_seen = 0;
@@ -83,6 +84,9 @@ std::string missing(const check* c) {
     return "libre's tcp_accept does not reach net/tcp_accept.cpp";
   if (failed("udp", c->s->udp_helper != nullptr))
     return "libre's UDP socket was never handed to net/ (no request of the probe arrived)";
+  if (failed("fd_listen", c->s->udp_batched && batched_passes() > c->passes_before))
+    return "libre's fd_listen does not reach net/udp_reads.cpp (the SIP socket's reads are "
+           "not batched)";
   return {};
 }
 
@@ -176,6 +180,7 @@ void self_test_start(sip_stack::impl& s, std::function<void(const std::string&)>
     c->fault = f;
   c->accepts_before = accepts();
   c->lines_before = libre_lines();
+  c->passes_before = batched_passes();
   tmr_init(&c->ours);
   tmr_init(&c->deadline);
   tmr_start(&c->deadline, deadline_ms, timed_out, c);

@@ -98,6 +98,9 @@ struct sip_stack::impl {
   struct sa sip_laddr {};
   ingress_guard guard;
   struct udp_helper* udp_helper = nullptr; // on libre's SIP UDP socket
+  bool udp_read_one = false; // the helper saw a datagram (net/udp_reads.hpp)
+  bool udp_batched = false;  // the socket's reads are batched
+  static constexpr unsigned udp_reads_per_pass = 16;
   std::vector<tcp_peer*> tcp_peers;
   std::uint64_t refused_tcp = 0;
   // INVITE dialogs (call_legs.cpp).
@@ -128,6 +131,11 @@ struct sip_stack::impl {
   // not here goes to cfg.router, which resolves and activates. Only this
   // thread reads or writes it.
   std::unordered_map<std::string, caf::actor> routes;
+  // REGISTERs read in this pass of the loop, with their tenant keys: a
+  // zero-delay timer (it fires after the pass's reads) hands them up, one
+  // message per tenant (register_batch) instead of one each.
+  std::vector<std::pair<std::string, register_request>> pending_registers;
+  struct tmr registers_tmr {};
 
   void post(stack_command cmd);
   /// The actor that owns `key`, or an invalid handle.
@@ -153,6 +161,7 @@ struct sip_stack::impl {
   bool on_request(const struct sip_msg* msg);
   bool admit(const struct sip_msg* msg);
   void on_register(const struct sip_msg* msg);
+  void flush_registers();
   void on_subscribe(const struct sip_msg* msg);
   void send_reply(const sip_reply& r);
   void sweep();

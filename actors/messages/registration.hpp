@@ -71,6 +71,17 @@ typename Inspector::result_type inspect(Inspector& f, register_request& x) {
            x.user_agent);
 }
 
+/// REGISTERs for one tenant that the SIP thread read in one pass of its
+/// loop: one message (and one commit of their bindings) instead of one each.
+struct register_batch {
+  std::vector<register_request> requests;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, register_batch& x) {
+  return f(caf::meta::type_name("register_batch"), x.requests);
+}
+
 /// A current binding as listed in a 200 to REGISTER.
 struct listed_contact {
   std::string uri;
@@ -102,17 +113,17 @@ typename Inspector::result_type inspect(Inspector& f, sip_reply& x) {
            x.min_expires);
 }
 
-/// A binding write failed: the extension resyncs its phones and answers the
-/// REGISTER's transaction `txn` with 500.
+/// A commit of bindings failed: the tenant reloads the bindings of `numbers`
+/// and answers each REGISTER transaction of `txns` with 500.
 struct binding_write_failed {
-  std::uint64_t txn = 0;
+  std::vector<std::uint64_t> txns;
   std::string error;
-  std::string number; // whose bindings the tenant reloads
+  std::vector<std::string> numbers;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, binding_write_failed& x) {
-  return f(caf::meta::type_name("binding_write_failed"), x.txn, x.error, x.number);
+  return f(caf::meta::type_name("binding_write_failed"), x.txns, x.error, x.numbers);
 }
 
 } // namespace pbx

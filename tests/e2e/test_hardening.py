@@ -369,7 +369,8 @@ class TestLibreSelfTest(NodeCase):
     def test_a_node_whose_libre_does_not_call_our_functions_refuses_to_start(self):
         for fault, says in [('timer', 'a timer started by net/ never fired'),
                             ('retransmit', "libre's retransmission timer never fired"),
-                            ('tcp_accept', "libre's tcp_accept does not reach")]:
+                            ('tcp_accept', "libre's tcp_accept does not reach"),
+                            ('fd_listen', "libre's fd_listen does not reach")]:
             with self.subTest(fault):
                 node = self.make_node(env={'ACTORPBX_SELFTEST_FAULT': fault})
                 with self.assertRaises(RuntimeError):

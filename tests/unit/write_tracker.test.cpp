@@ -37,13 +37,13 @@ caf::behavior tracker_actor(caf::stateful_actor<tracker_state>* self, storage::s
       for (int i = 0; i < size; ++i)
         b.put(make_ext("w.test", "big" + std::to_string(i), std::string(8000, 'q')));
       binding_write_failed failed;
-      failed.txn = 7;
+      failed.txns = {7, 8};
       self->state.writes.submit_direct(
         self, *st, std::move(b), [out] { out->ok_thread.set_value(std::this_thread::get_id()); },
         std::move(failed));
     },
     [=](binding_write_failed& f) {
-      CHECK(f.txn == 7);
+      CHECK(f.txns == std::vector<std::uint64_t>{7, 8});
       bool idle_before = self->state.writes.idle();
       self->state.writes.settled();
       out->idle_after_failure.set_value(!idle_before && self->state.writes.idle());
