@@ -43,6 +43,23 @@ bool udp_recv(struct sa* src, struct mbuf*, void* arg) {
   return false;
 }
 
+void flush_sends(void* arg) {
+  static_cast<sip_stack::impl*>(arg)->flush_udp_sends();
+}
+
+// Every datagram libre sends from the SIP socket: queued, and sent with the
+// rest of this pass's at its end (net/udp_sends.hpp).
+bool udp_send(int* err, struct sa* dst, struct mbuf* mb, void* arg) {
+  auto& s = *static_cast<sip_stack::impl*>(arg);
+  if (!s.sip_udp || !s.sends.queue(udp_sock_fd(s.sip_udp, sa_af(dst)), &dst->u.sa, dst->len,
+                                    mbuf_buf(mb), mbuf_get_left(mb)))
+    return false; // libre sends it now
+  if (!tmr_isrunning(&s.sends_tmr))
+    tmr_start(&s.sends_tmr, 0, flush_sends, &s);
+  *err = 0;
+  return true;
+}
+
 // Every read of an accepted SIP connection, before libre (or TLS) reads it.
 bool tcp_recv(int* err, struct mbuf*, bool*, void* arg) {
   auto* p = static_cast<tcp_peer*>(arg);
@@ -90,10 +107,17 @@ void sip_stack::impl::attach_udp(void* udp_sock) {
   // Phones register in bursts (a site after a power cut, a benchmark): a
   // default 208 KiB receive buffer overflows long before the thread is busy.
   udp_sockbuf_set(us, 8 << 20);
-  if (int err = udp_register_helper(&udp_helper, us, -1000, nullptr, udp_recv, this))
+  sip_udp = us;
+  if (int err = udp_register_helper(&udp_helper, us, -1000, udp_send, udp_recv, this))
     log::error("cannot watch the SIP UDP socket: ", strerror(err));
   // A burst of requests is read in one pass of the loop (net/udp_reads.hpp).
   udp_batched = batch_reads(udp_sock_fd(us, sa_af(&sip_laddr)), udp_reads_per_pass, &udp_read_one);
+}
+
+void sip_stack::impl::flush_udp_sends() {
+  tmr_cancel(&sends_tmr);
+  if (auto refused = sends.flush())
+    log::debug("UDP: ", refused, " datagram(s) refused by the kernel");
 }
 
 void watch_tcp_accepts(sip_stack::impl& s) {

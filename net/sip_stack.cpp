@@ -122,6 +122,8 @@ void teardown(sip_stack::impl& s) {
   tmr_cancel(&s.lag_tmr);
   tmr_cancel(&s.registers_tmr);
   s.pending_registers.clear();
+  s.flush_udp_sends();
+  s.sip_udp = nullptr;
   // Ours to release while the socket lives; the connections free their own.
   s.udp_helper = static_cast<struct udp_helper*>(mem_deref(s.udp_helper));
   for (auto* p : s.tcp_peers)

@@ -28,6 +28,7 @@
 #include "net/guard.hpp"
 #include "net/sip_stack.hpp"
 #include "net/translate.hpp"
+#include "net/udp_sends.hpp"
 
 namespace pbx::net {
 
@@ -98,6 +99,9 @@ struct sip_stack::impl {
   struct sa sip_laddr {};
   ingress_guard guard;
   struct udp_helper* udp_helper = nullptr; // on libre's SIP UDP socket
+  struct udp_sock* sip_udp = nullptr;      // libre's, known once the helper is on it
+  udp_send_queue sends;                    // this pass's datagrams (net/udp_sends.hpp)
+  struct tmr sends_tmr {};
   bool udp_read_one = false; // the helper saw a datagram (net/udp_reads.hpp)
   bool udp_batched = false;  // the socket's reads are batched
   static constexpr unsigned udp_reads_per_pass = 16;
@@ -148,6 +152,7 @@ struct sip_stack::impl {
   }
   void on_guard_command(const guard_command& c);
   void attach_udp(void* udp_sock);
+  void flush_udp_sends();
   bool admit_tcp(struct tcp_conn* tc);
   void sweep_tcp(const ip_addr* only = nullptr);
   void report_ban(const struct sa& src, const std::string& transport, const char* limit,
