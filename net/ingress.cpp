@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <cstdlib>
+#include <cstring>
 
 #include <caf/send.hpp>
 
@@ -47,10 +48,20 @@ void flush_sends(void* arg) {
   static_cast<sip_stack::impl*>(arg)->flush_udp_sends();
 }
 
-// Every datagram libre sends from the SIP socket: queued, and sent with the
-// rest of this pass's at its end (net/udp_sends.hpp).
+// Every response libre sends from the SIP socket: queued, and sent with the
+// rest of this pass's at its end (net/udp_sends.hpp). A request goes at once,
+// after the responses queued before it (a 200 to SUBSCRIBE before its
+// NOTIFY): its client transaction learns of a send error (no route) from libre.
 bool udp_send(int* err, struct sa* dst, struct mbuf* mb, void* arg) {
   auto& s = *static_cast<sip_stack::impl*>(arg);
+  static constexpr char status_line[] = "SIP/2.0 ";
+  auto left = mbuf_get_left(mb);
+  if (left < sizeof(status_line) - 1
+      || std::memcmp(mbuf_buf(mb), status_line, sizeof(status_line) - 1) != 0) {
+    if (!s.sends.empty())
+      s.flush_udp_sends();
+    return false;
+  }
   if (!s.sip_udp || !s.sends.queue(udp_sock_fd(s.sip_udp, sa_af(dst)), &dst->u.sa, dst->len,
                                     mbuf_buf(mb), mbuf_get_left(mb)))
     return false; // libre sends it now

@@ -1,5 +1,5 @@
 #pragma once
-// Datagrams of one pass of the SIP thread's loop, sent with one sendmmsg.
+// Responses of one pass of the SIP thread's loop, sent with one sendmmsg.
 // libre sends each response and request with its own sendto; under load the
 // 200s of a group commit, or the 401s of a burst of REGISTERs, leave in a
 // row. A send helper on libre's UDP socket (udp_register_helper, public API)
