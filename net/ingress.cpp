@@ -55,16 +55,17 @@ void flush_sends(void* arg) {
 bool udp_send(int* err, struct sa* dst, struct mbuf* mb, void* arg) {
   auto& s = *static_cast<sip_stack::impl*>(arg);
   static constexpr char status_line[] = "SIP/2.0 ";
+  constexpr auto status_len = sizeof(status_line) - 1;
   auto left = mbuf_get_left(mb);
-  if (left < sizeof(status_line) - 1
-      || std::memcmp(mbuf_buf(mb), status_line, sizeof(status_line) - 1) != 0) {
+  bool queued = left >= status_len && std::memcmp(mbuf_buf(mb), status_line, status_len) == 0
+                && s.sip_udp
+                && s.sends.queue(udp_sock_fd(s.sip_udp, sa_af(dst)), &dst->u.sa, dst->len,
+                                 mbuf_buf(mb), left);
+  if (!queued) {
     if (!s.sends.empty())
-      s.flush_udp_sends();
-    return false;
+      s.flush_udp_sends(); // what was queued before it leaves first
+    return false;          // libre sends it now
   }
-  if (!s.sip_udp || !s.sends.queue(udp_sock_fd(s.sip_udp, sa_af(dst)), &dst->u.sa, dst->len,
-                                    mbuf_buf(mb), mbuf_get_left(mb)))
-    return false; // libre sends it now
   if (!tmr_isrunning(&s.sends_tmr))
     tmr_start(&s.sends_tmr, 0, flush_sends, &s);
   *err = 0;

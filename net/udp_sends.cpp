@@ -27,17 +27,15 @@ std::size_t udp_send_queue::flush() {
   std::size_t refused = 0;
   msgs_.resize(entries_.size());
   iov_.resize(entries_.size());
-  auto& msgs = msgs_;
-  auto& iov = iov_;
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     auto& e = entries_[i];
-    iov[i].iov_base = bytes_.data() + e.off;
-    iov[i].iov_len = e.len;
-    std::memset(&msgs[i], 0, sizeof(msgs[i]));
-    msgs[i].msg_hdr.msg_name = &e.to;
-    msgs[i].msg_hdr.msg_namelen = e.to_len;
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
+    iov_[i].iov_base = bytes_.data() + e.off;
+    iov_[i].iov_len = e.len;
+    std::memset(&msgs_[i], 0, sizeof(msgs_[i]));
+    msgs_[i].msg_hdr.msg_name = &e.to;
+    msgs_[i].msg_hdr.msg_namelen = e.to_len;
+    msgs_[i].msg_hdr.msg_iov = &iov_[i];
+    msgs_[i].msg_hdr.msg_iovlen = 1;
   }
   // Runs of the same socket go out together; a refused datagram is skipped.
   std::size_t i = 0;
@@ -47,7 +45,7 @@ std::size_t udp_send_queue::flush() {
       ++end;
     int n = 0;
     do {
-      n = ::sendmmsg(entries_[i].fd, &msgs[i], static_cast<unsigned>(end - i), MSG_DONTWAIT);
+      n = ::sendmmsg(entries_[i].fd, &msgs_[i], static_cast<unsigned>(end - i), MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     ++calls_;
     if (n <= 0) {

@@ -17,6 +17,7 @@
 #include "engine/sip_port.hpp"
 #include "storage/store.hpp"
 #include "storage/test_support.hpp"
+#include "tests/unit/no_sip.hpp"
 
 using namespace pbx;
 using storage::test::make_ext;
@@ -27,7 +28,7 @@ namespace {
 constexpr std::int64_t now_s = 1'800'000'000;
 constexpr const char* domain = "b.test";
 
-struct recording_sip final : sip_port {
+struct recording_sip final : test::no_sip {
   std::mutex m;
   std::condition_variable cv;
   std::vector<sip_reply> got;
@@ -41,12 +42,6 @@ struct recording_sip final : sip_port {
     cv.wait_for(l, std::chrono::seconds(10), [&] { return got.size() >= n; });
     return got;
   }
-  void leg(leg_command) override {}
-  void shell_write(shell_output) override {}
-  void guard(guard_command) override {}
-  void media(media_command) override {}
-  void mwi(mwi_command) override {}
-  void trunk(trunk_command) override {}
 };
 
 std::string password_of(const std::string& number) {
